@@ -1,0 +1,96 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from w2s_lib import artifacts, paths
+from w2s_lib.config import Config, knob
+
+
+@dataclass(frozen=True)
+class Job(Config):
+    x: int = knob(1)
+    SLUG = "job"
+
+
+def test_load_or_run_caches_and_forces(tmp_path):
+    calls = []
+
+    def fn(out):
+        calls.append(out)
+        (out / "weights.bin").write_bytes(b"abc")
+        return {"y": 2, "arr": [1, 2]}
+
+    a = artifacts.load_or_run(Job(x=1), fn)
+    b = artifacts.load_or_run(Job(x=1), fn)
+    assert len(calls) == 1 and a.result == b.result == {"y": 2, "arr": [1, 2]}
+    assert (a.path / "weights.bin").read_bytes() == b"abc"
+    assert json.loads((a.path / "config.json").read_text())["x"] == 1
+    assert "versions" in json.loads((a.path / "env.json").read_text())
+    artifacts.load_or_run(Job(x=1), fn, force=True)
+    assert len(calls) == 2
+    artifacts.load_or_run(Job(x=2), fn)
+    assert len(calls) == 3
+    table = artifacts.results_table()
+    assert sorted(table["y"]) == [2, 2] and set(table["kind"]) == {"Job"}
+
+
+def test_failure_leaves_nothing(tmp_path):
+    def boom(out):
+        (out / "half.bin").write_bytes(b"x")
+        raise RuntimeError("died")
+
+    with pytest.raises(RuntimeError):
+        artifacts.load_or_run(Job(x=5), boom)
+    assert artifacts.load(Job(x=5)) is None
+    assert not list(paths.runs_dir().glob(f"*{Job(x=5).run_id}*"))
+
+
+def test_fn_must_return_a_dict():
+    with pytest.raises(TypeError, match="must return a dict"):
+        artifacts.load_or_run(Job(x=9), lambda out: 3)
+
+
+def test_kill_mid_write_then_rerun_recomputes(tmp_path):
+    """kill -9 while fn is writing: the rerun must not read the partial run, and must recompute."""
+    marker = tmp_path / "started"
+    script = textwrap.dedent(f"""
+        import time, pathlib, sys
+        sys.path.insert(0, {str(paths.REPO_ROOT)!r})
+        from w2s_lib import artifacts
+        from tests.test_artifacts import Job
+        def slow(out):
+            (out / "weights.bin").write_bytes(b"partial")
+            pathlib.Path({str(marker)!r}).write_text("go")
+            time.sleep(60)
+            return {{"y": "never"}}
+        artifacts.load_or_run(Job(x=42), slow)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ}, cwd=paths.REPO_ROOT)
+    deadline = time.time() + 60
+    while not marker.exists():
+        assert time.time() < deadline and proc.poll() is None, "child did not start"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert artifacts.load(Job(x=42)) is None  # nothing reads as complete
+    debris = list(paths.runs_dir().glob(f".tmp-{Job(x=42).run_id}.*"))
+    assert debris  # the killed process left its temporary directory
+    art = artifacts.load_or_run(Job(x=42), lambda out: {"y": "fresh"})
+    assert art.result == {"y": "fresh"}
+    assert not (art.path / "weights.bin").exists()
+    assert not list(paths.runs_dir().glob(f".tmp-{Job(x=42).run_id}.*"))  # debris cleared
+
+
+def test_atomic_write_text_replaces_whole_file(tmp_path):
+    p = tmp_path / "a" / "f.json"
+    artifacts.atomic_write_json(p, {"a": 1})
+    artifacts.atomic_write_json(p, {"a": 2})
+    assert json.loads(p.read_text()) == {"a": 2}
+    assert [q.name for q in p.parent.iterdir()] == ["f.json"]

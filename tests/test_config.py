@@ -1,0 +1,82 @@
+from dataclasses import dataclass
+
+import pytest
+
+from w2s_lib.config import Config, knob, parse_override, resolve_preset
+from w2s_lib.errors import W2SError
+
+
+@dataclass(frozen=True)
+class Demo(Config):
+    lr: float = knob(1e-3, low=0.0, high=1.0)
+    n: int = knob(10, low=1)
+    loss: str = knob("xent", choices=("xent", "logconf"))
+    sizes: tuple[int, ...] = knob((1, 2), low=1)
+    batch_size: int = knob(32, low=1, affects_result=False)
+
+    SLUG = "demo"
+    PRESET_VALUES = {"tiny": {"n": 100}, "smoke": {"n": 5}}
+
+
+def test_preset_values_and_overrides():
+    cfg = Demo.for_preset("tiny", {"lr": 0.5})
+    assert (cfg.preset, cfg.n, cfg.lr) == ("tiny", 100, 0.5)
+    assert Demo.for_preset("colab").n == 10
+
+
+def test_smoke_env_turns_tiny_into_smoke(monkeypatch):
+    monkeypatch.setenv("W2S_SMOKE", "1")
+    assert resolve_preset("tiny") == "smoke"
+    assert resolve_preset("colab") == "colab"
+    assert Demo.for_preset("tiny").n == 5
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    ({"lrr": 0.1}, "unknown override for Demo: 'lrr'"),
+    ({"lr": "fast"}, "Demo.lr must be of type float"),
+    ({"lr": 2.0}, "out of range; allowed range is [0.0, 1.0]"),
+    ({"n": 0}, "Demo.n = 0 is out of range"),
+    ({"n": 2.5}, "Demo.n must be of type int"),
+    ({"n": True}, "Demo.n must be of type int"),
+    ({"loss": "mse"}, "choose one of: xent, logconf"),
+    ({"sizes": (1, 0)}, "Demo.sizes = 0 is out of range"),
+    ({"seed": -1}, "Demo.seed = -1 is out of range"),
+])
+def test_bad_overrides_are_one_line_errors(overrides, needle):
+    with pytest.raises(W2SError) as exc:
+        Demo.for_preset("tiny", overrides)
+    assert needle in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_unknown_preset():
+    with pytest.raises(W2SError, match="unknown preset 'huge'; choose one of: colab, paper, smoke, tiny"):
+        Demo.for_preset("huge")
+
+
+def test_lists_become_tuples_and_int_is_a_float():
+    cfg = Demo(sizes=[3, 4], lr=1)
+    assert cfg.sizes == (3, 4) and hash(cfg)
+
+
+def test_run_id_follows_result_fields_only():
+    a = Demo.for_preset("tiny")
+    assert a.run_id.startswith("demo-tiny-s0-")
+    assert a.replace(batch_size=7).run_id == a.run_id
+    assert a.replace(lr=0.2).run_id != a.run_id
+    assert a.replace(seed=1).run_id.startswith("demo-tiny-s1-")
+    assert Demo.for_preset("tiny").run_id == a.run_id  # stable
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("lr=1e-4", ("lr", 1e-4)), ("seeds=[0,1,2]", ("seeds", [0, 1, 2])), ("preset=tiny", ("preset", "tiny")),
+    ("force=True", ("force", True)), ("name='a=b'", ("name", "a=b")),
+])
+def test_parse_override(text, expected):
+    assert parse_override(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lr", "=3", "two words=1"])
+def test_parse_override_malformed(text):
+    with pytest.raises(W2SError, match="malformed parameter"):
+        parse_override(text)

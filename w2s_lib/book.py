@@ -1,0 +1,182 @@
+"""Notebooks → papermill → the book.
+
+papermill is the one thing that executes notebooks. ``run`` executes one notebook with a preset and
+parameters; ``reproduce`` runs every chapter into ``book/chapters/`` (the copies the book renders,
+resuming where a previous call stopped) and then builds the book with execution off. The cell that
+papermill injects with the parameters is each page's provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .artifacts import atomic_write_json
+from .config import PRESETS, Config
+from .errors import W2SError, unknown
+
+NOTEBOOK_DIR = paths.REPO_ROOT / "notebooks"
+CHAPTER_DIR = paths.REPO_ROOT / "book" / "chapters"
+BUILD_DIR = paths.REPO_ROOT / "book" / "_build"
+
+
+@dataclass(frozen=True)
+class Notebook:
+    key: str  # "00"
+    stem: str  # "00_orientation"
+    title: str
+    config: str | None = None  # dotted path of the config class that validates `overrides`
+
+    @property
+    def path(self) -> Path:
+        return NOTEBOOK_DIR / f"{self.stem}.ipynb"
+
+    def config_class(self) -> type[Config] | None:
+        if self.config is None:
+            return None
+        module, _, name = self.config.rpartition(".")
+        import importlib
+
+        return getattr(importlib.import_module(module), name)
+
+
+#: The chapters, in book order. The scorecard runs last: it reads the claims the others registered.
+NOTEBOOKS: tuple[Notebook, ...] = (
+    Notebook("00", "00_orientation", "Orientation: weak-to-strong in one notebook", "w2s_lib.w2s.ProbeW2SConfig"),
+    Notebook("99", "99_scorecard", "Claims scorecard"),
+)
+
+
+def get_notebook(name: str) -> Notebook:
+    """Find a chapter by key (``00``), stem (``00_orientation``), file name or path."""
+    stem = Path(name).name.removesuffix(".ipynb")
+    for nb in NOTEBOOKS:
+        if stem in (nb.key, nb.stem):
+            return nb
+    raise unknown("notebook", name, [nb.stem for nb in NOTEBOOKS])
+
+
+def notebook_parameters(nb: Notebook) -> dict[str, Any]:
+    """The names and defaults of the notebook's ``parameters`` cell."""
+    import papermill
+
+    if not nb.path.is_file():
+        raise W2SError(f"notebook file {nb.path} is missing; restore it with `git checkout -- {nb.path.name}`")
+    found = papermill.inspect_notebook(str(nb.path))
+    return {name: info["default"] for name, info in found.items()}
+
+
+def split_parameters(nb: Notebook, preset: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``params`` for ``nb``: notebook parameters pass through; other keys become config
+    ``overrides``, each checked against the chapter's config class before anything runs."""
+    if preset not in PRESETS:
+        raise unknown("preset", preset, PRESETS)
+    declared = notebook_parameters(nb)
+    direct = {k: v for k, v in params.items() if k in declared}
+    extra = {k: v for k, v in params.items() if k not in declared}
+    if extra:
+        if "overrides" not in declared or nb.config is None:
+            raise unknown(f"parameter of notebook {nb.stem}:", next(iter(extra)), declared)
+        direct["overrides"] = {**dict(direct.get("overrides") or {}), **extra}
+    if "overrides" in direct and not isinstance(direct["overrides"], dict):
+        raise W2SError(f"overrides must be a dict like {{'lr': 1e-4}}, got {direct['overrides']!r}")
+    cls = nb.config_class()
+    if cls is not None:  # build the chapter's config now: a bad value fails here, before anything runs
+        seed = {"seed": direct["seed"]} if "seed" in direct else {}
+        cls.for_preset(preset, direct.get("overrides") or {}, **seed)
+    if "seeds" in direct:
+        seeds = direct["seeds"]
+        if not isinstance(seeds, (list, tuple)) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+            raise W2SError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    return {"preset": preset, **direct}
+
+
+def _stamp(nb: Notebook, parameters: dict[str, Any]) -> str:
+    """What an executed copy depends on: the source notebook and the parameters."""
+    blob = nb.path.read_bytes() + json.dumps(parameters, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None,
+        output: Path | None = None, progress: bool = True) -> Path:
+    """Execute one notebook with papermill; the executed copy appears atomically at ``output``."""
+    import papermill
+
+    nb = get_notebook(nb_name)
+    parameters = split_parameters(nb, preset, dict(params or {}))
+    output = Path(output) if output else paths.REPO_ROOT / "outputs" / preset / f"{nb.stem}.ipynb"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".tmp-{os.getpid()}-{output.name}")
+    try:
+        papermill.execute_notebook(
+            str(nb.path), str(tmp), parameters=parameters, cwd=str(NOTEBOOK_DIR),
+            kernel_name="python3", progress_bar=progress, report_mode=False,
+        )
+    except papermill.PapermillExecutionError as exc:
+        failed = output.with_name(f"{output.stem}.failed.ipynb")
+        os.replace(tmp, failed)
+        raise W2SError(f"notebook {nb.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+                       f"(executed copy with the error: {failed})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    os.replace(tmp, output)
+    atomic_write_json(output.with_suffix(".done.json"), {"stamp": _stamp(nb, parameters), "parameters": parameters,
+                                                          "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return output
+
+
+def is_current(nb: Notebook, preset: str, params: dict[str, Any] | None = None) -> bool:
+    out = CHAPTER_DIR / f"{nb.stem}.ipynb"
+    stamp_file = out.with_suffix(".done.json")
+    if not (out.is_file() and stamp_file.is_file()):
+        return False
+    parameters = split_parameters(nb, preset, dict(params or {}))
+    return json.loads(stamp_file.read_text()).get("stamp") == _stamp(nb, parameters)
+
+
+def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool = False,
+              build: bool = True, log=print) -> Path | None:
+    """Run every chapter (or ``only`` some) at ``preset`` into ``book/chapters/``, then build the book.
+
+    Chapters whose executed copy is current (same source, same parameters) are skipped, so an
+    interrupted call resumes; the caches behind each chapter make re-running cheap as well.
+    """
+    if preset not in PRESETS:
+        raise unknown("preset", preset, PRESETS)
+    chosen = [get_notebook(name) for name in only] if only else list(NOTEBOOKS)
+    for i, nb in enumerate(chosen, 1):
+        head = f"[{i}/{len(chosen)}] {nb.stem} ({preset})"
+        if not force and is_current(nb, preset):
+            log(f"{head}: up to date, skipped")
+            continue
+        started = time.time()
+        log(f"{head}: running…")
+        run(nb.stem, preset, output=CHAPTER_DIR / f"{nb.stem}.ipynb", progress=False)
+        log(f"{head}: done in {time.time() - started:.0f} s")
+    return build_book(log=log) if build else None
+
+
+def build_book(log=print) -> Path:
+    """Build the HTML book from the executed chapters (execution off, warnings are errors)."""
+    missing = [nb.stem for nb in NOTEBOOKS if not (CHAPTER_DIR / f"{nb.stem}.ipynb").is_file()]
+    if missing:
+        raise W2SError(f"executed chapters missing: {', '.join(missing)}; run `w2s reproduce` first")
+    cmd = [sys.executable, "-m", "jupyter_book.cli.main", "build", str(paths.REPO_ROOT),
+           "--path-output", str(paths.REPO_ROOT / "book"), "-W", "-n", "--keep-going"]
+    log("building the book: " + " ".join(cmd[2:]))
+    done = subprocess.run(cmd, cwd=paths.REPO_ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        log("\n".join((done.stdout + done.stderr).strip().splitlines()[-40:]))
+        raise W2SError(f"jupyter-book build failed (exit {done.returncode}); its last lines are printed above")
+    index = BUILD_DIR / "html" / "index.html"
+    log(f"book built: {index}")
+    return index

@@ -1,0 +1,160 @@
+"""The ``w2s`` command.
+
+    w2s list [datasets|models|presets|notebooks]
+    w2s zoo build [--micro] [--world-seed N] [--force]
+    w2s run NB [--preset P] [-p key=value ...] [-o OUT]
+    w2s reproduce [--preset P] [--only 00,01] [--force] [--no-build]
+    w2s book
+    w2s results
+    w2s claims [--json] [--preset P]
+
+A user mistake prints one line (``error: …``) and exits with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .config import PRESETS, parse_override
+from .errors import W2SError
+
+LISTABLE = ("datasets", "models", "presets", "notebooks")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's usage errors: one line, status 2
+        raise W2SError(f"{message} (see `{self.prog} --help`)")
+
+
+def _cmd_list(args) -> None:
+    what = args.what
+    if what in (None, "datasets"):
+        from .data import list_datasets
+
+        print("datasets:")
+        for spec in list_datasets():
+            where = "offline" if spec.offline else spec.hub_id
+            print(f"  {spec.name:20s} {spec.task:15s} {where:32s} {spec.description}")
+    if what in (None, "models"):
+        from .models.zoo import list_models
+
+        print("models:")
+        for spec in list_models():
+            where = "offline" if spec.offline else spec.hub_id
+            print(f"  {spec.name:22s} {spec.kind:8s} {where:38s} {spec.description}")
+    if what in (None, "presets"):
+        print("presets: " + ", ".join(PRESETS) + "   (smoke is what tests run; tiny is the book's default)")
+    if what in (None, "notebooks"):
+        from .book import NOTEBOOKS
+
+        print("notebooks:")
+        for nb in NOTEBOOKS:
+            print(f"  {nb.key}  {nb.stem:28s} {nb.title}")
+
+
+def _cmd_zoo(args) -> None:
+    from .models import tinygpt
+
+    built = tinygpt.build_zoo(micro=args.micro, world_seed=args.world_seed, force=args.force)
+    for name, path in built.items():
+        print(f"{name}: {path}")
+
+
+def _cmd_run(args) -> None:
+    from .book import run
+
+    params = dict(parse_override(p) for p in args.param)
+    out = run(args.notebook, args.preset, params, output=args.output)
+    print(f"executed: {out}")
+
+
+def _cmd_reproduce(args) -> None:
+    from .book import reproduce
+
+    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    reproduce(args.preset, only=only, force=args.force, build=not args.no_build)
+
+
+def _cmd_book(args) -> None:
+    from .book import build_book
+
+    build_book()
+
+
+def _cmd_results(args) -> None:
+    from .artifacts import results_table
+
+    table = results_table()
+    print("no finished runs yet" if table.empty else table.to_string(index=False))
+
+
+def _cmd_claims(args) -> None:
+    from .claims import table
+
+    df = table(args.preset)
+    if args.json:
+        print(json.dumps(df.to_dict(orient="records"), indent=2, default=str))
+    else:
+        print(df.drop(columns=["statement"]).to_string(index=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="w2s", description="weak-to-strong book: run chapters, build the zoo and the book")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("list", help="datasets, models, presets and notebooks")
+    p.add_argument("what", nargs="?", choices=LISTABLE)
+    p.set_defaults(fn=_cmd_list)
+
+    p = sub.add_parser("zoo", help="the offline tiny GPT family")
+    p.add_argument("action", choices=("build",))
+    p.add_argument("--micro", action="store_true", help="the seconds-sized zoo tests use")
+    p.add_argument("--world-seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="rebuild even if present")
+    p.set_defaults(fn=_cmd_zoo)
+
+    p = sub.add_parser("run", help="execute one notebook with papermill")
+    p.add_argument("notebook", help="key (00), stem (00_orientation) or path")
+    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a notebook parameter or a config override (repeatable)")
+    p.add_argument("-o", "--output", default=None, help="executed copy (default outputs/<preset>/<stem>.ipynb)")
+    p.set_defaults(fn=_cmd_run)
+
+    p = sub.add_parser("reproduce", help="run every chapter, then build the book")
+    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.add_argument("--only", default=None, help="comma-separated chapter keys, e.g. 00,01")
+    p.add_argument("--force", action="store_true", help="re-run chapters that are up to date")
+    p.add_argument("--no-build", action="store_true", help="skip the book build")
+    p.set_defaults(fn=_cmd_reproduce)
+
+    p = sub.add_parser("book", help="build the HTML book from the executed chapters")
+    p.set_defaults(fn=_cmd_book)
+
+    p = sub.add_parser("results", help="a table of every finished run")
+    p.set_defaults(fn=_cmd_results)
+
+    p = sub.add_parser("claims", help="the claims scorecard")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--preset", default=None, choices=PRESETS)
+    p.set_defaults(fn=_cmd_claims)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        args.fn(args)
+    except W2SError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished steps are cached, run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Presets and configs: one switch, four scales, every value checked.
+
+A config is a frozen dataclass. Its fields carry metadata (``knob``) saying what values are allowed and
+whether the field changes results (``batch_size`` for inference does not, ``lr`` does). A config is
+built for a preset and then overridden::
+
+    cfg = NaiveW2SConfig.for_preset("tiny", {"lr": 1e-4})
+
+Presets:
+
+- ``smoke`` — seconds; what tests and nbval run (selected by ``W2S_SMOKE=1`` when a notebook asks for
+  ``tiny``), on the micro zoo.
+- ``tiny`` — offline, 2 CPU cores, minutes; the book's default and what ``make reproduce`` runs.
+- ``colab`` — one consumer GPU, hub models and datasets.
+- ``paper`` — the paper's own settings; every value quotes its source in a comment.
+
+``run_id`` = a readable slug + a short hash of the fields that change results, so two configs that
+would compute the same thing share one cached artifact.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import json
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .errors import W2SError, unknown
+
+PRESETS = ("smoke", "tiny", "colab", "paper")
+
+
+def is_smoke() -> bool:
+    """True when tests ask for the smoke scale (``W2S_SMOKE=1``): the micro zoo, a few hundred rows."""
+    return os.environ.get("W2S_SMOKE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def resolve_preset(preset: str) -> str:
+    """Validate ``preset``; under ``W2S_SMOKE=1`` the tiny preset runs at smoke scale."""
+    if preset not in PRESETS:
+        raise unknown("preset", preset, PRESETS)
+    return "smoke" if preset == "tiny" and is_smoke() else preset
+
+
+def knob(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str = "",
+    choices: tuple | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    affects_result: bool = True,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A config field with its allowed values. ``low``/``high`` are inclusive bounds."""
+    meta = {"help": help, "choices": choices, "low": low, "high": high, "affects_result": affects_result}
+    if default_factory is not dataclasses.MISSING:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_type_ok(v, args[0]) for v in value)
+        return len(args) == len(value) and all(_type_ok(v, a) for v, a in zip(value, args))
+    if origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, tp)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Base of every experiment config: a preset, a seed, validation, and a run id."""
+
+    preset: str = knob("tiny", choices=PRESETS, help="scale: smoke, tiny, colab or paper")
+    seed: int = knob(0, low=0, help="random seed of this run")
+
+    SLUG: ClassVar[str] = "run"
+    #: preset name -> field values that differ from the dataclass defaults
+    PRESET_VALUES: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            # lists from JSON / papermill become tuples so configs stay hashable
+            if isinstance(value, list):
+                value = tuple(value)
+                object.__setattr__(self, f.name, value)
+            _check_value(type(self).__name__, f, hints[f.name], value)
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def for_preset(cls, preset: str, overrides: Mapping[str, Any] | None = None, **more: Any):
+        """The config of ``preset`` with ``overrides`` applied (each one validated)."""
+        preset = resolve_preset(preset)
+        values = {**cls.PRESET_VALUES.get(preset, {}), "preset": preset}
+        return cls(**values).replace(**{**dict(overrides or {}), **more})
+
+    def replace(self, **overrides: Any):
+        names = {f.name for f in dataclasses.fields(self)}
+        for key in overrides:
+            if key not in names:
+                raise unknown(f"override for {type(self).__name__}:", key, names)
+        return dataclasses.replace(self, **overrides)
+
+    # -- identity -----------------------------------------------------------------------------
+    def result_fields(self) -> dict[str, Any]:
+        """The fields that change results, as plain JSON values."""
+        return {
+            f.name: _jsonable(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.metadata.get("affects_result", True)
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @property
+    def run_id(self) -> str:
+        blob = json.dumps({"kind": type(self).__name__, **self.result_fields()}, sort_keys=True)
+        digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
+        return f"{self.SLUG}-{self.preset}-s{self.seed}-{digest}"
+
+
+def _check_value(owner: str, f: dataclasses.Field, tp: Any, value: Any) -> None:
+    meta = f.metadata
+    if not _type_ok(value, tp):
+        raise W2SError(
+            f"{owner}.{f.name} must be of type {_type_name(tp)}, got {value!r} ({type(value).__name__})"
+        )
+    choices = meta.get("choices")
+    items = value if isinstance(value, tuple) else (value,)  # tuple fields: every item is checked
+    for item in items:
+        if choices is not None and item not in choices:
+            raise W2SError(f"{owner}.{f.name} = {item!r} is not allowed; choose one of: {', '.join(map(str, choices))}")
+        low, high = meta.get("low"), meta.get("high")
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            if (low is not None and item < low) or (high is not None and item > high):
+                span = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+                raise W2SError(f"{owner}.{f.name} = {item!r} is out of range; allowed range is {span}")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse one ``key=value`` from the command line; the value is a Python literal or a plain string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise W2SError(f"malformed parameter {text!r}; write it as key=value, e.g. -p seed=1")
+    raw = raw.strip()
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw  # a bare word is a string: -p preset=tiny
+    return key, value

@@ -1,0 +1,25 @@
+"""Small helpers notebooks use to show the reader the library instead of owning code."""
+
+from __future__ import annotations
+
+import inspect
+
+
+def show_source(obj) -> object:
+    """Display the source of a library function or class, highlighted (falls back to plain text)."""
+    source = inspect.getsource(obj)
+    try:
+        from IPython.display import Code
+
+        return Code(source, language="python")
+    except ImportError:  # pragma: no cover - outside IPython
+        print(source)
+        return None
+
+
+def config_table(cfg_cls, presets=("smoke", "tiny", "colab", "paper")):
+    """The values of ``cfg_cls`` at each preset, as a DataFrame (rows: fields, columns: presets)."""
+    import pandas as pd
+
+    cols = {p: cfg_cls(**{**cfg_cls.PRESET_VALUES.get(p, {}), "preset": p}).to_dict() for p in presets}
+    return pd.DataFrame(cols).drop(index=["preset"])

@@ -1,0 +1,23 @@
+"""User-facing errors.
+
+Every mistake a user can make (an unknown name, a bad override, a missing file, asking the hub while
+offline) raises :class:`W2SError` with one line that says what is wrong and how to fix it. The CLI
+prints that line and exits with status 2; notebooks show it as the cell's error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class W2SError(Exception):
+    """A mistake in what the user asked for; the message is one line and names the fix."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+
+def unknown(kind: str, name: object, choices: Iterable[object]) -> W2SError:
+    """The error for a name that is not one of ``choices`` (datasets, models, presets, keys...)."""
+    listed = ", ".join(sorted(str(c) for c in choices))
+    return W2SError(f"unknown {kind} {name!r}; choose one of: {listed}")

@@ -1,0 +1,426 @@
+"""Tiny GPT-2 family pretrained on the tiny world: the offline stand-ins for gpt2 … gpt2-xl.
+
+``build_zoo()`` trains a byte-level BPE tokenizer on the world's corpus, then pretrains each rung of
+:data:`SIZES` from scratch and saves it with ``save_pretrained`` (model + tokenizer) under
+``zoo_dir()/<world tag>/<name>``, so every consumer loads it with ``AutoModelForCausalLM.from_pretrained``
+/ ``AutoTokenizer.from_pretrained`` exactly like a hub model. Each checkpoint is written to a temp dir and
+renamed into place with a completion marker (``w2s_complete.json``: params, build seconds, held-out
+perplexity, fact recall, file sizes and hashes); a missing or truncated file, or a missing marker, is
+detected and the rung is rebuilt. Same seed, same machine → identical weights.
+
+How the ladder gets its capability gap (the design, and why)
+------------------------------------------------------------
+Measured on this machine (2 CPU cores, torch CPU, batch 8 × 128 tokens): memorising the world's 800
+facts (160 entities × 5 attributes, 8 values each, chance 12.5 %) is a sharp phase transition in
+exposures; bigger models at one learning rate sat on the loss plateau longer and recalled *less*. So the
+ladder combines two levers, both fixed here:
+
+1. **Per-size learning rate and warmup** (``lr``, ``warmup`` in :data:`SIZES`): bigger rungs get a smaller
+   peak LR and a longer warmup, so every rung gets past the plateau within the same step budget.
+2. **An explicit knowledge gap**: rung *k* is pretrained on the facts of only the first
+   ``knows`` fraction of the world's entities (tiers, see :mod:`w2s_lib.data.tinyworld`) with the *same*
+   number of optimiser steps (its smaller corpus is repeated). Facts about unseen entities sit exactly at
+   chance, so recall rises with the rung by construction, and the tiers give the deception chapter its
+   knowledge areas (weak-unknown ∩ strong-known = tiers the weak rung never saw).
+
+The numbers measured for world seeds 0 and 1 are in :data:`MEASURED` (also printed by
+``benchmarks/zoo_build.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..config import is_smoke
+from ..errors import W2SError, unknown
+from ..paths import zoo_dir
+
+MARKER = "w2s_complete.json"
+EOS = "<|endoftext|>"
+PAD = "<|pad|>"
+
+
+@dataclass(frozen=True)
+class Rung:
+    n_layer: int
+    n_embd: int
+    n_head: int
+    lr: float  # peak learning rate (AdamW), cosine decay to 10 % after linear warmup
+    warmup: int  # warmup steps
+    knows: float  # fraction of the world's entities whose facts are in this rung's pretraining corpus
+    steps: int  # optimiser steps (batch BATCH × BLOCK tokens)
+
+
+BATCH, BLOCK = 8, 128
+VOCAB_SIZE, MICRO_VOCAB_SIZE = 2048, 1024
+
+# The ladder, weak → strong.
+SIZES: dict[str, Rung] = {
+    "tinygpt-xs": Rung(n_layer=1, n_embd=64, n_head=2, lr=4e-3, warmup=50, knows=0.15, steps=1200),
+    "tinygpt-s": Rung(n_layer=2, n_embd=128, n_head=4, lr=3e-3, warmup=100, knows=0.40, steps=1200),
+    "tinygpt-m": Rung(n_layer=3, n_embd=192, n_head=6, lr=2e-3, warmup=150, knows=0.70, steps=1200),
+    "tinygpt-l": Rung(n_layer=4, n_embd=256, n_head=8, lr=1.5e-3, warmup=200, knows=1.00, steps=1200),
+}
+# The micro zoo (tests, W2S_SMOKE=1): the same names, built in seconds on the 24-entity micro world.
+MICRO_SIZES: dict[str, Rung] = {
+    "tinygpt-xs": Rung(n_layer=1, n_embd=32, n_head=2, lr=5e-3, warmup=5, knows=0.5, steps=20),
+    "tinygpt-s": Rung(n_layer=1, n_embd=48, n_head=2, lr=5e-3, warmup=5, knows=0.75, steps=20),
+    "tinygpt-m": Rung(n_layer=2, n_embd=48, n_head=2, lr=5e-3, warmup=5, knows=1.0, steps=20),
+    "tinygpt-l": Rung(n_layer=2, n_embd=64, n_head=2, lr=5e-3, warmup=5, knows=1.0, steps=20),
+}
+
+# Measured ladders (filled from benchmarks/zoo_build.py runs; see the module docstring).
+MEASURED: dict[int, list[dict]] = {}
+
+
+def _sizes(micro: bool) -> dict[str, Rung]:
+    return MICRO_SIZES if micro else SIZES
+
+
+def world_tag(world_seed: int = 0, micro: bool = False) -> str:
+    from ..data.tinyworld import VERSION
+
+    return f"tinyworld-{VERSION}-seed{world_seed}" + ("-micro" if micro else "")
+
+
+def _resolve_micro(micro: bool | None) -> bool:
+    return is_smoke() if micro is None else bool(micro)
+
+
+# ----------------------------------------------------------------------------- checkpoint integrity
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _file_table(d: Path) -> dict[str, dict]:
+    return {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+            for p in sorted(d.iterdir()) if p.is_file() and p.name != MARKER}
+
+
+def read_marker(d: Path) -> dict | None:
+    """The completion marker of checkpoint dir ``d`` if the checkpoint is complete and intact, else None."""
+    try:
+        meta = json.loads((Path(d) / MARKER).read_text())
+        files = meta["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not files:
+        return None
+    for name, info in files.items():
+        p = Path(d) / name
+        try:
+            if p.stat().st_size != info["size"]:
+                return None
+        except OSError:
+            return None
+        if name.endswith(".safetensors") and _sha256(p) != info["sha256"]:
+            return None
+    return meta
+
+
+def _commit(tmp: Path, final: Path, meta: dict) -> None:
+    meta = {**meta, "files": _file_table(tmp)}
+    (tmp / MARKER).write_text(json.dumps(meta, indent=1, sort_keys=True))
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+
+
+def _tmpdir(parent: Path, name: str) -> Path:
+    tmp = parent / f".tmp-{name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def build_threads(micro: bool) -> int:
+    """Torch CPU threads for pretraining: ``W2S_THREADS``, else 1 for the micro zoo and 2 for the full one.
+
+    Weights are bit-identical for a seed at a fixed thread count on one machine. One thread is the
+    robust choice on a shared 2-core box: two threads slowed training ~20x when other processes
+    held the cores (OpenMP threads waiting on each other).
+    """
+    env = os.environ.get("W2S_THREADS", "").strip()
+    if env:
+        return max(1, int(env))
+    return 1 if micro else min(2, os.cpu_count() or 1)
+
+
+@contextmanager
+def _threads(n: int):
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+# ----------------------------------------------------------------------------- tokenizer
+def train_tokenizer(docs: list[str], vocab_size: int = VOCAB_SIZE):
+    """A byte-level BPE tokenizer (GPT-2 style, prefix space added) wrapped as a HF fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS, PAD], min_frequency=2,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(docs, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, bos_token=EOS, unk_token=EOS,
+                                   pad_token=PAD, model_max_length=BLOCK)
+    return fast
+
+
+def _tokenizer(world_seed: int, micro: bool, root: Path):
+    """Build (once) and load the world's tokenizer, stored under ``root/tokenizer``."""
+    from transformers import AutoTokenizer
+
+    from ..data import tinyworld
+
+    d = root / "tokenizer"
+    if read_marker(d) is None:
+        tok = train_tokenizer(tinyworld.corpus(world_seed, micro), MICRO_VOCAB_SIZE if micro else VOCAB_SIZE)
+        tmp = _tmpdir(root, "tokenizer")
+        tok.save_pretrained(tmp)
+        _commit(tmp, d, {"kind": "tokenizer", "vocab_size": len(tok)})
+    return AutoTokenizer.from_pretrained(d)
+
+
+# ----------------------------------------------------------------------------- pretraining
+def _encode_docs(tok, docs: list[str]) -> list[list[int]]:
+    ids = tok(docs, add_special_tokens=False)["input_ids"]
+    return [x + [tok.eos_token_id] for x in ids]
+
+
+def _blocks(encoded: list[list[int]], gen) -> "torch.Tensor":  # noqa: F821
+    """One epoch: documents in a random order, packed into BLOCK-token rows (the tail is dropped)."""
+    import torch
+
+    order = torch.randperm(len(encoded), generator=gen).tolist()
+    flat = [t for i in order for t in encoded[i]]
+    n = len(flat) // BLOCK
+    return torch.tensor(flat[: n * BLOCK], dtype=torch.long).view(n, BLOCK)
+
+
+def make_model(rung: Rung, vocab_size: int, seed: int):
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    cfg = GPT2Config(vocab_size=vocab_size, n_positions=BLOCK, n_embd=rung.n_embd, n_layer=rung.n_layer,
+                     n_head=rung.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                     bos_token_id=0, eos_token_id=0, pad_token_id=1, tie_word_embeddings=True)
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(cfg)
+
+
+def pretrain(model, tok, docs: list[str], rung: Rung, seed: int, progress: bool = True, desc: str = ""):
+    """Train ``model`` on ``docs`` for ``rung.steps`` AdamW steps (LR warmup + cosine). Returns losses."""
+    import torch
+    from tqdm.auto import tqdm
+
+    encoded = _encode_docs(tok, docs)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=rung.lr, betas=(0.9, 0.95), weight_decay=0.0)
+
+    def lr_at(step: int) -> float:
+        if step < rung.warmup:
+            return rung.lr * (step + 1) / rung.warmup
+        frac = (step - rung.warmup) / max(1, rung.steps - rung.warmup)
+        return rung.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+    model.train()
+    losses: list[float] = []
+    pending = torch.empty(0, BLOCK, dtype=torch.long)
+    bar = tqdm(range(rung.steps), desc=desc or "pretrain", disable=not progress, leave=False)
+    for step in bar:
+        while len(pending) < BATCH:
+            pending = torch.cat([pending, _blocks(encoded, gen)])
+        batch, pending = pending[:BATCH], pending[BATCH:]
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        loss = model(input_ids=batch, labels=batch).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    return losses
+
+
+# ----------------------------------------------------------------------------- capability measurement
+def perplexity(model, tok, docs: list[str]) -> float:
+    """Token-level perplexity of ``model`` on ``docs`` (packed into BLOCK-token rows, in order)."""
+    import torch
+
+    flat = [t for x in _encode_docs(tok, docs) for t in x]
+    n = len(flat) // BLOCK
+    x = torch.tensor(flat[: n * BLOCK]).view(n, BLOCK)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, n, 32):
+            b = x[i: i + 32]
+            loss = model(input_ids=b, labels=b).loss
+            total += loss.item() * b.numel()
+            count += b.numel()
+    return float(math.exp(total / max(1, count)))
+
+
+def fact_recall(model, tok, world_seed: int = 0, micro: bool = False,
+                entities: tuple[str, ...] | None = None) -> float:
+    """Share of KB facts whose true value is the most likely of the attribute's value set.
+
+    For each (entity, attribute), score every value v by log p(" v" | canonical prompt) under ``model``
+    (the canonical statement of the fact cut before its value, e.g. "Rejar lives in"); chance is 1/8.
+    """
+    import torch
+
+    from ..data import scorers, tinyworld
+
+    w = tinyworld.world(world_seed, micro)
+    ents = w.entities if entities is None else entities
+    if not ents:
+        return float("nan")
+    correct = 0
+    total = 0
+    with torch.no_grad():
+        for attr, values in scorers.ATTRIBUTES.items():
+            val_ids = [tok(" " + v, add_special_tokens=False)["input_ids"] for v in values]
+            prompts = [tok(tinyworld.canonical_prompt(e, attr), add_special_tokens=False)["input_ids"]
+                       for e in ents]
+            # all (prompt, value) sequences, right-padded; sum log-probs of the value tokens
+            seqs, spans = [], []
+            for p in prompts:
+                for v in val_ids:
+                    seqs.append(p + v)
+                    spans.append((len(p), len(p) + len(v)))
+            width = max(len(s) for s in seqs)
+            ids = torch.full((len(seqs), width), tok.pad_token_id, dtype=torch.long)
+            for i, s in enumerate(seqs):
+                ids[i, : len(s)] = torch.tensor(s)
+            scores = torch.empty(len(seqs))
+            for i in range(0, len(seqs), 256):
+                logp = torch.log_softmax(model(input_ids=ids[i: i + 256]).logits.float(), -1)
+                for j in range(logp.shape[0]):
+                    a, b = spans[i + j]
+                    tgt = ids[i + j, a:b]
+                    scores[i + j] = logp[j, a - 1: b - 1].gather(-1, tgt[:, None]).sum()
+            pred = scores.view(len(ents), len(values)).argmax(-1)
+            for e, k in zip(ents, pred.tolist()):
+                correct += int(values[k] == w.facts[e][attr])
+                total += 1
+    return correct / total
+
+
+# ----------------------------------------------------------------------------- the zoo
+def _rung_seed(name: str, world_seed: int) -> int:
+    return int(hashlib.sha256(f"{name}:{world_seed}".encode()).hexdigest()[:8], 16)
+
+
+def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, tok,
+               progress: bool = True) -> Path:
+    """Pretrain one rung and commit it atomically to ``root/name``."""
+    from ..data import tinyworld
+
+    t0 = time.perf_counter()
+    w = tinyworld.world(world_seed, micro)
+    known = w.subset(rung.knows)
+    docs = tinyworld.corpus(world_seed, micro, entities=known)
+    seed = _rung_seed(name, world_seed)
+    model = make_model(rung, len(tok), seed)
+    losses = pretrain(model, tok, docs, rung, seed, progress=progress, desc=name)
+    train_s = time.perf_counter() - t0
+    ppl = perplexity(model, tok, tinyworld.corpus(world_seed, micro, heldout=True))
+    recall = fact_recall(model, tok, world_seed, micro)
+    recall_known = fact_recall(model, tok, world_seed, micro, entities=known)
+    tmp = _tmpdir(root, name)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    meta = {
+        "name": name, "world_seed": world_seed, "micro": micro, "world_tag": root.name,
+        "params": sum(p.numel() for p in model.parameters()), "rung": asdict(rung),
+        "n_known_entities": len(known), "n_entities": len(w.entities),
+        "train_seconds": round(train_s, 2), "build_seconds": round(time.perf_counter() - t0, 2),
+        "final_train_loss": round(sum(losses[-20:]) / len(losses[-20:]), 4),
+        "heldout_perplexity": round(ppl, 4), "fact_recall": round(recall, 4),
+        "fact_recall_known": round(recall_known, 4),
+    }
+    final = root / name
+    _commit(tmp, final, meta)
+    return final
+
+
+def build_zoo(micro: bool = False, world_seed: int = 0, force: bool = False, progress: bool = True,
+              names: list[str] | None = None) -> dict[str, Path]:
+    """Build (or reuse) every rung of the ladder for world ``world_seed``; returns name → checkpoint dir.
+
+    A rung whose checkpoint is complete and intact is reused (a second call is a no-op); a missing,
+    partial or corrupt one is rebuilt; ``force`` rebuilds everything. Whole zoo ≈ minutes on 2 cores;
+    ``micro`` (tests) ≈ seconds.
+    """
+    from tqdm.auto import tqdm
+
+    sizes = _sizes(micro)
+    todo = list(sizes) if names is None else names
+    for n in todo:
+        if n not in sizes:
+            raise unknown("model", n, sizes)
+    root = zoo_dir() / world_tag(world_seed, micro)
+    root.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {}
+    need = [n for n in todo if force or read_marker(root / n) is None]
+    if need:
+        with _threads(build_threads(micro)):
+            if force and (root / "tokenizer").exists():
+                shutil.rmtree(root / "tokenizer")
+            tok = _tokenizer(world_seed, micro, root)
+            for n in tqdm(need, desc=f"zoo {root.name}", disable=not progress):
+                build_rung(n, sizes[n], world_seed, micro, root, tok, progress=progress)
+    for n in todo:
+        out[n] = root / n
+    return out
+
+
+def model_dir(name: str, micro: bool | None = None, world_seed: int = 0) -> Path:
+    """The checkpoint dir of tiny model ``name`` (``micro=None``: the micro zoo under W2S_SMOKE=1)."""
+    micro = _resolve_micro(micro)
+    sizes = _sizes(micro)
+    if name not in sizes:
+        raise unknown("model", name, sizes)
+    d = zoo_dir() / world_tag(world_seed, micro) / name
+    if read_marker(d) is None:
+        raise W2SError(f"tiny model {name!r} ({world_tag(world_seed, micro)}) is not built in {zoo_dir()}; "
+                       f"run `w2s zoo build`" + (" --micro" if micro else "")
+                       + (f" --world-seed {world_seed}" if world_seed else ""))
+    return d
+
+
+def ladder_report(micro: bool | None = None, world_seed: int = 0) -> list[dict]:
+    """Per rung (weak → strong): name, params, build seconds, held-out perplexity, fact recall."""
+    micro = _resolve_micro(micro)
+    rows = []
+    for name in _sizes(micro):
+        meta = read_marker(model_dir(name, micro, world_seed))
+        rows.append({k: meta[k] for k in ("name", "params", "build_seconds", "heldout_perplexity",
+                                          "fact_recall", "fact_recall_known", "n_known_entities",
+                                          "n_entities")})
+    return rows
