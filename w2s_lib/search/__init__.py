@@ -1,0 +1,7 @@
+"""Weak-to-strong search: CBS, best-of-N, EFT, scored by a small tuned/untuned pair."""
+
+from .cbs import SearchResult, best_of_n, chunk_beam_search, sample
+from .eft import eft_sample
+from .scorer import PairScorer
+
+__all__ = ["PairScorer", "SearchResult", "best_of_n", "chunk_beam_search", "eft_sample", "sample"]

@@ -1,0 +1,75 @@
+"""Step-wise decoding on the public Cache API of current transformers.
+
+:class:`CachedLM` keeps one ``DynamicCache`` for a batch of rows that all advance in lockstep (every
+row is the same prompt plus its own continuation, so no padding is ever needed). It exposes the three
+operations weak-to-strong search is made of:
+
+- ``prefill(prompt_ids, n_rows)`` — run the prompt once and copy its cache to ``n_rows`` rows;
+- ``step(tokens)`` — feed one token per row, returning the log-probability each row's model gave it;
+- ``select(indices)`` — keep / duplicate rows (``Cache.reorder_cache``), e.g. the top-W beams × K.
+
+It also counts the tokens it ran through the model, which is how methods are compared at a matched
+compute budget.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+from transformers import DynamicCache
+
+
+def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """One token per row from ``logits`` (rows × vocab) with temperature, top-k and nucleus filtering."""
+    if temperature <= 0:
+        return logits.argmax(-1)
+    logits = logits / temperature
+    if top_k and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        drop = cum - sorted_logits.softmax(-1) > top_p  # keep the smallest prefix with mass ≥ top_p
+        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+    probs = logits.float().softmax(-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+class CachedLM:
+    """A causal LM advanced row-wise with a reusable KV cache (see module docstring)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.cache: DynamicCache | None = None
+        self.last_logprobs: torch.Tensor | None = None  # rows × vocab, for the next token
+        self.tokens_run = 0  # tokens pushed through the model (compute account)
+        # transformers renamed `past_key_values` to `cache` during 5.x; use whichever this version takes
+        params = inspect.signature(model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+
+    @torch.no_grad()
+    def prefill(self, prompt_ids: torch.Tensor, n_rows: int) -> None:
+        """Run the prompt (1-D ids) once, then copy its cache to ``n_rows`` identical rows."""
+        self.cache = DynamicCache(config=self.model.config)
+        out = self.model(input_ids=prompt_ids.view(1, -1), use_cache=True, **{self._cache_kw: self.cache})
+        self.tokens_run += prompt_ids.numel()
+        self.cache.reorder_cache(torch.zeros(n_rows, dtype=torch.long))  # public API: select row 0, n times
+        self.last_logprobs = out.logits[:, -1].float().log_softmax(-1).expand(n_rows, -1).clone()
+
+    @torch.no_grad()
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed one token per row; return log p(token) under the state before it."""
+        logp = self.last_logprobs.gather(1, tokens.view(-1, 1)).squeeze(1)
+        out = self.model(input_ids=tokens.view(-1, 1), use_cache=True, **{self._cache_kw: self.cache})
+        self.tokens_run += tokens.numel()
+        self.last_logprobs = out.logits[:, -1].float().log_softmax(-1)
+        return logp
+
+    def select(self, indices: torch.Tensor) -> None:
+        """Keep rows ``indices`` (repeats allowed) in the cache and the next-token distribution."""
+        self.cache.reorder_cache(indices)
+        self.last_logprobs = self.last_logprobs.index_select(0, indices)
