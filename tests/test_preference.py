@@ -1,0 +1,56 @@
+"""DPO and SFT through TRL on the micro zoo: the trained model moves the way the data says."""
+
+import datasets
+import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from w2s_lib.errors import W2SError
+from w2s_lib.models import tinygpt as G
+from w2s_lib.search.scorer import response_logprob
+from w2s_lib.train.preference import dpo_train, sft_train
+
+PROMPT = "Review: The screen is"
+GOOD, BAD = " great.", " awful."
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("W2S_ZOO_DIR", str(tmp_path_factory.mktemp("zoo")))
+    path = G.build_zoo(micro=True, progress=False)["tinygpt-xs"]
+    yield path
+    mp.undo()
+
+
+def _margin(model, tok):
+    p = tok(PROMPT, add_special_tokens=False)["input_ids"]
+    g, b = (tok(x, add_special_tokens=False)["input_ids"] for x in (GOOD, BAD))
+    lp = response_logprob(model, p, [g, b])
+    return float(lp[0] - lp[1])
+
+
+def test_dpo_raises_the_chosen_margin(micro):
+    tok = AutoTokenizer.from_pretrained(micro)
+    model = AutoModelForCausalLM.from_pretrained(micro)
+    before = _margin(model, tok)
+    pairs = datasets.Dataset.from_dict({"prompt": [PROMPT] * 16, "chosen": [GOOD] * 16, "rejected": [BAD] * 16})
+    model = dpo_train(model, tok, pairs, beta=0.1, lr=1e-3, epochs=2, batch_size=8)
+    assert _margin(model, tok) > before + 0.5
+
+
+def test_sft_learns_the_completion(micro):
+    tok = AutoTokenizer.from_pretrained(micro)
+    model = AutoModelForCausalLM.from_pretrained(micro)
+    before = _margin(model, tok)
+    rows = datasets.Dataset.from_dict({"prompt": [PROMPT] * 16, "completion": [GOOD] * 16})
+    model = sft_train(model, tok, rows, lr=5e-3, epochs=3, batch_size=8)
+    assert _margin(model, tok) > before + 0.5
+
+
+def test_bad_columns_are_one_line_errors(micro):
+    tok = AutoTokenizer.from_pretrained(micro)
+    model = AutoModelForCausalLM.from_pretrained(micro)
+    with pytest.raises(W2SError, match="missing \\['rejected'\\]"):
+        dpo_train(model, tok, datasets.Dataset.from_dict({"prompt": ["a"], "chosen": ["b"]}))
+    with pytest.raises(W2SError, match="empty dataset"):
+        sft_train(model, tok, datasets.Dataset.from_dict({"prompt": [], "completion": []}))
