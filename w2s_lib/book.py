@@ -51,6 +51,11 @@ class Notebook:
 #: The chapters, in book order. The scorecard runs last: it reads the claims the others registered.
 NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("00", "00_orientation", "Orientation: weak-to-strong in one notebook", "w2s_lib.w2s.ProbeW2SConfig"),
+    Notebook("10", "10_naive_w2s", "Naive weak-to-strong finetuning and PGR across a ladder", "w2s_lib.w2s.W2SConfig"),
+    Notebook("11", "11_confidence_loss", "The auxiliary confidence loss vs naive finetuning", "w2s_lib.w2s.W2SConfig"),
+    Notebook("12", "12_bootstrapping", "Bootstrapping through intermediate models", "w2s_lib.w2s.W2SConfig"),
+    Notebook("20", "20_w2s_search", "Weak-to-strong search: steering a large model with a small pair",
+             "w2s_lib.search.experiment.SearchConfig"),
     Notebook("99", "99_scorecard", "Claims scorecard"),
 )
 
@@ -170,9 +175,9 @@ def build_book(log=print) -> Path:
     missing = [nb.stem for nb in NOTEBOOKS if not (CHAPTER_DIR / f"{nb.stem}.ipynb").is_file()]
     if missing:
         raise W2SError(f"executed chapters missing: {', '.join(missing)}; run `w2s reproduce` first")
-    cmd = [sys.executable, "-m", "jupyter_book.cli.main", "build", str(paths.REPO_ROOT),
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(paths.REPO_ROOT),
            "--path-output", str(paths.REPO_ROOT / "book"), "-W", "-n", "--keep-going"]
-    log("building the book: " + " ".join(cmd[2:]))
+    log("building the book: jupyter-book " + " ".join(cmd[1:]))
     done = subprocess.run(cmd, cwd=paths.REPO_ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         log("\n".join((done.stdout + done.stderr).strip().splitlines()[-40:]))

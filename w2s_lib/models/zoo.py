@@ -13,6 +13,7 @@ offline fails at once with one line. Everything is loaded with the ordinary ``fr
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -131,15 +132,26 @@ def _config(name: str):
 def load_backbone(name: str, dtype=None):
     """The bare transformer (no head), truncated as the spec says; returns the model in eval mode."""
     from transformers import AutoModel
+
+    with _quiet_loading():  # truncation leaves unused layer weights: expected, not news
+        model = AutoModel.from_pretrained(model_path(name), config=_config(name), dtype=dtype)
+    return model.eval()
+
+
+@contextlib.contextmanager
+def _quiet_loading():
+    """No per-load progress bars or 'unused weights' notes in the book's pages."""
     from transformers.utils import logging as hf_logging
 
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # truncation leaves unused layer weights: expected, not news
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
-        model = AutoModel.from_pretrained(model_path(name), config=_config(name), dtype=dtype)
+        yield
     finally:
         hf_logging.set_verbosity(verbosity)
-    return model.eval()
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def load_causal_lm(name: str, dtype=None):
@@ -149,7 +161,16 @@ def load_causal_lm(name: str, dtype=None):
     spec = get_spec(name)
     if spec.kind != CAUSAL:
         raise W2SError(f"model {name!r} is an encoder, not a causal LM; pick a causal one (tinygpt-*, gpt2, qwen…)")
-    return AutoModelForCausalLM.from_pretrained(model_path(name), config=_config(name), dtype=dtype).eval()
+    with _quiet_loading():
+        return AutoModelForCausalLM.from_pretrained(model_path(name), config=_config(name), dtype=dtype).eval()
+
+
+def load_local_causal_lm(path, dtype=None):
+    """A causal LM this project saved itself (a tuned scorer, a trained agent) from its directory."""
+    from transformers import AutoModelForCausalLM
+
+    with _quiet_loading():
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).eval()
 
 
 def num_parameters(model) -> int:

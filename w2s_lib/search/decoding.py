@@ -55,7 +55,8 @@ class CachedLM:
     def prefill(self, prompt_ids: torch.Tensor, n_rows: int) -> None:
         """Run the prompt (1-D ids) once, then copy its cache to ``n_rows`` identical rows."""
         self.cache = DynamicCache(config=self.model.config)
-        out = self.model(input_ids=prompt_ids.view(1, -1), use_cache=True, **{self._cache_kw: self.cache})
+        out = self.model(input_ids=prompt_ids.view(1, -1), attention_mask=torch.ones(1, prompt_ids.numel(), dtype=torch.long),
+                         use_cache=True, **{self._cache_kw: self.cache})
         self.tokens_run += prompt_ids.numel()
         self.cache.reorder_cache(torch.zeros(n_rows, dtype=torch.long))  # public API: select row 0, n times
         self.last_logprobs = out.logits[:, -1].float().log_softmax(-1).expand(n_rows, -1).clone()
