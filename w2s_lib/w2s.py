@@ -14,6 +14,7 @@ import numpy as np
 from . import data, metrics
 from .artifacts import Artifact, load_or_run
 from .config import Config, knob
+from .errors import W2SError
 from .data.splits import w2s_splits
 from .train.probe import cached_features, fit_probe, probe_proba
 
@@ -76,3 +77,461 @@ def run_probe_w2s(cfg: ProbeW2SConfig, force: bool = False) -> Artifact:
         }
 
     return load_or_run(cfg, compute, force=force)
+
+
+# ==================================================================================================
+# The fine-tuned pipeline: a ladder of models, every (weak < strong) pair, cached step by step.
+# ==================================================================================================
+
+import dataclasses  # noqa: E402
+import functools  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from . import paths  # noqa: E402
+from .losses import LOSSES  # noqa: E402
+
+MODES = ("full", "lora", "probe")
+HEADS = ("linear", "lm")
+
+
+@dataclass(frozen=True)
+class W2SConfig(Config):
+    """A weak-to-strong experiment on a ladder of models (weak → strong), Burns et al. style.
+
+    Every rung is fine-tuned on D_gt once (it is the weak supervisor of the stronger rungs and its own
+    ceiling); every pair (weak < strong) trains a student on the weak rung's soft labels on D_weak with
+    ``loss``. Accuracy and AUROC on the GT test split, PGR per pair, median over pairs.
+    """
+
+    dataset: str = knob("tiny_sentiment", help="registry name of a classification dataset")
+    ladder: tuple[str, ...] = knob(("minilm-l1", "minilm-l2", "minilm-l3", "minilm-l6"),
+                                   help="zoo names, weak → strong (≥ 2)")
+    loss: str = knob("xent", choices=tuple(LOSSES), help="the student's loss (weak and ceiling use xent on GT)")
+    alpha: float = knob(0.5, low=0.0, high=1.0, help="logconf / entropy weight of the self-labels; product: weak-label exponent")
+    warmup_frac: float = knob(0.1, low=0.0, high=1.0, help="logconf / entropy warmup (share of steps)")
+    official_warmup: bool = knob(False, help="logconf: reproduce the official code's warmup bug")
+    n_docs: int = knob(2000, low=4, help="training rows, split 50/50 into D_gt and D_weak")
+    n_test: int = knob(1000, low=2, help="test rows (ground truth)")
+    val_frac: float = knob(0.1, low=0.0, high=0.5, help="share of D_gt / D_weak held out as validation "
+                                                        "(D_weak's validation carries weak labels only)")
+    data_seed: int = knob(0, low=0, help="seed of the generated tiny world / dataset (the run seed splits it)")
+    gt_domains: tuple[str, ...] = knob((), help="tiny_sentiment: draw D_gt only from these `domain` values "
+                                                "(a vocabulary-shifted weak split); () = all")
+    mode: str = knob("full", choices=MODES, help="full finetune, LoRA, or linear probe on frozen features")
+    head: str = knob("linear", choices=HEADS, help="zero-init linear head, or the causal LM's answer-token logits")
+    lr: float = knob(5e-5, low=1e-7, high=1.0, help="learning rate (all rungs unless `lrs` is set)")
+    lrs: tuple[float, ...] = knob((), help="per-rung learning rates, aligned with `ladder` (overrides lr)")
+    epochs: float = knob(2.0, low=0.01, high=100.0)
+    batch_size: int = knob(32, low=1, high=4096)
+    max_length: int = knob(1024, low=8, high=8192, help="tokens; longer texts are truncated")
+    weight_decay: float = knob(0.0, low=0.0, high=1.0)
+    warmup_ratio: float = knob(0.0, low=0.0, high=1.0)
+    freeze_embeddings: bool = knob(False, help="keep the token embedding fixed (a CPU speed option)")
+    lora_r: int = knob(8, low=1, high=1024)
+    probe_steps: int = knob(300, low=1, high=100_000, help="probe mode: full-batch Adam steps")
+    probe_lr: float = knob(0.05, low=1e-6, high=10.0)
+    answer_tokens: tuple[str, ...] = knob((" false", " true"), help="LM head: tokens of class 0 and 1")
+    suffix: str = knob("", help="appended to every text (an answer cue for the LM head)")
+    generative_epochs: float = knob(0.0, low=0.0, high=100.0,
+                                    help="unsupervised LM/MLM epochs on the task text before training the "
+                                         "strong rungs (students and ceilings); 0 = off")
+    eval_batch_size: int = knob(128, low=1, affects_result=False)
+
+    SLUG = "w2s"
+    PRESET_VALUES = {
+        # seconds: two MiniLM rungs, a few dozen rows
+        "smoke": {"ladder": ("minilm-l1", "minilm-l2"), "n_docs": 120, "n_test": 60, "epochs": 1.0,
+                  "batch_size": 16, "max_length": 48, "lr": 2e-4, "mode": "probe", "probe_steps": 100,
+                  "freeze_embeddings": True},
+        # 2 CPU cores, minutes: the MiniLM ladder as linear probes on frozen (cached) features. Full
+        # fine-tuning is one override away (mode="full"); on the shared build machine it ran at 5.5 ex/s
+        # for minilm-l6, too slow for 3 seeds × 6 pairs × 3 losses within the book's budget.
+        # The ladder stops at 4 layers: as a frozen probe the 6-layer sentence embedding is a worse sentiment
+        # reader than the 3-layer one (measured 0.75 vs 0.82 test accuracy), 4 layers ≈ 3 layers (0.816).
+        "tiny": {"ladder": ("minilm-l1", "minilm-l2", "minilm-l3", "minilm-l4"), "n_docs": 2000, "n_test": 1000,
+                 "max_length": 64, "mode": "probe", "probe_steps": 300, "lr": 2e-4, "freeze_embeddings": True},
+        # one GPU: gpt2 → gpt2-medium → gpt2-large on SciQ (also boolq, amazon_polarity, cosmos_qa)
+        "colab": {"dataset": "sciq", "ladder": ("gpt2", "gpt2-medium", "gpt2-large"),
+                  "lrs": (5e-5, 5e-5, 1e-5), "n_docs": 10000, "n_test": 2000, "max_length": 1024},
+        # openai/weak-to-strong defaults (train_weak_to_strong.py, sweep.py):
+        "paper": {"dataset": "sciq",
+                  "ladder": ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"),
+                  "lrs": (5e-5, 5e-5, 1e-5, 1e-5),  # "lr 5e-5 for gpt2 / gpt2-medium, 1e-5 for larger models"
+                  "batch_size": 32,  # "batch_size = 32"
+                  "epochs": 2.0,  # "epochs = 2"
+                  "n_docs": 20000,  # "n_docs = 20000" (10k D_gt / 10k D_weak)
+                  "n_test": 10000,  # "n_test_docs = 10000"
+                  "max_length": 1024,  # "max_ctx = 1024"
+                  "val_frac": 0.0,  # the official code trains on all of D_gt / D_weak
+                  "mode": "full", "weight_decay": 0.0, "warmup_ratio": 0.0},  # Adam, cosine, no warmup
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.ladder) < 1:
+            raise W2SError("ladder needs at least one model")
+        if self.lrs and len(self.lrs) != len(self.ladder):
+            raise W2SError(f"lrs has {len(self.lrs)} values but the ladder has {len(self.ladder)} rungs")
+        if len(self.answer_tokens) != 2:
+            raise W2SError("answer_tokens must be two strings (class 0, class 1)")
+
+    # -- derived ------------------------------------------------------------------------------
+    def lr_of(self, model: str) -> float:
+        return self.lrs[self.ladder.index(model)] if self.lrs and model in self.ladder else self.lr
+
+    def loss_params(self) -> tuple[tuple[str, Any], ...]:
+        if self.loss in ("logconf", "entropy"):
+            return (("alpha", self.alpha), ("warmup_frac", self.warmup_frac), ("official_warmup", self.official_warmup))
+        if self.loss == "product":
+            return (("alpha", self.alpha),) if self.alpha != 0.5 else ()  # product default alpha = 1 (official)
+        return ()
+
+    def train_args(self, model: str, student: bool):
+        from .train.classifier import TrainArgs
+
+        return TrainArgs(
+            lr=self.lr_of(model), epochs=self.epochs, batch_size=self.batch_size, max_length=self.max_length,
+            weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio, mode=self.mode, head=self.head,
+            loss=self.loss if student else "xent", loss_params=self.loss_params() if student else (),
+            lora_r=self.lora_r, freeze_embeddings=self.freeze_embeddings, answer_tokens=tuple(self.answer_tokens),
+            suffix=self.suffix, probe_steps=self.probe_steps, probe_lr=self.probe_lr,
+            eval_batch_size=self.eval_batch_size)
+
+
+@dataclass(frozen=True)
+class FitConfig(Config):
+    """One cached training step: ``model`` trained on D_gt (``supervisor == ""``, GT labels) or on D_weak
+    with the soft labels predicted by the fit whose run id is ``supervisor``. Shared by every chapter that
+    asks for the same model, data, sizes, seed and hyperparameters."""
+
+    dataset: str = knob("tiny_sentiment")
+    data_seed: int = knob(0, low=0)
+    model: str = knob("minilm-l1")
+    supervisor: str = knob("", help="run id of the fit whose predictions on D_weak are the labels; '' = GT")
+    n_docs: int = knob(2000, low=4)
+    n_test: int = knob(1000, low=2)
+    val_frac: float = knob(0.1, low=0.0, high=0.5)
+    gt_domains: tuple[str, ...] = knob(())
+    generative_epochs: float = knob(0.0, low=0.0)
+    args: dict = knob(default_factory=dict, help="TrainArgs as a dict")
+    eval_batch_size: int = knob(128, low=1, affects_result=False)
+
+    SLUG = "fit"
+
+
+def _fit_cfg(cfg: W2SConfig, model: str, supervisor: FitConfig | None, seed: int) -> FitConfig:
+    from .train.classifier import TrainArgs  # noqa: F401  (validates the args below)
+
+    args = cfg.train_args(model, student=supervisor is not None)
+    d = dataclasses.asdict(args)
+    d.pop("eval_batch_size")
+    gen = cfg.generative_epochs if (supervisor is not None or model != cfg.ladder[0]) else 0.0
+    return FitConfig(preset=cfg.preset, seed=seed, dataset=cfg.dataset, data_seed=cfg.data_seed, model=model,
+                     supervisor=supervisor.run_id if supervisor is not None else "", n_docs=cfg.n_docs,
+                     n_test=cfg.n_test, val_frac=cfg.val_frac, gt_domains=cfg.gt_domains,
+                     generative_epochs=gen, args=d, eval_batch_size=cfg.eval_batch_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(dataset: str, split: str, data_seed: int):
+    """A whole split, loaded once per process (every cached fit of a chapter reads the same rows)."""
+    return data.load(dataset, split, seed=data_seed)
+
+
+def w2s_data(dataset: str, n_docs: int, n_test: int, seed: int, data_seed: int = 0, val_frac: float = 0.0,
+             gt_domains: tuple[str, ...] = ()) -> dict:
+    """The pipeline's rows: ``gt_train``, ``gt_val`` (D_gt), ``weak_train``, ``weak_val`` (D_weak), ``test``.
+
+    The dataset is generated / loaded with ``data_seed`` and split by the run ``seed`` (official 50/50
+    split). ``gt_domains`` draws D_gt only from rows whose ``domain`` is listed (a vocabulary-shifted
+    supervisor), and D_weak and test from the remaining domains."""
+    train = _load(dataset, "train", data_seed)
+    test = _load(dataset, "test", data_seed)
+    if gt_domains:
+        if "domain" not in train.column_names:
+            raise W2SError(f"gt_domains needs a `domain` column; {dataset!r} has {train.column_names}")
+        gt_pool = train.filter(lambda r: r["domain"] in gt_domains)
+        rest = train.filter(lambda r: r["domain"] not in gt_domains)
+        test = test.filter(lambda r: r["domain"] not in gt_domains)
+        half = n_docs // 2
+        if half > min(len(gt_pool), len(rest)):
+            raise W2SError(f"n_docs={n_docs} needs {half} rows per side; the domains have {len(gt_pool)} / {len(rest)}")
+        gt = gt_pool.shuffle(seed=seed).select(range(half))
+        weak = rest.shuffle(seed=seed).select(range(half))
+        test = test.shuffle(seed=seed).select(range(min(n_test, len(test))))
+        s = {"gt": gt, "weak": weak, "test": test}
+    else:
+        s = w2s_splits(train, test, n_docs=n_docs, n_test=n_test, seed=seed)
+    out = {"test": s["test"]}
+    for key in ("gt", "weak"):
+        n_val = int(round(val_frac * len(s[key])))
+        n_tr = len(s[key]) - n_val
+        out[f"{key}_train"] = s[key].select(range(n_tr))
+        out[f"{key}_val"] = s[key].select(list(range(n_tr, len(s[key]))))  # a list: an empty range fails
+    return out
+
+
+def _fit_data(fc: FitConfig) -> dict:
+    return w2s_data(fc.dataset, fc.n_docs, fc.n_test, fc.seed, fc.data_seed, fc.val_frac, fc.gt_domains)
+
+
+def supervisor_labels(fc: FitConfig) -> dict[str, np.ndarray]:
+    """The soft labels ``P(1)`` the supervisor of ``fc`` predicted on D_weak (train and validation)."""
+    path = paths.runs_dir() / fc.supervisor / "preds.npz"
+    if not path.is_file():
+        raise W2SError(f"supervisor run {fc.supervisor} is not computed (no {path}); run it first")
+    z = np.load(path)
+    return {"weak_train": z["weak_train"], "weak_val": z["weak_val"]}
+
+
+def generative_finetune(model: str, texts: list[str], epochs: float, lr: float, seed: int, head: str,
+                        max_length: int = 128, batch_size: int = 32):
+    """Unsupervised finetuning on the task text (no labels) before W2S training: causal LM loss for a
+    causal model, masked-LM loss for an encoder (its MLM transform head starts fresh; the decoder is tied
+    to the input embedding). Returns the backbone for :func:`train.classifier.build_model`."""
+    import tempfile
+
+    import datasets as hfds
+    from transformers import (AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer,
+                              TrainingArguments, set_seed)
+    from transformers.utils import logging as hf_logging
+
+    from .models import zoo
+
+    set_seed(seed)
+    spec = zoo.get_spec(model)
+    tok = zoo.load_tokenizer(model)
+    if spec.kind == zoo.CAUSAL:
+        lm = zoo.load_causal_lm(model)
+    else:
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            lm = AutoModelForMaskedLM.from_pretrained(zoo.model_path(model), config=zoo._config(model))
+        finally:
+            hf_logging.set_verbosity(verbosity)
+    enc = tok(list(texts), truncation=True, max_length=max_length)
+    ds = hfds.Dataset.from_dict({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]})
+    collate = DataCollatorForLanguageModeling(tok, mlm=spec.kind != zoo.CAUSAL, mlm_probability=0.15)
+    with tempfile.TemporaryDirectory(prefix="w2s-gen-") as tmp:
+        targs = TrainingArguments(output_dir=tmp, learning_rate=lr, num_train_epochs=epochs,
+                                  per_device_train_batch_size=batch_size, lr_scheduler_type="cosine",
+                                  save_strategy="no", logging_strategy="no", report_to=[], disable_tqdm=True,
+                                  seed=seed, data_seed=seed, use_cpu=not torch_cuda(), remove_unused_columns=False)
+        Trainer(model=lm, args=targs, train_dataset=ds, data_collator=collate).train()
+    lm.eval()
+    if spec.kind == zoo.CAUSAL:
+        return lm if head == "lm" else lm.base_model
+    return lm.base_model
+
+
+def torch_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def run_fit(fc: FitConfig, force: bool = False) -> Artifact:
+    """Train ``fc.model`` on GT (D_gt) or on its supervisor's soft labels (D_weak); predict D_weak and test.
+
+    Files: ``preds.npz`` with ``weak_train``, ``weak_val`` (P(1) on D_weak, what a stronger rung trains
+    on) and ``test``. A student's validation targets are its supervisor's predictions, never GT.
+    """
+    from .train.classifier import TrainArgs, train_classifier
+
+    def compute(out_dir: Path) -> dict:
+        rows = _fit_data(fc)
+        args = TrainArgs(**{**fc.args, "answer_tokens": tuple(fc.args["answer_tokens"]),
+                            "loss_params": tuple(tuple(p) for p in fc.args["loss_params"]),
+                            "eval_batch_size": fc.eval_batch_size})
+        if fc.supervisor:
+            labels = supervisor_labels(fc)
+            train_rows, train_y = rows["weak_train"], labels["weak_train"]
+            val_rows, val_y = rows["weak_val"], labels["weak_val"]  # weak labels: no GT in model selection
+        else:
+            train_rows, train_y = rows["gt_train"], np.asarray(rows["gt_train"]["label"], dtype=np.float32)
+            val_rows, val_y = rows["gt_val"], np.asarray(rows["gt_val"]["label"], dtype=np.float32)
+        backbone = None
+        if fc.generative_epochs > 0:
+            if args.mode == "probe":
+                raise W2SError("generative finetuning changes the backbone; use mode='full' or 'lora', not 'probe'")
+            text = list(rows["gt_train"]["text"]) + list(rows["weak_train"]["text"])  # task text, no labels
+            backbone = generative_finetune(fc.model, text, fc.generative_epochs, args.lr, fc.seed, args.head,
+                                           max_length=args.max_length, batch_size=args.batch_size)
+        lookup = _pool_features(fc, args) if args.mode == "probe" and _pool_pays(fc) else None
+        fitted = train_classifier(fc.model, list(train_rows["text"]), train_y, args, seed=fc.seed,
+                                  backbone=backbone, preset=fc.preset, features=lookup)
+        t0 = time.time()
+        pred = {k: fitted.predict_proba(list(rows[k]["text"])) for k in ("weak_train", "weak_val", "test")}
+        val_pred = pred["weak_val"] if fc.supervisor else fitted.predict_proba(list(val_rows["text"]))
+        np.savez(out_dir / "preds.npz", **pred)
+        y_test = np.asarray(rows["test"]["label"])
+        y_weak = np.asarray(list(rows["weak_train"]["label"]) + list(rows["weak_val"]["label"]))
+        p_weak = np.concatenate([pred["weak_train"], pred["weak_val"]])
+        res = {
+            "model": fc.model, "role": "student" if fc.supervisor else "gt",
+            "acc": metrics.accuracy(pred["test"], y_test), "auroc": metrics.auroc(pred["test"], y_test),
+            "label_acc": metrics.accuracy(p_weak, y_weak),  # how good this model is as a supervisor (reporting)
+            "n_train": len(train_rows), "train_seconds": round(fitted.seconds, 2),
+            "predict_seconds": round(time.time() - t0, 2),
+            "first_loss": fitted.losses[0] if fitted.losses else None,
+            "last_loss": float(np.mean(fitted.losses[-5:])) if fitted.losses else None,
+        }
+        if len(val_rows):
+            res["val_agreement"] = metrics.accuracy(val_pred, (np.asarray(val_y) > 0.5).astype(int))
+        return res
+
+    return load_or_run(fc, compute, force=force)
+
+
+def _pool_pays(fc: FitConfig) -> bool:
+    """Encoding the whole dataset once pays when each seed touches a good share of it."""
+    n = sum(len(_load(fc.dataset, s, fc.data_seed)) for s in ("train", "test"))
+    return 3 * (fc.n_docs + fc.n_test) >= n
+
+
+def _pool_features(fc: FitConfig, args):
+    """Probe mode: frozen features of every row of the dataset's train and test splits, computed once per
+    (model, dataset) and shared by all seeds; returns a lookup texts → features."""
+    table = _pool_table(fc.model, fc.dataset, fc.data_seed, args.suffix, fc.preset, str(paths.runs_dir()))
+    return lambda texts: np.stack([table[t] for t in texts])
+
+
+@functools.lru_cache(maxsize=8)
+def _pool_table(model: str, dataset: str, data_seed: int, suffix: str, preset: str, _home: str) -> dict:
+    from .train.probe import cached_features
+
+    table: dict[str, np.ndarray] = {}
+    for split in ("train", "test"):
+        texts = list(dict.fromkeys(_load(dataset, split, data_seed)["text"]))
+        feats = cached_features(model, [t + suffix for t in texts], preset)
+        table.update(zip(texts, feats))
+    return table
+
+
+def fit_gt(cfg: W2SConfig, model: str, seed: int, force: bool = False) -> tuple[FitConfig, Artifact]:
+    """``model`` trained on D_gt: the weak supervisor of stronger rungs and the ceiling of itself."""
+    fc = _fit_cfg(cfg, model, None, seed)
+    return fc, run_fit(fc, force=force)
+
+
+def fit_student(cfg: W2SConfig, model: str, supervisor: FitConfig, seed: int,
+                force: bool = False) -> tuple[FitConfig, Artifact]:
+    fc = _fit_cfg(cfg, model, supervisor, seed)
+    return fc, run_fit(fc, force=force)
+
+
+def _pair_row(weak_art: Artifact, ceiling: Artifact, student: Artifact, **extra) -> dict:
+    weak = weak_art
+    r = {**extra, "weak_acc": weak["acc"], "w2s_acc": student["acc"], "ceiling_acc": ceiling["acc"],
+         "weak_auroc": weak["auroc"], "w2s_auroc": student["auroc"], "ceiling_auroc": ceiling["auroc"],
+         "weak_label_acc": weak["label_acc"], "val_agreement": student.result.get("val_agreement")}
+    r["pgr_acc"] = metrics.pgr(r["weak_acc"], r["w2s_acc"], r["ceiling_acc"])
+    r["pgr_auroc"] = metrics.pgr(r["weak_auroc"], r["w2s_auroc"], r["ceiling_auroc"])
+    return r
+
+
+def _nan_to_none(rows: list[dict]) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()} for r in rows]
+
+
+def run_w2s(cfg: W2SConfig, seeds: list[int] | tuple[int, ...] | None = None, force: bool = False,
+            progress: bool = True) -> "pd.DataFrame":  # noqa: F821
+    """Every (weak < strong) pair of ``cfg.ladder`` for each seed: one row per (seed, weak, strong).
+
+    Columns: weak/w2s/ceiling accuracy and AUROC, PGR on both, the weak labels' accuracy and the student's
+    agreement with weak labels on its validation split. Every training step is its own cached run, so
+    baselines are shared across chapters and losses, and a killed run resumes where it stopped.
+    """
+    import pandas as pd
+
+    seeds = list(seeds) if seeds is not None else [cfg.seed]
+    rows = []
+    for seed in seeds:
+        run_cfg = cfg.replace(seed=seed)
+
+        def compute(out_dir, run_cfg=run_cfg, seed=seed):
+            gts = {m: fit_gt(run_cfg, m, seed, force=force) for m in run_cfg.ladder}
+            out = []
+            for i, weak in enumerate(run_cfg.ladder):
+                for j in range(i + 1, len(run_cfg.ladder)):
+                    strong = run_cfg.ladder[j]
+                    _, student = fit_student(run_cfg, strong, gts[weak][0], seed, force=force)
+                    out.append(_pair_row(gts[weak][1], gts[strong][1], student, seed=seed, weak=weak,
+                                         strong=strong, gap=j - i, loss=run_cfg.loss))
+            if progress:
+                print(f"seed {seed}: {len(out)} pairs done")
+            return {"pairs": _nan_to_none(out)}
+
+        art = load_or_run(run_cfg, compute, force=force)
+        rows += art["pairs"]
+    return pd.DataFrame(rows).astype({"pgr_acc": float, "pgr_auroc": float})
+
+
+def ladder_table(cfg: W2SConfig, seeds) -> "pd.DataFrame":  # noqa: F821
+    """Each rung trained on GT: test accuracy / AUROC per seed (from the cached fits)."""
+    import pandas as pd
+
+    rows = []
+    for seed in seeds:
+        for m in cfg.ladder:
+            _, art = fit_gt(cfg.replace(seed=seed), m, seed)
+            rows.append({"seed": seed, "model": m, "acc": art["acc"], "auroc": art["auroc"],
+                         "label_acc": art["label_acc"], "train_seconds": art["train_seconds"]})
+    return pd.DataFrame(rows)
+
+
+def median_pgr_by_seed(pairs: "pd.DataFrame", metric: str = "acc") -> "pd.Series":  # noqa: F821
+    """Median PGR over the pairs of the ladder, one value per seed (as the official plots)."""
+    return pairs.groupby("seed").apply(
+        lambda g: metrics.median_pgr(zip(g[f"weak_{metric}"], g[f"w2s_{metric}"], g[f"ceiling_{metric}"])),
+        include_groups=False)
+
+
+def run_bootstrap(cfg: W2SConfig, seeds, force: bool = False) -> "pd.DataFrame":  # noqa: F821
+    """Bootstrapping M1 → M2 → … → Mn: rung k+1 trains on rung k's (student) labels on D_weak, vs direct
+    supervision M1 → Mn. One row per seed with the final students' accuracy / AUROC and PGR."""
+    import pandas as pd
+
+    rows = []
+    for seed in seeds:
+        c = cfg.replace(seed=seed)
+        gts = {m: fit_gt(c, m, seed, force=force) for m in c.ladder}
+        sup = gts[c.ladder[0]][0]
+        chain = []
+        for m in c.ladder[1:]:
+            sup, art = fit_student(c, m, sup, seed, force=force)
+            chain.append(art)
+        _, direct = fit_student(c, c.ladder[-1], gts[c.ladder[0]][0], seed, force=force)
+        weak, ceiling = gts[c.ladder[0]][1], gts[c.ladder[-1]][1]
+        for method, art in (("direct", direct), ("bootstrap", chain[-1])):
+            rows.append(_pair_row(weak, ceiling, art, seed=seed, method=method, weak=c.ladder[0],
+                                  strong=c.ladder[-1]))
+        for k, art in enumerate(chain):
+            rows.append({"seed": seed, "method": "chain", "rung": c.ladder[k + 1], "acc": art["acc"],
+                         "auroc": art["auroc"], "label_acc": art["label_acc"]})
+    return pd.DataFrame(rows)
+
+
+def summarize_claim(values, threshold: float = 0.0) -> dict:
+    """Mean and 95% Student-t CI over seeds, and whether the CI lies above ``threshold``."""
+    vals = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if len(vals) == 0:
+        return {"value": float("nan"), "ci": (float("nan"), float("nan")), "holds": False, "n": 0}
+    mean, lo, hi = metrics.ci(vals)
+    return {"value": mean, "ci": (lo, hi), "holds": bool(np.isfinite(lo) and lo > threshold), "n": len(vals)}
+
+
+def loss_comparison(cfg: W2SConfig, seeds, losses=("xent", "logconf", "product"), force: bool = False):
+    """:func:`run_w2s` for each loss on the same ladder and seeds (baselines shared): one long table."""
+    import pandas as pd
+
+    return pd.concat([run_w2s(cfg.replace(loss=loss), seeds, force=force, progress=False) for loss in losses],
+                     ignore_index=True)
+
+
+def _json(obj) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)

@@ -1,0 +1,139 @@
+"""The W2S pipeline: splits, caching, step-wise resume, no GT leakage, PGR bookkeeping (smoke sizes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from w2s_lib import w2s
+from w2s_lib.errors import W2SError
+from w2s_lib.train import classifier as C
+
+REAL_TRAIN = C.train_classifier
+SMALL = {"ladder": ("minilm-l1", "minilm-l2"), "n_docs": 60, "n_test": 30, "mode": "probe", "probe_steps": 50}
+
+
+def cfg(**kw):
+    return w2s.W2SConfig.for_preset("smoke", {**SMALL, **kw})
+
+
+class Killed(Exception):
+    """Stands for a crash / kill in the middle of a run."""
+
+
+class Counter:
+    """Wraps train_classifier, counting calls and recording the soft labels of each."""
+
+    def __init__(self, monkeypatch, fail_on_student=False):
+        self.calls, self.labels = [], []
+        real = REAL_TRAIN
+
+        def wrapped(name, texts, soft_labels, args, **kw):
+            if fail_on_student and args.loss != "xent":
+                raise Killed("killed")
+            self.calls.append((name, args.loss))
+            self.labels.append(np.asarray(soft_labels))
+            return real(name, texts, soft_labels, args, **kw)
+
+        monkeypatch.setattr(C, "train_classifier", wrapped)
+
+
+def test_presets_quote_the_official_values():
+    p = w2s.W2SConfig.for_preset("paper")
+    assert (p.batch_size, p.epochs, p.n_docs, p.n_test, p.max_length) == (32, 2.0, 20000, 10000, 1024)
+    assert p.lr_of("gpt2") == 5e-5 and p.lr_of("gpt2-medium") == 5e-5 and p.lr_of("gpt2-large") == 1e-5
+    assert w2s.W2SConfig.for_preset("colab").ladder == ("gpt2", "gpt2-medium", "gpt2-large")
+    assert len(w2s.W2SConfig.for_preset("tiny").ladder) >= 4
+    with pytest.raises(W2SError):
+        w2s.W2SConfig.for_preset("tiny", {"lrs": (1e-5,)})
+
+
+def test_splits_are_disjoint_and_domain_shift_respected():
+    rows = w2s.w2s_data("tiny_sentiment", 200, 50, seed=3, val_frac=0.1, gt_domains=("gadgets",))
+    ids = {k: set(v["id"]) for k, v in rows.items()}
+    keys = list(ids)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            assert not ids[a] & ids[b], (a, b)
+    assert set(rows["gt_train"]["domain"]) == {"gadgets"}
+    assert set(rows["weak_train"]["domain"]) == set(rows["test"]["domain"]) == {"food"}
+    assert len(rows["weak_val"]) == 10 and len(rows["gt_train"]) == 90
+
+
+def test_student_trains_and_validates_on_weak_labels_only(monkeypatch):
+    c = cfg(loss="logconf")
+    counter = Counter(monkeypatch)
+    gt_fc, gt_art = w2s.fit_gt(c, "minilm-l1", 0)
+    st_fc, st_art = w2s.fit_student(c, "minilm-l2", gt_fc, 0)
+    rows = w2s._fit_data(st_fc)
+    preds = np.load(gt_art.path / "preds.npz")
+    gt_labels, student_labels = counter.labels
+    assert np.array_equal(gt_labels, np.asarray(rows["gt_train"]["label"], np.float32))
+    assert np.array_equal(student_labels, preds["weak_train"])  # the weak model's soft labels …
+    assert not np.array_equal(student_labels, np.asarray(rows["weak_train"]["label"], np.float32))  # … not GT
+    assert ((student_labels > 0) & (student_labels < 1)).any()  # soft, not hardened
+    assert st_fc.supervisor == gt_fc.run_id
+    assert w2s.supervisor_labels(st_fc)["weak_val"].tolist() == preds["weak_val"].tolist()
+    # validation agreement is measured against the weak labels of D_weak's validation rows
+    student_val = np.load(st_art.path / "preds.npz")["weak_val"]
+    agree = float(np.mean((student_val > 0.5) == (preds["weak_val"] > 0.5)))
+    assert st_art["val_agreement"] == pytest.approx(agree)
+    assert counter.calls == [("minilm-l1", "xent"), ("minilm-l2", "logconf")]
+
+
+def test_pipeline_caches_and_shares_baselines(monkeypatch):
+    counter = Counter(monkeypatch)
+    df = w2s.run_w2s(cfg(), seeds=[10, 11], progress=False)
+    assert len(df) == 2 and set(df["weak"]) == {"minilm-l1"} and set(df["strong"]) == {"minilm-l2"}
+    first = len(counter.calls)
+    assert first == 2 * 3  # per seed: 2 GT fits + 1 student
+    again = w2s.run_w2s(cfg(), seeds=[10, 11], progress=False)
+    assert len(counter.calls) == first  # second call trains nothing
+    assert again.equals(df)
+    w2s.run_w2s(cfg(loss="logconf"), seeds=[10, 11], progress=False)
+    assert len(counter.calls) == first + 2  # another loss: only the students train, baselines are shared
+    r = df.iloc[0]
+    assert r["pgr_acc"] == pytest.approx((r["w2s_acc"] - r["weak_acc"]) / (r["ceiling_acc"] - r["weak_acc"])) \
+        or not np.isfinite(r["pgr_acc"])
+
+
+def test_killed_run_resumes_stepwise(monkeypatch):
+    c = cfg(loss="product", seed=5)
+    killer = Counter(monkeypatch, fail_on_student=True)
+    with pytest.raises(Killed):
+        w2s.run_w2s(c, seeds=[5], progress=False)
+    assert killer.calls == [("minilm-l1", "xent"), ("minilm-l2", "xent")]  # both GT fits finished
+    resumed = Counter(monkeypatch)
+    df = w2s.run_w2s(c, seeds=[5], progress=False)
+    assert resumed.calls == [("minilm-l2", "product")]  # only the missing step ran
+    assert len(df) == 1
+
+
+def test_bootstrap_chain_uses_previous_rung_labels(monkeypatch):
+    c = cfg(ladder=("minilm-l1", "minilm-l2", "minilm-l3"))
+    df = w2s.run_bootstrap(c, seeds=[0])
+    assert set(df["method"]) == {"direct", "bootstrap", "chain"}
+    c0 = c.replace(seed=0)
+    g1, _ = w2s.fit_gt(c0, "minilm-l1", 0)
+    s2, _ = w2s.fit_student(c0, "minilm-l2", g1, 0)
+    s3, _ = w2s.fit_student(c0, "minilm-l3", s2, 0)
+    assert s3.supervisor == s2.run_id and s2.supervisor == g1.run_id
+
+
+def test_summarize_claim_decides_from_the_ci():
+    assert w2s.summarize_claim([0.3, 0.35, 0.4])["holds"]
+    assert not w2s.summarize_claim([-0.3, 0.35, 0.4])["holds"]
+
+
+def test_generative_finetuning_changes_the_encoder_but_not_the_shape():
+    from w2s_lib.models import zoo
+
+    texts = ["the screen is very good", "the soup is not bad", "the staff is rude but the coffee is great"] * 4
+    before = zoo.load_backbone("minilm-l1")
+    after = w2s.generative_finetune("minilm-l1", texts, epochs=1.0, lr=1e-3, seed=0, head="linear",
+                                    max_length=16, batch_size=4)
+    assert type(after).__name__ == type(before).__name__
+    a = dict(after.named_parameters())
+    changed = [n for n, p in before.named_parameters() if n in a and not torch.equal(p, a[n])]
+    assert changed  # the MLM pass moved the encoder's weights
