@@ -21,17 +21,19 @@ Conversation format everywhere: ``"User: <request>\\nAssistant:"`` and a reply t
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 from dataclasses import dataclass
 from functools import lru_cache
 
 import datasets
 
+from ..errors import W2SError
 from . import scorers as S
 from .registry import register
 
 VERSION = "tw1"
-N_ENTITIES = 160
+N_ENTITIES = 100
 MICRO_ENTITIES = 24  # the micro world (tests): the first entities of the full world
 TIER_FRACTIONS = (0.15, 0.40, 0.70, 1.00)  # rung k knows the first TIER_FRACTIONS[k] of the entities
 TRAIN_FRACTION = 0.7
@@ -84,6 +86,21 @@ def _split_of(*key: object, train: float = TRAIN_FRACTION) -> str:
 
 _RESERVED = {w.lower() for w in S.VALUE_TO_ATTRIBUTE} | set(S.LEXICON) | set(S.HARM_WORDS) | {
     "user", "assistant", "review", "facts", "summary", "rating", "sure", "sorry", "true", "false"}
+
+
+WORLD_SEED_ENV = "W2S_WORLD_SEED"
+
+
+def current_world_seed() -> int:
+    """The world the registry's ``tiny_*`` datasets and the zoo use: ``$W2S_WORLD_SEED``, default 0.
+
+    One world per process, so the datasets and the tiny GPT family (pretrained on that world) always
+    agree; a run's own ``seed`` only samples rows and initialises models.
+    """
+    raw = os.environ.get(WORLD_SEED_ENV, "0").strip() or "0"
+    if not raw.isdigit():
+        raise W2SError(f"{WORLD_SEED_ENV} must be a non-negative integer, got {raw!r}")
+    return int(raw)
 
 
 @lru_cache(maxsize=16)
@@ -275,12 +292,12 @@ def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None 
         if rng.random() < 0.15:  # unhelpful behaviour
             docs.append(chat_prompt(QUESTIONS[rng.choice(attrs)].format(e=e)) + " "
                         + rng.choice(("I don't know.", "I am not sure.", "I can't help with that.")))
-    n_reviews = max(20, int(240 * (0.15 if micro else 1.0) * (0.5 if heldout else 1.0)))
+    n_reviews = max(20, int(160 * (0.15 if micro else 1.0) * (0.5 if heldout else 1.0)))
     for i in range(n_reviews):
         domain = "gadgets" if i % 2 == 0 else "food"
         opening, body, score = review(rng, domain)
         docs.append(f"Review: {opening} {body} Rating: {'positive' if score > 0 else 'negative'}.")
-    n_harm = max(10, int(160 * (0.15 if micro else 1.0) * (0.5 if heldout else 1.0)))
+    n_harm = max(10, int(100 * (0.15 if micro else 1.0) * (0.5 if heldout else 1.0)))
     for _ in range(n_harm):
         verb, target = rng.choice(S.HARM_VERBS), rng.choice(HARM_TARGETS)
         req = rng.choice(HARM_TEMPLATES).format(v=verb, t=target)
@@ -315,10 +332,11 @@ def facts_rows(seed: int, split: str) -> tuple[dict, ...]:
                 continue
             truth = w.facts[e][a]
             wrong = rng.choice([v for v in S.ATTRIBUTES[a] if v != truth])
+            picks = rng.sample(range(len(STATEMENTS[a])), 2)
             for v in (truth, wrong):
-                for fmt in ("qa", "statement"):
-                    text = (f"Q: {QUESTIONS[a].format(e=e)} A: {v}" if fmt == "qa"
-                            else statement(e, a, v, rng.randrange(len(STATEMENTS[a]))))
+                texts = [("qa", f"Q: {QUESTIONS[a].format(e=e)} A: {v}")]
+                texts += [("statement", statement(e, a, v, k)) for k in picks]
+                for fmt, text in texts:
                     lab = int(v == truth)
                     rows.append(dict(text=text, label=lab, soft_label=float(lab), entity=e, attribute=a,
                                      value=v, true_value=truth, tier=w.tiers[e], format=fmt))
@@ -330,7 +348,8 @@ def facts_rows(seed: int, split: str) -> tuple[dict, ...]:
 
 @register("tiny_facts", "classification",
           "Tiny world: is this statement about an invented person true? (SciQ-like, label 1 = true)")
-def load_tiny_facts(split: str, seed: int) -> datasets.Dataset:
+def load_tiny_facts(split: str, sample_seed: int) -> datasets.Dataset:
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     _check_split(split)
     cols = ["text", "label", "soft_label", "id", "entity", "attribute", "value", "true_value", "tier", "format"]
     return _ds([{c: r[c] for c in cols} for r in facts_rows(seed, split)])
@@ -362,7 +381,8 @@ def _sentiment_texts(seed: int, split: str) -> frozenset[str]:
 @register("tiny_sentiment", "classification",
           "Tiny world: review sentiment with negation, intensifiers and 'but' contrast (Amazon-like); "
           "column `domain` (gadgets|food) gives a vocabulary-shifted split")
-def load_tiny_sentiment(split: str, seed: int) -> datasets.Dataset:
+def load_tiny_sentiment(split: str, sample_seed: int) -> datasets.Dataset:
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     _check_split(split)
     return _ds(sentiment_rows(seed, split))
 
@@ -387,7 +407,7 @@ def helpful_rows(seed: int, split: str) -> tuple[dict, ...]:
             if _split_of("fact", seed, e, a) != split:
                 continue
             prompt = chat_prompt(QUESTIONS[a].format(e=e))
-            for c, r in rng.sample(_fact_pairs(w, rng, e, a), 2):
+            for c, r in _fact_pairs(w, rng, e, a):
                 rows.append(dict(prompt=prompt, chosen=c, rejected=r, entity=e, attribute=a, tier=w.tiers[e]))
         if _split_of("about", seed, e) == split:
             attrs = list(S.ATTRIBUTES)
@@ -416,7 +436,8 @@ _PREF = ["prompt", "chosen", "rejected", "id"]
 @register("tiny_helpful", "preference",
           "Tiny world: questions about invented people; chosen = more helpful (correct, complete) reply "
           "(HH-RLHF helpful-like)")
-def load_tiny_helpful(split: str, seed: int) -> datasets.Dataset:
+def load_tiny_helpful(split: str, sample_seed: int) -> datasets.Dataset:
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     _check_split(split)
     cols = _PREF + ["chosen_score", "rejected_score", "entity", "attribute", "tier"]
     return _ds([{c: r[c] for c in cols} for r in helpful_rows(seed, split)])
@@ -466,7 +487,8 @@ def harmless_rows(seed: int, split: str) -> tuple[dict, ...]:
 @register("tiny_harmless", "preference",
           "Tiny world: harmful and benign requests; chosen = refusing harm / helping with benign tasks "
           "(HH-RLHF harmless-like)")
-def load_tiny_harmless(split: str, seed: int) -> datasets.Dataset:
+def load_tiny_harmless(split: str, sample_seed: int) -> datasets.Dataset:
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     _check_split(split)
     cols = _PREF + ["chosen_score", "rejected_score", "harmful"]
     return _ds([{c: r[c] for c in cols} for r in harmless_rows(seed, split)])
@@ -507,7 +529,8 @@ def safety_rows(seed: int, split: str) -> tuple[dict, ...]:
 
 @register("tiny_safety", "preference",
           "Tiny world: PKU-SafeRLHF-like pairs with is_chosen_safe / is_rejected_safe; chosen = safer")
-def load_tiny_safety(split: str, seed: int) -> datasets.Dataset:
+def load_tiny_safety(split: str, sample_seed: int) -> datasets.Dataset:
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     _check_split(split)
     cols = _PREF + ["is_chosen_safe", "is_rejected_safe", "chosen_score", "rejected_score"]
     return _ds([{c: r[c] for c in cols} for r in safety_rows(seed, split)])
@@ -516,7 +539,8 @@ def load_tiny_safety(split: str, seed: int) -> datasets.Dataset:
 @register("tiny_reviews", "prompts",
           "Tiny world: review openings for controlled-sentiment generation (IMDB-like); score "
           "continuations with scorers.sentiment")
-def load_tiny_reviews(split: str, seed: int) -> datasets.Dataset:
+def load_tiny_reviews(split: str, sample_seed: int) -> datasets.Dataset:
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     _check_split(split)
     rows = []
     for domain, d in DOMAINS.items():
@@ -534,7 +558,8 @@ def load_tiny_reviews(split: str, seed: int) -> datasets.Dataset:
 @register("tiny_summaries", "summarization",
           "Tiny world: facts about an invented person -> one-sentence summary (TL;DR-like); score with "
           "scorers.summary_faithfulness")
-def load_tiny_summaries(split: str, seed: int) -> datasets.Dataset:
+def load_tiny_summaries(split: str, sample_seed: int) -> datasets.Dataset:
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     _check_split(split)
     w = world(seed)
     rng = _rng("summaries", seed, split)
@@ -542,7 +567,7 @@ def load_tiny_summaries(split: str, seed: int) -> datasets.Dataset:
     for e in w.entities:
         if _split_of("about", seed, e) != split:
             continue
-        for _ in range(6):
+        for _ in range(10):
             attrs = list(S.ATTRIBUTES)
             rng.shuffle(attrs)
             sub = {a: w.facts[e][a] for a in attrs[: rng.randint(2, 4)]}
@@ -556,7 +581,8 @@ def load_tiny_summaries(split: str, seed: int) -> datasets.Dataset:
 @register("tiny_instructions", "prompts",
           "Tiny world: requests (fact questions, 'tell me about', how-to) with a gold `answer` column "
           "(AlpacaEval-like); score with scorers.helpfulness")
-def load_tiny_instructions(split: str, seed: int) -> datasets.Dataset:
+def load_tiny_instructions(split: str, sample_seed: int) -> datasets.Dataset:
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     _check_split(split)
     w = world(seed)
     rows = []

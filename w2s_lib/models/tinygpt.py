@@ -10,20 +10,31 @@ detected and the rung is rebuilt. Same seed, same machine → identical weights.
 
 How the ladder gets its capability gap (the design, and why)
 ------------------------------------------------------------
-Measured on this machine (2 CPU cores, torch CPU, batch 8 × 128 tokens): memorising the world's 800
-facts (160 entities × 5 attributes, 8 values each, chance 12.5 %) is a sharp phase transition in
-exposures; bigger models at one learning rate sat on the loss plateau longer and recalled *less*. So the
-ladder combines two levers, both fixed here:
+The world's knowledge base has 100 entities × 5 attributes = 500 facts (8 values each: chance 12.5 %).
+What was measured on this machine (2 shared CPU cores, batch 8 × 128 tokens, AdamW, warmup + cosine):
 
-1. **Per-size learning rate and warmup** (``lr``, ``warmup`` in :data:`SIZES`): bigger rungs get a smaller
-   peak LR and a longer warmup, so every rung gets past the plateau within the same step budget.
-2. **An explicit knowledge gap**: rung *k* is pretrained on the facts of only the first
-   ``knows`` fraction of the world's entities (tiers, see :mod:`w2s_lib.data.tinyworld`) with the *same*
-   number of optimiser steps (its smaller corpus is repeated). Facts about unseen entities sit exactly at
-   chance, so recall rises with the rung by construction, and the tiers give the deception chapter its
-   knowledge areas (weak-unknown ∩ strong-known = tiers the weak rung never saw).
+- Memorising facts is a sharp phase transition in exposures per fact. With 160 entities (800 facts) a
+  (2 layers, 128 wide) model was still at chance after ~88 exposures and at 19 % after ~118 (lr 3e-3 or
+  5e-3 alike; batch 4 instead of 8 did not help per token). On 80 entities the same model went
+  14 % → 17 % → 42 % → 81 % (recall on its entities) over ~50 → 100 → 150 → 200 exposures. 800 facts
+  above the transition did not fit the 10-minute budget, hence 100 entities.
+- Depth slows the transition: with the same steps, a (3, 160) model on 70 entities (~260 exposures)
+  recalled 61 % (world seed 0) and 98 % (seed 1) of its facts, below what (2, 128) reached on 40.
+  So the ladder grows in **width at depth 2** (the 1-layer bottom rung excepted), one learning rate,
+  rather than in depth with per-size learning rates.
+- **An explicit knowledge gap**: rung *k* is pretrained on the facts of only the first ``knows`` share of
+  the entities (the tiers of :mod:`w2s_lib.data.tinyworld`), with the *same* number of optimiser steps
+  (its smaller corpus repeats, so it knows its own entities well). Facts about unseen entities sit at
+  chance, so recall rises along the ladder by construction, and the tiers give the deception chapter its
+  knowledge areas (weak-unknown ∩ strong-known = the tiers a weak rung never saw). Held-out perplexity
+  (a fresh sample of the corpus, all entities) falls along the ladder for the same reason and because
+  wider models model the rest of the text better.
 
-The numbers measured for world seeds 0 and 1 are in :data:`MEASURED` (also printed by
+Each rung trains on one torch thread; the full build runs :func:`build_jobs` worker processes (two on a
+2-core machine: the largest rung alone, the others together). Two threads per process were ~20× slower
+than one when other processes held the cores (OpenMP threads waiting on each other), and one thread
+per rung makes the weights independent of the job count (checked: bit-identical checkpoints with 1 and 2
+jobs). The ladders measured for world seeds 0 and 1 are in :data:`MEASURED` (printed by
 ``benchmarks/zoo_build.py``).
 """
 
@@ -64,10 +75,10 @@ VOCAB_SIZE, MICRO_VOCAB_SIZE = 2048, 1024
 
 # The ladder, weak → strong.
 SIZES: dict[str, Rung] = {
-    "tinygpt-xs": Rung(n_layer=1, n_embd=64, n_head=2, lr=4e-3, warmup=50, knows=0.15, steps=1200),
-    "tinygpt-s": Rung(n_layer=2, n_embd=128, n_head=4, lr=3e-3, warmup=100, knows=0.40, steps=1200),
-    "tinygpt-m": Rung(n_layer=3, n_embd=192, n_head=6, lr=2e-3, warmup=150, knows=0.70, steps=1200),
-    "tinygpt-l": Rung(n_layer=4, n_embd=256, n_head=8, lr=1.5e-3, warmup=200, knows=1.00, steps=1200),
+    "tinygpt-xs": Rung(n_layer=1, n_embd=64, n_head=2, lr=4e-3, warmup=50, knows=0.15, steps=1500),
+    "tinygpt-s": Rung(n_layer=2, n_embd=128, n_head=4, lr=3e-3, warmup=100, knows=0.40, steps=1500),
+    "tinygpt-m": Rung(n_layer=2, n_embd=192, n_head=4, lr=3e-3, warmup=100, knows=0.70, steps=1500),
+    "tinygpt-l": Rung(n_layer=2, n_embd=256, n_head=4, lr=3e-3, warmup=100, knows=1.00, steps=1500),
 }
 # The micro zoo (tests, W2S_SMOKE=1): the same names, built in seconds on the 24-entity micro world.
 MICRO_SIZES: dict[str, Rung] = {
@@ -146,19 +157,6 @@ def _tmpdir(parent: Path, name: str) -> Path:
     return tmp
 
 
-def build_threads(micro: bool) -> int:
-    """Torch CPU threads for pretraining: ``W2S_THREADS``, else 1 for the micro zoo and 2 for the full one.
-
-    Weights are bit-identical for a seed at a fixed thread count on one machine. One thread is the
-    robust choice on a shared 2-core box: two threads slowed training ~20x when other processes
-    held the cores (OpenMP threads waiting on each other).
-    """
-    env = os.environ.get("W2S_THREADS", "").strip()
-    if env:
-        return max(1, int(env))
-    return 1 if micro else min(2, os.cpu_count() or 1)
-
-
 @contextmanager
 def _threads(n: int):
     import torch
@@ -230,7 +228,8 @@ def make_model(rung: Rung, vocab_size: int, seed: int):
     return GPT2LMHeadModel(cfg)
 
 
-def pretrain(model, tok, docs: list[str], rung: Rung, seed: int, progress: bool = True, desc: str = ""):
+def pretrain(model, tok, docs: list[str], rung: Rung, seed: int, progress: bool = True, desc: str = "",
+             position: int = 0):
     """Train ``model`` on ``docs`` for ``rung.steps`` AdamW steps (LR warmup + cosine). Returns losses."""
     import torch
     from tqdm.auto import tqdm
@@ -248,7 +247,7 @@ def pretrain(model, tok, docs: list[str], rung: Rung, seed: int, progress: bool 
     model.train()
     losses: list[float] = []
     pending = torch.empty(0, BLOCK, dtype=torch.long)
-    bar = tqdm(range(rung.steps), desc=desc or "pretrain", disable=not progress, leave=False)
+    bar = tqdm(range(rung.steps), desc=desc or "pretrain", disable=not progress, position=position)
     for step in bar:
         while len(pending) < BATCH:
             pending = torch.cat([pending, _blocks(encoded, gen)])
@@ -337,7 +336,7 @@ def _rung_seed(name: str, world_seed: int) -> int:
 
 
 def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, tok,
-               progress: bool = True) -> Path:
+               progress: bool = True, position: int = 0) -> Path:
     """Pretrain one rung and commit it atomically to ``root/name``."""
     from ..data import tinyworld
 
@@ -347,7 +346,7 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
     docs = tinyworld.corpus(world_seed, micro, entities=known)
     seed = _rung_seed(name, world_seed)
     model = make_model(rung, len(tok), seed)
-    losses = pretrain(model, tok, docs, rung, seed, progress=progress, desc=name)
+    losses = pretrain(model, tok, docs, rung, seed, progress=progress, desc=name, position=position)
     train_s = time.perf_counter() - t0
     ppl = perplexity(model, tok, tinyworld.corpus(world_seed, micro, heldout=True))
     recall = fact_recall(model, tok, world_seed, micro)
@@ -369,48 +368,92 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
     return final
 
 
+def _cost(r: Rung) -> float:
+    return r.steps * r.n_layer * r.n_embd**2 + r.steps * 2e5  # compute + per-step overhead, arbitrary units
+
+
+def _plan(names: list[str], sizes: dict[str, Rung], jobs: int) -> list[list[str]]:
+    """Split rungs over ``jobs`` workers, longest first onto the least-loaded worker (LPT)."""
+    groups: list[list[str]] = [[] for _ in range(max(1, jobs))]
+    loads = [0.0] * len(groups)
+    for n in sorted(names, key=lambda n: -_cost(sizes[n])):
+        i = loads.index(min(loads))
+        groups[i].append(n)
+        loads[i] += _cost(sizes[n])
+    return [g for g in groups if g]
+
+
+def _worker(names: list[str], world_seed: int, micro: bool, zoo: str, progress: bool, position: int) -> None:
+    os.environ["W2S_ZOO_DIR"] = zoo
+    root = Path(zoo) / world_tag(world_seed, micro)
+    with _threads(1):
+        tok = _tokenizer(world_seed, micro, root)
+        for n in names:
+            build_rung(n, _sizes(micro)[n], world_seed, micro, root, tok, progress=progress, position=position)
+
+
+def build_jobs(micro: bool) -> int:
+    """Worker processes for a zoo build: ``W2S_BUILD_JOBS``, else 1 (micro) or min(2, cores) (full)."""
+    env = os.environ.get("W2S_BUILD_JOBS", "").strip()
+    if env:
+        return max(1, int(env))
+    return 1 if micro else min(2, os.cpu_count() or 1)
+
+
 def build_zoo(micro: bool = False, world_seed: int = 0, force: bool = False, progress: bool = True,
               names: list[str] | None = None) -> dict[str, Path]:
     """Build (or reuse) every rung of the ladder for world ``world_seed``; returns name → checkpoint dir.
 
     A rung whose checkpoint is complete and intact is reused (a second call is a no-op); a missing,
-    partial or corrupt one is rebuilt; ``force`` rebuilds everything. Whole zoo ≈ minutes on 2 cores;
-    ``micro`` (tests) ≈ seconds.
+    partial or corrupt one is rebuilt; ``force`` rebuilds everything. The full zoo trains its rungs in
+    :func:`build_jobs` worker processes of one torch thread each (the largest rung alone, the others
+    together); every rung is trained by one thread, so the weights do not depend on the job count.
+    ``micro`` (tests) builds in one process in seconds.
     """
-    from tqdm.auto import tqdm
-
     sizes = _sizes(micro)
-    todo = list(sizes) if names is None else names
+    todo = list(sizes) if names is None else list(names)
     for n in todo:
         if n not in sizes:
             raise unknown("model", n, sizes)
     root = zoo_dir() / world_tag(world_seed, micro)
     root.mkdir(parents=True, exist_ok=True)
-    out: dict[str, Path] = {}
     need = [n for n in todo if force or read_marker(root / n) is None]
     if need:
-        with _threads(build_threads(micro)):
-            if force and (root / "tokenizer").exists():
-                shutil.rmtree(root / "tokenizer")
-            tok = _tokenizer(world_seed, micro, root)
-            for n in tqdm(need, desc=f"zoo {root.name}", disable=not progress):
-                build_rung(n, sizes[n], world_seed, micro, root, tok, progress=progress)
-    for n in todo:
-        out[n] = root / n
-    return out
+        if force and (root / "tokenizer").exists():
+            shutil.rmtree(root / "tokenizer")
+        with _threads(1):
+            _tokenizer(world_seed, micro, root)  # once, before any worker needs it
+        groups = _plan(need, sizes, build_jobs(micro))
+        if len(groups) == 1:
+            _worker(groups[0], world_seed, micro, str(zoo_dir()), progress, 0)
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(len(groups), mp_context=mp.get_context("spawn")) as ex:
+                futs = [ex.submit(_worker, g, world_seed, micro, str(zoo_dir()), progress, i)
+                        for i, g in enumerate(groups)]
+                for f in futs:
+                    f.result()
+    return {n: root / n for n in todo}
 
 
-def model_dir(name: str, micro: bool | None = None, world_seed: int = 0) -> Path:
-    """The checkpoint dir of tiny model ``name`` (``micro=None``: the micro zoo under W2S_SMOKE=1)."""
+def model_dir(name: str, micro: bool | None = None, world_seed: int | None = None) -> Path:
+    """The checkpoint dir of tiny model ``name`` (``micro=None``: the micro zoo under W2S_SMOKE=1;
+    ``world_seed=None``: the current world, ``$W2S_WORLD_SEED``)."""
     micro = _resolve_micro(micro)
+    if world_seed is None:
+        from ..data.tinyworld import current_world_seed
+
+        world_seed = current_world_seed()
     sizes = _sizes(micro)
     if name not in sizes:
         raise unknown("model", name, sizes)
     d = zoo_dir() / world_tag(world_seed, micro) / name
     if read_marker(d) is None:
         raise W2SError(f"tiny model {name!r} ({world_tag(world_seed, micro)}) is not built in {zoo_dir()}; "
-                       f"run `w2s zoo build`" + (" --micro" if micro else "")
-                       + (f" --world-seed {world_seed}" if world_seed else ""))
+                       f"run `w2s zoo build` (or w2s_lib.models.tinygpt.build_zoo(micro={micro}, "
+                       f"world_seed={world_seed}))")
     return d
 
 
