@@ -50,7 +50,7 @@ class Notebook:
 
 #: The chapters, in book order. The scorecard runs last: it reads the claims the others registered.
 NOTEBOOKS: tuple[Notebook, ...] = (
-    Notebook("00", "00_orientation", "Orientation: weak-to-strong in one notebook", "w2s_lib.w2s.ProbeW2SConfig"),
+    Notebook("00", "00_orientation", "Orientation: weak-to-strong in one notebook", "w2s_lib.w2s.W2SConfig"),
     Notebook("01", "01_tiny_world", "The tiny world"),
     Notebook("10", "10_naive_w2s", "Naive weak-to-strong finetuning and PGR across a ladder", "w2s_lib.w2s.W2SConfig"),
     Notebook("11", "11_confidence_loss", "The auxiliary confidence loss vs naive finetuning", "w2s_lib.w2s.W2SConfig"),
