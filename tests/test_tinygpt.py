@@ -82,9 +82,7 @@ def test_truncated_checkpoint_is_detected_and_rebuilt_identically(zoo):
     good = f.read_bytes()
     f.write_bytes(good[: len(good) // 2])
     assert G.read_marker(d) is None
-    with pytest.raises(W2SError, match="not built"):
-        G.model_dir("tinygpt-xs", micro=True)
-    G.build_zoo(micro=True, progress=False)
+    assert G.model_dir("tinygpt-xs", micro=True) == d  # the micro zoo rebuilds a broken rung on demand
     assert G.read_marker(d) is not None
     assert f.read_bytes() == good  # deterministic: the rebuild gives identical weights
     # a missing marker (a build killed before its rename) also counts as not built
@@ -99,8 +97,8 @@ def test_errors(zoo, tmp_path, monkeypatch):
     with pytest.raises(W2SError, match="unknown model 'gpt5'"):
         G.model_dir("gpt5", micro=True)
     monkeypatch.setenv("W2S_ZOO_DIR", str(tmp_path / "empty"))
-    with pytest.raises(W2SError, match="w2s zoo build"):
-        G.model_dir("tinygpt-s", micro=True)
+    with pytest.raises(W2SError, match="w2s zoo build"):  # the full zoo is never built behind your back
+        G.model_dir("tinygpt-s", micro=False)
     with pytest.raises(W2SError):
         G.build_zoo(micro=True, names=["nope"])
 

@@ -450,6 +450,8 @@ def model_dir(name: str, micro: bool | None = None, world_seed: int | None = Non
     if name not in sizes:
         raise unknown("model", name, sizes)
     d = zoo_dir() / world_tag(world_seed, micro) / name
+    if read_marker(d) is None and micro:  # the micro zoo (smoke scale) builds in seconds: build on demand
+        build_zoo(micro=True, world_seed=world_seed, progress=False)
     if read_marker(d) is None:
         raise W2SError(f"tiny model {name!r} ({world_tag(world_seed, micro)}) is not built in {zoo_dir()}; "
                        f"run `w2s zoo build` (or w2s_lib.models.tinygpt.build_zoo(micro={micro}, "
