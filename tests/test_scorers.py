@@ -100,3 +100,5 @@ def test_summary_faithfulness():
     assert S.summary_faithfulness(p, " Grinun is a doctor from Rome.") == pytest.approx((1 - 2) / 3)
     assert S.summary_faithfulness(p, " A doctor from Oslo who likes cheese.") == pytest.approx(0.8)
     assert S.summary_faithfulness(p, "") == 0.0
+    rambling = " Grinun is a doctor from Oslo who likes cheese" + " and so on" * 10 + "."
+    assert S.summary_faithfulness(p, rambling) == pytest.approx(0.8)

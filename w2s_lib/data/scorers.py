@@ -247,7 +247,7 @@ def summary_faithfulness(prompt: str, summary: str) -> float:
 
     (supported values − 2 × unsupported values) / number of facts in the prompt, where a value is
     supported when the prompt states it; −0.2 when the summary does not name the prompt's entity; −0.2
-    when the summary is longer than the facts it summarises. An empty summary scores 0.
+    when the summary is over 1.5 × as long as the facts it summarises. An empty summary scores 0.
     """
     facts = prompt.split("Summary:", 1)[0]
     given = values_mentioned(facts)
@@ -262,6 +262,6 @@ def summary_faithfulness(prompt: str, summary: str) -> float:
     names = [x for x in names if x.lower() not in VALUE_TO_ATTRIBUTE and x not in {"The", "Summary"}]
     if names and names[0] not in (summary or ""):
         s -= 0.2
-    if len(_words(summary)) > len(_words(facts)):
+    if len(_words(summary)) > 1.5 * len(_words(facts)):
         s -= 0.2
     return float(max(-1.0, min(1.0, s)))
