@@ -46,13 +46,13 @@ import math
 import os
 import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..config import is_smoke
 from ..errors import W2SError, unknown
 from ..paths import zoo_dir
+from ..runtime import torch_threads
 
 MARKER = "w2s_complete.json"
 EOS = "<|endoftext|>"
@@ -167,18 +167,6 @@ def _tmpdir(parent: Path, name: str) -> Path:
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     return tmp
-
-
-@contextmanager
-def _threads(n: int):
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(max(1, n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 # ----------------------------------------------------------------------------- tokenizer
@@ -398,7 +386,7 @@ def _plan(names: list[str], sizes: dict[str, Rung], jobs: int) -> list[list[str]
 def _worker(names: list[str], world_seed: int, micro: bool, zoo: str, progress: bool, position: int) -> None:
     os.environ["W2S_ZOO_DIR"] = zoo
     root = Path(zoo) / world_tag(world_seed, micro)
-    with _threads(1):
+    with torch_threads(1):
         tok = _tokenizer(world_seed, micro, root)
         for n in names:
             build_rung(n, _sizes(micro)[n], world_seed, micro, root, tok, progress=progress, position=position)
@@ -433,7 +421,7 @@ def build_zoo(micro: bool = False, world_seed: int = 0, force: bool = False, pro
     if need:
         if force and (root / "tokenizer").exists():
             shutil.rmtree(root / "tokenizer")
-        with _threads(1):
+        with torch_threads(1):
             _tokenizer(world_seed, micro, root)  # once, before any worker needs it
         groups = _plan(need, sizes, build_jobs(micro))
         if len(groups) == 1:
