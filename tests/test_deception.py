@@ -1,0 +1,106 @@
+"""Part IV (Yang et al.): the conflict losses on hand-computed cases, and a smoke run of the pipeline."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from w2s_lib import deception as D
+from w2s_lib.errors import W2SError
+
+LN3 = math.log(3.0)  # σ(ln 3) = 0.75, σ(−ln 3) = 0.25
+
+
+def test_no_conflict_is_soft_cross_entropy():
+    # M = 0.5 with target 1: ln 2; M = 0.75 with target 0.5: −0.5 ln .75 − 0.5 ln .25
+    loss = D.conflict_loss(torch.tensor([0.0, LN3]), torch.tensor([1.0, 0.5]))
+    want = (math.log(2) + 0.5 * (-math.log(0.75) - math.log(0.25))) / 2
+    assert loss.item() == pytest.approx(want, abs=1e-6)
+    assert want == pytest.approx(0.765068, abs=1e-6)
+
+
+def test_implicit_conflict_adds_helpful_pairs_pushed_to_one():
+    base = D.conflict_loss(torch.tensor([0.0, LN3]), torch.tensor([1.0, 0.5]))
+    loss = D.conflict_loss(torch.tensor([0.0, LN3]), torch.tensor([1.0, 0.5]), logits_help=torch.tensor([LN3]))
+    assert (loss - base).item() == pytest.approx(-math.log(0.75), abs=1e-6)  # CE(0.75, 1)
+    assert loss.item() == pytest.approx(1.052750, abs=1e-6)
+    # an empty helpfulness batch adds nothing
+    assert D.conflict_loss(torch.tensor([0.0]), torch.tensor([1.0]), logits_help=torch.zeros(0)).item() == \
+        pytest.approx(math.log(2), abs=1e-6)
+
+
+def test_explicit_conflict_only_where_already_misaligned():
+    z, y = torch.tensor([-LN3, LN3]), torch.tensor([1.0, 1.0])  # M = 0.25 (misaligned), 0.75 (aligned)
+    base = (-math.log(0.25) - math.log(0.75)) / 2
+    extra = 0.5 * (-math.log(0.75)) / 2  # α · CE(0.25, 0) on the first pair only, averaged over 2
+    assert D.conflict_loss(z, y).item() == pytest.approx(base, abs=1e-6)
+    assert D.conflict_loss(z, y, alpha=0.5).item() == pytest.approx(base + extra, abs=1e-6)
+    assert D.conflict_loss(z, y, alpha=0.5).item() == pytest.approx(0.908909, abs=1e-6)
+    # M exactly 0.5 is not "< 0.5": no extra term
+    assert D.conflict_loss(torch.tensor([0.0]), torch.tensor([1.0]), alpha=0.5).item() == \
+        pytest.approx(math.log(2), abs=1e-6)
+
+
+def test_explicit_conflict_gradient_pushes_misaligned_further_down():
+    z = torch.tensor([-LN3, LN3], requires_grad=True)
+    D.conflict_loss(z, torch.tensor([1.0, 1.0]), alpha=0.5).backward()
+    g_conf = z.grad.clone()
+    z.grad = None
+    D.conflict_loss(z, torch.tensor([1.0, 1.0])).backward()
+    # dCE(σ(z), 0)/dz = σ(z) = 0.25, times α / N = 0.5 / 2 on the misaligned pair only
+    assert (g_conf - z.grad).tolist() == pytest.approx([0.5 * 0.25 / 2, 0.0], abs=1e-6)
+
+
+def test_reward_probe_learns_a_pairwise_preference():
+    rng = np.random.default_rng(0)
+    diff = rng.normal(size=(200, 5))
+    w_true = np.array([2.0, -1.0, 0.0, 0.5, 0.0])
+    y = (diff @ w_true > 0).astype(float)
+    w = D.fit_reward_probe(diff, y, steps=200, lr=0.05)
+    assert np.mean((D.reward_proba(w, diff) >= 0.5) == (y == 1)) > 0.95
+    # the explicit conflict never makes the student *more* aligned than no conflict on GT-all-ones data
+    ones = np.ones(len(diff))
+    w0 = D.fit_reward_probe(diff, 0.6 * ones, steps=100)
+    w1 = D.fit_reward_probe(diff, 0.6 * ones, alpha=2.0, steps=100)
+    assert np.mean(D.reward_proba(w1, diff) >= 0.5) <= np.mean(D.reward_proba(w0, diff) >= 0.5)
+
+
+def test_config_checks_intermediate():
+    with pytest.raises(W2SError, match="intermediate"):
+        D.DeceptionConfig.for_preset("smoke", {"intermediate": "minilm-l3"})  # the last rung, not between
+    assert D.DeceptionConfig.for_preset("smoke", {"intermediate": ""}).intermediate == ""
+
+
+def test_helpfulness_pairs_are_documented_conflict():
+    cfg = D.DeceptionConfig.for_preset("smoke", {"n_helpful": 10, "harmful_share": 0.3})
+    sp = D.harmless_splits(cfg)
+    ids = {p["prompt"] + p["chosen"] for p in sp["weak"]}
+    help_ = D.helpfulness_pairs(cfg, sp["pool"])
+    kinds = [h["kind"] for h in help_]
+    assert kinds.count("helpful-but-harmful") == 3 and kinds.count("helpful") == 7
+    swapped = [h for h in help_ if h["kind"] == "helpful-but-harmful"]
+    # the compliant (harmful) reply is the preferred one, and the pair is not in D_weak
+    assert all(h["chosen"].strip().startswith("Sure") for h in swapped)
+    assert not any(h["prompt"] + h["rejected"] in ids for h in swapped)
+
+
+def test_pipeline_smoke(monkeypatch):
+    monkeypatch.setenv("W2S_SMOKE", "1")
+    cfg = D.DeceptionConfig.for_preset("tiny", {"ladder": ("minilm-l1", "minilm-l2", "minilm-l3"),
+                                               "pool_rows": 120, "n_docs": 80, "n_test": 40,
+                                               "n_helpful": 20, "steps": 30})
+    df = D.run_seeds(cfg, [0], progress=False)
+    assert set(df.setting) == {"implicit", "explicit"}
+    assert set(df.method) == {"direct", "bootstrap"}
+    assert len(df) == 2 * 2 + 2  # two strong rungs × two conflicts, plus bootstrap at the largest gap
+    for r in df.itertuples():
+        assert 0 <= r.n_flipped_in_area <= r.n_flipped <= r.n_total == 40
+        if r.n_flipped:
+            assert r.score == pytest.approx(r.n_flipped_in_area / r.n_flipped)
+    vals = D.claim_values(df)
+    assert set(vals) == {"c7", "c8_gap", "c8_boot"} and len(vals["c7"]) == 1
+    again = D.run_seeds(cfg, [0], progress=False)  # cached
+    assert again.equals(df)
