@@ -1,0 +1,469 @@
+"""MACPO — multi-agent contrastive preference optimisation (Lyu et al., 2024/25), a first public implementation.
+
+Weak teachers and strong students learn from each other over iterations:
+
+1. **Initialisation** (:func:`init_agent`). The labelled training pairs of a task are split in two halves.
+   Each weak teacher is fine-tuned (SFT, prompt → chosen) on half A; the strong students start from their
+   base checkpoints (they never see a label). Half B's *prompts* (no labels) drive the alignment.
+2. **Each iteration t = 1…T**, for every agent (:func:`agent_step`):
+
+   - every agent samples one response per alignment prompt (:func:`generate_step`);
+   - **mutual positive behaviour augmentation** — the agent's positive for a prompt is the response of
+     another agent with the *lowest perplexity under the learning agent* (:func:`select_positives`):
+     unfamiliar to its own sampling, but plausible to it;
+   - **hard negative behaviour construction** — a copy of the agent is fine-tuned by SFT on the negative data (half A's *rejected* responses); its samples are the
+     agent's familiar negative behaviour (:func:`negative_step`);
+   - DPO (TRL, :func:`w2s_lib.train.preference.dpo_train`) of the agent on (positive, negative) pairs.
+
+3. **Evaluation**: the gold reward of each agent's greedy response on the task's test prompts, after
+   initialisation (iteration 0) and after every iteration.
+
+Every step is its own cached run (:func:`w2s_lib.artifacts.load_or_run`) keyed by the experiment, the
+agent and the iteration, so a run killed mid-iteration resumes at the first unfinished step.
+
+Choices the paper leaves open, made here (and listed in the chapter):
+
+- the negative copy is built once per agent from its initialisation and sampled afresh every iteration
+  (``refresh_negative=True`` re-derives it from the agent as it stands each iteration, at one more SFT
+  per agent per iteration);
+- the negative data is half A's rejected responses, shared by all agents;
+- perplexity is the per-token one, exp(mean NLL of the response given the prompt); empty responses and
+  responses identical to the negative are never positives;
+- one sampled response per agent per prompt (temperature ``temperature``, top-k ``top_k``);
+- evaluation decodes greedily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+
+from . import data
+from .artifacts import Artifact, atomic_write_json, load_or_run
+from .config import Config, knob
+from .data import scorers
+from .errors import W2SError
+from .models import zoo
+from .runtime import torch_threads
+
+#: task → (registry dataset, gold reward of a (prompt, response))
+TASKS = {
+    "helpful": ("tiny_helpful", scorers.helpfulness),
+    "harmless": ("tiny_harmless", scorers.harmlessness),
+    "safety": ("tiny_safety", scorers.harmlessness),
+}
+
+
+@dataclass(frozen=True)
+class MACPOConfig(Config):
+    """MACPO on one task: weak teachers and strong students aligning each other (Lyu et al.)."""
+
+    task: str = knob("helpful", choices=tuple(TASKS), help="tiny-world task (dataset + gold reward)")
+    teachers: tuple[str, ...] = knob(("tinygpt-xs", "tinygpt-s"), help="weak teachers (SFT on half A)")
+    students: tuple[str, ...] = knob(("tinygpt-l",), help="strong students (base checkpoints)")
+    n_labelled: int = knob(128, low=4, help="labelled training pairs; half A → teacher SFT and negatives, half B → prompts")
+    n_test: int = knob(48, low=1, help="test prompts for the gold evaluation")
+    iterations: int = knob(3, low=1, help="MACPO iterations (paper: 3)", affects_result=False)
+    max_new_tokens: int = knob(24, low=1, high=1024)
+    temperature: float = knob(1.0, low=0.0, high=5.0, help="sampling temperature of the alignment responses")
+    top_k: int = knob(0, low=0)
+    lora: bool = knob(False, help="train LoRA adapters (colab/paper) instead of all weights")
+    sft_lr: float = knob(5e-4, low=0.0)
+    sft_epochs: float = knob(2.0, low=0.0)
+    dpo_beta: float = knob(0.1, low=0.0)
+    dpo_lr: float = knob(5e-4, low=0.0)
+    dpo_epochs: float = knob(2.0, low=0.0)
+    batch_size: int = knob(16, low=1)
+    refresh_negative: bool = knob(False, help="re-derive the negative copy from the current agent every iteration (else once, from the initial agent)")
+    confident_alpha: float = knob(0.5, low=0.0, high=1.0, help="confident loss: share of prompts whose target is the student's own greedy answer")
+
+    SLUG = "macpo"
+    PRESET_VALUES = {
+        "smoke": {"teachers": ("tinygpt-xs",), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
+                  "sft_epochs": 1.0, "dpo_epochs": 1.0, "batch_size": 8, "iterations": 2},
+        "tiny": {},
+        # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
+        "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "n_labelled": 2000,
+                  "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft_lr": 2e-4,
+                  "dpo_lr": 5e-6, "dpo_epochs": 1.0, "batch_size": 8},
+        # paper: 10k train (halved) / 2k test per dataset; teacher/student sizes and optimiser settings beyond
+        # that are not in our facts sheet — UNKNOWN: learning rates, DPO β, epochs, sampling temperature,
+        # number of responses per prompt, LoRA rank. The values below are placeholders, marked as such.
+        "paper": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "n_labelled": 10000,
+                  "n_test": 2000, "max_new_tokens": 256, "temperature": 0.7, "top_k": 50, "sft_lr": 2e-4,
+                  "dpo_lr": 5e-6, "dpo_epochs": 1.0, "batch_size": 8},
+    }
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        return (*self.teachers, *self.students)
+
+
+@dataclass(frozen=True)
+class StepConfig(Config):
+    """One cached step of a MACPO experiment: (step, agent, iteration)."""
+
+    experiment: str = knob("", help="result key of the MACPOConfig")
+    step: str = knob("init", help="init | generate | negative | train | naive_sft | confident")
+    agent: str = knob("")
+    iteration: int = knob(0, low=0)
+
+    SLUG = "macpo-step"
+
+
+# ----------------------------------------------------------------------------- data
+def _gold(cfg: MACPOConfig):
+    return TASKS[cfg.task][1]
+
+
+def splits(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset, list[str]]:
+    """(half A: labelled pairs, half B: labelled pairs whose prompts drive alignment, test prompts)."""
+    name = TASKS[cfg.task][0]
+    train = data.load(name, "train").shuffle(seed=cfg.seed)
+    n = min(cfg.n_labelled, len(train))
+    half = n // 2
+    test = data.load(name, "test")
+    return train.select(range(half)), train.select(range(half, n)), test.select(range(min(cfg.n_test, len(test))))["prompt"]
+
+
+def _step_cfg(cfg: MACPOConfig, step: str, agent: str = "", iteration: int = 0) -> StepConfig:
+    key = cfg.replace(iterations=1).run_id  # iterations does not change any step
+    return StepConfig(preset=cfg.preset, seed=cfg.seed, experiment=key, step=step, agent=agent, iteration=iteration)
+
+
+# ----------------------------------------------------------------------------- models
+def _load(path_or_name: str | Path, cfg: MACPOConfig):
+    p = Path(str(path_or_name))
+    model = zoo.load_local_causal_lm(p) if p.is_dir() else zoo.load_causal_lm(str(path_or_name))
+    return model
+
+
+def _maybe_lora(model, cfg: MACPOConfig):
+    if not cfg.lora:
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM"))
+
+
+def _save(model, tok, out: Path) -> None:
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    with _quiet():
+        model.save_pretrained(out)
+        tok.save_pretrained(out)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """No trainer logs, progress bars or deprecation notes in the book's pages."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    bars, hf_bars = datasets.utils.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
+        if hf_bars:
+            hf_logging.enable_progress_bar()
+
+
+def _sft(model, tok, prompts, completions, cfg: MACPOConfig, seed: int):
+    from .train.preference import sft_train
+
+    ds = datasets.Dataset.from_dict({"prompt": list(prompts), "completion": list(completions)})
+    with _quiet():
+        return sft_train(_maybe_lora(model, cfg), tok, ds, lr=cfg.sft_lr, epochs=cfg.sft_epochs,
+                         batch_size=cfg.batch_size, seed=seed)
+
+
+def generate(model, tok, prompts: list[str], cfg: MACPOConfig, seed: int, greedy: bool = False) -> list[str]:
+    from .search.cbs import sample
+
+    temp = 0.0 if greedy else cfg.temperature
+    return [sample(model, tok, p, max_new_tokens=cfg.max_new_tokens, temperature=temp, top_k=cfg.top_k,
+                   seed=seed * 1_000_003 + i).text for i, p in enumerate(prompts)]
+
+
+def evaluate(model, tok, cfg: MACPOConfig, out: Path, seed: int) -> dict:
+    """Greedy responses on the test prompts with their gold reward; writes ``eval.json``."""
+    _, _, test = splits(cfg)
+    resp = generate(model, tok, test, cfg, seed, greedy=True)
+    gold = [_gold(cfg)(p, r) for p, r in zip(test, resp)]
+    atomic_write_json(out / "eval.json", [{"prompt": p, "response": r, "gold": g} for p, r, g in zip(test, resp, gold)])
+    return {"gold_mean": float(np.mean(gold)), "gold_std": float(np.std(gold))}
+
+
+# ----------------------------------------------------------------------------- the algorithm
+@torch.no_grad()
+def perplexities(model, tok, prompt: str, responses: list[str]) -> list[float]:
+    """Per-token perplexity of each response given ``prompt`` under ``model`` (inf for an empty one)."""
+    from .search.scorer import response_logprob
+
+    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    r_ids = [tok(r, add_special_tokens=False)["input_ids"] for r in responses]
+    keep = [i for i, r in enumerate(r_ids) if r]
+    out = [math.inf] * len(responses)
+    if keep:
+        lp = response_logprob(model.eval(), p_ids, [r_ids[i] for i in keep])
+        for i, v in zip(keep, lp.tolist()):
+            out[i] = math.exp(-v / len(r_ids[i]))
+    return out
+
+
+def select_positives(ppl: dict[str, list[float]], responses: dict[str, list[str]], learner: str) -> list[tuple[str, str]]:
+    """Per prompt, the (agent, response) of the *other* agent whose response has the lowest perplexity under
+    ``learner``. ``ppl[a][i]`` is the perplexity of agent a's response i under the learner; ties go to the
+    first agent in order; ("", "") where no other agent has a non-empty response."""
+    others = [a for a in responses if a != learner]
+    if not others:
+        raise W2SError("MACPO needs at least two agents: positives come from the other agents")
+    n = len(responses[learner])
+    chosen = []
+    for i in range(n):
+        cands = [(ppl[a][i], k, a) for k, a in enumerate(others) if responses[a][i].strip() and math.isfinite(ppl[a][i])]
+        if not cands:
+            chosen.append(("", ""))
+            continue
+        _, _, best = min(cands)
+        chosen.append((best, responses[best][i]))
+    return chosen
+
+
+def _agent_dir(cfg: MACPOConfig, agent: str, iteration: int) -> str:
+    """Where the agent's weights after ``iteration`` live (0 = after initialisation); runs what is missing."""
+    if iteration == 0:
+        return str(init_agent(cfg, agent).path / "model")
+    return str(agent_step(cfg, agent, iteration).path / "model")
+
+
+def init_agent(cfg: MACPOConfig, agent: str, force: bool = False) -> Artifact:
+    """Teachers: SFT on half A (prompt → chosen). Students: their base weights. Evaluated (iteration 0)."""
+    if agent not in cfg.agents:
+        raise W2SError(f"unknown agent {agent!r}; this experiment's agents are {list(cfg.agents)}")
+
+    def compute(out):
+        torch.manual_seed(cfg.seed)
+        tok = zoo.load_tokenizer(agent)
+        model = zoo.load_causal_lm(agent)
+        if agent in cfg.teachers:
+            half_a, _, _ = splits(cfg)
+            model = _sft(model, tok, half_a["prompt"], half_a["chosen"], cfg, cfg.seed)
+        _save(model, tok, out / "model")
+        return {"agent": agent, "role": "teacher" if agent in cfg.teachers else "student",
+                **evaluate(_load(out / "model", cfg), tok, cfg, out, cfg.seed)}
+
+    with torch_threads(1):
+        return load_or_run(_step_cfg(cfg, "init", agent, 0), compute, force=force)
+
+
+def generate_step(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
+    """The agent (as after iteration − 1) samples one response per alignment prompt."""
+    src = _agent_dir(cfg, agent, iteration - 1)
+
+    def compute(out):
+        _, half_b, _ = splits(cfg)
+        resp = generate(_load(src, cfg), zoo.load_tokenizer(agent), half_b["prompt"], cfg, cfg.seed * 97 + iteration)
+        atomic_write_json(out / "responses.json", resp)
+        gold = [_gold(cfg)(p, r) for p, r in zip(half_b["prompt"], resp)]
+        return {"train_gold_mean": float(np.mean(gold))}
+
+    with torch_threads(1):
+        art = load_or_run(_step_cfg(cfg, "generate", agent, iteration), compute)
+    return json.loads((art.path / "responses.json").read_text())
+
+
+def negative_model(cfg: MACPOConfig, agent: str) -> Artifact:
+    """The agent's negative copy built once from its initialisation: SFT on half A's rejected responses."""
+    src = _agent_dir(cfg, agent, 0)
+
+    def compute(out):
+        torch.manual_seed(cfg.seed)
+        half_a, _, _ = splits(cfg)
+        tok = zoo.load_tokenizer(agent)
+        neg = _sft(_load(src, cfg), tok, half_a["prompt"], half_a["rejected"], cfg, cfg.seed)
+        _save(neg, tok, out / "model")
+        return {"agent": agent}
+
+    with torch_threads(1):
+        return load_or_run(_step_cfg(cfg, "negative_model", agent, 0), compute)
+
+
+def negative_step(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
+    """Hard negatives at ``iteration``: samples of a copy of the agent SFT'd on half A's rejected responses.
+
+    ``refresh_negative``: the copy is re-derived from the agent as it stands after iteration − 1 (one SFT per
+    agent per iteration); otherwise (default, cheaper) it is built once from the initialised agent and
+    sampled afresh each iteration. Only the responses are kept per iteration.
+    """
+    src = _agent_dir(cfg, agent, iteration - 1) if cfg.refresh_negative else str(negative_model(cfg, agent).path / "model")
+
+    def compute(out):
+        torch.manual_seed(cfg.seed)
+        half_a, half_b, _ = splits(cfg)
+        tok = zoo.load_tokenizer(agent)
+        if cfg.refresh_negative:
+            neg = _sft(_load(src, cfg), tok, half_a["prompt"], half_a["rejected"], cfg, cfg.seed + iteration)
+            if hasattr(neg, "merge_and_unload"):
+                neg = neg.merge_and_unload()
+        else:
+            neg = _load(src, cfg)
+        resp = generate(neg, tok, half_b["prompt"], cfg, cfg.seed * 89 + iteration)
+        atomic_write_json(out / "responses.json", resp)
+        gold = [_gold(cfg)(p, r) for p, r in zip(half_b["prompt"], resp)]
+        return {"negative_gold_mean": float(np.mean(gold))}
+
+    with torch_threads(1):
+        art = load_or_run(_step_cfg(cfg, "negative", agent, iteration), compute)
+    return json.loads((art.path / "responses.json").read_text())
+
+
+def build_pairs(cfg: MACPOConfig, agent: str, iteration: int, model, tok) -> datasets.Dataset:
+    """The agent's DPO pairs at ``iteration``: (lowest-perplexity other agent's response, its hard negative)."""
+    _, half_b, _ = splits(cfg)
+    prompts = half_b["prompt"]
+    responses = {a: generate_step(cfg, a, iteration) for a in cfg.agents}
+    negatives = negative_step(cfg, agent, iteration)
+    ppl = {a: [math.inf] * len(prompts) for a in cfg.agents}
+    for i, p in enumerate(prompts):
+        others = [a for a in cfg.agents if a != agent]
+        for a, v in zip(others, perplexities(model, tok, p, [responses[a][i] for a in others])):
+            ppl[a][i] = v
+    pos = select_positives(ppl, responses, agent)
+    gold = _gold(cfg)
+    rows = {"prompt": [], "chosen": [], "rejected": [], "source": [], "chosen_gold": [], "rejected_gold": []}
+    for p, (src, c), r in zip(prompts, pos, negatives):
+        if not src or c.strip() == r.strip():
+            continue
+        for k, v in (("prompt", p), ("chosen", c), ("rejected", r), ("source", src),
+                     ("chosen_gold", gold(p, c)), ("rejected_gold", gold(p, r))):
+            rows[k].append(v)
+    if not rows["prompt"]:
+        raise W2SError(f"no MACPO pairs for {agent} at iteration {iteration}: every positive equals its negative")
+    return datasets.Dataset.from_dict(rows)
+
+
+def agent_step(cfg: MACPOConfig, agent: str, iteration: int, force: bool = False) -> Artifact:
+    """One MACPO iteration of one agent: pairs, DPO, evaluation; saves ``model/`` and ``pairs.jsonl``."""
+    if iteration < 1:
+        raise W2SError("MACPO iterations start at 1 (0 is the initialisation: init_agent)")
+    src = _agent_dir(cfg, agent, iteration - 1)
+
+    def compute(out):
+        from .train.preference import dpo_train
+
+        torch.manual_seed(cfg.seed)
+        tok = zoo.load_tokenizer(agent)
+        model = _load(src, cfg)
+        pairs = build_pairs(cfg, agent, iteration, model, tok)
+        with _quiet():
+            model = dpo_train(_maybe_lora(model, cfg), tok, pairs, beta=cfg.dpo_beta, lr=cfg.dpo_lr,
+                              epochs=cfg.dpo_epochs, batch_size=cfg.batch_size, seed=cfg.seed + iteration)
+        _save(model, tok, out / "model")
+        with _quiet():
+            pairs.to_json(out / "pairs.jsonl")
+        sources = {a: int(sum(1 for s in pairs["source"] if s == a)) for a in cfg.agents if a != agent}
+        return {"agent": agent, "iteration": iteration, "role": "teacher" if agent in cfg.teachers else "student",
+                "n_pairs": len(pairs), "chosen_gold": float(np.mean(pairs["chosen_gold"])),
+                "rejected_gold": float(np.mean(pairs["rejected_gold"])), "positive_sources": sources,
+                **evaluate(_load(out / "model", cfg), tok, cfg, out, cfg.seed)}
+
+    with torch_threads(1):
+        return load_or_run(_step_cfg(cfg, "train", agent, iteration), compute, force=force)
+
+
+def run(cfg: MACPOConfig) -> list[dict]:
+    """The whole experiment (resuming whatever is cached); one row per (agent, iteration), 0 = initial."""
+    rows = []
+    for agent in cfg.agents:
+        rows.append({"seed": cfg.seed, "task": cfg.task, "iteration": 0, **init_agent(cfg, agent).result})
+    for t in range(1, cfg.iterations + 1):
+        for agent in cfg.agents:
+            r = agent_step(cfg, agent, t).result
+            rows.append({"seed": cfg.seed, "task": cfg.task, **r})
+    return rows
+
+
+def eval_rows(art: Artifact) -> list[dict]:
+    """Per-prompt gold scores a step wrote (``eval.json``)."""
+    return json.loads((art.path / "eval.json").read_text())
+
+
+# ----------------------------------------------------------------------------- weak-to-strong baselines
+def naive_sft(cfg: MACPOConfig, student: str | None = None) -> Artifact:
+    """Naive SFT: the student fine-tuned on every weak teacher's (initial) sampled responses to half B's prompts.
+
+    Assumption: all teachers' responses are used (one target per teacher per prompt), as the paper pools
+    weak supervision; empty responses are dropped.
+    """
+    student = student or cfg.students[0]
+
+    def compute(out):
+        torch.manual_seed(cfg.seed)
+        _, half_b, _ = splits(cfg)
+        ps, cs = [], []
+        for t in cfg.teachers:
+            for p, r in zip(half_b["prompt"], generate_step(cfg, t, 1)):
+                if r.strip():
+                    ps.append(p)
+                    cs.append(r)
+        tok = zoo.load_tokenizer(student)
+        model = _sft(zoo.load_causal_lm(student), tok, ps, cs, cfg, cfg.seed)
+        _save(model, tok, out / "model")
+        return {"agent": student, "n_examples": len(ps), **evaluate(_load(out / "model", cfg), tok, cfg, out, cfg.seed)}
+
+    with torch_threads(1):
+        return load_or_run(_step_cfg(cfg, "naive_sft", student, 0), compute)
+
+
+def confident_loss(cfg: MACPOConfig, student: str | None = None) -> Artifact:
+    """The Burns et al. auxiliary confidence loss adapted to generation.
+
+    Burns mixes cross-entropy to the weak label with cross-entropy to the strong model's own *hardened*
+    prediction, weight α. For text, the hardened prediction is the student's greedy answer, and a mixed
+    target is a mixture of examples: starting from the naive-SFT student (Burns warms α up from 0; the
+    naive stage is that warm-up), we continue SFT where a share ``confident_alpha`` of half B's prompts
+    has the student's own greedy answer as target and the rest a weak teacher's response.
+    """
+    student = student or cfg.students[0]
+    warm = naive_sft(cfg, student).path / "model"
+
+    def compute(out):
+        torch.manual_seed(cfg.seed)
+        _, half_b, _ = splits(cfg)
+        tok = zoo.load_tokenizer(student)
+        model = _load(warm, cfg)
+        own = generate(model, tok, half_b["prompt"], cfg, cfg.seed, greedy=True)
+        weak = {t: generate_step(cfg, t, 1) for t in cfg.teachers}
+        rng = np.random.default_rng(cfg.seed)
+        ps, cs = [], []
+        for i, p in enumerate(half_b["prompt"]):
+            if rng.random() < cfg.confident_alpha:
+                target = own[i]
+            else:
+                target = weak[cfg.teachers[i % len(cfg.teachers)]][i]
+            if target.strip():
+                ps.append(p)
+                cs.append(target)
+        model = _sft(model, tok, ps, cs, cfg, cfg.seed + 1)
+        _save(model, tok, out / "model")
+        return {"agent": student, "n_examples": len(ps), **evaluate(_load(out / "model", cfg), tok, cfg, out, cfg.seed)}
+
+    with torch_threads(1):
+        return load_or_run(_step_cfg(cfg, "confident", student, 0), compute)
