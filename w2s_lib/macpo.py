@@ -35,8 +35,6 @@ Choices the paper leaves open, made here (and listed in the chapter):
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -53,6 +51,7 @@ from .data import scorers
 from .errors import W2SError
 from .models import zoo
 from .runtime import torch_threads
+from .train.preference import quiet_training
 
 #: task → (registry dataset, gold reward of a (prompt, response))
 TASKS = {
@@ -157,38 +156,16 @@ def _maybe_lora(model, cfg: MACPOConfig):
 def _save(model, tok, out: Path) -> None:
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
-    with _quiet():
+    with quiet_training():
         model.save_pretrained(out)
         tok.save_pretrained(out)
-
-
-@contextlib.contextmanager
-def _quiet():
-    """No trainer logs, progress bars or deprecation notes in the book's pages."""
-    import warnings
-
-    from transformers.utils import logging as hf_logging
-
-    bars, hf_bars = datasets.utils.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
-    hf_logging.disable_progress_bar()
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            yield
-    finally:
-        if bars:
-            datasets.enable_progress_bars()
-        if hf_bars:
-            hf_logging.enable_progress_bar()
 
 
 def _sft(model, tok, prompts, completions, cfg: MACPOConfig, seed: int):
     from .train.preference import sft_train
 
     ds = datasets.Dataset.from_dict({"prompt": list(prompts), "completion": list(completions)})
-    with _quiet():
+    with quiet_training():
         return sft_train(_maybe_lora(model, cfg), tok, ds, lr=cfg.sft_lr, epochs=cfg.sft_epochs,
                          batch_size=cfg.batch_size, seed=seed)
 
@@ -372,11 +349,11 @@ def agent_step(cfg: MACPOConfig, agent: str, iteration: int, force: bool = False
         tok = zoo.load_tokenizer(agent)
         model = _load(src, cfg)
         pairs = build_pairs(cfg, agent, iteration, model, tok)
-        with _quiet():
+        with quiet_training():
             model = dpo_train(_maybe_lora(model, cfg), tok, pairs, beta=cfg.dpo_beta, lr=cfg.dpo_lr,
                               epochs=cfg.dpo_epochs, batch_size=cfg.batch_size, seed=cfg.seed + iteration)
         _save(model, tok, out / "model")
-        with _quiet():
+        with quiet_training():
             pairs.to_json(out / "pairs.jsonl")
         sources = {a: int(sum(1 for s in pairs["source"] if s == a)) for a in cfg.agents if a != agent}
         return {"agent": agent, "iteration": iteration, "role": "teacher" if agent in cfg.teachers else "student",

@@ -8,8 +8,11 @@ DPO is a frozen copy of the policy as it came in (TRL 1.x would otherwise try to
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import tempfile
+import warnings
 
 import datasets
 import torch
@@ -17,6 +20,26 @@ import torch
 from ..errors import W2SError
 
 PAIR_COLUMNS = ("prompt", "chosen", "rejected")
+
+
+@contextlib.contextmanager
+def quiet_training():
+    """No trainer logs, progress bars or deprecation notes in the book's pages (restored afterwards)."""
+    from transformers.utils import logging as hf_logging
+
+    bars, hf_bars = datasets.utils.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
+        if hf_bars:
+            hf_logging.enable_progress_bar()
 
 
 def _check_columns(ds: datasets.Dataset, needed: tuple[str, ...], what: str) -> None:
@@ -49,9 +72,10 @@ def dpo_train(model, tokenizer, pairs: datasets.Dataset, *, beta: float = 0.1, l
     ref = ref_model if ref_model is not None else copy.deepcopy(model).eval()
     args = DPOConfig(**_common_args(lr, epochs, batch_size, seed), beta=beta, max_length=max_length,
                      loss_type=[loss_type], padding_free=False)
-    trainer = DPOTrainer(model=model, ref_model=ref, args=args, train_dataset=pairs.select_columns(list(PAIR_COLUMNS)),
-                         processing_class=tokenizer)
-    trainer.train()
+    with quiet_training():
+        trainer = DPOTrainer(model=model, ref_model=ref, args=args,
+                             train_dataset=pairs.select_columns(list(PAIR_COLUMNS)), processing_class=tokenizer)
+        trainer.train()
     return trainer.model.eval()
 
 
@@ -63,7 +87,8 @@ def sft_train(model, tokenizer, examples: datasets.Dataset, *, lr: float = 5e-4,
     _check_columns(examples, ("prompt", "completion"), "SFT")
     args = SFTConfig(**_common_args(lr, epochs, batch_size, seed), max_length=max_length,
                      completion_only_loss=True, packing=False)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=examples.select_columns(["prompt", "completion"]),
-                         processing_class=tokenizer)
-    trainer.train()
+    with quiet_training():
+        trainer = SFTTrainer(model=model, args=args, train_dataset=examples.select_columns(["prompt", "completion"]),
+                             processing_class=tokenizer)
+        trainer.train()
     return trainer.model.eval()
