@@ -23,3 +23,13 @@ def config_table(cfg_cls, presets=("smoke", "tiny", "colab", "paper")):
 
     cols = {p: cfg_cls(**{**cfg_cls.PRESET_VALUES.get(p, {}), "preset": p}).to_dict() for p in presets}
     return pd.DataFrame(cols).drop(index=["preset"])
+
+
+def glue(name: str, value, display: bool = False):
+    """``myst_nb.glue`` for the book's numbers: numpy scalars become plain Python numbers first, so the
+    page can format them (``{glue:text}`name:.3f```) — myst-nb cannot parse ``np.float64(…)``."""
+    from myst_nb import glue as myst_glue
+
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    return myst_glue(name, value, display=display)
