@@ -250,20 +250,28 @@ def init_agent(cfg: MACPOConfig, agent: str, force: bool = False) -> Artifact:
         return load_or_run(_step_cfg(cfg, "init", agent, 0), compute, force=force)
 
 
-def generate_step(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
-    """The agent (as after iteration − 1) samples one response per alignment prompt."""
-    src = _agent_dir(cfg, agent, iteration - 1)
+def _sampled_responses(cfg: MACPOConfig, step: str, agent: str, iteration: int, make_model, seed: int,
+                       result_key: str) -> list[str]:
+    """One response per alignment prompt from ``make_model()``, cached as ``step`` of ``agent`` at ``iteration``
+    (with the mean gold reward of the responses as its result)."""
 
     def compute(out):
         _, half_b, _ = splits(cfg)
-        resp = generate(_load(src, cfg), zoo.load_tokenizer(agent), half_b["prompt"], cfg, cfg.seed * 97 + iteration)
+        resp = generate(make_model(), zoo.load_tokenizer(agent), half_b["prompt"], cfg, seed)
         atomic_write_json(out / "responses.json", resp)
         gold = [_gold(cfg)(p, r) for p, r in zip(half_b["prompt"], resp)]
-        return {"train_gold_mean": float(np.mean(gold))}
+        return {result_key: float(np.mean(gold))}
 
     with torch_threads(1):
-        art = load_or_run(_step_cfg(cfg, "generate", agent, iteration), compute)
+        art = load_or_run(_step_cfg(cfg, step, agent, iteration), compute)
     return json.loads((art.path / "responses.json").read_text())
+
+
+def generate_step(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
+    """The agent (as after iteration − 1) samples one response per alignment prompt."""
+    src = _agent_dir(cfg, agent, iteration - 1)
+    return _sampled_responses(cfg, "generate", agent, iteration, lambda: _load(src, cfg),
+                              cfg.seed * 97 + iteration, "train_gold_mean")
 
 
 def negative_model(cfg: MACPOConfig, agent: str) -> Artifact:
@@ -291,24 +299,17 @@ def negative_step(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
     """
     src = _agent_dir(cfg, agent, iteration - 1) if cfg.refresh_negative else str(negative_model(cfg, agent).path / "model")
 
-    def compute(out):
+    def negative_copy():
         torch.manual_seed(cfg.seed)
-        half_a, half_b, _ = splits(cfg)
-        tok = zoo.load_tokenizer(agent)
-        if cfg.refresh_negative:
-            neg = _sft(_load(src, cfg), tok, half_a["prompt"], half_a["rejected"], cfg, cfg.seed + iteration)
-            if hasattr(neg, "merge_and_unload"):
-                neg = neg.merge_and_unload()
-        else:
-            neg = _load(src, cfg)
-        resp = generate(neg, tok, half_b["prompt"], cfg, cfg.seed * 89 + iteration)
-        atomic_write_json(out / "responses.json", resp)
-        gold = [_gold(cfg)(p, r) for p, r in zip(half_b["prompt"], resp)]
-        return {"negative_gold_mean": float(np.mean(gold))}
+        if not cfg.refresh_negative:
+            return _load(src, cfg)
+        half_a, _, _ = splits(cfg)
+        neg = _sft(_load(src, cfg), zoo.load_tokenizer(agent), half_a["prompt"], half_a["rejected"], cfg,
+                   cfg.seed + iteration)
+        return neg.merge_and_unload() if hasattr(neg, "merge_and_unload") else neg
 
-    with torch_threads(1):
-        art = load_or_run(_step_cfg(cfg, "negative", agent, iteration), compute)
-    return json.loads((art.path / "responses.json").read_text())
+    return _sampled_responses(cfg, "negative", agent, iteration, negative_copy, cfg.seed * 89 + iteration,
+                              "negative_gold_mean")
 
 
 def build_pairs(cfg: MACPOConfig, agent: str, iteration: int, model, tok) -> datasets.Dataset:
