@@ -24,8 +24,10 @@ from w2s_lib.paths import DATA_DIR
 FIXTURE_HUB = DATA_DIR / "fixtures" / "hub"
 NAMES = (
     "sciq", "boolq", "amazon_polarity", "cosmos_qa", "anthropic_hh",
-    "imdb", "hh_helpful", "hh_harmless", "pku_saferlhf", "tldr",
+    "imdb", "hh_helpful", "hh_harmless", "pku_saferlhf", "tldr", "alpaca_eval",
 )
+#: evaluation sets with one split
+TEST_ONLY = {"alpaca_eval"}
 
 
 def raw_rows(rel: str) -> list[dict]:
@@ -60,7 +62,7 @@ def load(name, split="train", **kw):
 def test_every_loader_gives_standard_columns(local_hub, name):
     spec = registry.get_spec(name)
     assert spec.hub_id and not spec.offline
-    for split in ("train", "test"):
+    for split in ("test",) if name in TEST_ONLY else ("train", "test"):
         ds = load(name, split)
         cols = registry.COLUMNS[spec.task]
         assert tuple(ds.column_names[: len(cols)]) == cols
@@ -173,6 +175,15 @@ def test_imdb_formatter_alone():
         "prompt": "Great film, truly", "label": 1,
     }
     assert hd.format_imdb_prompt({"text": "  <br />", "label": 0}) is None
+
+
+def test_alpaca_eval_prompts(local_hub):
+    ds = load("alpaca_eval", "test")
+    assert ds.column_names == ["prompt", "id", "reference", "generator", "source"]
+    assert ds[1]["prompt"] == "How did US states get their names?"
+    assert ds[2]["source"] == "koala" and ds[0]["generator"] == "text_davinci_003"
+    with pytest.raises(W2SError, match="only a 'test' split"):
+        load("alpaca_eval", "train")
 
 
 # ---------------------------------------------------------------------------------------- preference

@@ -54,6 +54,7 @@ TINY_ALTERNATIVES: dict[str, str] = {
     "hh_harmless": "tiny_harmless",
     "pku_saferlhf": "tiny_safety",
     "tldr": "tiny_summaries",
+    "alpaca_eval": "tiny_instructions",
 }
 
 
@@ -78,18 +79,22 @@ def load_raw(
     split_names: dict[str, str] | None = None,
     data_dir: str | None = None,
     config: str | None = None,
+    data_file: str | None = None,
 ) -> datasets.Dataset:
     """One hub split, raw, through :func:`hub.resolve` and one ``load_dataset`` call for hub and stand-in.
 
     ``split_names`` maps our split ("train"/"test") to the hub's (e.g. ``{"test": "validation"}`` where
     the hub test split has no labels). ``alternative`` is the offline option the error names.
     ``data_dir`` selects a subset folder (hh-rlhf ``helpful-base``); a stand-in directory mirrors it as
-    ``<dir>/<data_dir>/<split>.jsonl``.
+    ``<dir>/<data_dir>/<split>.jsonl``. ``data_file`` reads one named file of the repository as the split
+    (for repositories whose loading script current ``datasets`` no longer runs, e.g. AlpacaEval).
     """
     resolved = hub.resolve("datasets", hub_id, alternative)
     kwargs: dict[str, Any] = {"split": (split_names or {}).get(split, split)}
     if data_dir is not None:
         kwargs["data_dir"] = data_dir
+    if data_file is not None:
+        kwargs["data_files"] = {kwargs["split"]: data_file}
     args = (resolved,) if config is None else (resolved, config)
     if resolved == hub_id:
         return datasets.load_dataset(*args, **kwargs)
@@ -99,7 +104,7 @@ def load_raw(
         where = f"{resolved}/{data_dir}" if data_dir else resolved
         raise W2SError(
             f"local stand-in for {hub_id!r} has no usable {kwargs['split']!r} split in {where} "
-            f"(expected {kwargs['split']}.jsonl in the real schema): {type(err).__name__}: {err}"
+            f"(expected {data_file or kwargs['split'] + '.jsonl'} in the real schema): {type(err).__name__}: {err}"
         ) from err
 
 
@@ -146,13 +151,22 @@ def _hub_loader(
     data_dir: str | None = None,
     extra: tuple[str, ...] = (),
     may_drop: bool = False,
+    data_file: str | None = None,
+    only_split: str | None = None,
 ) -> None:
-    """Register ``name``: load ``hub_id`` (``data_dir``) and format it with ``formatter``."""
+    """Register ``name``: load ``hub_id`` (``data_dir`` or ``data_file``) and format it with ``formatter``.
+
+    ``only_split``: the dataset is an evaluation set with this one split; asking for another is an error.
+    """
 
     @register(name, task, description, hub_id=hub_id)
     def loader(split: str, seed: int) -> datasets.Dataset:
+        if only_split is not None and split != only_split:
+            raise W2SError(f"{name} has only a {only_split!r} split (it is an evaluation set); "
+                           f"ask for split={only_split!r}")
         raw = load_raw(
-            hub_id, split, alternative=tiny_alternative(name), split_names=split_names, data_dir=data_dir
+            hub_id, split, alternative=tiny_alternative(name), split_names=split_names, data_dir=data_dir,
+            data_file=data_file,
         )
         return apply_formatter(
             raw, formatter, name=name, task=task, split=split, seed=seed, extra=extra, may_drop=may_drop
@@ -370,4 +384,23 @@ def format_tldr(ex: Row, rng: random.Random | None = None) -> Row:
 _hub_loader(
     "tldr", "summarization", "CarperAI/openai_summarize_tldr", format_tldr,
     "Reddit TL;DR posts → human reference summaries (OpenAI filtered set, CarperAI copy)",
+)
+
+# ----------------------------------------------------------------------------------------------------
+# instruction following: AlpacaEval (weak-to-strong search, paper preset)
+# ----------------------------------------------------------------------------------------------------
+
+
+def format_alpaca_eval(ex: Row, rng: random.Random | None = None) -> Row:
+    """tatsu-lab/alpaca_eval → ``prompt`` = the ``instruction`` as is; the reference ``output`` (the
+    baseline model's answer, named by ``generator``) and the source ``dataset`` are kept as extra columns."""
+    return {"prompt": ex["instruction"], "reference": ex["output"], "generator": ex["generator"],
+            "source": ex["dataset"]}
+
+
+_hub_loader(
+    "alpaca_eval", "prompts", "tatsu-lab/alpaca_eval", format_alpaca_eval,
+    "AlpacaEval: 805 instructions (test split only) with the baseline model's reference answers",
+    extra=("reference", "generator", "source"), data_file="alpaca_eval.json", only_split="test",
+    split_names={"test": "eval"},
 )

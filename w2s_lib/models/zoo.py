@@ -69,6 +69,8 @@ _HUB_MODELS = [
     ("mistral-7b", CAUSAL, "mistral", "mistralai/Mistral-7B-v0.1", "Mistral 7B (Yang et al.)"),
     ("zephyr-7b-beta", CAUSAL, "mistral", "HuggingFaceH4/zephyr-7b-beta", "tuned scorer (W2S search, AlpacaEval)"),
     ("mistral-7b-sft-beta", CAUSAL, "mistral", "HuggingFaceH4/mistral-7b-sft-beta", "untuned scorer (W2S search, AlpacaEval)"),
+    ("oasst-rm-deberta", ENCODER, "deberta", "OpenAssistant/reward-model-deberta-v3-large-v2",
+     "open reward model (W2S search's offline-substitute gold for AlpacaEval)"),
     ("llama-3-70b-instruct", CAUSAL, "llama", "meta-llama/Meta-Llama-3-70B-Instruct", "W2S search strong base (paper)"),
 ]
 for _name, _kind, _family, _hub_id, _description in _HUB_MODELS:
@@ -163,6 +165,14 @@ def load_causal_lm(name: str, dtype=None):
         raise W2SError(f"model {name!r} is an encoder, not a causal LM; pick a causal one (tinygpt-*, gpt2, qwen…)")
     with _quiet_loading():
         return AutoModelForCausalLM.from_pretrained(model_path(name), config=_config(name), dtype=dtype).eval()
+
+
+def load_sequence_classifier(name: str):
+    """A model with a sequence-classification head as published (a gold classifier or reward model)."""
+    from transformers import AutoModelForSequenceClassification
+
+    with _quiet_loading():
+        return AutoModelForSequenceClassification.from_pretrained(model_path(name)).eval()
 
 
 def load_local_causal_lm(path, dtype=None):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import W2SError
-from .decoding import CachedLM, sample_next
+from .decoding import CachedLM, format_prompt, sample_next
 from .scorer import PairScorer, same_vocabulary
 
 
@@ -49,23 +49,52 @@ def _decode(tokenizer, ids: list[int]) -> str:
 def chunk_beam_search(base, base_tokenizer, prompt: str, scorer: PairScorer | None = None, *,
                       width: int = 4, successors: int = 4, chunk_len: int | None = 5,
                       max_new_tokens: int = 50, temperature: float = 0.7, top_k: int = 50, top_p: float = 1.0,
-                      seed: int = 0, incremental: bool | None = None) -> SearchResult:
+                      seed: int = 0, incremental: bool | None = None, chat: bool = False) -> SearchResult:
     """CBS(W=width, K=successors, L=chunk_len) for one prompt; ``chunk_len=None`` means L = ∞.
 
     ``incremental=None`` picks the cached same-tokenizer scorer path when the vocabularies match, and
-    the text re-tokenising path otherwise (``False`` forces the latter).
+    the text re-tokenising path otherwise (``False`` forces the latter). ``chat``: the base model reads
+    the prompt as one user turn in its chat template (the scorer formats it its own way, see
+    :class:`PairScorer`).
     """
-    _check_shape(width, successors, chunk_len, max_new_tokens)
     if scorer is None and width * successors > 1:
         raise W2SError("search with more than one candidate needs a scorer (a tuned/untuned pair)")
+    responses, scores, account = _search(base, base_tokenizer, prompt, scorer, width, successors, chunk_len,
+                                         max_new_tokens, temperature, top_k, top_p, seed, incremental, chat)
+    best = int(torch.argmax(scores)) if scorer is not None else 0
+    ids = _strip_eos(responses[best].tolist(), base_tokenizer.eos_token_id)
+    return SearchResult(_decode(base_tokenizer, ids), float(scores[best]), ids, account)
+
+
+@torch.no_grad()
+def sample_n(base, base_tokenizer, prompt: str, n: int, *, max_new_tokens: int = 50, temperature: float = 1.0,
+             top_k: int = 0, top_p: float = 1.0, seed: int = 0) -> list[str]:
+    """``n`` independent samples of ``prompt``'s continuation in one batch (no scorer, no selection).
+
+    The raw material of preference pairs (the tuned scorer's DPO data, MACPO's responses).
+    """
+    responses, _, _ = _search(base, base_tokenizer, prompt, None, 1, n, None, max_new_tokens,
+                              temperature, top_k, top_p, seed, False, False)
+    return [_decode(base_tokenizer, r.tolist()) for r in responses]
+
+
+def _strip_eos(ids: list[int], eos: int) -> list[int]:
+    return ids[:ids.index(eos)] if eos in ids else ids
+
+
+def _search(base, base_tokenizer, prompt, scorer, width, successors, chunk_len, max_new_tokens,
+            temperature, top_k, top_p, seed, incremental, chat):
+    """The CBS loop; returns every surviving row's response ids, their scores and the compute account."""
+    _check_shape(width, successors, chunk_len, max_new_tokens)
     if incremental is None:
         incremental = scorer is not None and same_vocabulary(base_tokenizer, scorer.tokenizer)
     gen = torch.Generator().manual_seed(seed)
     rows = width * successors
     eos = base_tokenizer.eos_token_id
-    prompt_ids = torch.tensor(base_tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    if prompt_ids.numel() == 0:
+    if not prompt:
         raise W2SError("the prompt is empty; give the search some text to continue")
+    text = format_prompt(base_tokenizer, prompt, chat)
+    prompt_ids = torch.tensor(base_tokenizer(text, add_special_tokens=False)["input_ids"])
     lm = CachedLM(base)
     lm.prefill(prompt_ids, rows)
     inc = scorer.incremental(prompt_ids, rows) if incremental else None
@@ -92,16 +121,12 @@ def chunk_beam_search(base, base_tokenizer, prompt: str, scorer: PairScorer | No
         elif scorer is not None:
             scores = scorer.score_texts(prompt, [_decode(base_tokenizer, r.tolist()) for r in responses])
         done = finished.all() or responses.shape[1] >= max_new_tokens
-        if successors > 1 and not done:  # keep the top W, copy each K times
+        if scorer is not None and successors > 1 and not done:  # keep the top W, copy each K times
             keep = torch.topk(scores, width).indices.repeat_interleave(successors)
             lm.select(keep)
             if inc is not None:
                 inc.select(keep)
             responses, finished, scores = responses[keep], finished[keep], scores[keep]
-    best = int(torch.argmax(scores)) if scorer is not None else 0
-    ids = responses[best].tolist()
-    if eos in ids:
-        ids = ids[:ids.index(eos)]
     account = {
         "base_tokens_sampled": sampled,
         "base_tokens_run": lm.tokens_run,
@@ -109,7 +134,7 @@ def chunk_beam_search(base, base_tokenizer, prompt: str, scorer: PairScorer | No
         + ((scorer.tokens_run - scorer_before) if scorer is not None else 0),
         "chunks": chunks,
     }
-    return SearchResult(_decode(base_tokenizer, ids), float(scores[best]), ids, account)
+    return responses, scores, account
 
 
 def best_of_n(base, base_tokenizer, prompt: str, scorer: PairScorer, n: int = 16, **kw) -> SearchResult:

@@ -9,7 +9,8 @@ operations weak-to-strong search is made of:
 - ``select(indices)`` — keep / duplicate rows (``Cache.reorder_cache``), e.g. the top-W beams × K.
 
 It also counts the tokens it ran through the model, which is how methods are compared at a matched
-compute budget.
+compute budget. The model may sit on any device; the next-token distributions come back on the CPU, where
+sampling, scoring and beam bookkeeping happen (a few rows × vocabulary per step).
 """
 
 from __future__ import annotations
@@ -18,6 +19,19 @@ import inspect
 
 import torch
 from transformers import DynamicCache
+
+from ..errors import W2SError
+
+
+def format_prompt(tokenizer, prompt: str, chat: bool = False) -> str:
+    """The model's input text for ``prompt``: itself, or one user turn in the tokenizer's chat template."""
+    if not chat:
+        return prompt
+    if not getattr(tokenizer, "chat_template", None):
+        raise W2SError(f"chat=True needs a tokenizer with a chat template; {tokenizer.name_or_path!r} has none "
+                       "(use an instruction-tuned model or chat=False)")
+    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                         add_generation_prompt=True)
 
 
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
@@ -55,22 +69,25 @@ class CachedLM:
     def prefill(self, prompt_ids: torch.Tensor, n_rows: int) -> None:
         """Run the prompt (1-D ids) once, then copy its cache to ``n_rows`` identical rows."""
         self.cache = DynamicCache(config=self.model.config)
-        out = self.model(input_ids=prompt_ids.view(1, -1), attention_mask=torch.ones(1, prompt_ids.numel(), dtype=torch.long),
-                         use_cache=True, **{self._cache_kw: self.cache})
+        ids = prompt_ids.view(1, -1).to(self.model.device)
+        out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True,
+                         **{self._cache_kw: self.cache})
         self.tokens_run += prompt_ids.numel()
-        self.cache.reorder_cache(torch.zeros(n_rows, dtype=torch.long))  # public API: select row 0, n times
-        self.last_logprobs = out.logits[:, -1].float().log_softmax(-1).expand(n_rows, -1).clone()
+        # public API: select row 0, n times
+        self.cache.reorder_cache(torch.zeros(n_rows, dtype=torch.long, device=ids.device))
+        self.last_logprobs = out.logits[:, -1].float().log_softmax(-1).cpu().expand(n_rows, -1).clone()
 
     @torch.no_grad()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per row; return log p(token) under the state before it."""
         logp = self.last_logprobs.gather(1, tokens.view(-1, 1)).squeeze(1)
-        out = self.model(input_ids=tokens.view(-1, 1), use_cache=True, **{self._cache_kw: self.cache})
+        out = self.model(input_ids=tokens.view(-1, 1).to(self.model.device), use_cache=True,
+                         **{self._cache_kw: self.cache})
         self.tokens_run += tokens.numel()
-        self.last_logprobs = out.logits[:, -1].float().log_softmax(-1)
+        self.last_logprobs = out.logits[:, -1].float().log_softmax(-1).cpu()
         return logp
 
     def select(self, indices: torch.Tensor) -> None:
         """Keep rows ``indices`` (repeats allowed) in the cache and the next-token distribution."""
-        self.cache.reorder_cache(indices)
+        self.cache.reorder_cache(indices.to(self.model.device))
         self.last_logprobs = self.last_logprobs.index_select(0, indices)

@@ -11,23 +11,24 @@ import torch
 
 from ..errors import W2SError
 from .cbs import SearchResult, _decode
-from .decoding import CachedLM, sample_next
+from .decoding import CachedLM, format_prompt, sample_next
 from .scorer import PairScorer, same_vocabulary
 
 
 @torch.no_grad()
 def eft_sample(base, base_tokenizer, prompt: str, scorer: PairScorer, *, beta: float = 1.0,
                max_new_tokens: int = 50, temperature: float = 0.7, top_k: int = 50, top_p: float = 1.0,
-               seed: int = 0) -> SearchResult:
+               seed: int = 0, chat: bool = False) -> SearchResult:
     """One EFT sample; ``beta = 0`` is exactly the base model's own sampling for the same seed."""
     if not same_vocabulary(base_tokenizer, scorer.tokenizer):
         raise W2SError("EFT needs the base and the small models to share one vocabulary; "
                        "use chunk-level beam search, which re-tokenises text, for mixed tokenizers")
     gen = torch.Generator().manual_seed(seed)
     eos = base_tokenizer.eos_token_id
-    prompt_ids = torch.tensor(base_tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    if prompt_ids.numel() == 0:
+    if not prompt:
         raise W2SError("the prompt is empty; give EFT some text to continue")
+    text = format_prompt(base_tokenizer, prompt, chat)
+    prompt_ids = torch.tensor(base_tokenizer(text, add_special_tokens=False)["input_ids"])
     lms = [CachedLM(m) for m in (base, scorer.tuned, scorer.untuned)]
     for lm in lms:
         lm.prefill(prompt_ids, 1)

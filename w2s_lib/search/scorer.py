@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .decoding import CachedLM
+from .decoding import CachedLM, format_prompt
 
 
 def same_vocabulary(tok_a, tok_b) -> bool:
@@ -36,7 +36,8 @@ def response_logprob(model, prompt_ids: list[int], responses: list[list[int]], b
         for i, s in enumerate(seqs):
             ids[i, :len(s)] = torch.tensor(s)
             mask[i, :len(s)] = 1
-        logp = model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+        logp = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits.float()
+        logp = logp.log_softmax(-1).cpu()
         token_logp = logp[:, :-1].gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1)  # p(ids[t] | ids[<t])
         for i, r in enumerate(chunk):
             p = len(prompt_ids)
@@ -68,15 +69,20 @@ class IncrementalScore:
 
 
 class PairScorer:
-    """A small tuned/untuned pair sharing one tokenizer."""
+    """A small tuned/untuned pair sharing one tokenizer.
 
-    def __init__(self, tuned, untuned, tokenizer):
+    ``chat``: on the text path the pair reads the prompt as one user turn in its own chat template
+    (instruction-tuned pairs such as zephyr / mistral-sft), whatever template the large model used.
+    """
+
+    def __init__(self, tuned, untuned, tokenizer, chat: bool = False):
         self.tuned, self.untuned, self.tokenizer = tuned.eval(), untuned.eval(), tokenizer
+        self.chat = chat
         self.tokens_run = 0
 
     def score_texts(self, prompt: str, responses: list[str]) -> torch.Tensor:
         """The score of each text response to ``prompt`` (re-tokenised with the scorer's tokenizer)."""
-        prompt_ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        prompt_ids = self.tokenizer(format_prompt(self.tokenizer, prompt, self.chat), add_special_tokens=False)["input_ids"]
         resp_ids = [self.tokenizer(r, add_special_tokens=False)["input_ids"] for r in responses]
         return self.score_ids(prompt_ids, resp_ids)
 

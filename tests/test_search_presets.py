@@ -1,0 +1,137 @@
+"""The colab and paper presets of weak-to-strong search, run on local stand-ins along the real code path.
+
+Stand-ins are tiny models saved under ``$W2S_LOCAL_HUB/models/<org>__<name>`` in the hub models' formats:
+GPT-2-architecture causal LMs (the micro tiny GPTs) for gpt2-imdb / gpt2-large / gpt2-xl and the zephyr /
+mistral-sft pair, a causal LM with *another* vocabulary and a chat template for Llama-3-70B-Instruct (so
+the paper preset exercises the text re-tokenising path and chat formatting), and sequence classifiers for
+the gold rewards (distilbert-imdb, the reward model). Datasets come from the fixture stand-ins.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import (AutoTokenizer, BertConfig, BertForSequenceClassification, GPT2Config,
+                          GPT2LMHeadModel)
+
+from w2s_lib.errors import W2SError
+from w2s_lib.models import tinygpt as G
+from w2s_lib.models import zoo
+from w2s_lib.search import sample_n
+from w2s_lib.search.experiment import (SearchConfig, gold_reward, method_names, results_frame, run_method,
+                                       tune_scorer)
+
+FIXTURE_DATASETS = Path(__file__).resolve().parent.parent / "data" / "fixtures" / "hub" / "datasets"
+CHAT = "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+
+
+def _hub_dir(root: Path, name: str) -> Path:
+    return root / "models" / zoo.get_spec(name).hub_id.replace("/", "__")
+
+
+def _copy_gpt(src: Path, dst: Path, chat: bool = False) -> None:
+    shutil.copytree(src, dst)
+    if chat:
+        tok = AutoTokenizer.from_pretrained(dst)
+        tok.chat_template = CHAT
+        tok.save_pretrained(dst)
+
+
+def _minilm_tokenizer(eos: bool = False):
+    tok = AutoTokenizer.from_pretrained(zoo.minilm_dir())
+    if eos:
+        tok.eos_token = "[SEP]"
+    return tok
+
+
+def _classifier(dst: Path, num_labels: int, id2label: dict | None = None) -> None:
+    tok = _minilm_tokenizer()
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=64, num_labels=num_labels, id2label=id2label)
+    torch.manual_seed(0)
+    BertForSequenceClassification(cfg).save_pretrained(dst)
+    tok.save_pretrained(dst)
+
+
+@pytest.fixture(scope="module")
+def local_hub(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hub")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("W2S_ZOO_DIR", str(root / "zoo"))
+    micro = G.build_zoo(micro=True, progress=False)
+    mp.undo()
+    shutil.copytree(FIXTURE_DATASETS, root / "datasets")
+    for name, rung, chat in (("gpt2-imdb", "tinygpt-xs", False), ("gpt2-large", "tinygpt-m", False),
+                             ("gpt2-xl", "tinygpt-l", False), ("mistral-7b-sft-beta", "tinygpt-xs", True),
+                             ("zephyr-7b-beta", "tinygpt-s", True)):
+        _copy_gpt(micro[rung], _hub_dir(root, name), chat)
+    # a base with another vocabulary (WordPiece) and its own chat template: the text path
+    tok = _minilm_tokenizer(eos=True)
+    tok.chat_template = CHAT.replace("<|assistant|>", "ASSISTANT:")
+    torch.manual_seed(0)
+    llama = _hub_dir(root, "llama-3-70b-instruct")
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=1, n_head=2, n_positions=256,
+                               eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id)).save_pretrained(llama)
+    tok.save_pretrained(llama)
+    _classifier(_hub_dir(root, "distilbert-imdb"), 2, {0: "NEGATIVE", 1: "POSITIVE"})
+    _classifier(_hub_dir(root, "oasst-rm-deberta"), 1)
+    return root
+
+
+@pytest.fixture
+def hub_env(local_hub, monkeypatch):
+    monkeypatch.setenv("W2S_LOCAL_HUB", str(local_hub))
+    return local_hub
+
+
+def test_colab_preset_runs_on_standins(hub_env):
+    cfg = SearchConfig.for_preset("colab", {"n_prompts": 2, "max_new_tokens": 6, "tune_prompts": 4, "tune_samples": 3,
+                                            "dpo_batch": 2, "dpo_epochs": 1.0, "bon": (4,), "cbs": (2, 2, 3)})
+    assert cfg.gold == "distilbert-imdb" and cfg.bases == ("gpt2-large", "gpt2-xl") and not cfg.tuned
+    assert tune_scorer(cfg).result["n_pairs"] >= 1  # DPO on gold-labelled pairs of gpt2-imdb's samples
+    frame = results_frame([cfg])
+    assert set(frame.method) == {"base", "bon-4", "eft-1", "cbs-2-2-3", "tuned"}
+    assert frame.gold_mean.notna().all()
+    cbs = frame[(frame.method == "cbs-2-2-3") & (frame.base == "gpt2-xl")].iloc[0]
+    assert cbs.scorer_tokens_run > 0  # shared GPT-2 vocabulary: the incremental scorer path
+
+
+def test_paper_preset_uses_the_ready_pair_chat_and_text_path(hub_env):
+    cfg = SearchConfig.for_preset("paper", {"n_prompts": 2, "max_new_tokens": 4, "cbs": (2, 2, 2), "bon": (2,)})
+    assert (cfg.small, cfg.tuned, cfg.chat, cfg.cbs) == ("mistral-7b-sft-beta", "zephyr-7b-beta", True, (2, 2, 2))
+    assert tune_scorer(cfg).result == {"tuned": "zephyr-7b-beta", "untuned": "mistral-7b-sft-beta"}
+    # another vocabulary: no EFT (it needs one), CBS re-tokenises the base's text for the pair
+    assert method_names(cfg) == ["base", "bon-2", "cbs-2-2-2"]
+    art = run_method(cfg, "llama-3-70b-instruct", "cbs-2-2-2")
+    assert art.result["scorer_tokens_run"] > 0 and art.result["base_tokens_sampled"] > 0
+    with pytest.raises(W2SError, match="share one vocabulary"):
+        run_method(cfg, "llama-3-70b-instruct", "eft-1")
+
+
+def test_model_gold_rewards(hub_env):
+    imdb = gold_reward("distilbert-imdb")
+    clf = zoo.load_sequence_classifier("distilbert-imdb")
+    enc = imdb.tokenizer("A fine film. It was great", return_tensors="pt")
+    with torch.no_grad():
+        logits = clf(**enc).logits[0]
+    assert imdb("A fine film.", " It was great") == pytest.approx(float(logits[1] - logits[0]), abs=1e-5)
+    assert isinstance(gold_reward("oasst-rm-deberta")("Say hi.", "Hi!"), float)
+    with pytest.raises(W2SError, match="unknown gold reward"):
+        gold_reward("gpt-4-judge")
+
+
+def test_offline_without_standins_fails_fast(monkeypatch):
+    monkeypatch.delenv("W2S_LOCAL_HUB", raising=False)
+    cfg = SearchConfig.for_preset("colab", {"n_prompts": 1})
+    with pytest.raises(W2SError, match="hub is unreachable"):
+        tune_scorer(cfg)
+
+
+def test_sample_n_draws_independent_samples_in_one_batch(local_hub):
+    path = _hub_dir(local_hub, "gpt2-xl")
+    model = zoo.load_local_causal_lm(path)
+    tok = AutoTokenizer.from_pretrained(path)
+    texts = sample_n(model, tok, "Review: I bought this lamp last week. The", 6, max_new_tokens=8, seed=1)
+    assert len(texts) == 6 and len(set(texts)) > 1
+    assert texts == sample_n(model, tok, "Review: I bought this lamp last week. The", 6, max_new_tokens=8, seed=1)
