@@ -14,3 +14,23 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("W2S_HOME", str(home))
     monkeypatch.delenv("W2S_LOCAL_HUB", raising=False)
     yield home
+
+
+@pytest.fixture(scope="session")
+def micro_zoo(tmp_path_factory):
+    """The micro tiny-GPT ladder, built once per test session in a directory of its own.
+
+    Returns ``(zoo_dir, {name: checkpoint dir})``. A test that loads models *by zoo name* points
+    ``W2S_ZOO_DIR`` at ``zoo_dir`` itself (with its ``monkeypatch``), so no environment leaks between tests;
+    ``W2S_SMOKE`` is not set here (the micro build is asked for explicitly).
+    """
+    from w2s_lib.models import tinygpt
+
+    root = tmp_path_factory.mktemp("micro_zoo")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("W2S_ZOO_DIR", str(root))
+    try:
+        paths = tinygpt.build_zoo(micro=True, progress=False)
+    finally:
+        mp.undo()
+    return root, paths

@@ -5,7 +5,6 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from w2s_lib.errors import W2SError
-from w2s_lib.models import tinygpt as G
 from w2s_lib.search.scorer import response_logprob
 from w2s_lib.train.preference import dpo_train, sft_train
 
@@ -14,12 +13,8 @@ GOOD, BAD = " great.", " awful."
 
 
 @pytest.fixture(scope="module")
-def micro(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("W2S_ZOO_DIR", str(tmp_path_factory.mktemp("zoo")))
-    path = G.build_zoo(micro=True, progress=False)["tinygpt-xs"]
-    yield path
-    mp.undo()
+def micro(micro_zoo):
+    return micro_zoo[1]["tinygpt-xs"]
 
 
 def _margin(model, tok):

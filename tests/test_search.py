@@ -5,7 +5,6 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from w2s_lib.errors import W2SError
-from w2s_lib.models import tinygpt as G
 from w2s_lib.search import PairScorer, best_of_n, chunk_beam_search, eft_sample, sample
 from w2s_lib.search.decoding import CachedLM, sample_next
 from w2s_lib.search.scorer import response_logprob
@@ -14,15 +13,11 @@ PROMPT = "Review: I bought this lamp last week. The"
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("zoo")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("W2S_ZOO_DIR", str(root))
-    paths = G.build_zoo(micro=True, progress=False)
+def models(micro_zoo):
+    paths = micro_zoo[1]
     load = lambda n: AutoModelForCausalLM.from_pretrained(paths[n]).eval()  # noqa: E731
     tok = AutoTokenizer.from_pretrained(paths["tinygpt-xs"])
-    yield {"base": load("tinygpt-l"), "tuned": load("tinygpt-s"), "untuned": load("tinygpt-xs"), "tok": tok}
-    mp.undo()
+    return {"base": load("tinygpt-l"), "tuned": load("tinygpt-s"), "untuned": load("tinygpt-xs"), "tok": tok}
 
 
 def _reference_sample(model, tok, prompt, n, seed, **kw):

@@ -16,7 +16,6 @@ from transformers import (AutoTokenizer, BertConfig, BertForSequenceClassificati
                           GPT2LMHeadModel)
 
 from w2s_lib.errors import W2SError
-from w2s_lib.models import tinygpt as G
 from w2s_lib.models import zoo
 from w2s_lib.search import sample_n
 from w2s_lib.search.experiment import (SearchConfig, gold_reward, method_names, results_frame, run_method,
@@ -55,12 +54,9 @@ def _classifier(dst: Path, num_labels: int, id2label: dict | None = None) -> Non
 
 
 @pytest.fixture(scope="module")
-def local_hub(tmp_path_factory):
+def local_hub(tmp_path_factory, micro_zoo):
     root = tmp_path_factory.mktemp("hub")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("W2S_ZOO_DIR", str(root / "zoo"))
-    micro = G.build_zoo(micro=True, progress=False)
-    mp.undo()
+    micro = micro_zoo[1]
     shutil.copytree(FIXTURE_DATASETS, root / "datasets")
     for name, rung, chat in (("gpt2-imdb", "tinygpt-xs", False), ("gpt2-large", "tinygpt-m", False),
                              ("gpt2-xl", "tinygpt-l", False), ("mistral-7b-sft-beta", "tinygpt-xs", True),
