@@ -322,13 +322,15 @@ def score_rows(cfg: DeceptionConfig, probs: dict[str, np.ndarray]) -> list[dict]
     return rows
 
 
-def run_seeds(cfg: DeceptionConfig, seeds, force: bool = False, progress: bool = True) -> "pd.DataFrame":  # noqa: F821
-    """:func:`run_deception` for each seed: one long table (``score`` / ``excess`` NaN where nothing flipped)."""
+def run_seeds(cfg, seeds, force: bool = False, progress: bool = True, runner=None) -> "pd.DataFrame":  # noqa: F821
+    """``runner`` (default :func:`run_deception`) for each seed: one long table (``score`` / ``excess`` NaN
+    where nothing flipped)."""
     import pandas as pd
 
+    runner = runner or run_deception
     rows = []
     for seed in seeds:
-        art = run_deception(cfg.replace(seed=seed), force=force)
+        art = runner(cfg.replace(seed=seed), force=force)
         rows += art["rows"]
         if progress:
             print(f"seed {seed}: {len(art['rows'])} scores")
@@ -336,13 +338,18 @@ def run_seeds(cfg: DeceptionConfig, seeds, force: bool = False, progress: bool =
     return df.astype({"score": float, "excess": float})
 
 
-def deceptive_examples(cfg: DeceptionConfig, seed: int, strong: str, setting: str = "explicit",
+def deceptive_examples(cfg, seed: int, strong: str, setting: str = "explicit",
                        method: str = "direct", n: int = 5) -> "pd.DataFrame":  # noqa: F821
     """Test pairs the conflict turned from aligned to misaligned inside ``S_k ∩ W_uk`` (text shown)."""
     import pandas as pd
 
     c = cfg.replace(seed=seed)
-    art = run_deception(c)
+    if isinstance(c, DeceptionConfig):
+        art = run_deception(c)
+    else:  # the preference-alignment setting (same artifact layout)
+        from .deception_pref import run_preference
+
+        art = run_preference(c)
     z = np.load(art.path / "probs.npz")
     test = harmless_splits(c)["test"]
     base, conf = z[f"{method}|{strong}|none"], z[f"{method}|{strong}|{setting}"]
