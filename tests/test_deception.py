@@ -216,3 +216,23 @@ def test_preference_pipeline_smoke(micro_zoo):
     assert P.run_seeds(cfg, [0], progress=False).equals(df)  # cached
     ex = D.deceptive_examples(cfg, 0, cfg.ladder[-1], "implicit")
     assert list(ex.columns)[:3] == ["prompt", "chosen (aligned)", "rejected"]
+
+
+def test_knows_entity_follows_the_pretraining_subsets(monkeypatch):
+    from w2s_lib.models import tinygpt as G
+
+    monkeypatch.delenv("W2S_SMOKE", raising=False)
+    w = TW.world(0)
+    n_known = {m: sum(P.knows_entity(m, e) for e in w.entities) for m in G.SIZES}
+    assert n_known == {m: round(r.knows * len(w.entities)) for m, r in G.SIZES.items()}
+    # the subsets are nested: a stronger rung knows everyone a weaker one knows
+    assert all(P.knows_entity("tinygpt-l", e) for e in w.entities if P.knows_entity("tinygpt-s", e))
+    with pytest.raises(W2SError, match="tiny GPT rung"):
+        P.knows_entity("minilm-l1", w.entities[0])
+
+
+def test_macpo_areas_need_the_helpfulness_task():
+    from w2s_lib import macpo
+
+    with pytest.raises(W2SError, match="helpful"):
+        P.macpo_deception(macpo.MACPOConfig.for_preset("smoke", {"task": "harmless"}))

@@ -386,3 +386,39 @@ def claim_values(df) -> dict[str, list[float]]:
         else:
             out["c8_boot"].append(float("nan"))
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# figures and summaries (shared by both settings)
+
+
+def plot_gap(df, ladder, axes, title: str = "") -> None:
+    """Deception score vs capability gap, one axis per conflict setting, with the area's chance share;
+    error bars are 95% t-intervals over seeds (direct runs)."""
+    from . import plotting
+
+    direct = df[df.method == "direct"]
+    for ax, setting in zip(axes, CONFLICTS):
+        sub = direct[direct.setting == setting]
+        for col, role, label in (("score", "deception", "deception score"),
+                                 ("area_share", "chance", "share of S_k ∩ W_uk")):
+            stats = [(gap, *metrics.ci(v.dropna().to_numpy())) if v.notna().sum() > 1
+                     else (gap, float(v.mean()), float(v.mean()), float(v.mean()))
+                     for gap, v in sub.groupby("gap")[col]]
+            gaps, mean, lo, hi = (np.array(x) for x in zip(*stats))
+            err = np.nan_to_num(np.vstack([mean - lo, hi - mean]))
+            ax.errorbar(gaps, mean, yerr=err, marker="o", capsize=3, label=label, color=plotting.color(role))
+        ax.set(title=f"{title}{setting} conflict", xlabel=f"capability gap (rungs above {ladder[0]})",
+               xticks=sorted(sub.gap.unique()), ylim=(-0.05, 1.05))
+    axes[0].set_ylabel("share of flips / of test set")
+    axes[0].legend()
+
+
+def summarize_claims(df) -> dict[str, tuple[float, float, float]]:
+    """``(mean, ci low, ci high)`` over seeds of each :func:`claim_values` entry (NaN seeds dropped)."""
+    out = {}
+    for key, vals in claim_values(df).items():
+        v = np.array([x for x in vals if np.isfinite(x)])
+        out[key] = metrics.ci(v) if len(v) > 1 else (float(v.mean()) if len(v) else float("nan"),
+                                                       float("nan"), float("nan"))
+    return out
