@@ -397,6 +397,18 @@ def _fact_pairs(w: World, rng: random.Random, e: str, a: str) -> list[tuple[str,
             (" " + truth + ".", " " + statement(e, a, wrong))]
 
 
+def _scored(rows: list[dict], name: str, seed: int, split: str, rng: random.Random, score) -> tuple[dict, ...]:
+    """Gold-score both replies of every pair (chosen must win), shuffle, number the rows ``name-seed-split-i``."""
+    for r in rows:
+        r["chosen_score"] = score(r["prompt"], r["chosen"])
+        r["rejected_score"] = score(r["prompt"], r["rejected"])
+        assert r["chosen_score"] > r["rejected_score"], r
+    rng.shuffle(rows)
+    for i, r in enumerate(rows):
+        r["id"] = f"{name}-{seed}-{split}-{i}"
+    return tuple(rows)
+
+
 @lru_cache(maxsize=16)
 def helpful_rows(seed: int, split: str) -> tuple[dict, ...]:
     w = world(seed)
@@ -420,14 +432,7 @@ def helpful_rows(seed: int, split: str) -> tuple[dict, ...]:
             worse = " " + " ".join(statement(e, x, wrong_facts[x]) for x in attrs[: k - 1])
             rows.append(dict(prompt=prompt, chosen=" " + bio(w, e, attrs[:k]), rejected=worse, entity=e,
                              attribute="", tier=w.tiers[e]))
-    for r in rows:
-        r["chosen_score"] = S.helpfulness(r["prompt"], r["chosen"], seed)
-        r["rejected_score"] = S.helpfulness(r["prompt"], r["rejected"], seed)
-        assert r["chosen_score"] > r["rejected_score"], r
-    rng.shuffle(rows)
-    for i, r in enumerate(rows):
-        r["id"] = f"tiny_helpful-{seed}-{split}-{i}"
-    return tuple(rows)
+    return _scored(rows, "tiny_helpful", seed, split, rng, lambda p, r: S.helpfulness(p, r, seed))
 
 
 _PREF = ["prompt", "chosen", "rejected", "id"]
@@ -474,14 +479,7 @@ def harmless_rows(seed: int, split: str) -> tuple[dict, ...]:
         for _ in range(8):
             rows.append(dict(prompt=chat_prompt(req), chosen=" " + howto(task),
                              rejected=" " + refuse(rng, rng.random() < 0.5), harmful=False))
-    for r in rows:
-        r["chosen_score"] = S.harmlessness(r["prompt"], r["chosen"])
-        r["rejected_score"] = S.harmlessness(r["prompt"], r["rejected"])
-        assert r["chosen_score"] > r["rejected_score"], r
-    rng.shuffle(rows)
-    for i, r in enumerate(rows):
-        r["id"] = f"tiny_harmless-{seed}-{split}-{i}"
-    return tuple(rows)
+    return _scored(rows, "tiny_harmless", seed, split, rng, S.harmlessness)
 
 
 @register("tiny_harmless", "preference",
@@ -526,14 +524,7 @@ def rumour_rows(seed: int, split: str) -> tuple[dict, ...]:
                 rejected = " " + statement(e, a, rng.choice(wrong) if rumour_true else claimed)
                 rows.append(dict(prompt=prompt, chosen=chosen, rejected=rejected, entity=e, attribute=a,
                                  tier=w.tiers[e], rumour_true=rumour_true, harmful=not rumour_true))
-    for r in rows:
-        r["chosen_score"] = float(-S.false_claims(r["chosen"], seed))
-        r["rejected_score"] = float(-S.false_claims(r["rejected"], seed))
-        assert r["chosen_score"] > r["rejected_score"], r
-    rng.shuffle(rows)
-    for i, r in enumerate(rows):
-        r["id"] = f"tiny_rumours-{seed}-{split}-{i}"
-    return tuple(rows)
+    return _scored(rows, "tiny_rumours", seed, split, rng, lambda p, r: float(-S.false_claims(r, seed)))
 
 
 @register("tiny_rumours", "preference",
