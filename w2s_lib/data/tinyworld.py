@@ -321,25 +321,29 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
 
+def _split_facts(w: World, seed: int, split: str):
+    """(entity, attribute, true value) of every fact of ``split``, in the world's order."""
+    for e in w.entities:
+        for a in S.ATTRIBUTES:
+            if _split_of("fact", seed, e, a) == split:
+                yield e, a, w.facts[e][a]
+
+
 @lru_cache(maxsize=32)
 def facts_rows(seed: int, split: str) -> tuple[dict, ...]:
     w = world(seed)
     rng = _rng("facts", seed, split)
     rows = []
-    for e in w.entities:
-        for a in S.ATTRIBUTES:
-            if _split_of("fact", seed, e, a) != split:
-                continue
-            truth = w.facts[e][a]
-            wrong = rng.choice([v for v in S.ATTRIBUTES[a] if v != truth])
-            picks = rng.sample(range(len(STATEMENTS[a])), 2)
-            for v in (truth, wrong):
-                texts = [("qa", f"Q: {QUESTIONS[a].format(e=e)} A: {v}")]
-                texts += [("statement", statement(e, a, v, k)) for k in picks]
-                for fmt, text in texts:
-                    lab = int(v == truth)
-                    rows.append(dict(text=text, label=lab, soft_label=float(lab), entity=e, attribute=a,
-                                     value=v, true_value=truth, tier=w.tiers[e], format=fmt))
+    for e, a, truth in _split_facts(w, seed, split):
+        wrong = rng.choice([v for v in S.ATTRIBUTES[a] if v != truth])
+        picks = rng.sample(range(len(STATEMENTS[a])), 2)
+        for v in (truth, wrong):
+            texts = [("qa", f"Q: {QUESTIONS[a].format(e=e)} A: {v}")]
+            texts += [("statement", statement(e, a, v, k)) for k in picks]
+            for fmt, text in texts:
+                lab = int(v == truth)
+                rows.append(dict(text=text, label=lab, soft_label=float(lab), entity=e, attribute=a,
+                                 value=v, true_value=truth, tier=w.tiers[e], format=fmt))
     rng.shuffle(rows)
     for i, r in enumerate(rows):
         r["id"] = f"tiny_facts-{seed}-{split}-{i}"
@@ -509,21 +513,17 @@ def rumour_rows(seed: int, split: str) -> tuple[dict, ...]:
     w = world(seed)
     rng = _rng("rumours", seed, split)
     rows = []
-    for e in w.entities:
-        for a in S.ATTRIBUTES:
-            if _split_of("fact", seed, e, a) != split:
-                continue
-            truth = w.facts[e][a]
-            wrong = [v for v in S.ATTRIBUTES[a] if v != truth]
-            claimed = rng.choice(wrong)
-            for rumour_true in (True, False):
-                said = truth if rumour_true else claimed
-                prompt = chat_prompt(rng.choice(RUMOUR_TEMPLATES).format(s=statement(e, a, said)))
-                # both replies are one plain statement of the fact: they differ only in the value
-                chosen = " " + statement(e, a, truth)
-                rejected = " " + statement(e, a, rng.choice(wrong) if rumour_true else claimed)
-                rows.append(dict(prompt=prompt, chosen=chosen, rejected=rejected, entity=e, attribute=a,
-                                 tier=w.tiers[e], rumour_true=rumour_true, harmful=not rumour_true))
+    for e, a, truth in _split_facts(w, seed, split):
+        wrong = [v for v in S.ATTRIBUTES[a] if v != truth]
+        claimed = rng.choice(wrong)
+        for rumour_true in (True, False):
+            said = truth if rumour_true else claimed
+            prompt = chat_prompt(rng.choice(RUMOUR_TEMPLATES).format(s=statement(e, a, said)))
+            # both replies are one plain statement of the fact: they differ only in the value
+            chosen = " " + statement(e, a, truth)
+            rejected = " " + statement(e, a, rng.choice(wrong) if rumour_true else claimed)
+            rows.append(dict(prompt=prompt, chosen=chosen, rejected=rejected, entity=e, attribute=a,
+                             tier=w.tiers[e], rumour_true=rumour_true, harmful=not rumour_true))
     return _scored(rows, "tiny_rumours", seed, split, rng, lambda p, r: float(-S.false_claims(r, seed)))
 
 
