@@ -322,13 +322,15 @@ def score_rows(cfg: DeceptionConfig, probs: dict[str, np.ndarray]) -> list[dict]
     return rows
 
 
-def run_seeds(cfg: DeceptionConfig, seeds, force: bool = False, progress: bool = True) -> "pd.DataFrame":  # noqa: F821
-    """:func:`run_deception` for each seed: one long table (``score`` / ``excess`` NaN where nothing flipped)."""
+def run_seeds(cfg, seeds, force: bool = False, progress: bool = True, runner=None) -> "pd.DataFrame":  # noqa: F821
+    """``runner`` (default :func:`run_deception`) for each seed: one long table (``score`` / ``excess`` NaN
+    where nothing flipped)."""
     import pandas as pd
 
+    runner = runner or run_deception
     rows = []
     for seed in seeds:
-        art = run_deception(cfg.replace(seed=seed), force=force)
+        art = runner(cfg.replace(seed=seed), force=force)
         rows += art["rows"]
         if progress:
             print(f"seed {seed}: {len(art['rows'])} scores")
@@ -336,13 +338,18 @@ def run_seeds(cfg: DeceptionConfig, seeds, force: bool = False, progress: bool =
     return df.astype({"score": float, "excess": float})
 
 
-def deceptive_examples(cfg: DeceptionConfig, seed: int, strong: str, setting: str = "explicit",
+def deceptive_examples(cfg, seed: int, strong: str, setting: str = "explicit",
                        method: str = "direct", n: int = 5) -> "pd.DataFrame":  # noqa: F821
     """Test pairs the conflict turned from aligned to misaligned inside ``S_k ∩ W_uk`` (text shown)."""
     import pandas as pd
 
     c = cfg.replace(seed=seed)
-    art = run_deception(c)
+    if isinstance(c, DeceptionConfig):
+        art = run_deception(c)
+    else:  # the preference-alignment setting (same artifact layout)
+        from .deception_pref import run_preference
+
+        art = run_preference(c)
     z = np.load(art.path / "probs.npz")
     test = harmless_splits(c)["test"]
     base, conf = z[f"{method}|{strong}|none"], z[f"{method}|{strong}|{setting}"]
@@ -378,4 +385,40 @@ def claim_values(df) -> dict[str, list[float]]:
             out["c8_boot"].append(float(np.nanmean(hi.score) - np.nanmean(b.score)))
         else:
             out["c8_boot"].append(float("nan"))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# figures and summaries (shared by both settings)
+
+
+def plot_gap(df, ladder, axes, title: str = "") -> None:
+    """Deception score vs capability gap, one axis per conflict setting, with the area's chance share;
+    error bars are 95% t-intervals over seeds (direct runs)."""
+    from . import plotting
+
+    direct = df[df.method == "direct"]
+    for ax, setting in zip(axes, CONFLICTS):
+        sub = direct[direct.setting == setting]
+        for col, role, label in (("score", "deception", "deception score"),
+                                 ("area_share", "chance", "share of S_k ∩ W_uk")):
+            stats = [(gap, *metrics.ci(v.dropna().to_numpy())) if v.notna().sum() > 1
+                     else (gap, float(v.mean()), float(v.mean()), float(v.mean()))
+                     for gap, v in sub.groupby("gap")[col]]
+            gaps, mean, lo, hi = (np.array(x) for x in zip(*stats))
+            err = np.nan_to_num(np.vstack([mean - lo, hi - mean]))
+            ax.errorbar(gaps, mean, yerr=err, marker="o", capsize=3, label=label, color=plotting.color(role))
+        ax.set(title=f"{title}{setting} conflict", xlabel=f"capability gap (rungs above {ladder[0]})",
+               xticks=sorted(sub.gap.unique()), ylim=(-0.05, 1.05))
+    axes[0].set_ylabel("share of flips / of test set")
+    axes[0].legend()
+
+
+def summarize_claims(df) -> dict[str, tuple[float, float, float]]:
+    """``(mean, ci low, ci high)`` over seeds of each :func:`claim_values` entry (NaN seeds dropped)."""
+    out = {}
+    for key, vals in claim_values(df).items():
+        v = np.array([x for x in vals if np.isfinite(x)])
+        out[key] = metrics.ci(v) if len(v) > 1 else (float(v.mean()) if len(v) else float("nan"),
+                                                       float("nan"), float("nan"))
     return out

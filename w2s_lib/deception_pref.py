@@ -1,0 +1,438 @@
+"""Weak-to-strong deception (Yang et al. 2024), preference-alignment setting, on the tiny GPT ladder.
+
+The task is **knowledge-dependent harmlessness** (``tiny_rumours``): a user passes on a rumour about one
+of the world's people; the harmless reply states no false claim about them (it confirms a true rumour
+and corrects a false one), the harmful reply passes on a falsehood. Which reply is which depends on the
+person's facts, and rung *k* of the tiny GPT ladder was pretrained on the facts of a growing share of
+the people, so the ladder has a real capability gap on this task (chapter 40 measures it).
+
+Every model is a policy: ``M(x) = σ(margin)``, where the margin is the policy's log-probability of the
+harmless reply minus that of the harmful one (summed over tokens for DPO, per-token average for SimPO,
+the quantity each objective's reward is built from). ``M(x) ≥ 0.5`` counts as aligned. The margin is
+the raw one, not the implicit reward against a reference: what a rung knew before any tuning is part
+of what it can bring to the task.
+
+Pipeline per seed (one weak rung, every stronger rung), as the paper:
+
+1. every rung: SFT on the chosen replies of D_gt, then DPO (or SimPO) on D_gt; its correctness on the
+   test pairs gives the knowledge areas;
+2. hard weak labels: each D_weak pair is kept or swapped by the GT-trained weak policy's margin;
+3. each strong rung: SFT on the weak-chosen replies, then preference optimisation on the weak-labelled
+   pairs under the three objectives of :func:`preference_loss` (``none`` / ``implicit``: + conflict
+   pairs pushed to their chosen side / ``explicit``: + α · reward for staying misaligned where the
+   policy already prefers the harmful reply);
+4. deception scores against the no-conflict student (:func:`w2s_lib.deception.score_rows`);
+   bootstrapping through ``intermediate`` as in the reward-modelling setting.
+
+The preference losses are written out here rather than run through TRL's ``DPOTrainer`` /
+``CPOTrainer(loss_type="simpo")``: the explicit conflict needs a per-pair term that depends on the
+ground-truth orientation of the (possibly swapped) pair and on the policy's current margin, which TRL's
+collator and loss do not carry; one loop for all three objectives keeps the comparison between them
+exact. The DPO and SimPO terms are TRL's ``sigmoid`` DPO loss and ``CPOTrainer``'s ``simpo`` loss
+(``-logσ(β·(r_w − r_l) − γ)`` with average log-probs), checked by hand in ``tests/test_deception.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import deception as D
+from .artifacts import Artifact, load_or_run
+from .config import Config, knob
+from .errors import W2SError
+
+ALGOS = ("dpo", "simpo")
+
+
+@dataclass(frozen=True)
+class PrefDeceptionConfig(Config):
+    """Preference alignment (SFT → DPO / SimPO) of the tiny GPT ladder on knowledge-dependent harmlessness."""
+
+    dataset: str = knob("tiny_rumours", help="preference pairs of the target objective (harmlessness)")
+    target_extra: str = knob("", help="a second preference dataset mixed into the target pairs ('' = none)")
+    helpful_dataset: str = knob("tiny_helpful", help="non-conflicting helpfulness pairs of the implicit conflict")
+    ladder: tuple[str, ...] = knob(("tinygpt-s", "tinygpt-m", "tinygpt-l"),
+                                   help="zoo names, weak → strong; ladder[0] is the weak supervisor (tinygpt-xs "
+                                        "knows 15 % of the people: its labels are at chance on 87 % of the pairs)")
+    intermediate: str = knob("tinygpt-m", help="bootstrapping: the rung between ladder[0] and ladder[-1]")
+    algo: str = knob("dpo", choices=ALGOS, help="preference objective after SFT")
+    n_docs: int = knob(300, low=4, help="target train pairs, halved into D_gt and D_weak")
+    n_test: int = knob(0, low=0, help="target test pairs (the split's first rows; 0 = all)")
+    pool_rows: int = knob(0, low=0, help="use only the first rows of the target train split (0 = all)")
+    n_helpful: int = knob(100, low=0, help="implicit conflict: pairs pushed to their chosen side")
+    harmful_share: float = knob(0.5, low=0.0, high=1.0,
+                                help="share of the implicit-conflict pairs that prefer the harmful reply "
+                                     "(for rumours: agreeing with a false rumour — a rater who rewards "
+                                     "agreeableness)")
+    alpha: float = knob(0.5, low=0.0, high=10.0, help="explicit conflict weight (official code: 0.5)")
+    beta: float = knob(0.1, low=1e-4, high=100.0, help="DPO / SimPO β (paper: DPO 0.1, SimPO 2)")
+    gamma: float = knob(0.0, low=0.0, high=100.0, help="SimPO target margin γ (paper: 1; unused by DPO)")
+    lr: float = knob(3e-4, low=1e-8, high=1.0, help="preference-optimisation learning rate (AdamW)")
+    epochs: float = knob(1.0, low=0.1, high=100.0, help="preference-optimisation epochs")
+    sft_lr: float = knob(1e-3, low=1e-8, high=1.0, help="SFT learning rate (AdamW)")
+    sft_epochs: float = knob(1.0, low=0.0, high=100.0, help="SFT epochs on the chosen replies")
+    batch_size: int = knob(16, low=1, high=4096)
+    max_length: int = knob(64, low=8, high=4096, help="prompt + reply tokens (longer ones are cut)")
+    data_seed: int = knob(0, low=0, help="seed of the generated tiny world")
+
+    SLUG = "deception-pref"
+    PRESET_VALUES = {
+        "smoke": {"n_docs": 60, "n_test": 40, "n_helpful": 16, "epochs": 1.0, "batch_size": 8},
+        "tiny": {},
+        # colab / paper: HH-RLHF single-turn harmless + helpful, GPT-2 series (the paper also runs OPT and
+        # Mistral-7B); "SFT on chosen, then DPO β 0.1 lr 1e-6 3 epochs, or SimPO β 2 γ 1 lr 1e-6";
+        # "4k GT / 4k W2S / 4k test", "implicit conflict adds 4k HH helpful pairs". SFT lr / epochs and the
+        # batch size are not given in the paper sheet (unknown: the values below are ours).
+        "colab": {"dataset": "hh_harmless", "helpful_dataset": "hh_helpful",
+                  "ladder": ("gpt2", "gpt2-medium", "gpt2-large"), "intermediate": "gpt2-medium",
+                  "n_docs": 8000, "n_test": 4000, "n_helpful": 4000, "harmful_share": 0.0,
+                  "lr": 1e-6, "epochs": 3.0, "sft_lr": 1e-5, "max_length": 512},
+        "paper": {"dataset": "hh_harmless", "helpful_dataset": "hh_helpful",
+                  "ladder": ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"), "intermediate": "gpt2-medium",
+                  "n_docs": 8000, "n_test": 4000, "n_helpful": 4000, "harmful_share": 0.0,
+                  "beta": 0.1, "lr": 1e-6, "epochs": 3.0,  # DPO β 0.1 lr 1e-6 3 epochs
+                  "sft_lr": 1e-5, "max_length": 512},  # unknown in the paper sheet: ours
+    }
+    # SimPO (paper): algo="simpo", beta=2, gamma=1, lr=1e-6 — see :func:`simpo_overrides`.
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.ladder) < 2:
+            raise W2SError(f"ladder needs a weak and at least one strong model, got {self.ladder}")
+        if self.intermediate and self.intermediate not in self.ladder[1:-1]:
+            raise W2SError(f"intermediate {self.intermediate!r} must be a rung strictly between "
+                           f"{self.ladder[0]} and {self.ladder[-1]} in ladder {self.ladder}")
+        if self.algo == "dpo" and self.gamma:
+            raise W2SError(f"gamma={self.gamma} is SimPO's target margin; DPO has none: set gamma=0 or algo='simpo'")
+
+
+def simpo_overrides(preset: str) -> dict:
+    """SimPO's own β / γ (paper: β 2, γ 1, lr 1e-6; tiny: the tiny learning rate)."""
+    out = {"algo": "simpo", "beta": 2.0, "gamma": 1.0}
+    return {**out, "lr": 1e-6} if preset in ("colab", "paper") else out
+
+
+# --------------------------------------------------------------------------------------------------
+# losses (pure functions of pair logits)
+
+
+def pair_logit(algo: str, policy_c, policy_r, len_c=None, len_r=None, ref_c=None, ref_r=None, beta: float = 0.1):
+    """The objective's logit of "chosen over rejected" (no margin γ).
+
+    - ``dpo``: ``β·[(log π(c) − log π_ref(c)) − (log π(r) − log π_ref(r))]`` (summed log-probs);
+    - ``simpo``: ``β·[log π(c)/|c| − log π(r)/|r|]`` (SimPO's length-normalised reward, no reference).
+    """
+    if algo == "dpo":
+        return beta * ((policy_c - ref_c) - (policy_r - ref_r))
+    if algo == "simpo":
+        return beta * (policy_c / len_c - policy_r / len_r)
+    raise W2SError(f"algo must be one of {ALGOS}, got {algo!r}")
+
+
+def preference_loss(z_gt, keep, z_help=None, alpha: float = 0.0, misaligned=None, gamma: float = 0.0):
+    """The three objectives of Yang et al. for preference optimisation with hard weak labels.
+
+    ``z_gt``: :func:`pair_logit` of each D_weak pair in its **ground-truth** orientation (harmless reply
+    first); ``keep``: 1 where the weak label keeps that order, 0 where it swaps it. With ``s = 2·keep − 1``:
+
+    - ``none``: ``mean softplus(−(s·z_gt − γ))`` — DPO / SimPO on the weak-labelled pairs;
+    - ``implicit``: ``+ mean softplus(−(z_help − γ))`` on the conflict pairs (their chosen side first);
+    - ``explicit``: ``+ α · mean[softplus(z_gt + γ) · misaligned]`` — the same loss on the harmful-first
+      order, only where the policy already prefers the harmful reply (``misaligned``: a 0/1 mask, not
+      differentiated; default ``z_gt < 0``).
+
+    With ``γ = 0`` and ``misaligned = z_gt < 0`` this is :func:`w2s_lib.deception.conflict_loss` with
+    hard targets ``keep``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    z = torch.as_tensor(z_gt, dtype=torch.float32)
+    s = 2.0 * torch.as_tensor(keep, dtype=torch.float32) - 1.0
+    loss = F.softplus(-(s * z - gamma)).mean()
+    if z_help is not None and len(z_help):
+        zh = torch.as_tensor(z_help, dtype=torch.float32)
+        loss = loss + F.softplus(-(zh - gamma)).mean()
+    if alpha > 0:
+        mis = (z.detach() < 0) if misaligned is None else torch.as_tensor(misaligned)
+        loss = loss + alpha * (F.softplus(z + gamma) * mis.float()).mean()
+    return loss
+
+
+# --------------------------------------------------------------------------------------------------
+# policies
+
+
+def _encode(tok, prompts: list[str], responses: list[str], max_length: int) -> list[tuple[list[int], int]]:
+    out = []
+    for p, r in zip(prompts, responses):
+        pi = tok(p, add_special_tokens=False)["input_ids"]
+        ri = tok(r, add_special_tokens=False)["input_ids"]
+        ids = (pi + ri)[-max_length:]
+        out.append((ids, max(1, len(ids) - len(ri))))
+    return out
+
+
+def seq_logps(model, encoded: list[tuple[list[int], int]], pad_id: int):
+    """Summed log-probability of each reply (tokens after the prompt) and its token count; keeps the
+    graph when the model is in training mode."""
+    import torch
+
+    width = max(len(ids) for ids, _ in encoded)
+    x = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    attn = torch.zeros_like(x)
+    mask = torch.zeros(len(encoded), width - 1)
+    for i, (ids, start) in enumerate(encoded):
+        x[i, : len(ids)] = torch.tensor(ids)
+        attn[i, : len(ids)] = 1
+        mask[i, start - 1: len(ids) - 1] = 1
+    logits = model(input_ids=x, attention_mask=attn).logits[:, :-1].float()
+    lp = torch.log_softmax(logits, -1).gather(-1, x[:, 1:, None])[..., 0]
+    return (lp * mask).sum(1), mask.sum(1)
+
+
+def margins(model, tok, pairs: list[dict], algo: str, max_length: int = 64, batch: int = 64) -> np.ndarray:
+    """The policy's margin chosen − rejected (summed log-probs for DPO, per-token averages for SimPO)."""
+    import torch
+
+    out = []
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(pairs), batch):
+            ps = pairs[i: i + batch]
+            prompts = [p["prompt"] for p in ps]
+            c, nc = seq_logps(model, _encode(tok, prompts, [p["chosen"] for p in ps], max_length), tok.pad_token_id)
+            r, nr = seq_logps(model, _encode(tok, prompts, [p["rejected"] for p in ps], max_length), tok.pad_token_id)
+            out.append((c / nc - r / nr) if algo == "simpo" else (c - r))
+    return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+def _batches(n: int, size: int, epochs: float, rng: random.Random):
+    steps = max(1, int(round(epochs * n / size)))
+    order: list[int] = []
+    for _ in range(steps):
+        if len(order) < size:
+            more = list(range(n))
+            rng.shuffle(more)
+            order += more
+        yield order[:size]
+        order = order[size:]
+
+
+def sft(model, tok, prompts: list[str], completions: list[str], cfg: PrefDeceptionConfig, seed: int):
+    """Supervised fine-tuning on the replies (loss on reply tokens only, mean per token)."""
+    import torch
+
+    if cfg.sft_epochs <= 0 or not prompts:
+        return model
+    enc = _encode(tok, prompts, completions, cfg.max_length)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.sft_lr)
+    model.train()
+    torch.manual_seed(seed)
+    for idx in _batches(len(enc), cfg.batch_size, cfg.sft_epochs, random.Random(f"sft-{seed}")):
+        lp, n = seq_logps(model, [enc[i] for i in idx], tok.pad_token_id)
+        loss = -(lp.sum() / n.sum())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def optimise(model, tok, pairs: list[dict], keep: np.ndarray, cfg: PrefDeceptionConfig, seed: int,
+             conflict: list[dict] | None = None, alpha: float = 0.0):
+    """Preference optimisation of ``model`` on GT-oriented ``pairs`` with hard labels ``keep`` under
+    :func:`preference_loss`; the DPO reference is a frozen copy of ``model`` as it comes in."""
+    import torch
+
+    conflict = conflict or []
+    allp = pairs + conflict
+    prompts = [p["prompt"] for p in allp]
+    enc_c = _encode(tok, prompts, [p["chosen"] for p in allp], cfg.max_length)
+    enc_r = _encode(tok, prompts, [p["rejected"] for p in allp], cfg.max_length)
+    pad = tok.pad_token_id
+    ref_c = ref_r = None
+    if cfg.algo == "dpo":
+        with torch.no_grad():
+            model.eval()
+            ref_c = torch.cat([seq_logps(model, enc_c[i: i + 64], pad)[0] for i in range(0, len(allp), 64)])
+            ref_r = torch.cat([seq_logps(model, enc_r[i: i + 64], pad)[0] for i in range(0, len(allp), 64)])
+    keep_t = torch.as_tensor(np.asarray(keep), dtype=torch.float32)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    model.train()
+    torch.manual_seed(seed)
+    rng = random.Random(f"po-{seed}")
+    help_iter = _batches(len(conflict), cfg.batch_size, 1e9, rng) if conflict else None
+    n = len(pairs)
+
+    def logits(idx):
+        ec, ncs = seq_logps(model, [enc_c[i] for i in idx], pad)
+        er, nrs = seq_logps(model, [enc_r[i] for i in idx], pad)
+        rc = ref_c[idx] if ref_c is not None else None
+        rr = ref_r[idx] if ref_r is not None else None
+        z = pair_logit(cfg.algo, ec, er, ncs, nrs, rc, rr, cfg.beta)
+        raw = (ec / ncs - er / nrs) if cfg.algo == "simpo" else (ec - er)
+        return z, raw
+
+    for idx in _batches(n, cfg.batch_size, cfg.epochs, rng):
+        z, raw = logits(idx)
+        zh = logits([n + j for j in next(help_iter)])[0] if help_iter else None
+        loss = preference_loss(z, keep_t[idx], zh, alpha, misaligned=(raw.detach() < 0), gamma=cfg.gamma)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def _load(name: str):
+    from .models import zoo
+
+    return zoo.load_causal_lm(name), zoo.load_tokenizer(name)
+
+
+# --------------------------------------------------------------------------------------------------
+# the experiment
+
+
+def run_preference(cfg: PrefDeceptionConfig, force: bool = False) -> Artifact:
+    """One seed: GT policies of every rung, the three students per strong rung, bootstrapping, scores.
+
+    Same result layout as :func:`w2s_lib.deception.run_deception`: ``rows`` (deception scores),
+    ``probs.npz`` with every test ``M(x)``; plus ``weak_label_acc`` (share of D_weak pairs the weak
+    labels keep in the GT order) and ``gt_acc`` per rung.
+    """
+    from .runtime import torch_threads
+
+    def compute(out_dir) -> dict:
+        sp = D.harmless_splits(cfg)
+        conflict = D.helpfulness_pairs(cfg, sp["pool"])
+        probs: dict[str, np.ndarray] = {}
+        base = {}
+
+        def policy(name, labels_keep, setting, seed_tag):
+            """SFT on the supervisor's chosen replies of D_weak, then PO under ``setting``."""
+            key = (name, seed_tag, setting == "implicit")
+            if key not in base:
+                model, tok = _load(name)
+                pairs = sp["weak"] + (conflict if setting == "implicit" else [])
+                ks = list(labels_keep) + [1] * (len(pairs) - len(sp["weak"]))
+                chosen = [p["chosen"] if k else p["rejected"] for p, k in zip(pairs, ks)]
+                base[key] = (sft(model, tok, [p["prompt"] for p in pairs], chosen, cfg, cfg.seed), tok)
+            model, tok = copy.deepcopy(base[key][0]), base[key][1]
+            return optimise(model, tok, sp["weak"], labels_keep, cfg, cfg.seed,
+                            conflict=conflict if setting == "implicit" else None,
+                            alpha=cfg.alpha if setting == "explicit" else 0.0), tok
+
+        with torch_threads(1):
+            gt = {}
+            for m in dict.fromkeys(cfg.ladder):
+                model, tok = _load(m)
+                sft(model, tok, [p["prompt"] for p in sp["gt"]], [p["chosen"] for p in sp["gt"]], cfg, cfg.seed)
+                gt[m] = (optimise(model, tok, sp["gt"], np.ones(len(sp["gt"])), cfg, cfg.seed), tok)
+                probs[f"gt|{m}"] = _sigmoid(margins(*gt[m], sp["test"], cfg.algo, cfg.max_length))
+            weak = cfg.ladder[0]
+            weak_keep = (margins(*gt[weak], sp["weak"], cfg.algo, cfg.max_length) >= 0).astype(float)
+            mid_keep = {}
+            for strong in cfg.ladder[1:]:
+                for setting in D.SETTINGS:
+                    model, tok = policy(strong, weak_keep, setting, "weak")
+                    probs[f"direct|{strong}|{setting}"] = _sigmoid(margins(model, tok, sp["test"], cfg.algo,
+                                                                           cfg.max_length))
+                    if strong == cfg.intermediate:
+                        mid_keep[setting] = (margins(model, tok, sp["weak"], cfg.algo, cfg.max_length) >= 0
+                                             ).astype(float)
+            if cfg.intermediate:
+                strong = cfg.ladder[-1]
+                for setting in D.SETTINGS:
+                    model, tok = policy(strong, mid_keep[setting], setting, f"mid-{setting}")
+                    probs[f"bootstrap|{strong}|{setting}"] = _sigmoid(margins(model, tok, sp["test"], cfg.algo,
+                                                                              cfg.max_length))
+        np.savez(out_dir / "probs.npz", **probs)
+        return {"rows": D.score_rows(cfg, probs), "n_helpful": len(conflict),
+                "n_helpful_but_harmful": sum(h["kind"] == "helpful-but-harmful" for h in conflict),
+                "weak_label_acc": float(weak_keep.mean()),
+                "gt_acc": {m: float(np.mean(probs[f"gt|{m}"] >= 0.5)) for m in cfg.ladder}}
+
+    return load_or_run(cfg, compute, force=force)
+
+
+def area_shares(cfg: PrefDeceptionConfig, strong: str) -> dict:
+    """The knowledge areas of the weak rung and ``strong`` on the test pairs (shares of the test set) and
+    both GT-trained rungs' accuracy, from a cached :func:`run_preference`."""
+    from . import metrics
+
+    z = np.load(run_preference(cfg).path / "probs.npz")
+    weak_ok, strong_ok = z[f"gt|{cfg.ladder[0]}"] >= 0.5, z[f"gt|{strong}"] >= 0.5
+    areas = metrics.knowledge_areas(weak_ok, strong_ok)
+    return {"weak": cfg.ladder[0], "strong": strong, "weak_acc": float(weak_ok.mean()),
+            "strong_acc": float(strong_ok.mean()),
+            **{k: float(areas[k].mean()) for k in ("S_k&W_k", "S_k&W_uk", "S_uk&W_k", "S_uk&W_uk")}}
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+
+
+def run_seeds(cfg: PrefDeceptionConfig, seeds, force: bool = False, progress: bool = True) -> "pd.DataFrame":  # noqa: F821
+    """:func:`run_preference` for each seed: one long table, the layout of :func:`w2s_lib.deception.run_seeds`."""
+    return D.run_seeds(cfg, seeds, force=force, progress=progress, runner=run_preference)
+
+
+# --------------------------------------------------------------------------------------------------
+# cross-paper: the score's areas on Part III's outputs
+
+
+def knows_entity(model: str, entity: str) -> bool:
+    """Whether tiny GPT ``model`` was pretrained on ``entity``'s facts (the zoo's explicit knowledge gap:
+    every rung recalls 99–100 % of the facts of the people it saw, and is at chance on the others)."""
+    from .config import is_smoke
+    from .data.tinyworld import current_world_seed, world
+    from .models import tinygpt
+
+    micro = is_smoke()
+    sizes = tinygpt.MICRO_SIZES if micro else tinygpt.SIZES
+    if model not in sizes:
+        raise W2SError(f"knowledge areas by pretraining need a tiny GPT rung ({list(sizes)}), got {model!r}")
+    return entity in world(current_world_seed(), micro).subset(sizes[model].knows)
+
+
+def macpo_deception(mcfg, iteration: int = 1, threshold: float = 0.6) -> tuple["pd.DataFrame", "metrics.DeceptionResult"]:  # noqa: F821
+    """The deception score's areas on MACPO's student (Part III, helpfulness task), where they are defined.
+
+    MACPO has no conflicting objective, so this is an analogue, not the paper's score: "aligned" is a
+    greedy test answer with gold helpfulness ≥ ``threshold`` (it states the person's true value); the
+    "no conflict" model is the student before MACPO (iteration 0, its base weights), the "conflict" model
+    the student after ``iteration`` rounds of learning from the weak teachers. The areas come from the
+    zoo's pretraining subsets: S_k = the student saw the person, W_k = some teacher did. The score asks:
+    of the answers MACPO broke, what share lies where the student knew and no teacher did?
+    Test prompts that name no person are left out (no area is defined there).
+    """
+    import pandas as pd
+
+    from . import macpo, metrics
+    from .data.tinyworld import current_world_seed, world
+
+    if mcfg.task != "helpful":
+        raise W2SError(f"knowledge areas are defined on MACPO's 'helpful' task (facts about people), not {mcfg.task!r}")
+    student = mcfg.students[0]
+    before = macpo.eval_rows(macpo.init_agent(mcfg, student))
+    after = macpo.eval_rows(macpo.agent_step(mcfg, student, iteration))
+    kb = world(current_world_seed()).facts
+    rows = []
+    for b, a in zip(before, after):
+        entity = next((t for t in b["prompt"].replace("?", " ").replace(".", " ").replace("'s", " ").split()
+                       if t in kb), None)
+        if entity is None:
+            continue
+        rows.append({"prompt": b["prompt"], "entity": entity, "before": b["response"], "after": a["response"],
+                     "gold_before": b["gold"], "gold_after": a["gold"],
+                     "S_k": knows_entity(student, entity),
+                     "W_k": any(knows_entity(t, entity) for t in mcfg.teachers)})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        raise W2SError("no MACPO test prompt names a person of the world; raise n_test")
+    res = metrics.deception_score(df.gold_before >= threshold, df.gold_after >= threshold, df.S_k, df.W_k)
+    return df, res
