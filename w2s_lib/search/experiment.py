@@ -154,7 +154,7 @@ def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:
 
     With ``cfg.tuned`` set there is nothing to train: the artifact records the ready pair.
     """
-    from ..train.preference import dpo_train
+    from ..train.preference import dpo_train, quiet_training
 
     if cfg.tuned:
         return load_or_run(_tune_cfg(cfg), lambda out_dir: {"tuned": cfg.tuned, "untuned": cfg.small})
@@ -171,7 +171,7 @@ def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:
         return {"n_pairs": len(pairs), "chosen_gold": float(np.mean(pairs["chosen_gold"])),
                 "rejected_gold": float(np.mean(pairs["rejected_gold"]))}
 
-    with torch_threads(1):
+    with torch_threads(1), quiet_training():  # no trainer, save or export progress bars in the book
         return load_or_run(_tune_cfg(cfg), compute, force=force)
 
 

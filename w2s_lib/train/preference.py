@@ -56,9 +56,9 @@ def _common_args(lr: float, epochs: float, batch_size: int, seed: int) -> dict:
         per_device_train_batch_size=batch_size, seed=seed, data_seed=seed, report_to=[], save_strategy="no",
         logging_strategy="no", disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
         lr_scheduler_type="linear", warmup_steps=0,
-        # TRL 1.x turns activation checkpointing on by default: it recomputes every forward pass, which
-        # only pays off for models too large for memory, and slows our small ones down
-        gradient_checkpointing=False,
+        # TRL 1.x turns activation checkpointing on by default (through the deprecated alias, with a
+        # warning): it recomputes every forward pass, which pays off only for models too large for memory
+        activation_checkpointing=False,
     )
 
 
