@@ -578,3 +578,59 @@ def loss_comparison(cfg: W2SConfig, seeds, losses=("xent", "logconf", "product")
 
 def _json(obj) -> str:
     return json.dumps(obj, sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------------------------------
+# comparisons on a causal LM ladder: the knowledge task and reward modelling (chapter 13)
+
+#: W2SConfig overrides per task and preset. Tiny: the tiny GPT ladder, fully finetuned, scoring each
+#: side of a comparison by its own log-likelihood (the design notes: a cold head on a tiny GPT could not
+#: read facts out, its next-token path could). Colab / paper: the gpt2 ladder; the knowledge task is SciQ
+#: with the official linear head, reward modelling Anthropic HH helpful pairs (the paper's ChatGPT
+#: comparison data are not public).
+_TINY_GPT = {"mode": "full", "head": "loglik", "lr": 2e-4, "epochs": 2.0, "batch_size": 32, "max_length": 64,
+             "n_docs": 400, "n_test": 300, "freeze_embeddings": True}
+COMPARISON_TASKS: dict[str, dict[str, dict[str, Any]]] = {
+    "knowledge": {
+        "smoke": {**_TINY_GPT, "dataset": "tiny_facts", "pairing": "twins", "ladder": ("tinygpt-xs", "tinygpt-s"),
+                  "n_docs": 40, "n_test": 30, "epochs": 1.0, "batch_size": 8, "lr": 1e-3},
+        "tiny": {**_TINY_GPT, "dataset": "tiny_facts", "pairing": "twins",
+                 "ladder": ("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l")},
+        "colab": {},  # the preset's own SciQ on gpt2 → gpt2-medium → gpt2-large, linear head
+        "paper": {},  # the official sciq sweep
+    },
+    "reward": {
+        "smoke": {**_TINY_GPT, "dataset": "tiny_helpful", "ladder": ("tinygpt-xs", "tinygpt-s"),
+                  "n_docs": 40, "n_test": 30, "epochs": 1.0, "batch_size": 8, "lr": 1e-3},
+        "tiny": {**_TINY_GPT, "dataset": "tiny_helpful", "ladder": ("tinygpt-xs", "tinygpt-s", "tinygpt-m")},
+        "colab": {"dataset": "hh_helpful", "head": "loglik", "n_docs": 4000, "n_test": 1000, "max_length": 512},
+        "paper": {"dataset": "hh_helpful", "head": "loglik",
+                  "epochs": 1.0, "lrs": (), "lr": 1e-5},  # RM: 1 epoch, lr 1e-5 (Yang et al.'s RM setting)
+    },
+}
+
+
+def comparison_config(task: str, preset: str, overrides: dict | None = None) -> W2SConfig:
+    """The :class:`W2SConfig` of chapter 13's ``task`` (``knowledge`` or ``reward``) at ``preset``, with
+    the reader's ``overrides`` on top (validated like every config)."""
+    from .config import resolve_preset
+
+    if task not in COMPARISON_TASKS:
+        from .errors import unknown
+
+        raise unknown("comparison task", task, COMPARISON_TASKS)
+    preset = resolve_preset(preset)
+    return W2SConfig.for_preset(preset, {**COMPARISON_TASKS[task].get(preset, {}), **dict(overrides or {})})
+
+
+def generative_comparison(cfg: W2SConfig, seeds, epochs: float = 1.0, force: bool = False) -> "pd.DataFrame":  # noqa: F821
+    """Naive W2S with and without ``epochs`` of generative finetuning of the strong side on the task text
+    (same supervisors, same labels): one row per (seed, pair, method) as :func:`run_w2s`, with ``method``
+    ``naive`` or ``generative``."""
+    import pandas as pd
+
+    if epochs <= 0:
+        raise W2SError(f"generative finetuning needs epochs > 0, got {epochs}")
+    naive = run_w2s(cfg.replace(generative_epochs=0.0), seeds, force=force, progress=False).assign(method="naive")
+    gen = run_w2s(cfg.replace(generative_epochs=epochs), seeds, force=force, progress=False).assign(method="generative")
+    return pd.concat([naive, gen], ignore_index=True)
