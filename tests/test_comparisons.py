@@ -11,18 +11,7 @@ from w2s_lib import data, w2s
 from w2s_lib.errors import W2SError
 from w2s_lib.train import classifier as C
 
-
-@pytest.fixture(scope="module")
-def micro_zoo(tmp_path_factory):
-    from w2s_lib.models import tinygpt
-
-    root = tmp_path_factory.mktemp("zoo")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("W2S_ZOO_DIR", str(root))
-    mp.setenv("W2S_SMOKE", "1")
-    tinygpt.build_zoo(micro=True, progress=False, names=["tinygpt-xs"])
-    yield root
-    mp.undo()
+from .test_classifier import micro_zoo  # noqa: F401  (the micro tiny-GPT zoo, built once per module)
 
 
 LOGLIK = C.TrainArgs(head="loglik", lr=3e-3, epochs=4, batch_size=4, max_length=32)
@@ -157,3 +146,28 @@ def test_reward_model_run_with_generative_finetuning_reads_both_sides(micro_zoo,
     assert 0.0 <= art["acc"] <= 1.0 and art["n_train"] == len(rows["gt_train"])
     preds = np.load(art.path / "preds.npz")
     assert preds["test"].shape == (len(rows["test"]),)
+
+
+def test_zero_shot_scores_the_untrained_rungs_on_the_test_split(micro_zoo):
+    cfg = w2s.comparison_config("reward", "smoke", {"ladder": ("tinygpt-xs",)})
+    got = w2s.zero_shot(cfg, seed=2)
+    test = w2s.w2s_data(cfg.dataset, cfg.n_docs, cfg.n_test, 2, pairing=cfg.pairing)["test"]
+    model, tok = C.build_model("tinygpt-xs", C.TrainArgs(head="loglik"), pairs=True)
+    p = C.predict_proba(model, tok, w2s.texts_of(test))
+    assert list(got.index) == ["tinygpt-xs"]
+    assert got["tinygpt-xs"] == pytest.approx(float(np.mean((p > 0.5) == np.asarray(test["label"], bool))))
+
+
+def test_comparison_configs_per_preset():
+    tiny = w2s.comparison_config("knowledge", "tiny")
+    assert (tiny.dataset, tiny.pairing, tiny.head, tiny.mode) == ("tiny_facts", "twins", "loglik", "full")
+    assert tiny.ladder == ("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l")
+    assert w2s.comparison_config("reward", "tiny").dataset == "tiny_helpful"
+    assert w2s.comparison_config("knowledge", "paper") == w2s.W2SConfig.for_preset("paper")  # the official sciq sweep
+    paper_rm = w2s.comparison_config("reward", "paper")
+    assert (paper_rm.dataset, paper_rm.epochs, paper_rm.lr) == ("hh_helpful", 1.0, 1e-5)
+    assert w2s.comparison_config("reward", "tiny", {"lr": 1e-4}).lr == 1e-4
+    with pytest.raises(W2SError):
+        w2s.comparison_config("chess", "tiny")
+    with pytest.raises(W2SError):
+        w2s.comparison_config("reward", "tiny", {"nope": 1})

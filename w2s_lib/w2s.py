@@ -88,7 +88,7 @@ class W2SConfig(Config):
     suffix: str = knob("", help="appended to every text (an answer cue for the LM head)")
     generative_epochs: float = knob(0.0, low=0.0, high=100.0,
                                     help="unsupervised LM/MLM epochs on the task text before training the "
-                                         "strong rungs (students and ceilings); 0 = off")
+                                         "strong side (students and ceilings; never the weak supervisors); 0 = off")
     eval_batch_size: int = knob(128, low=1, affects_result=False)
 
     SLUG = "w2s"
@@ -634,3 +634,22 @@ def generative_comparison(cfg: W2SConfig, seeds, epochs: float = 1.0, force: boo
     naive = run_w2s(cfg.replace(generative_epochs=0.0), seeds, force=force, progress=False).assign(method="naive")
     gen = run_w2s(cfg.replace(generative_epochs=epochs), seeds, force=force, progress=False).assign(method="generative")
     return pd.concat([naive, gen], ignore_index=True)
+
+
+def zero_shot(cfg: W2SConfig, seed: int) -> "pd.Series":  # noqa: F821
+    """Test accuracy of every rung *before* any finetuning (seed ``seed``'s test split): for the
+    log-likelihood head, what pretraining alone put into the model — the level the GT fits start from."""
+    import pandas as pd
+
+    from .train.classifier import TrainArgs, build_model, predict_proba
+
+    test = w2s_data(cfg.dataset, cfg.n_docs, cfg.n_test, seed, cfg.data_seed, cfg.val_frac, cfg.gt_domains,
+                    cfg.pairing)["test"]
+    texts, y = texts_of(test), np.asarray(test["label"])
+    args = TrainArgs(head=cfg.head, max_length=cfg.max_length, answer_tokens=tuple(cfg.answer_tokens),
+                     suffix=cfg.suffix, eval_batch_size=cfg.eval_batch_size)
+    out = {}
+    for m in cfg.ladder:
+        model, tok = build_model(m, args, pairs="text_b" in test.column_names)
+        out[m] = metrics.accuracy(predict_proba(model, tok, texts, args), y)
+    return pd.Series(out, name="zero-shot acc")
