@@ -117,6 +117,7 @@ def main(argv=None):
     os.environ["W2S_HOME"] = tempfile.mkdtemp(prefix="w2s-bench-")  # a cold cache: nothing reused from before
 
     from w2s_lib import w2s
+    from w2s_lib.train import classifier  # noqa: F401  (imports transformers' Trainer: a one-off cost outside both timings)
 
     cfg = w2s.W2SConfig.for_preset("tiny", {
         "ladder": tuple(args.ladder.split(",")), "n_docs": args.n_docs, "n_test": args.n_test, "mode": "full",

@@ -158,7 +158,8 @@ def test_zero_shot_scores_the_untrained_rungs_on_the_test_split(micro_zoo):
     assert got["tinygpt-xs"] == pytest.approx(float(np.mean((p > 0.5) == np.asarray(test["label"], bool))))
 
 
-def test_comparison_configs_per_preset():
+def test_comparison_configs_per_preset(monkeypatch):
+    monkeypatch.delenv("W2S_SMOKE", raising=False)  # the micro-zoo fixture of this module sets it (tiny → smoke)
     tiny = w2s.comparison_config("knowledge", "tiny")
     assert (tiny.dataset, tiny.pairing, tiny.head, tiny.mode) == ("tiny_facts", "twins", "loglik", "full")
     assert tiny.ladder == ("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l")
@@ -171,3 +172,10 @@ def test_comparison_configs_per_preset():
         w2s.comparison_config("chess", "tiny")
     with pytest.raises(W2SError):
         w2s.comparison_config("reward", "tiny", {"nope": 1})
+
+
+def test_probe_mode_refuses_comparisons_before_any_work():
+    cfg = w2s.W2SConfig.for_preset("smoke", {"dataset": "tiny_helpful", "ladder": ("minilm-l1",), "mode": "probe",
+                                             "n_docs": 20, "n_test": 10})
+    with pytest.raises(W2SError, match="probe"):
+        w2s.fit_gt(cfg, "minilm-l1", 0)

@@ -385,6 +385,8 @@ def run_fit(fc: FitConfig, force: bool = False) -> Artifact:
             text = task_text(rows["gt_train"], rows["weak_train"])
             backbone = generative_finetune(fc.model, text, fc.generative_epochs, args.lr, fc.seed, args.head,
                                            max_length=args.max_length, batch_size=args.batch_size)
+        if args.mode == "probe" and "text_b" in train_rows.column_names:
+            raise W2SError("comparisons (text pairs) train the model itself: use mode='full' or 'lora', not 'probe'")
         lookup = _pool_features(fc, args) if args.mode == "probe" and _pool_pays(fc) else None
         fitted = train_classifier(fc.model, texts_of(train_rows), train_y, args, seed=fc.seed,
                                   backbone=backbone, preset=fc.preset, features=lookup)
