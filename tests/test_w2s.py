@@ -137,3 +137,31 @@ def test_generative_finetuning_changes_the_encoder_but_not_the_shape():
     a = dict(after.named_parameters())
     changed = [n for n, p in before.named_parameters() if n in a and not torch.equal(p, a[n])]
     assert changed  # the MLM pass moved the encoder's weights
+
+
+def test_generative_finetuning_is_for_the_strong_side_only(monkeypatch):
+    """With generative finetuning the weak supervisors are the very same runs as without it (same labels);
+    students and ceilings are generatively finetuned."""
+    from w2s_lib.artifacts import Artifact
+
+    seen = []
+
+    def fake_run_fit(fc, force=False):
+        seen.append(fc)
+        return Artifact(path=None, result={"acc": 0.5 + 0.1 * len(fc.model), "auroc": 0.6, "label_acc": 0.5},
+                        config=fc.to_dict())
+
+    monkeypatch.setattr(w2s, "run_fit", fake_run_fit)
+    ladder = ("tinygpt-xs", "tinygpt-s", "tinygpt-m")
+    base = w2s.W2SConfig.for_preset("smoke", {"ladder": ladder, "mode": "full", "n_docs": 40, "n_test": 20})
+    w2s.run_w2s(base, seeds=[3], progress=False)
+    plain = {(f.model, f.supervisor == ""): f.run_id for f in seen}
+    seen.clear()
+    w2s.run_w2s(base.replace(generative_epochs=1.0), seeds=[3], progress=False)
+    weak_runs = {f.run_id for f in seen if f.supervisor == "" and f.generative_epochs == 0}
+    assert weak_runs == {plain[("tinygpt-xs", True)], plain[("tinygpt-s", True)]}  # the same supervisors
+    students = [f for f in seen if f.supervisor]
+    assert len(students) == 3 and all(f.generative_epochs == 1.0 for f in students)
+    assert {f.supervisor for f in students} == weak_runs
+    ceilings = {f.model for f in seen if f.supervisor == "" and f.generative_epochs == 1.0}
+    assert ceilings == {"tinygpt-s", "tinygpt-m"}  # the bottom rung is never a ceiling

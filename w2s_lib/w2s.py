@@ -26,7 +26,21 @@ from .errors import W2SError
 from .losses import LOSSES
 
 MODES = ("full", "lora", "probe")
-HEADS = ("linear", "lm")
+HEADS = ("linear", "lm", "loglik")
+PAIRINGS = ("none", "twins")
+
+
+#: Fields added after chapters had cached their runs: they enter a run id only when set away from their
+#: default, so every run cached before they existed keeps its id (and is not recomputed).
+_LATE_FIELDS = {"pairing": "none"}
+
+
+def _result_fields(self) -> dict[str, Any]:
+    out = Config.result_fields(self)
+    for name, default in _LATE_FIELDS.items():
+        if out.get(name) == default:
+            out.pop(name)
+    return out
 
 
 @dataclass(frozen=True)
@@ -49,11 +63,16 @@ class W2SConfig(Config):
     n_test: int = knob(1000, low=2, help="test rows (ground truth)")
     val_frac: float = knob(0.1, low=0.0, high=0.5, help="share of D_gt / D_weak held out as validation "
                                                         "(D_weak's validation carries weak labels only)")
-    data_seed: int = knob(0, low=0, help="seed of the generated tiny world / dataset (the run seed splits it)")
+    data_seed: int = knob(0, low=0, help="seeds the row sampling of hub loaders; the tiny world is one per process "
+                                         "(W2S_WORLD_SEED), and the run seed splits the rows")
     gt_domains: tuple[str, ...] = knob((), help="tiny_sentiment: draw D_gt only from these `domain` values "
                                                 "(a vocabulary-shifted weak split); () = all")
     mode: str = knob("full", choices=MODES, help="full finetune, LoRA, or linear probe on frozen features")
-    head: str = knob("linear", choices=HEADS, help="zero-init linear head, or the causal LM's answer-token logits")
+    head: str = knob("linear", choices=HEADS, help="zero-init linear head, the causal LM's answer-token logits, or "
+                                                   "(comparisons only) the causal LM's log-likelihood of each text")
+    pairing: str = knob("none", choices=PAIRINGS,
+                        help="classification data: 'twins' poses each true statement and its false twin (same "
+                             "text, another value) as one comparison; preference data are always comparisons")
     lr: float = knob(5e-5, low=1e-7, high=1.0, help="learning rate (all rungs unless `lrs` is set)")
     lrs: tuple[float, ...] = knob((), help="per-rung learning rates, aligned with `ladder` (overrides lr)")
     epochs: float = knob(2.0, low=0.01, high=100.0)
@@ -69,10 +88,11 @@ class W2SConfig(Config):
     suffix: str = knob("", help="appended to every text (an answer cue for the LM head)")
     generative_epochs: float = knob(0.0, low=0.0, high=100.0,
                                     help="unsupervised LM/MLM epochs on the task text before training the "
-                                         "strong rungs (students and ceilings); 0 = off")
+                                         "strong side (students and ceilings; never the weak supervisors); 0 = off")
     eval_batch_size: int = knob(128, low=1, affects_result=False)
 
     SLUG = "w2s"
+    result_fields = _result_fields
     PRESET_VALUES = {
         # seconds: two MiniLM rungs, a few dozen rows
         "smoke": {"ladder": ("minilm-l1", "minilm-l2"), "n_docs": 120, "n_test": 60, "epochs": 1.0,
@@ -147,11 +167,13 @@ class FitConfig(Config):
     n_test: int = knob(1000, low=2)
     val_frac: float = knob(0.1, low=0.0, high=0.5)
     gt_domains: tuple[str, ...] = knob(())
+    pairing: str = knob("none", choices=PAIRINGS)
     generative_epochs: float = knob(0.0, low=0.0)
     args: dict = knob(default_factory=dict, help="TrainArgs as a dict")
     eval_batch_size: int = knob(128, low=1, affects_result=False)
 
     SLUG = "fit"
+    result_fields = _result_fields
 
 
 def _fit_cfg(cfg: W2SConfig, model: str, supervisor: FitConfig | None, seed: int) -> FitConfig:
@@ -160,28 +182,97 @@ def _fit_cfg(cfg: W2SConfig, model: str, supervisor: FitConfig | None, seed: int
     args = cfg.train_args(model, student=supervisor is not None)
     d = dataclasses.asdict(args)
     d.pop("eval_batch_size")
-    gen = cfg.generative_epochs if (supervisor is not None or model != cfg.ladder[0]) else 0.0
     return FitConfig(preset=cfg.preset, seed=seed, dataset=cfg.dataset, data_seed=cfg.data_seed, model=model,
                      supervisor=supervisor.run_id if supervisor is not None else "", n_docs=cfg.n_docs,
-                     n_test=cfg.n_test, val_frac=cfg.val_frac, gt_domains=cfg.gt_domains,
-                     generative_epochs=gen, args=d, eval_batch_size=cfg.eval_batch_size)
+                     n_test=cfg.n_test, val_frac=cfg.val_frac, gt_domains=cfg.gt_domains, pairing=cfg.pairing,
+                     generative_epochs=cfg.generative_epochs, args=d, eval_batch_size=cfg.eval_batch_size)
 
 
 @functools.lru_cache(maxsize=16)
-def _load(dataset: str, split: str, data_seed: int):
-    """A whole split, loaded once per process (every cached fit of a chapter reads the same rows)."""
-    return data.load(dataset, split, seed=data_seed)
+def _load(dataset: str, split: str, data_seed: int, pairing: str = "none"):
+    """A whole split, loaded once per process (every cached fit of a chapter reads the same rows); as
+    comparisons (:func:`comparison_rows`) for a preference dataset or ``pairing='twins'``."""
+    ds = data.load(dataset, split, seed=data_seed)
+    if data.get_spec(dataset).task == "preference" or pairing == "twins":
+        return comparison_rows(ds, pairing)
+    return ds
+
+
+def _order_bit(key: str) -> int:
+    """A fixed coin per row (not per run seed): whether the preferred text goes first."""
+    import hashlib
+
+    return hashlib.sha256(key.encode()).digest()[0] & 1
+
+
+def _twin_key(row: dict) -> tuple:
+    """A statement with its value (as a whole word) blanked out: twins share it."""
+    import re
+
+    return row.get("entity"), row.get("attribute"), re.sub(rf"\b{re.escape(row['value'])}\b", "\0", row["text"])
+
+
+def comparison_rows(ds, pairing: str = "none"):
+    """Rows ``text`` (a), ``text_b`` (b), ``label`` (1 when a is the preferred / true one), ``soft_label``,
+    ``id`` (+ ``tier`` where the source has it).
+
+    - preference data (``prompt, chosen, rejected``): a and b are the prompt followed by each reply — the
+      reward model's pair;
+    - ``pairing='twins'`` (a classification set whose rows carry ``value`` and ``true_value``, e.g.
+      ``tiny_facts``): each true statement and the false statement that differs from it only in the value.
+
+    Which side comes first is a fixed coin per row, so labels are balanced and no model can win by position.
+    """
+    import datasets as hfds
+
+    if {"prompt", "chosen", "rejected"} <= set(ds.column_names):
+        pairs = [(r["prompt"] + r["chosen"], r["prompt"] + r["rejected"], r) for r in ds]
+    elif pairing == "twins":
+        need = {"text", "value", "true_value", "label"}
+        if not need <= set(ds.column_names):
+            raise W2SError(f"pairing='twins' needs columns {sorted(need)}; the dataset has {ds.column_names}")
+        false = {}
+        for r in ds:
+            if not r["label"]:
+                false.setdefault(_twin_key(r), r["text"])
+        pairs = []
+        for r in ds:
+            if r["label"]:
+                twin = false.get(_twin_key(r))
+                if twin is not None:
+                    pairs.append((r["text"], twin, r))
+        if not pairs:
+            raise W2SError("pairing='twins' found no true statement with a false twin")
+    else:
+        raise W2SError(f"comparisons need a preference dataset or pairing='twins'; got columns {ds.column_names}")
+    rows = []
+    for good, bad, r in pairs:
+        first = _order_bit(r["id"])
+        row = {"text": good if first else bad, "text_b": bad if first else good, "label": first,
+               "soft_label": float(first), "id": r["id"]}
+        if "tier" in r:
+            row["tier"] = r["tier"]
+        rows.append(row)
+    return hfds.Dataset.from_list(rows)
+
+
+def texts_of(rows) -> list:
+    """The model inputs of ``rows``: strings, or ``(a, b)`` pairs for comparison rows."""
+    if "text_b" in rows.column_names:
+        return list(zip(rows["text"], rows["text_b"]))
+    return list(rows["text"])
 
 
 def w2s_data(dataset: str, n_docs: int, n_test: int, seed: int, data_seed: int = 0, val_frac: float = 0.0,
-             gt_domains: tuple[str, ...] = ()) -> dict:
+             gt_domains: tuple[str, ...] = (), pairing: str = "none") -> dict:
     """The pipeline's rows: ``gt_train``, ``gt_val`` (D_gt), ``weak_train``, ``weak_val`` (D_weak), ``test``.
 
-    The dataset is generated / loaded with ``data_seed`` and split by the run ``seed`` (official 50/50
-    split). ``gt_domains`` draws D_gt only from rows whose ``domain`` is listed (a vocabulary-shifted
-    supervisor), and D_weak and test from the remaining domains."""
-    train = _load(dataset, "train", data_seed)
-    test = _load(dataset, "test", data_seed)
+    The dataset is loaded (hub rows sampled with ``data_seed``) and split by the run ``seed`` (official
+    50/50 split). ``gt_domains`` draws D_gt only from rows whose ``domain`` is listed (a vocabulary-shifted
+    supervisor), and D_weak and test from the remaining domains. Preference data and ``pairing='twins'``
+    give comparison rows (:func:`comparison_rows`)."""
+    train = _load(dataset, "train", data_seed, pairing)
+    test = _load(dataset, "test", data_seed, pairing)
     if gt_domains:
         if "domain" not in train.column_names:
             raise W2SError(f"gt_domains needs a `domain` column; {dataset!r} has {train.column_names}")
@@ -207,7 +298,7 @@ def w2s_data(dataset: str, n_docs: int, n_test: int, seed: int, data_seed: int =
 
 
 def _fit_data(fc: FitConfig) -> dict:
-    return w2s_data(fc.dataset, fc.n_docs, fc.n_test, fc.seed, fc.data_seed, fc.val_frac, fc.gt_domains)
+    return w2s_data(fc.dataset, fc.n_docs, fc.n_test, fc.seed, fc.data_seed, fc.val_frac, fc.gt_domains, fc.pairing)
 
 
 def supervisor_labels(fc: FitConfig) -> dict[str, np.ndarray]:
@@ -232,6 +323,7 @@ def generative_finetune(model: str, texts: list[str], epochs: float, lr: float, 
     from transformers.utils import logging as hf_logging
 
     from .models import zoo
+    from .train.classifier import quiet
 
     set_seed(seed)
     spec = zoo.get_spec(model)
@@ -253,10 +345,10 @@ def generative_finetune(model: str, texts: list[str], epochs: float, lr: float, 
                                   per_device_train_batch_size=batch_size, lr_scheduler_type="cosine",
                                   save_strategy="no", logging_strategy="no", report_to=[], disable_tqdm=True,
                                   seed=seed, data_seed=seed, use_cpu=not torch_cuda(), remove_unused_columns=False)
-        Trainer(model=lm, args=targs, train_dataset=ds, data_collator=collate).train()
+        quiet(Trainer(model=lm, args=targs, train_dataset=ds, data_collator=collate)).train()
     lm.eval()
     if spec.kind == zoo.CAUSAL:
-        return lm if head == "lm" else lm.base_model
+        return lm if head in ("lm", "loglik") else lm.base_model
     return lm.base_model
 
 
@@ -290,15 +382,17 @@ def run_fit(fc: FitConfig, force: bool = False) -> Artifact:
         if fc.generative_epochs > 0:
             if args.mode == "probe":
                 raise W2SError("generative finetuning changes the backbone; use mode='full' or 'lora', not 'probe'")
-            text = list(rows["gt_train"]["text"]) + list(rows["weak_train"]["text"])  # task text, no labels
+            text = task_text(rows["gt_train"], rows["weak_train"])
             backbone = generative_finetune(fc.model, text, fc.generative_epochs, args.lr, fc.seed, args.head,
                                            max_length=args.max_length, batch_size=args.batch_size)
+        if args.mode == "probe" and "text_b" in train_rows.column_names:
+            raise W2SError("comparisons (text pairs) train the model itself: use mode='full' or 'lora', not 'probe'")
         lookup = _pool_features(fc, args) if args.mode == "probe" and _pool_pays(fc) else None
-        fitted = train_classifier(fc.model, list(train_rows["text"]), train_y, args, seed=fc.seed,
+        fitted = train_classifier(fc.model, texts_of(train_rows), train_y, args, seed=fc.seed,
                                   backbone=backbone, preset=fc.preset, features=lookup)
         t0 = time.time()
-        pred = {k: fitted.predict_proba(list(rows[k]["text"])) for k in ("weak_train", "weak_val", "test")}
-        val_pred = pred["weak_val"] if fc.supervisor else fitted.predict_proba(list(val_rows["text"]))
+        pred = {k: fitted.predict_proba(texts_of(rows[k])) for k in ("weak_train", "weak_val", "test")}
+        val_pred = pred["weak_val"] if fc.supervisor else fitted.predict_proba(texts_of(val_rows))
         np.savez(out_dir / "preds.npz", **pred)
         y_test = np.asarray(rows["test"]["label"])
         y_weak = np.asarray(list(rows["weak_train"]["label"]) + list(rows["weak_val"]["label"]))
@@ -317,6 +411,17 @@ def run_fit(fc: FitConfig, force: bool = False) -> Artifact:
         return res
 
     return load_or_run(fc, compute, force=force)
+
+
+def task_text(*splits) -> list[str]:
+    """The unlabelled task text of the training splits that generative finetuning reads: every text once
+    (both sides of a comparison — labels would say which side is preferred, the text alone does not)."""
+    out: dict[str, None] = {}
+    for rows in splits:
+        for col in ("text", "text_b"):
+            if col in rows.column_names:
+                out.update(dict.fromkeys(rows[col]))
+    return list(out)
 
 
 def _pool_pays(fc: FitConfig) -> bool:
@@ -348,6 +453,14 @@ def fit_gt(cfg: W2SConfig, model: str, seed: int, force: bool = False) -> tuple[
     """``model`` trained on D_gt: the weak supervisor of stronger rungs and the ceiling of itself."""
     fc = _fit_cfg(cfg, model, None, seed)
     return fc, run_fit(fc, force=force)
+
+
+def supervisors(cfg: W2SConfig, seed: int, force: bool = False) -> dict[str, tuple[FitConfig, Artifact]]:
+    """Every rung but the top one trained on D_gt as a weak supervisor. Generative finetuning is for the
+    strong side only (students and ceilings), so the supervisors — and their labels — are the same runs
+    with and without it."""
+    plain = cfg.replace(generative_epochs=0.0)
+    return {m: fit_gt(plain, m, seed, force=force) for m in cfg.ladder[:-1]}
 
 
 def fit_student(cfg: W2SConfig, model: str, supervisor: FitConfig, seed: int,
@@ -386,13 +499,14 @@ def run_w2s(cfg: W2SConfig, seeds: list[int] | tuple[int, ...] | None = None, fo
         run_cfg = cfg.replace(seed=seed)
 
         def compute(out_dir, run_cfg=run_cfg, seed=seed):
-            gts = {m: fit_gt(run_cfg, m, seed, force=force) for m in run_cfg.ladder}
+            weak_fits = supervisors(run_cfg, seed, force=force)
+            ceilings = {m: fit_gt(run_cfg, m, seed, force=force) for m in run_cfg.ladder[1:]}
             out = []
             for i, weak in enumerate(run_cfg.ladder):
                 for j in range(i + 1, len(run_cfg.ladder)):
                     strong = run_cfg.ladder[j]
-                    _, student = fit_student(run_cfg, strong, gts[weak][0], seed, force=force)
-                    out.append(_pair_row(gts[weak][1], gts[strong][1], student, seed=seed, weak=weak,
+                    _, student = fit_student(run_cfg, strong, weak_fits[weak][0], seed, force=force)
+                    out.append(_pair_row(weak_fits[weak][1], ceilings[strong][1], student, seed=seed, weak=weak,
                                          strong=strong, gap=j - i, loss=run_cfg.loss))
             if progress:
                 print(f"seed {seed}: {len(out)} pairs done")
@@ -431,14 +545,13 @@ def run_bootstrap(cfg: W2SConfig, seeds, force: bool = False) -> "pd.DataFrame":
     rows = []
     for seed in seeds:
         c = cfg.replace(seed=seed)
-        gts = {m: fit_gt(c, m, seed, force=force) for m in c.ladder}
-        sup = gts[c.ladder[0]][0]
-        chain = []
+        first, weak = supervisors(c, seed, force=force)[c.ladder[0]]
+        _, ceiling = fit_gt(c, c.ladder[-1], seed, force=force)
+        sup, chain = first, []
         for m in c.ladder[1:]:
             sup, art = fit_student(c, m, sup, seed, force=force)
             chain.append(art)
-        _, direct = fit_student(c, c.ladder[-1], gts[c.ladder[0]][0], seed, force=force)
-        weak, ceiling = gts[c.ladder[0]][1], gts[c.ladder[-1]][1]
+        _, direct = fit_student(c, c.ladder[-1], first, seed, force=force)
         for method, art in (("direct", direct), ("bootstrap", chain[-1])):
             rows.append(_pair_row(weak, ceiling, art, seed=seed, method=method, weak=c.ladder[0],
                                   strong=c.ladder[-1]))
@@ -467,3 +580,78 @@ def loss_comparison(cfg: W2SConfig, seeds, losses=("xent", "logconf", "product")
 
 def _json(obj) -> str:
     return json.dumps(obj, sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------------------------------
+# comparisons on a causal LM ladder: the knowledge task and reward modelling (chapter 13)
+
+#: W2SConfig overrides per task and preset. Tiny: the tiny GPT ladder, fully finetuned, scoring each
+#: side of a comparison by its own log-likelihood (the design notes: a cold head on a tiny GPT could not
+#: read facts out, its next-token path could). Colab / paper: the gpt2 ladder; the knowledge task is SciQ
+#: with the official linear head, reward modelling Anthropic HH helpful pairs (the paper's ChatGPT
+#: comparison data are not public).
+_TINY_GPT = {"mode": "full", "head": "loglik", "lr": 2e-4, "epochs": 2.0, "batch_size": 32, "max_length": 64,
+             "n_docs": 400, "n_test": 300, "freeze_embeddings": True}
+COMPARISON_TASKS: dict[str, dict[str, dict[str, Any]]] = {
+    "knowledge": {
+        "smoke": {**_TINY_GPT, "dataset": "tiny_facts", "pairing": "twins", "ladder": ("tinygpt-xs", "tinygpt-s"),
+                  "n_docs": 40, "n_test": 30, "epochs": 1.0, "batch_size": 8, "lr": 1e-3},
+        "tiny": {**_TINY_GPT, "dataset": "tiny_facts", "pairing": "twins",
+                 "ladder": ("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l")},
+        "colab": {},  # the preset's own SciQ on gpt2 → gpt2-medium → gpt2-large, linear head
+        "paper": {},  # the official sciq sweep
+    },
+    "reward": {
+        "smoke": {**_TINY_GPT, "dataset": "tiny_helpful", "ladder": ("tinygpt-xs", "tinygpt-s"),
+                  "n_docs": 40, "n_test": 30, "epochs": 1.0, "batch_size": 8, "lr": 1e-3},
+        "tiny": {**_TINY_GPT, "dataset": "tiny_helpful", "ladder": ("tinygpt-xs", "tinygpt-s", "tinygpt-m")},
+        "colab": {"dataset": "hh_helpful", "head": "loglik", "n_docs": 4000, "n_test": 1000, "max_length": 512},
+        "paper": {"dataset": "hh_helpful", "head": "loglik",
+                  "epochs": 1.0, "lrs": (), "lr": 1e-5},  # RM: 1 epoch, lr 1e-5 (Yang et al.'s RM setting)
+    },
+}
+
+
+def comparison_config(task: str, preset: str, overrides: dict | None = None) -> W2SConfig:
+    """The :class:`W2SConfig` of chapter 13's ``task`` (``knowledge`` or ``reward``) at ``preset``, with
+    the reader's ``overrides`` on top (validated like every config)."""
+    from .config import resolve_preset
+
+    if task not in COMPARISON_TASKS:
+        from .errors import unknown
+
+        raise unknown("comparison task", task, COMPARISON_TASKS)
+    preset = resolve_preset(preset)
+    return W2SConfig.for_preset(preset, {**COMPARISON_TASKS[task].get(preset, {}), **dict(overrides or {})})
+
+
+def generative_comparison(cfg: W2SConfig, seeds, epochs: float = 1.0, force: bool = False) -> "pd.DataFrame":  # noqa: F821
+    """Naive W2S with and without ``epochs`` of generative finetuning of the strong side on the task text
+    (same supervisors, same labels): one row per (seed, pair, method) as :func:`run_w2s`, with ``method``
+    ``naive`` or ``generative``."""
+    import pandas as pd
+
+    if epochs <= 0:
+        raise W2SError(f"generative finetuning needs epochs > 0, got {epochs}")
+    naive = run_w2s(cfg.replace(generative_epochs=0.0), seeds, force=force, progress=False).assign(method="naive")
+    gen = run_w2s(cfg.replace(generative_epochs=epochs), seeds, force=force, progress=False).assign(method="generative")
+    return pd.concat([naive, gen], ignore_index=True)
+
+
+def zero_shot(cfg: W2SConfig, seed: int) -> "pd.Series":  # noqa: F821
+    """Test accuracy of every rung *before* any finetuning (seed ``seed``'s test split): for the
+    log-likelihood head, what pretraining alone put into the model — the level the GT fits start from."""
+    import pandas as pd
+
+    from .train.classifier import TrainArgs, build_model, predict_proba
+
+    test = w2s_data(cfg.dataset, cfg.n_docs, cfg.n_test, seed, cfg.data_seed, cfg.val_frac, cfg.gt_domains,
+                    cfg.pairing)["test"]
+    texts, y = texts_of(test), np.asarray(test["label"])
+    args = TrainArgs(head=cfg.head, max_length=cfg.max_length, answer_tokens=tuple(cfg.answer_tokens),
+                     suffix=cfg.suffix, eval_batch_size=cfg.eval_batch_size)
+    out = {}
+    for m in cfg.ladder:
+        model, tok = build_model(m, args, pairs="text_b" in test.column_names)
+        out[m] = metrics.accuracy(predict_proba(model, tok, texts, args), y)
+    return pd.Series(out, name="zero-shot acc")

@@ -20,7 +20,15 @@ Heads (``TrainArgs.head``): ``linear`` = :class:`~w2s_lib.models.heads.Classifie
 pooling for encoders, last non-pad token for causal LMs); ``lm`` = :class:`LMHeadClassifier`: the class
 logits are a causal LM's own next-token logits for two answer tokens (``" false"``, ``" true"`` by default)
 at the last non-pad position. The design notes record why the second exists: a cold linear head could not
-read out facts a tiny GPT demonstrably knew, while its next-token path could.
+read out facts a tiny GPT demonstrably knew, while its next-token path could. ``loglik`` =
+:class:`LogLikScorer`: the causal LM's own log-likelihood of the text (sum of next-token log-probs) — a
+score, so it serves comparisons only (below).
+
+Comparisons (reward modelling, Burns et al. §4.1.3 / Yang et al.): pass ``texts`` as ``(a, b)`` pairs and
+the model is :class:`PairwiseComparison`: a reward ``r`` per text from the head above (``linear`` / ``lm``:
+``logit_1 − logit_0``; ``loglik``: the log-likelihood) and class logits ``[r(b), r(a)]``, so
+``P(a preferred) = σ(r(a) − r(b))`` and every loss of :mod:`w2s_lib.losses` applies unchanged (``xent`` to
+soft weak labels = BCE on ``r(chosen) − r(rejected)``). Both texts of a batch go through one forward pass.
 
 Speed: dynamic padding (:class:`SoftLabelCollator` pads each batch to its own longest row), length
 bucketing (``train_sampling_strategy="group_by_length"``), prediction sorted by length; no checkpoints are
@@ -46,7 +54,7 @@ from ..models import zoo
 from ..models.heads import Classifier, pool_last_nonpad
 
 MODES = ("full", "lora", "probe")
-HEADS = ("linear", "lm")
+HEADS = ("linear", "lm", "loglik")
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,66 @@ class LMHeadClassifier(nn.Module):
         return SequenceClassifierOutput(logits=logits)
 
 
+class LogLikScorer(nn.Module):
+    """A text's score = the causal LM's log-likelihood of it: ``Σ_t log p(x_t | x_<t)`` over its non-pad
+    tokens (the first token, which has no context, is not scored). No new parameters: the knowledge the
+    LM stores is read through its own next-token path. For two texts with a common prefix (a prompt and
+    two replies, or a statement and its twin with another value) the prefix's terms cancel in
+    ``r(a) − r(b)``, which leaves the log-prob of what differs — e.g. of the stated value."""
+
+    def __init__(self, lm: nn.Module):
+        super().__init__()
+        self.lm = lm
+        self.config = lm.config
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self.lm
+
+    def reward(self, input_ids, attention_mask) -> torch.Tensor:
+        logits = self.lm(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
+        logp = torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:, None])[..., 0]
+        return (logp * attention_mask[:, 1:].to(logp.dtype)).sum(dim=1)
+
+    def forward(self, input_ids=None, attention_mask=None, **_):
+        raise W2SError("head='loglik' scores texts for comparisons only; give (a, b) text pairs "
+                       "(a preference dataset, or pairing='twins'), or use head='lm' / 'linear'")
+
+
+def text_reward(scorer: nn.Module, input_ids, attention_mask) -> torch.Tensor:
+    """A scalar reward per text: :meth:`LogLikScorer.reward`, or ``logit_1 − logit_0`` of a 2-class head."""
+    if hasattr(scorer, "reward"):
+        return scorer.reward(input_ids, attention_mask)
+    logits = scorer(input_ids=input_ids, attention_mask=attention_mask).logits
+    return logits[:, 1] - logits[:, 0]
+
+
+class PairwiseComparison(nn.Module):
+    """Which of two texts is preferred: class logits ``[r(b), r(a)]`` for a batch that stacks the ``a``
+    texts over the ``b`` texts (``2B`` rows, see :class:`SoftLabelCollator`), so that
+    ``softmax(logits)[:, 1] = σ(r(a) − r(b))`` — the reward model's logit ``r(chosen) − r(rejected)``."""
+
+    def __init__(self, scorer: nn.Module):
+        super().__init__()
+        self.scorer = scorer
+        self.config = scorer.config
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self.scorer.backbone
+
+    def forward(self, input_ids=None, attention_mask=None, labels=None, **_):
+        from transformers.modeling_outputs import SequenceClassifierOutput
+
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if input_ids.shape[0] % 2:
+            raise W2SError(f"a comparison batch stacks a- over b-texts (2B rows); got {input_ids.shape[0]} rows")
+        r = text_reward(self.scorer, input_ids, attention_mask)
+        half = input_ids.shape[0] // 2
+        return SequenceClassifierOutput(logits=torch.stack([r[half:], r[:half]], dim=1))
+
+
 def answer_token_ids(tokenizer, answer_tokens: tuple[str, str]) -> list[int]:
     """The single token id of each answer string; a string that is not one token is an error."""
     ids = []
@@ -153,20 +221,24 @@ def answer_token_ids(tokenizer, answer_tokens: tuple[str, str]) -> list[int]:
     return ids
 
 
-def build_model(name: str, args: TrainArgs, backbone: nn.Module | None = None):
+def build_model(name: str, args: TrainArgs, backbone: nn.Module | None = None, pairs: bool = False):
     """A fresh classifier on zoo model ``name`` and its tokenizer (right padding).
 
     ``backbone``: an already loaded (e.g. generatively fine-tuned) backbone to use instead — the bare
-    transformer for a linear head, the causal LM for the LM head.
+    transformer for a linear head, the causal LM for the LM and log-likelihood heads. ``pairs``: wrap it
+    in :class:`PairwiseComparison` (a reward model over text pairs).
     """
     spec = zoo.get_spec(name)
     tok = zoo.load_tokenizer(name)
     tok.padding_side = "right"
-    if args.head == "lm":
+    if args.head in ("lm", "loglik"):
         if spec.kind != zoo.CAUSAL:
-            raise W2SError(f"head='lm' needs a causal LM; {name!r} is an encoder (use head='linear')")
+            raise W2SError(f"head={args.head!r} needs a causal LM; {name!r} is an encoder (use head='linear')")
         lm = backbone if backbone is not None else zoo.load_causal_lm(name)
-        model = LMHeadClassifier(lm, answer_token_ids(tok, args.answer_tokens))
+        if args.head == "lm":
+            model = LMHeadClassifier(lm, answer_token_ids(tok, args.answer_tokens))
+        else:
+            model = LogLikScorer(lm)
     else:
         bb = backbone if backbone is not None else zoo.load_backbone(name)
         model = Classifier(bb, 2, "mean" if spec.kind == zoo.ENCODER else "last")
@@ -177,6 +249,11 @@ def build_model(name: str, args: TrainArgs, backbone: nn.Module | None = None):
             p.requires_grad_(False)
     if args.mode == "lora":
         model = _add_lora(model, args)
+    if pairs:
+        model = PairwiseComparison(model)
+    elif args.head == "loglik":
+        raise W2SError("head='loglik' scores comparisons only: give (a, b) text pairs (a preference dataset, "
+                       "or pairing='twins'), or use head='lm' / 'linear'")
     return model, tok
 
 
@@ -184,7 +261,7 @@ def _add_lora(model: nn.Module, args: TrainArgs) -> nn.Module:
     from peft import LoraConfig, get_peft_model
 
     cfg = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=0.0, target_modules="all-linear")
-    if isinstance(model, LMHeadClassifier):
+    if isinstance(model, (LMHeadClassifier, LogLikScorer)):
         model.lm = get_peft_model(model.lm, cfg)  # "all-linear" leaves the output layer alone
         # the answer-token rows are read from the frozen output embedding; LoRA adapts the body
     else:
@@ -198,7 +275,8 @@ def _add_lora(model: nn.Module, args: TrainArgs) -> nn.Module:
 
 class SoftLabelCollator:
     """Pads each batch to its own longest row (``DataCollatorWithPadding``) and turns the soft label
-    ``P(1)`` of each row into a ``(B, 2)`` float target; drops the ``length`` column used for bucketing."""
+    ``P(1)`` of each row into a ``(B, 2)`` float target; drops the ``length`` column used for bucketing.
+    Comparison rows (with ``input_ids_b``) become ``2B`` sequences: every ``a`` text, then every ``b``."""
 
     def __init__(self, tokenizer):
         from transformers import DataCollatorWithPadding
@@ -207,27 +285,46 @@ class SoftLabelCollator:
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         p1 = torch.tensor([float(r["soft_label"]) for r in rows], dtype=torch.float32)
-        batch = self.pad([{"input_ids": r["input_ids"], "attention_mask": r["attention_mask"]} for r in rows])
+        seqs = [{"input_ids": r["input_ids"], "attention_mask": r["attention_mask"]} for r in rows]
+        if rows and "input_ids_b" in rows[0]:
+            seqs += [{"input_ids": r["input_ids_b"], "attention_mask": r["attention_mask_b"]} for r in rows]
+        batch = self.pad(seqs)
         batch["labels"] = torch.stack([1 - p1, p1], dim=1)
         return dict(batch)
 
 
-def _tokenize(tok, texts: list[str], args: TrainArgs) -> list[dict]:
-    enc = tok([t + args.suffix for t in texts], truncation=True, max_length=args.max_length,
-              add_special_tokens=True)
-    return [{"input_ids": ids, "attention_mask": m} for ids, m in zip(enc["input_ids"], enc["attention_mask"])]
+def is_pairs(texts) -> bool:
+    """Whether ``texts`` are ``(a, b)`` comparisons rather than single strings (all of one kind)."""
+    kinds = {isinstance(t, (tuple, list)) for t in texts}
+    if len(kinds) > 1:
+        raise W2SError("texts mix single strings and (a, b) pairs")
+    if kinds == {True} and any(len(t) != 2 for t in texts):
+        raise W2SError("a comparison is a pair of two texts (a, b)")
+    return kinds == {True}
 
 
-def _train_dataset(tok, texts: list[str], soft_labels, args: TrainArgs):
+def _tokenize(tok, texts: list, args: TrainArgs) -> list[dict]:
+    """Token ids of every text, or of both sides of every ``(a, b)`` pair (keys ``*_b``); ``length`` is
+    the longer side (what bucketing and length-sorted prediction read)."""
+    def enc(xs):
+        e = tok([t + args.suffix for t in xs], truncation=True, max_length=args.max_length, add_special_tokens=True)
+        return [{"input_ids": ids, "attention_mask": m} for ids, m in zip(e["input_ids"], e["attention_mask"])]
+
+    if not is_pairs(texts):
+        return [{**r, "length": len(r["input_ids"])} for r in enc(texts)]
+    rows = enc([a for a, _ in texts])
+    for r, b in zip(rows, enc([b for _, b in texts])):
+        r.update(input_ids_b=b["input_ids"], attention_mask_b=b["attention_mask"],
+                 length=max(len(r["input_ids"]), len(b["input_ids"])))
+    return rows
+
+
+def _train_dataset(tok, texts: list, soft_labels, args: TrainArgs):
     import datasets
 
     rows = _tokenize(tok, texts, args)
-    return datasets.Dataset.from_dict({
-        "input_ids": [r["input_ids"] for r in rows],
-        "attention_mask": [r["attention_mask"] for r in rows],
-        "soft_label": [float(p) for p in soft_labels],
-        "length": [len(r["input_ids"]) for r in rows],
-    })
+    cols = {k: [r[k] for r in rows] for k in rows[0]}
+    return datasets.Dataset.from_dict({**cols, "soft_label": [float(p) for p in soft_labels]})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -251,6 +348,14 @@ class W2STrainer(Trainer):
         if model.training:
             self.loss_log.append(float(loss.detach()))
         return (loss, outputs) if return_outputs else loss
+
+
+def quiet(trainer: Trainer) -> Trainer:
+    """No end-of-training metrics dict printed into the book's pages (``disable_tqdm`` installs a printer)."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def training_arguments(args: TrainArgs, seed: int, out_dir: str, n_rows: int):
@@ -315,7 +420,7 @@ def predict_proba(model: nn.Module, tok, texts: list[str], args: TrainArgs = OFF
         return np.zeros(0, dtype=np.float32)
     model.eval()
     rows = _tokenize(tok, list(texts), args)
-    order = np.argsort([len(r["input_ids"]) for r in rows], kind="stable")
+    order = np.argsort([r["length"] for r in rows], kind="stable")
     device = next(model.parameters()).device
     collate = SoftLabelCollator(tok)
     out = np.empty(len(rows), dtype=np.float32)
@@ -366,10 +471,11 @@ def _fit_probe(name: str, texts: list[str], soft_labels, args: TrainArgs, seed: 
                             features=features)
 
 
-def train_classifier(name: str, texts: list[str], soft_labels, args: TrainArgs = OFFICIAL, seed: int = 0,
+def train_classifier(name: str, texts: list, soft_labels, args: TrainArgs = OFFICIAL, seed: int = 0,
                      backbone: nn.Module | None = None, preset: str = "tiny", features=None) -> FittedClassifier:
     """Train a classifier on zoo model ``name`` with targets ``soft_labels`` (``P(1)`` per text: 0/1 for
     ground truth, the weak model's probabilities for a student). Deterministic for ``seed``.
+    ``texts`` of ``(a, b)`` pairs train a reward model (:class:`PairwiseComparison`, ``P(1) = P(a ≻ b)``).
 
     ``backbone``: start from this (e.g. generatively fine-tuned) backbone; ``features`` (probe mode): a
     function texts → frozen features, e.g. a lookup into features cached once for a whole dataset."""
@@ -380,7 +486,10 @@ def train_classifier(name: str, texts: list[str], soft_labels, args: TrainArgs =
         raise W2SError("no training rows")
     if np.any((soft_labels < 0) | (soft_labels > 1)) or not np.all(np.isfinite(soft_labels)):
         raise W2SError("soft labels must be probabilities P(1) in [0, 1]")
+    pairs = is_pairs(texts)
     if args.mode == "probe":
+        if pairs:
+            raise W2SError("comparisons (text pairs) train the model itself: use mode='full' or 'lora', not 'probe'")
         return _fit_probe(name, list(texts), soft_labels, args, seed, preset, features)
 
     import tempfile
@@ -389,7 +498,7 @@ def train_classifier(name: str, texts: list[str], soft_labels, args: TrainArgs =
 
     started = time.time()
     set_seed(seed)
-    model, tok = build_model(name, args, backbone)
+    model, tok = build_model(name, args, backbone, pairs=pairs)
     train_ds = _train_dataset(tok, list(texts), soft_labels, args)
     with tempfile.TemporaryDirectory(prefix="w2s-trainer-") as tmp:
         trainer = W2STrainer(
@@ -400,6 +509,7 @@ def train_classifier(name: str, texts: list[str], soft_labels, args: TrainArgs =
             processing_class=tok,
             w2s_loss=get_loss(args.loss, **dict(args.loss_params)),
         )
+        quiet(trainer)
         trainer.train()
     model.eval()
     return FittedClassifier(name, args, model=model, tokenizer=tok, losses=trainer.loss_log,
@@ -410,5 +520,6 @@ def args_dict(args: TrainArgs) -> dict[str, Any]:
     return asdict(args)
 
 
-__all__ = ["FittedClassifier", "HEADS", "LMHeadClassifier", "MODES", "OFFICIAL", "SoftLabelCollator", "TrainArgs",
-           "W2STrainer", "answer_token_ids", "build_model", "predict_proba", "train_classifier", "training_arguments"]
+__all__ = ["FittedClassifier", "HEADS", "LMHeadClassifier", "LogLikScorer", "MODES", "OFFICIAL", "PairwiseComparison",
+           "SoftLabelCollator", "TrainArgs", "W2STrainer", "answer_token_ids", "build_model", "is_pairs",
+           "predict_proba", "text_reward", "train_classifier", "training_arguments"]
