@@ -34,3 +34,12 @@ def micro_zoo(tmp_path_factory):
     finally:
         mp.undo()
     return root, paths
+
+
+@pytest.fixture
+def micro_zoo_env(micro_zoo, monkeypatch):
+    """For one test: load tiny models *by name* from the session's micro zoo (W2S_ZOO_DIR and W2S_SMOKE=1,
+    which selects the micro ladder, set for this test only and undone after it)."""
+    monkeypatch.setenv("W2S_ZOO_DIR", str(micro_zoo[0]))
+    monkeypatch.setenv("W2S_SMOKE", "1")
+    return micro_zoo[0]

@@ -17,19 +17,6 @@ LABELS = ([1] * 4 + [0] * 4) * 4
 FAST = C.TrainArgs(lr=1e-3, epochs=3, batch_size=8, max_length=16, freeze_embeddings=True)
 
 
-@pytest.fixture(scope="module")
-def micro_zoo(tmp_path_factory):
-    from w2s_lib.models import tinygpt
-
-    root = tmp_path_factory.mktemp("zoo")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("W2S_ZOO_DIR", str(root))
-    mp.setenv("W2S_SMOKE", "1")
-    tinygpt.build_zoo(micro=True, progress=False, names=["tinygpt-xs"])
-    yield root
-    mp.undo()
-
-
 def test_official_defaults():
     a = C.OFFICIAL
     assert (a.lr, a.epochs, a.batch_size, a.max_length) == (5e-5, 2.0, 32, 1024)
@@ -126,7 +113,7 @@ def test_probe_mode_uses_frozen_features_and_the_loss():
     assert ((p > 0.5) == np.array(LABELS[:8], bool)).mean() >= 0.75
 
 
-def test_lm_head_classifier_reads_the_answer_token_logits(micro_zoo):
+def test_lm_head_classifier_reads_the_answer_token_logits(micro_zoo_env):
     from w2s_lib.models import zoo
 
     args = C.TrainArgs(head="lm", answer_tokens=(" Rating: negative", " Rating: positive"))

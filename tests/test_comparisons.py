@@ -11,13 +11,10 @@ from w2s_lib import data, w2s
 from w2s_lib.errors import W2SError
 from w2s_lib.train import classifier as C
 
-from .test_classifier import micro_zoo  # noqa: F401  (the micro tiny-GPT zoo, built once per module)
-
-
 LOGLIK = C.TrainArgs(head="loglik", lr=3e-3, epochs=4, batch_size=4, max_length=32)
 
 
-def test_loglik_score_is_the_sum_of_next_token_log_probs(micro_zoo):
+def test_loglik_score_is_the_sum_of_next_token_log_probs(micro_zoo_env):
     model, tok = C.build_model("tinygpt-xs", LOGLIK, pairs=True)
     lm = model.scorer.lm
     text = "User: Where does Bado live?\nAssistant: Bado lives in Paris."
@@ -30,7 +27,7 @@ def test_loglik_score_is_the_sum_of_next_token_log_probs(micro_zoo):
     assert float(got[0]) == pytest.approx(want, rel=1e-4, abs=1e-3)
 
 
-def test_pair_probability_is_sigmoid_of_the_reward_difference_and_padding_free(micro_zoo):
+def test_pair_probability_is_sigmoid_of_the_reward_difference_and_padding_free(micro_zoo_env):
     model, tok = C.build_model("tinygpt-xs", LOGLIK, pairs=True)
     pairs = [("Q: a b c", "Q: a b d e f g"), ("Bado lives in Paris.", "Bado lives in Rome."), ("x", "x y")]
     args = C.TrainArgs(head="loglik", eval_batch_size=2)  # batches mix lengths: padding must not matter
@@ -46,13 +43,13 @@ def test_pair_probability_is_sigmoid_of_the_reward_difference_and_padding_free(m
     assert np.allclose(p + swapped, 1.0, atol=1e-5)  # symmetric: P(a ≻ b) = 1 − P(b ≻ a)
 
 
-def test_linear_head_reward_model_starts_indifferent(micro_zoo):
+def test_linear_head_reward_model_starts_indifferent(micro_zoo_env):
     model, tok = C.build_model("tinygpt-xs", C.TrainArgs(head="linear"), pairs=True)
     p = C.predict_proba(model, tok, [("good reply", "a much worse and longer reply")])
     assert p[0] == pytest.approx(0.5)  # zero-initialised head: r = 0 for every text
 
 
-def test_loglik_needs_pairs_and_probe_needs_single_texts(micro_zoo):
+def test_loglik_needs_pairs_and_probe_needs_single_texts(micro_zoo_env):
     with pytest.raises(W2SError, match="comparisons only"):
         C.build_model("tinygpt-xs", LOGLIK)
     with pytest.raises(W2SError, match="probe"):
@@ -63,7 +60,7 @@ def test_loglik_needs_pairs_and_probe_needs_single_texts(micro_zoo):
         C.build_model("minilm-l1", LOGLIK, pairs=True)
 
 
-def test_reward_model_learns_a_preference(micro_zoo):
+def test_reward_model_learns_a_preference(micro_zoo_env):
     # prefer one colour word over another (one token each): the untrained model is indifferent
     from w2s_lib.data.scorers import ATTRIBUTES
 
@@ -128,7 +125,7 @@ def test_late_fields_keep_earlier_run_ids():
     assert fc.result_fields()["pairing"] == "twins"
 
 
-def test_reward_model_run_with_generative_finetuning_reads_both_sides(micro_zoo, monkeypatch):
+def test_reward_model_run_with_generative_finetuning_reads_both_sides(micro_zoo_env, monkeypatch):
     calls = []
     real = w2s.generative_finetune
 
@@ -148,7 +145,7 @@ def test_reward_model_run_with_generative_finetuning_reads_both_sides(micro_zoo,
     assert preds["test"].shape == (len(rows["test"]),)
 
 
-def test_zero_shot_scores_the_untrained_rungs_on_the_test_split(micro_zoo):
+def test_zero_shot_scores_the_untrained_rungs_on_the_test_split(micro_zoo_env):
     cfg = w2s.comparison_config("reward", "smoke", {"ladder": ("tinygpt-xs",)})
     got = w2s.zero_shot(cfg, seed=2)
     test = w2s.w2s_data(cfg.dataset, cfg.n_docs, cfg.n_test, 2, pairing=cfg.pairing)["test"]
