@@ -83,6 +83,7 @@ class ChessFitConfig(Config):
     dataset: str = knob("chess_puzzles")
     data_seed: int = knob(0, low=0)
     model: str = knob(chessgpt.NAMES[0])
+    model_tag: str = knob("", help="the chess rung's weights identity (chessgpt.model_tag); '' for zoo models")
     supervisor: str = knob("", help="run id of the fit whose moves on D_weak are the labels; '' = GT")
     n_docs: int = knob(1600, low=4)
     n_test: int = knob(400, low=2)
@@ -201,7 +202,9 @@ def run_fit(fc: ChessFitConfig, force: bool = False) -> Artifact:
 
 
 def _fit_cfg(cfg: ChessW2SConfig, model: str, supervisor: ChessFitConfig | None, seed: int) -> ChessFitConfig:
+    tag = chessgpt.model_tag(model, cfg.data_seed, micro=cfg.preset == "smoke")
     return ChessFitConfig(preset=cfg.preset, seed=seed, dataset=cfg.dataset, data_seed=cfg.data_seed, model=model,
+                          model_tag=tag,
                           supervisor=supervisor.run_id if supervisor is not None else "", n_docs=cfg.n_docs,
                           n_test=cfg.n_test, lr=cfg.lr_of(model), epochs=cfg.epochs, batch_size=cfg.batch_size,
                           eval_batch_size=cfg.eval_batch_size)
