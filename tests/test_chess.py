@@ -141,6 +141,19 @@ def test_micro_ladder_builds_atomically_and_rebuilds_a_corrupt_rung(micro_home):
     assert weights.read_bytes() == blob  # rebuilt, bit-identical (same seed)
 
 
+def test_a_resized_rung_is_rebuilt_and_its_fits_get_a_new_key(micro_home, monkeypatch):
+    old_tag = chessgpt.model_tag("chessgpt-m", micro=True)
+    old_fit = cw._fit_cfg(cw.ChessW2SConfig.for_preset("smoke"), "chessgpt-m", None, 0).run_id
+    rung = chessgpt.MICRO_SIZES["chessgpt-m"]
+    monkeypatch.setitem(chessgpt.MICRO_SIZES, "chessgpt-m", tinygpt.Rung(**{**rung.__dict__, "steps": rung.steps + 1}))
+    assert chessgpt.model_tag("chessgpt-m", micro=True) != old_tag
+    assert cw._fit_cfg(cw.ChessW2SConfig.for_preset("smoke"), "chessgpt-m", None, 0).run_id != old_fit
+    meta = tinygpt.read_marker(chessgpt.model_dir("chessgpt-m", micro=True))
+    assert meta["rung"]["steps"] == rung.steps + 1
+    monkeypatch.undo()
+    assert tinygpt.read_marker(chessgpt.model_dir("chessgpt-m", micro=True))["rung"]["steps"] == rung.steps
+
+
 def test_prompt_and_answer_tokenize_as_in_pretraining(micro_home):
     _, tok = chessgpt.load("chessgpt-s", micro=True)
     row = data.load("chess_puzzles", "test")[0]

@@ -46,7 +46,7 @@ class ChessW2SConfig(Config):
     n_test: int = knob(400, low=2, help="test puzzles")
     lr: float = knob(1e-3, low=1e-7, high=1.0, help="fine-tuning learning rate (AdamW, warmup + cosine)")
     lrs: tuple[float, ...] = knob((), help="per-rung learning rates, aligned with `ladder` (overrides lr)")
-    epochs: float = knob(3.0, low=0.01, high=100.0)
+    epochs: float = knob(6.0, low=0.01, high=100.0, help="fine-tuning epochs (3 left the rungs under-trained)")
     batch_size: int = knob(32, low=1, high=4096)
     eval_batch_size: int = knob(256, low=1, affects_result=False, help="candidate sequences per forward pass")
 
@@ -88,7 +88,7 @@ class ChessFitConfig(Config):
     n_docs: int = knob(1600, low=4)
     n_test: int = knob(400, low=2)
     lr: float = knob(1e-3, low=1e-7, high=1.0)
-    epochs: float = knob(3.0, low=0.01, high=100.0)
+    epochs: float = knob(6.0, low=0.01, high=100.0)
     batch_size: int = knob(32, low=1, high=4096)
     eval_batch_size: int = knob(256, low=1, affects_result=False)
 
