@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import chess
+import numpy as np
 import pytest
 
 from w2s_lib import chess_w2s as cw
@@ -187,7 +190,11 @@ def test_w2s_pairs_and_bootstrap_at_smoke(micro_home):
     # the bootstrapped top rung trained on the mid student's moves, the direct one on the weak model's
     fc_mid, _ = cw.fit_student(cfg, cfg.ladder[1], cw.fit_gt(cfg, cfg.ladder[0], 0)[0], 0)
     fc_top, top = cw.fit_student(cfg, cfg.ladder[-1], fc_mid, 0)
-    assert top["n_train"] == 20 and cw.supervisor_moves(fc_top) == cw.supervisor_moves(fc_top)
+    assert top["n_train"] == 20 and fc_top.supervisor == fc_mid.run_id
+    assert boot[boot.method == "bootstrap"].iloc[0]["w2s_acc"] == top["acc"]
+    mid_moves = cw.supervisor_moves(fc_top)  # the mid student's moves on D_weak: the top rung's labels
+    top_moves = json.loads((top.path / "preds.json").read_text())["weak"]
+    assert top["imitation"] == pytest.approx(np.mean([a == b for a, b in zip(top_moves, mid_moves)]))
 
 
 def test_config_rejects_bad_input():

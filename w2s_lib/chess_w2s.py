@@ -224,9 +224,9 @@ def fit_student(cfg: ChessW2SConfig, model: str, supervisor: ChessFitConfig, see
 
 
 # ----------------------------------------------------------------------------- experiments
-def _row(weak: Artifact, ceiling: Artifact, student: Artifact, **extra) -> dict:
-    r = {**extra, "weak_acc": weak["acc"], "w2s_acc": student["acc"], "ceiling_acc": ceiling["acc"],
-         "weak_label_acc": weak["label_acc"], "imitation": student["imitation"]}
+def _row(weak_fit: Artifact, ceiling_fit: Artifact, student_fit: Artifact, **extra) -> dict:
+    r = {**extra, "weak_acc": weak_fit["acc"], "w2s_acc": student_fit["acc"], "ceiling_acc": ceiling_fit["acc"],
+         "weak_label_acc": weak_fit["label_acc"], "imitation": student_fit["imitation"]}
     r["pgr"] = metrics.pgr(r["weak_acc"], r["w2s_acc"], r["ceiling_acc"])
     return r
 
