@@ -188,8 +188,8 @@ def test_w2s_pairs_and_bootstrap_at_smoke(micro_home):
     same = pairs[(pairs.weak == cfg.ladder[0]) & (pairs.strong == cfg.ladder[-1])].iloc[0]
     assert direct["w2s_acc"] == same["w2s_acc"]  # the direct student is the cached largest-gap pair
     # the bootstrapped top rung trained on the mid student's moves, the direct one on the weak model's
-    fc_mid, _ = cw.fit_student(cfg, cfg.ladder[1], cw.fit_gt(cfg, cfg.ladder[0], 0)[0], 0)
-    fc_top, top = cw.fit_student(cfg, cfg.ladder[-1], fc_mid, 0)
+    fc_mid, _ = cw.fit(cfg, cfg.ladder[1], 0, cw.fit(cfg, cfg.ladder[0], 0)[0])
+    fc_top, top = cw.fit(cfg, cfg.ladder[-1], 0, fc_mid)
     assert top["n_train"] == 20 and fc_top.supervisor == fc_mid.run_id
     assert boot[boot.method == "bootstrap"].iloc[0]["w2s_acc"] == top["acc"]
     mid_moves = cw.supervisor_moves(fc_top)  # the mid student's moves on D_weak: the top rung's labels

@@ -210,15 +210,10 @@ def _fit_cfg(cfg: ChessW2SConfig, model: str, supervisor: ChessFitConfig | None,
                           eval_batch_size=cfg.eval_batch_size)
 
 
-def fit_gt(cfg: ChessW2SConfig, model: str, seed: int, force: bool = False) -> tuple[ChessFitConfig, Artifact]:
-    """``model`` fine-tuned on D_gt: the supervisor of stronger rungs and its own ceiling."""
-    fc = _fit_cfg(cfg, model, None, seed)
-    return fc, run_fit(fc, force=force)
-
-
-def fit_student(cfg: ChessW2SConfig, model: str, supervisor: ChessFitConfig, seed: int,
-                force: bool = False) -> tuple[ChessFitConfig, Artifact]:
-    """``model`` fine-tuned on D_weak with ``supervisor``'s moves as labels."""
+def fit(cfg: ChessW2SConfig, model: str, seed: int, supervisor: ChessFitConfig | None = None,
+        force: bool = False) -> tuple[ChessFitConfig, Artifact]:
+    """``model`` fine-tuned on D_gt (no ``supervisor``: a weak supervisor of stronger rungs and its own
+    ceiling), or on D_weak with ``supervisor``'s moves as labels (a student). Cached."""
     fc = _fit_cfg(cfg, model, supervisor, seed)
     return fc, run_fit(fc, force=force)
 
@@ -241,7 +236,7 @@ def ladder_table(cfg: ChessW2SConfig, seeds, force: bool = False):
     rows = []
     for seed in seeds:
         for m in cfg.ladder:
-            _, art = fit_gt(cfg.replace(seed=seed), m, seed, force=force)
+            _, art = fit(cfg.replace(seed=seed), m, seed, force=force)
             row = {"seed": seed, "model": m, "gt_acc": art["acc"], "train_seconds": art["train_seconds"]}
             if m in chessgpt.SIZES:
                 meta = tinygpt.read_marker(chessgpt.model_dir(m, cfg.data_seed, micro=cfg.preset == "smoke"))
@@ -257,11 +252,11 @@ def run_pairs(cfg: ChessW2SConfig, seeds, force: bool = False):
     rows = []
     for seed in seeds:
         c = cfg.replace(seed=seed)
-        gts = {m: fit_gt(c, m, seed, force=force) for m in c.ladder}
+        gts = {m: fit(c, m, seed, force=force) for m in c.ladder}
         for i, weak in enumerate(c.ladder):
             for j in range(i + 1, len(c.ladder)):
                 strong = c.ladder[j]
-                _, student = fit_student(c, strong, gts[weak][0], seed, force=force)
+                _, student = fit(c, strong, seed, gts[weak][0], force=force)
                 rows.append(_row(gts[weak][1], gts[strong][1], student, seed=seed, weak=weak, strong=strong,
                                  gap=j - i))
     return pd.DataFrame(rows).astype({"pgr": float})
@@ -276,12 +271,12 @@ def run_bootstrap(cfg: ChessW2SConfig, seeds, force: bool = False):
     rows = []
     for seed in seeds:
         c = cfg.replace(seed=seed)
-        gts = {m: fit_gt(c, m, seed, force=force) for m in (c.ladder[0], c.ladder[-1])}
+        gts = {m: fit(c, m, seed, force=force) for m in (c.ladder[0], c.ladder[-1])}
         sup, chain = gts[c.ladder[0]][0], []
         for m in c.ladder[1:]:
-            sup, art = fit_student(c, m, sup, seed, force=force)
+            sup, art = fit(c, m, seed, sup, force=force)
             chain.append((m, art))
-        _, direct = fit_student(c, c.ladder[-1], gts[c.ladder[0]][0], seed, force=force)
+        _, direct = fit(c, c.ladder[-1], seed, gts[c.ladder[0]][0], force=force)
         weak, ceiling = gts[c.ladder[0]][1], gts[c.ladder[-1]][1]
         for method, art in (("direct", direct), ("bootstrap", chain[-1][1])):
             rows.append(_row(weak, ceiling, art, seed=seed, method=method, weak=c.ladder[0], strong=c.ladder[-1]))
