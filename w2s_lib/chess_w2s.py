@@ -283,3 +283,17 @@ def run_bootstrap(cfg: ChessW2SConfig, seeds, force: bool = False):
         for m, art in chain:
             rows.append({"seed": seed, "method": "chain", "rung": m, "acc": art["acc"], "label_acc": art["label_acc"]})
     return pd.DataFrame(rows)
+
+
+def ci_table(df, by, col: str):
+    """Mean and 95 % t-interval over seeds of ``col`` per group ``by`` (columns mean, lo, hi). Undefined
+    values (a PGR where the ceiling does not beat the weak model) are left out; none left gives NaN."""
+    import pandas as pd
+
+    from .w2s import summarize_claim
+
+    def one(v) -> pd.Series:
+        s = summarize_claim(v)
+        return pd.Series([s["value"], *s["ci"]], index=["mean", "lo", "hi"])
+
+    return df.groupby(by, sort=False)[col].apply(one).unstack()
