@@ -206,3 +206,12 @@ def test_config_rejects_bad_input():
         cw.ChessW2SConfig.for_preset("tiny", {"lr": -1.0})
     with pytest.raises(W2SError, match="unknown chess model"):
         chessgpt.model_dir("chessgpt-xxl", micro=True)
+
+
+def test_ci_table_leaves_out_undefined_pgr():
+    import pandas as pd
+
+    df = pd.DataFrame({"pair": ["a", "a", "a", "b", "b"], "pgr": [0.1, 0.3, float("nan"), float("nan"), float("nan")]})
+    t = cw.ci_table(df, "pair", "pgr")
+    assert t.loc["a", "mean"] == pytest.approx(0.2) and t.loc["a", "lo"] < 0.2 < t.loc["a", "hi"]
+    assert t.loc["b"].isna().all()
