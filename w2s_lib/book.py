@@ -56,6 +56,8 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("11", "11_confidence_loss", "The auxiliary confidence loss vs naive finetuning", "w2s_lib.w2s.W2SConfig"),
     Notebook("12", "12_bootstrapping", "Bootstrapping through intermediate models", "w2s_lib.w2s.W2SConfig"),
     Notebook("13", "13_generative_finetuning", "Generative finetuning and reward modelling", "w2s_lib.w2s.W2SConfig"),
+    Notebook("14", "14_chess", "Chess puzzles: weak-to-strong on a generative task",
+             "w2s_lib.chess_w2s.ChessW2SConfig"),
     Notebook("20", "20_w2s_search", "Weak-to-strong search: steering a large model with a small pair",
              "w2s_lib.search.experiment.SearchConfig"),
     # 30_macpo runs at smoke scale (nbval) but is not in the book yet: its tiny run takes over an hour on

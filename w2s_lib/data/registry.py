@@ -10,6 +10,7 @@ classification     ``text``, ``label`` (int), ``soft_label`` (float P(1)), ``id`
 preference         ``prompt``, ``chosen``, ``rejected``, ``id``
 prompts            ``prompt``, ``id``
 summarization      ``prompt``, ``reference``, ``id``
+completion         ``prompt``, ``reference`` (the one right completion), ``id``
 =================  ===========================================
 
 Loaders may add extra columns (``is_safe`` labels, gold attributes, ...) after the standard ones.
@@ -29,6 +30,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "preference": ("prompt", "chosen", "rejected", "id"),
     "prompts": ("prompt", "id"),
     "summarization": ("prompt", "reference", "id"),
+    "completion": ("prompt", "reference", "id"),
 }
 
 SPLITS = ("train", "test")
@@ -69,7 +71,7 @@ def register(name: str, task: str, description: str, hub_id: str | None = None):
 
 def _ensure_registered() -> None:
     # importing these modules runs their @register decorators
-    from . import hub_datasets, tinyworld  # noqa: F401
+    from . import chess_puzzles, hub_datasets, tinyworld  # noqa: F401
 
 
 def get_spec(name: str) -> DatasetSpec:

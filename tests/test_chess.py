@@ -1,0 +1,217 @@
+"""Chess puzzles (python-chess), the chess GPT ladder, and weak-to-strong on them (micro scale)."""
+
+from __future__ import annotations
+
+import json
+
+import chess
+import numpy as np
+import pytest
+
+from w2s_lib import chess_w2s as cw
+from w2s_lib import data
+from w2s_lib.data import chess_puzzles as cp
+from w2s_lib.errors import W2SError
+from w2s_lib.models import chessgpt, tinygpt
+
+
+def _board(white: str, black: str, turn: bool = chess.WHITE) -> chess.Board:
+    b = chess.Board(None)
+    for color, spec in ((chess.WHITE, white), (chess.BLACK, black)):
+        for p in spec.split():
+            b.set_piece_at(chess.parse_square(p[1:]), chess.Piece.from_symbol(p[0] if color else p[0].lower()))
+    b.turn = turn
+    assert b.is_valid()
+    return b
+
+
+# ----------------------------------------------------------------------------- the criterion
+def test_hanging_queen_is_a_puzzle():
+    b = _board("Ka1 Nc3", "Kh8 Qd5")
+    assert b.san(cp.best_move(b)) == "Nxd5"
+
+
+def test_defended_piece_is_not_a_puzzle():
+    # Qxd5 wins a rook but exd5 wins the queen back: -4; no other move wins anything
+    b = _board("Ka1 Qd1", "Kh8 Rd5 Pe6")
+    assert cp.move_scores(b)[chess.Move.from_uci("d1d5")] == 5 - 9
+    assert cp.best_move(b) is None
+
+
+def test_back_rank_mate_is_found_and_scored_as_mate():
+    b = _board("Kg1 Ra1", "Kg8 Pf7 Pg7 Ph7")
+    move = cp.best_move(b)
+    assert b.san(move) == "Ra8#" and cp.move_scores(b)[move] == cp.MATE
+
+
+def test_a_move_that_allows_mate_scores_minus_mate():
+    # black threatens ...Ra1# whenever nothing can block the back rank: the knight on e4 can (Nd2 → b1)
+    b = chess.Board("r5k1/8/8/8/4N3/8/5PPP/6K1 w - - 0 1")
+    scores = cp.move_scores(b)
+    assert scores[chess.Move.from_uci("e4d6")] == -cp.MATE  # the knight strays: ...Ra1#
+    assert scores[chess.Move.from_uci("g1h1")] == -cp.MATE
+    assert scores[chess.Move.from_uci("h2h3")] == 0  # luft
+    assert scores[chess.Move.from_uci("e4d2")] == 0  # ...Ra1+ Nb1
+    assert cp.best_move(b) is None
+
+
+@pytest.fixture(scope="module")
+def puzzles():
+    return cp.generate_puzzles(60, seed=5, split="train")
+
+
+def test_every_answer_is_legal_and_uniquely_best_by_exhaustive_search(puzzles):
+    for row in puzzles:
+        board = chess.Board(row["fen"])
+        move = chess.Move.from_uci(row["uci"])
+        assert move in board.legal_moves
+        assert board.san(move) == row["reference"]
+        assert sorted(board.san(m) for m in board.legal_moves) == row["legal"]
+        scores = cp.move_scores(board)
+        assert len(scores) == board.legal_moves.count()  # every legal move scored
+        others = [s for m, s in scores.items() if m != move]
+        assert scores[move] >= cp.MIN_GAIN
+        assert all(scores[move] - s >= cp.MARGIN for s in others)
+        board.push(move)
+        assert board.is_checkmate() == (row["kind"] == "mate")
+        assert row["prompt"].startswith("white: K") and row["prompt"].endswith(":")
+
+
+def test_puzzles_are_deterministic_per_seed_and_distinct(puzzles):
+    assert cp.generate_puzzles(60, seed=5, split="train") == puzzles
+    other = cp.generate_puzzles(60, seed=6, split="train")
+    assert [r["fen"] for r in other] != [r["fen"] for r in puzzles]
+    assert len({r["fen"].split()[0] for r in puzzles}) == len(puzzles)
+
+
+def test_registered_dataset_has_standard_columns_and_disjoint_splits(monkeypatch, tmp_path):
+    monkeypatch.setenv("W2S_HOME", str(tmp_path))
+    monkeypatch.setenv("W2S_SMOKE", "1")
+    cp.puzzle_rows.cache_clear()
+    try:
+        train, test = data.load("chess_puzzles", "train"), data.load("chess_puzzles", "test")
+        assert data.get_spec("chess_puzzles").task == "completion"
+        for col in ("prompt", "reference", "id", "legal", "fen", "kind"):
+            assert col in train.column_names
+        assert len(train) == cp.MICRO_PUZZLES["train"] and len(test) == cp.MICRO_PUZZLES["test"]
+        assert not {f.split()[0] for f in train["fen"]} & {f.split()[0] for f in test["fen"]}
+        assert any((tmp_path / "chess" / "data").glob("*-test.json"))  # cached on disk
+    finally:
+        cp.puzzle_rows.cache_clear()
+
+
+def test_bad_split_and_game_count_fail_with_one_line():
+    with pytest.raises(W2SError, match="unknown split"):
+        cp.generate_puzzles(1, 0, "validation")
+    with pytest.raises(W2SError, match="n_games"):
+        cp.game_corpus(0, 0)
+
+
+def test_games_are_lines_in_the_puzzle_format():
+    games = cp.game_corpus(1, 5)
+    assert games == cp.game_corpus(1, 5)
+    for g in games:
+        for line in g.splitlines():
+            position, _, move = line.rpartition(": ")
+            assert position.startswith("white: ") and " move " in position and move
+
+
+# ----------------------------------------------------------------------------- the micro ladder and W2S
+@pytest.fixture(scope="module")
+def micro_home(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("W2S_HOME", str(tmp_path_factory.mktemp("chess-home")))
+    mp.setenv("W2S_SMOKE", "1")
+    cp.puzzle_rows.cache_clear()
+    yield
+    cp.puzzle_rows.cache_clear()
+    mp.undo()
+
+
+def test_micro_ladder_builds_atomically_and_rebuilds_a_corrupt_rung(micro_home):
+    dirs = chessgpt.build_ladder(micro=True)
+    assert list(dirs) == list(chessgpt.MICRO_SIZES)
+    for d in dirs.values():
+        meta = tinygpt.read_marker(d)
+        assert meta is not None and 0.0 <= meta["zero_shot_puzzle_acc"] <= 1.0
+    params = [tinygpt.read_marker(d)["params"] for d in dirs.values()]
+    assert params == sorted(params)
+    weights = dirs["chessgpt-s"] / "model.safetensors"
+    blob = weights.read_bytes()
+    weights.write_bytes(blob[: len(blob) // 2])  # a truncated checkpoint is not complete
+    assert tinygpt.read_marker(dirs["chessgpt-s"]) is None
+    chessgpt.model_dir("chessgpt-s", micro=True)
+    assert weights.read_bytes() == blob  # rebuilt, bit-identical (same seed)
+
+
+def test_a_resized_rung_is_rebuilt_and_its_fits_get_a_new_key(micro_home, monkeypatch):
+    old_tag = chessgpt.model_tag("chessgpt-m", micro=True)
+    old_fit = cw._fit_cfg(cw.ChessW2SConfig.for_preset("smoke"), "chessgpt-m", None, 0).run_id
+    rung = chessgpt.MICRO_SIZES["chessgpt-m"]
+    monkeypatch.setitem(chessgpt.MICRO_SIZES, "chessgpt-m", tinygpt.Rung(**{**rung.__dict__, "steps": rung.steps + 1}))
+    assert chessgpt.model_tag("chessgpt-m", micro=True) != old_tag
+    assert cw._fit_cfg(cw.ChessW2SConfig.for_preset("smoke"), "chessgpt-m", None, 0).run_id != old_fit
+    meta = tinygpt.read_marker(chessgpt.model_dir("chessgpt-m", micro=True))
+    assert meta["rung"]["steps"] == rung.steps + 1
+    monkeypatch.undo()
+    assert tinygpt.read_marker(chessgpt.model_dir("chessgpt-m", micro=True))["rung"]["steps"] == rung.steps
+
+
+def test_prompt_and_answer_tokenize_as_in_pretraining(micro_home):
+    _, tok = chessgpt.load("chessgpt-s", micro=True)
+    row = data.load("chess_puzzles", "test")[0]
+    whole = tok(row["prompt"] + cp.answer_text(row["reference"]), add_special_tokens=False)["input_ids"]
+    parts = (tok(row["prompt"], add_special_tokens=False)["input_ids"]
+             + tok(cp.answer_text(row["reference"]), add_special_tokens=False)["input_ids"])
+    assert whole == parts
+
+
+def test_finetuning_on_the_answers_teaches_them(micro_home):
+    model, tok = chessgpt.load("chessgpt-l", micro=True)
+    rows = data.load("chess_puzzles", "train").select(range(24))
+    before = chessgpt.puzzle_accuracy(model, tok, rows)
+    losses = cw.finetune(model, tok, list(rows["prompt"]), list(rows["reference"]), lr=1e-2, epochs=30,
+                         batch_size=8, seed=0)
+    assert losses[-1] < losses[0]
+    assert chessgpt.puzzle_accuracy(model, tok, rows) > max(before, 0.5)
+
+
+def test_w2s_pairs_and_bootstrap_at_smoke(micro_home):
+    cfg = cw.ChessW2SConfig.for_preset("smoke", {"n_docs": 40, "n_test": 20})
+    pairs = cw.run_pairs(cfg, [0])
+    assert len(pairs) == 3 and set(pairs["gap"]) == {1, 2}
+    for col in ("weak_acc", "w2s_acc", "ceiling_acc", "imitation"):
+        assert pairs[col].between(0, 1).all()
+    boot = cw.run_bootstrap(cfg, [0])
+    assert set(boot["method"]) == {"direct", "bootstrap", "chain"}
+    direct = boot[boot.method == "direct"].iloc[0]
+    same = pairs[(pairs.weak == cfg.ladder[0]) & (pairs.strong == cfg.ladder[-1])].iloc[0]
+    assert direct["w2s_acc"] == same["w2s_acc"]  # the direct student is the cached largest-gap pair
+    # the bootstrapped top rung trained on the mid student's moves, the direct one on the weak model's
+    fc_mid, _ = cw.fit(cfg, cfg.ladder[1], 0, cw.fit(cfg, cfg.ladder[0], 0)[0])
+    fc_top, top = cw.fit(cfg, cfg.ladder[-1], 0, fc_mid)
+    assert top["n_train"] == 20 and fc_top.supervisor == fc_mid.run_id
+    assert boot[boot.method == "bootstrap"].iloc[0]["w2s_acc"] == top["acc"]
+    mid_moves = cw.supervisor_moves(fc_top)  # the mid student's moves on D_weak: the top rung's labels
+    top_moves = json.loads((top.path / "preds.json").read_text())["weak"]
+    assert top["imitation"] == pytest.approx(np.mean([a == b for a, b in zip(top_moves, mid_moves)]))
+
+
+def test_config_rejects_bad_input():
+    with pytest.raises(W2SError, match="at least two"):
+        cw.ChessW2SConfig(ladder=("chessgpt-s",))
+    with pytest.raises(W2SError, match="lrs"):
+        cw.ChessW2SConfig(lrs=(1e-3,))
+    with pytest.raises(W2SError, match="out of range"):
+        cw.ChessW2SConfig.for_preset("tiny", {"lr": -1.0})
+    with pytest.raises(W2SError, match="unknown chess model"):
+        chessgpt.model_dir("chessgpt-xxl", micro=True)
+
+
+def test_ci_table_leaves_out_undefined_pgr():
+    import pandas as pd
+
+    df = pd.DataFrame({"pair": ["a", "a", "a", "b", "b"], "pgr": [0.1, 0.3, float("nan"), float("nan"), float("nan")]})
+    t = cw.ci_table(df, "pair", "pgr")
+    assert t.loc["a", "mean"] == pytest.approx(0.2) and t.loc["a", "lo"] < 0.2 < t.loc["a", "hi"]
+    assert t.loc["b"].isna().all()

@@ -1,0 +1,285 @@
+"""Chess puzzles with a checkable best move, and the games the chess GPTs are pretrained on.
+
+Burns et al. (2024) ran weak-to-strong on chess puzzles: given a position, predict the best move. Here the
+puzzles are generated with python-chess, deterministically from a seed:
+
+- **Positions**: a random legal position with both kings and one to three other pieces per side
+  (:func:`random_position`). Few pieces keep the prompts short and the geometry learnable by a tiny GPT.
+- **The criterion** (:func:`move_scores`): every legal move is scored exhaustively by a two-ply material
+  search — the value of what it captures (plus what a promotion adds), minus the most the opponent can
+  capture in reply; a move that mates scores :data:`MATE`, a reply that mates us makes a move score
+  ``-MATE``, and a stalemating move scores 0. A position is a **puzzle** when its best move is unique and
+  clearly best: it wins at least :data:`MIN_GAIN` (a minor piece) or mates, and every other legal move
+  scores at least :data:`MARGIN` less (:func:`best_move`). So every answer is verifiable by brute force.
+- **Text** (:func:`prompt`): the pieces of each side in a fixed order, e.g.
+  ``"white: Kg1 Rd1 Pa2 black: Kg8 Qd5 move white:"``, and the answer is the move in SAN with a leading
+  space and a newline, e.g. ``" Rxd5\\n"``. The games of the pretraining corpus (:func:`game_corpus`) are
+  written as the same lines, one per ply: the position, then the move a noisy one-ply greedy player chose
+  (:func:`policy_move`: mates and grabs the biggest piece, defended or not, or plays at random).
+
+The registered dataset ``chess_puzzles`` has the ``completion`` columns ``prompt``, ``reference`` (the
+best move in SAN), ``id``, plus ``fen``, ``legal`` (every legal move in SAN, the candidates a model
+chooses from), ``uci`` and ``kind`` (``mate`` or ``material``). Generation costs a few seconds per
+thousand puzzles; each split is cached under ``$W2S_HOME/chess/data`` (written atomically).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from functools import lru_cache
+
+import datasets
+
+from .. import paths
+from ..config import is_smoke
+from ..errors import W2SError
+from .registry import register
+
+VERSION = "cp1"
+MATE = 100
+MIN_GAIN = 3  # the best move wins at least a minor piece (or mates)
+MARGIN = 2  # ... and beats every other legal move by at least two pawns
+VALUES = {1: 1, 2: 3, 3: 3, 4: 5, 5: 9, 6: 0}  # python-chess piece types: P N B R Q K
+LETTERS = {1: "P", 2: "N", 3: "B", 4: "R", 5: "Q", 6: "K"}
+# Puzzles per split: full (tiny and above) and micro (W2S_SMOKE=1: tests, nbval)
+N_PUZZLES = {"train": 1600, "test": 400}
+MICRO_PUZZLES = {"train": 240, "test": 80}
+SPLITS = ("train", "test")
+
+
+def _chess():
+    try:
+        import chess
+    except ImportError:  # pragma: no cover - a dependency of the package
+        raise W2SError("the chess chapter needs python-chess: pip install chess") from None
+    return chess
+
+
+def _rng(*key: object) -> random.Random:
+    return random.Random(int(hashlib.sha256(repr((VERSION,) + key).encode()).hexdigest()[:16], 16))
+
+
+# ----------------------------------------------------------------------------- positions and criterion
+def random_position(rng: random.Random, max_pieces: int = 3):
+    """A random legal, not-yet-decided position: two kings and 1..``max_pieces`` other pieces a side."""
+    chess = _chess()
+    while True:
+        board = chess.Board(None)
+        counts = [rng.randint(1, max_pieces), rng.randint(1, max_pieces)]
+        squares = rng.sample(range(64), 2 + sum(counts))
+        board.set_piece_at(squares[0], chess.Piece(chess.KING, chess.WHITE))
+        board.set_piece_at(squares[1], chess.Piece(chess.KING, chess.BLACK))
+        k = 2
+        for color, n in zip((chess.WHITE, chess.BLACK), counts):
+            for _ in range(n):
+                pt = rng.choice((chess.PAWN, chess.KNIGHT, chess.BISHOP, chess.ROOK, chess.QUEEN))
+                if pt == chess.PAWN and chess.square_rank(squares[k]) in (0, 7):
+                    pt = chess.KNIGHT
+                board.set_piece_at(squares[k], chess.Piece(pt, color))
+                k += 1
+        board.turn = rng.random() < 0.5
+        if board.is_valid() and not board.is_game_over():
+            return board
+
+
+def gain(board, move) -> int:
+    """Material ``move`` wins at once: the captured piece, plus a promotion's upgrade."""
+    g = 1 if board.is_en_passant(move) else VALUES[board.piece_type_at(move.to_square)] if board.is_capture(move) else 0
+    if move.promotion:
+        g += VALUES[move.promotion] - 1
+    return g
+
+
+def move_scores(board) -> dict:
+    """Every legal move → its two-ply material score (see the module doc). ``board`` is left unchanged."""
+    out = {}
+    for move in list(board.legal_moves):
+        g = gain(board, move)
+        board.push(move)
+        try:
+            if board.is_checkmate():
+                out[move] = MATE
+                continue
+            replies = list(board.legal_moves)
+            if not replies:  # stalemate: a draw, whatever was captured
+                out[move] = 0
+                continue
+            worst = 0
+            for r in replies:
+                board.push(r)
+                mated = board.is_checkmate()
+                board.pop()
+                worst = max(worst, MATE if mated else gain(board, r))
+            out[move] = g - worst
+        finally:
+            board.pop()
+    return out
+
+
+def _may_be_puzzle(board) -> bool:
+    """False when no move can reach MIN_GAIN: no move scores above what it wins at once unless it mates,
+    and only a check can mate. Exact, and it skips the two-ply search for most random positions."""
+    moves = list(board.legal_moves)
+    return max((gain(board, m) for m in moves), default=0) >= MIN_GAIN or any(map(board.gives_check, moves))
+
+
+def best_move(board, scores: dict | None = None):
+    """The puzzle's answer if ``board`` is a puzzle (unique, clearly best move), else None."""
+    if scores is None:
+        if not _may_be_puzzle(board):
+            return None
+        scores = move_scores(board)
+    if not scores:
+        return None
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    top, s = ranked[0]
+    if s < MIN_GAIN:
+        return None
+    if len(ranked) > 1 and s - ranked[1][1] < MARGIN:
+        return None
+    return top
+
+
+# ----------------------------------------------------------------------------- text
+def pieces(board, color) -> str:
+    """``"Kg1 Qd1 Pa2"``: king first, then queen, rooks, bishops, knights, pawns, each by square."""
+    chess = _chess()
+    out = []
+    for pt in (chess.KING, chess.QUEEN, chess.ROOK, chess.BISHOP, chess.KNIGHT, chess.PAWN):
+        out += [LETTERS[pt] + chess.square_name(sq) for sq in sorted(board.pieces(pt, color))]
+    return " ".join(out)
+
+
+def prompt(board) -> str:
+    """The position as the models read it; the move follows after a space."""
+    chess = _chess()
+    side = "white" if board.turn == chess.WHITE else "black"
+    return f"white: {pieces(board, chess.WHITE)} black: {pieces(board, chess.BLACK)} move {side}:"
+
+
+def answer_text(san: str) -> str:
+    """What follows the prompt: `` <SAN>`` and the line end (so no move is a prefix of another)."""
+    return f" {san}\n"
+
+
+def unicode_board(fen: str) -> str:
+    """A text board (unicode pieces, rank 8 at the top) for showing a puzzle."""
+    chess = _chess()
+    return chess.Board(fen).unicode(borders=True, empty_square="·")
+
+
+# ----------------------------------------------------------------------------- puzzles
+def _puzzle_row(board, move, score: int, idx: str) -> dict:
+    return {"prompt": prompt(board), "reference": board.san(move), "id": idx, "fen": board.fen(),
+            "legal": sorted(board.san(m) for m in board.legal_moves), "uci": move.uci(),
+            "kind": "mate" if score >= MATE else "material"}
+
+
+def generate_puzzles(n: int, seed: int, split: str, exclude: frozenset[str] = frozenset()) -> list[dict]:
+    """``n`` distinct puzzles for (``seed``, ``split``), none whose FEN is in ``exclude``. Deterministic."""
+    if split not in SPLITS:
+        raise W2SError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+    rng = _rng("puzzles", seed, split)
+    rows, seen = [], set(exclude)
+    tries = 0
+    while len(rows) < n:
+        tries += 1
+        if tries > 200 * max(n, 1):  # pragma: no cover - about one position in four is a puzzle
+            raise W2SError(f"could not generate {n} puzzles; lower n")
+        board = random_position(rng)
+        fen = board.board_fen()
+        if fen in seen:
+            continue
+        if not _may_be_puzzle(board):
+            continue
+        scores = move_scores(board)
+        move = best_move(board, scores)
+        if move is None:
+            continue
+        seen.add(fen)
+        rows.append(_puzzle_row(board, move, scores[move], f"chess-{seed}-{split}-{len(rows)}"))
+    return rows
+
+
+def _sizes(micro: bool) -> dict[str, int]:
+    return MICRO_PUZZLES if micro else N_PUZZLES
+
+
+def data_dir():
+    return paths.home() / "chess" / "data"
+
+
+@lru_cache(maxsize=16)
+def puzzle_rows(seed: int, split: str, micro: bool) -> tuple[dict, ...]:
+    """All puzzles of ``split`` (train and test never share a position), cached on disk."""
+    from ..artifacts import atomic_write_text
+
+    if split not in SPLITS:
+        raise W2SError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+    path = data_dir() / f"{VERSION}-seed{seed}{'-micro' if micro else ''}-{split}.json"
+    try:
+        return tuple(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        pass
+    exclude = frozenset()
+    if split == "test":
+        exclude = frozenset(r["fen"].split(" ")[0] for r in puzzle_rows(seed, "train", micro))
+    rows = generate_puzzles(_sizes(micro)[split], seed, split, exclude)
+    atomic_write_text(path, json.dumps(rows))
+    return tuple(rows)
+
+
+@register("chess_puzzles", "completion",
+          "generated chess puzzles (python-chess): position → the unique best move (SAN), verified by a "
+          "two-ply material/mate search over every legal move")
+def load_chess_puzzles(split: str, seed: int) -> datasets.Dataset:
+    return datasets.Dataset.from_list(list(puzzle_rows(seed, split, is_smoke())))
+
+
+# ----------------------------------------------------------------------------- pretraining games
+def greedy_score(board, move) -> int:
+    """The one-ply player's value of ``move``: MATE if it mates, else what it wins at once."""
+    if board.gives_check(move):
+        board.push(move)
+        mate = board.is_checkmate()
+        board.pop()
+        if mate:
+            return MATE
+    return gain(board, move)
+
+
+def policy_move(board, rng: random.Random, p_best: float):
+    """A noisy greedy player: with probability ``p_best`` a mate or the biggest capture (ties broken at
+    random), else a uniformly random legal move. It looks one ply ahead, the puzzles' criterion two: it
+    grabs defended pieces too, which the puzzles punish."""
+    moves = sorted(board.legal_moves, key=lambda m: m.uci())
+    if rng.random() >= p_best:
+        return rng.choice(moves)
+    scores = [greedy_score(board, m) for m in moves]
+    top = max(scores)
+    return rng.choice([m for m, s in zip(moves, scores) if s == top])
+
+
+def game(rng: random.Random, p_best: float, max_plies: int) -> str:
+    """One game from a random position, one line per ply: ``prompt + answer_text(move)``."""
+    board = random_position(rng)
+    lines = []
+    for _ in range(max_plies):
+        if board.is_game_over():
+            break
+        move = policy_move(board, rng, p_best)
+        lines.append(prompt(board) + answer_text(board.san(move)))
+        board.push(move)
+    return "".join(lines)
+
+
+@lru_cache(maxsize=4)
+def game_corpus(seed: int, n_games: int, p_best: float = 0.7, max_plies: int = 12) -> tuple[str, ...]:
+    """``n_games`` games (documents) for pretraining, deterministic in ``seed``. Their start positions
+    come from a different random stream than the puzzles' (so the puzzles are not copied in)."""
+    if n_games < 1:
+        raise W2SError(f"n_games must be ≥ 1, got {n_games}")
+    rng = _rng("games", seed, p_best, max_plies)
+    return tuple(game(rng, p_best, max_plies) for _ in range(n_games))

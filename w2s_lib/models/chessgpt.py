@@ -1,0 +1,266 @@
+"""A chess GPT ladder: tiny GPT-2 models pretrained on generated games, the strong and weak models of
+the chess chapter ("models that have seen chess in pretraining").
+
+The corpus is :func:`w2s_lib.data.chess_puzzles.game_corpus`: games from random few-piece positions
+played by a noisy two-ply player, one line per ply (the position in the puzzles' own text format, then
+the move played). Every line is encoded on its own (a leading space, then an end-of-text token), so a
+puzzle prompt is tokenized exactly as the positions the models saw.
+
+The machinery is the tiny GPT family's (:mod:`w2s_lib.models.tinygpt`): its :class:`~tinygpt.Rung`
+configs, byte-level BPE tokenizer, model builder, pretraining loop (AdamW, warmup + cosine, batches of
+packed 128-token rows), and its atomic checkpoint commit with a completion marker. The ladder lives in
+``$W2S_HOME/chess/<tag>/<name>`` (not the shared zoo), is built on demand the first time a chapter asks
+for it and reused after that; a missing or corrupt rung is rebuilt.
+
+The capability gap comes from scale the way a real ladder's does: a wider, deeper rung that is also
+trained for more optimiser steps (compute grows along the ladder). The marker records each rung's
+zero-shot puzzle accuracy (the legal move with the highest log-probability, see :func:`predict_moves`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .. import paths
+from ..config import is_smoke
+from ..errors import W2SError, unknown
+from ..runtime import torch_threads
+from . import tinygpt
+from .tinygpt import Rung
+
+VERSION = "cg1"
+VOCAB_SIZE, MICRO_VOCAB_SIZE = 1024, 512
+# games in the pretraining corpus; moves are the two-ply best with probability P_BEST, else random
+N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES = 2000, 60, 0.7, 8
+
+# The ladder, weak → strong (`knows` is unused here: every rung sees the whole corpus).
+SIZES: dict[str, Rung] = {
+    "chessgpt-s": Rung(n_layer=1, n_embd=16, n_head=2, lr=5e-3, warmup=20, knows=1.0, steps=100),
+    "chessgpt-m": Rung(n_layer=2, n_embd=48, n_head=2, lr=4e-3, warmup=30, knows=1.0, steps=250),
+    "chessgpt-l": Rung(n_layer=2, n_embd=96, n_head=4, lr=3e-3, warmup=50, knows=1.0, steps=400),
+}
+# Measured (data seed 0, loaded 2-core machine; test accuracy after fine-tuning on 800 GT puzzles for 6
+# epochs, 400 test puzzles, one seed): (1 layer, 16 wide, 100 steps) 0.69; (2, 48, 250) 0.77;
+# (2, 96, 400) 0.86-0.865; (2, 128, 600) 0.8575. One-layer rungs swing with their initialisation:
+# (1, 32, 150) reached 0.81 with one init and 0.67 (mean of 3 seeds) with another, (1, 64, 250) 0.85
+# with one. At 3 epochs every rung was
+# under-trained ((1, 48, 150) 0.65, (2, 96) 0.835, (2, 128) 0.79) and a (3, 160, 800 steps, lr 2e-3)
+# rung reached 0.755 after 400 s of pretraining. Past two layers and ~100 wide more size bought nothing
+# within the budget (depth slows learning here, as in the tiny-world ladder), so the ladder is one narrow
+# layer, then two layers of growing width.
+MICRO_SIZES: dict[str, Rung] = {
+    "chessgpt-s": Rung(n_layer=1, n_embd=16, n_head=2, lr=5e-3, warmup=3, knows=1.0, steps=8),
+    "chessgpt-m": Rung(n_layer=1, n_embd=32, n_head=2, lr=5e-3, warmup=3, knows=1.0, steps=12),
+    "chessgpt-l": Rung(n_layer=2, n_embd=32, n_head=2, lr=5e-3, warmup=3, knows=1.0, steps=16),
+}
+NAMES = tuple(SIZES)
+
+
+def _sizes(micro: bool) -> dict[str, Rung]:
+    return MICRO_SIZES if micro else SIZES
+
+
+def model_tag(name: str, seed: int = 0, micro: bool = False) -> str:
+    """What identifies a rung's weights (version, data seed, size, steps): part of every fit's cache key,
+    so changing the ladder never reuses fits of the old one. ``""`` for zoo models."""
+    sizes = _sizes(micro)
+    if name not in sizes:
+        return ""
+    blob = repr((VERSION, seed, micro, N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES, asdict(sizes[name])))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def ladder_root(seed: int = 0, micro: bool = False) -> Path:
+    """Where the ladder of games ``seed`` lives; the corpus settings are in the name (a new corpus, a new
+    tokenizer and ladder)."""
+    corpus = hashlib.sha256(repr((N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES)).encode()).hexdigest()[:6]
+    return paths.home() / "chess" / f"chessgpt-{VERSION}-{corpus}-seed{seed}{'-micro' if micro else ''}"
+
+
+def pretraining_lines(seed: int, micro: bool) -> list[str]:
+    """The corpus as the models see it: one document per ply line (its trailing newline kept)."""
+    from ..data import chess_puzzles as cp
+
+    games = cp.game_corpus(seed, MICRO_GAMES if micro else N_GAMES, P_BEST, MAX_PLIES)
+    return [line + "\n" for g in games for line in g.splitlines()]
+
+
+# ----------------------------------------------------------------------------- scoring moves
+def candidate_logprobs(model, tok, prompts: list[str], candidates: list[list[str]],
+                       batch_size: int = 256) -> list[np.ndarray]:
+    """log p(answer | prompt) of every candidate move (summed over its tokens), one array per puzzle.
+
+    Each prompt runs once: puzzles whose prompts have the same token length are batched (no padding),
+    their KV cache is copied to one row per candidate (``Cache.reorder_cache``, the public API) and only
+    the candidates' few tokens run on top of it; about 5× fewer token positions than scoring every
+    (prompt + candidate) sequence in full.
+    """
+    import inspect
+
+    import torch
+    from transformers import DynamicCache
+
+    from ..data.chess_puzzles import answer_text
+
+    if len(prompts) != len(candidates):
+        raise W2SError(f"{len(prompts)} prompts but {len(candidates)} candidate lists")
+    p_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
+    flat = sorted({c for cs in candidates for c in cs})
+    c_ids = dict(zip(flat, tok([answer_text(c) for c in flat], add_special_tokens=False)["input_ids"]))
+    kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    device = next(model.parameters()).device
+    out: list[np.ndarray] = [np.empty(0)] * len(prompts)
+
+    def run(chunk: list[int]) -> None:
+        cache = DynamicCache(config=model.config)
+        res = model(input_ids=torch.tensor([p_ids[i] for i in chunk], device=device), use_cache=True,
+                    **{kw: cache})
+        first = torch.log_softmax(res.logits[:, -1].float(), -1)
+        owner = [b for b, i in enumerate(chunk) for _ in candidates[i]]
+        seqs = [c_ids[c] for i in chunk for c in candidates[i]]
+        width = max(map(len, seqs))
+        ids = torch.full((len(seqs), width), tok.pad_token_id, dtype=torch.long, device=device)
+        for r, sq in enumerate(seqs):
+            ids[r, : len(sq)] = torch.tensor(sq)
+        owner_t = torch.tensor(owner, device=device)
+        score = first[owner_t].gather(-1, ids[:, :1]).squeeze(-1)
+        if width > 1:  # right padding: a candidate's tokens never see the pads after them
+            cache.reorder_cache(owner_t)
+            mask = torch.cat([torch.ones(len(seqs), len(p_ids[chunk[0]]), dtype=torch.long, device=device),
+                              (ids[:, :-1] != tok.pad_token_id).long()], 1)
+            logits = model(input_ids=ids[:, :-1], attention_mask=mask, use_cache=True, **{kw: cache}).logits
+            rest = torch.log_softmax(logits.float(), -1)
+            lp = rest.gather(-1, ids[:, 1:, None]).squeeze(-1)
+            lengths = torch.tensor([len(sq) for sq in seqs], device=device)
+            score = score + (lp * (torch.arange(1, width, device=device)[None] < lengths[:, None])).sum(-1)
+        score = score.cpu().numpy().astype(np.float64)
+        k = 0
+        for i in chunk:
+            out[i] = score[k: k + len(candidates[i])]
+            k += len(candidates[i])
+
+    by_length: dict[int, list[int]] = {}
+    for i, p in enumerate(p_ids):
+        by_length.setdefault(len(p), []).append(i)
+    model.eval()
+    with torch.no_grad():
+        for members in by_length.values():
+            chunk, rows = [], 0
+            for i in members:
+                if chunk and rows + len(candidates[i]) > batch_size:
+                    run(chunk)
+                    chunk, rows = [], 0
+                chunk.append(i)
+                rows += len(candidates[i])
+            run(chunk)
+    return out
+
+
+def predict_moves(model, tok, prompts: list[str], candidates: list[list[str]], batch_size: int = 256) -> list[str]:
+    """The candidate (legal move) with the highest log-probability, per puzzle."""
+    lps = candidate_logprobs(model, tok, prompts, candidates, batch_size)
+    return [cs[int(np.argmax(lp))] for cs, lp in zip(candidates, lps)]
+
+
+def puzzle_accuracy(model, tok, rows) -> float:
+    """Share of puzzles (rows with ``prompt``, ``legal``, ``reference``) whose best move the model ranks first."""
+    pred = predict_moves(model, tok, list(rows["prompt"]), [list(x) for x in rows["legal"]])
+    return float(np.mean([p == r for p, r in zip(pred, rows["reference"])]))
+
+
+# ----------------------------------------------------------------------------- the ladder
+def _rung_seed(name: str, seed: int) -> int:
+    return int(hashlib.sha256(f"chess:{name}:{seed}".encode()).hexdigest()[:8], 16)
+
+
+def _tokenizer(seed: int, micro: bool, root: Path):
+    from transformers import AutoTokenizer
+
+    d = root / "tokenizer"
+    if tinygpt.read_marker(d) is None:
+        tok = tinygpt.train_tokenizer(pretraining_lines(seed, micro), MICRO_VOCAB_SIZE if micro else VOCAB_SIZE)
+        tmp = tinygpt._tmpdir(root, "tokenizer")
+        tok.save_pretrained(tmp)
+        tinygpt._commit(tmp, d, {"kind": "tokenizer", "vocab_size": len(tok)})
+    return AutoTokenizer.from_pretrained(d)
+
+
+def build_rung(name: str, seed: int = 0, micro: bool = False, progress: bool = False) -> Path:
+    """Pretrain rung ``name`` on the game corpus of ``seed`` and commit it atomically; returns its dir."""
+    from .. import data
+
+    sizes = _sizes(micro)
+    if name not in sizes:
+        raise unknown("chess model", name, sizes)
+    rung = sizes[name]
+    root = ladder_root(seed, micro)
+    root.mkdir(parents=True, exist_ok=True)
+    with torch_threads(1):
+        tok = _tokenizer(seed, micro, root)
+        t0 = time.perf_counter()
+        model = tinygpt.make_model(rung, len(tok), _rung_seed(name, seed))
+        losses = tinygpt.pretrain(model, tok, pretraining_lines(seed, micro), rung, _rung_seed(name, seed),
+                                  progress=progress, desc=name)
+        train_s = time.perf_counter() - t0
+        test = data.load("chess_puzzles", "test", seed=seed)
+        acc = puzzle_accuracy(model, tok, test)
+    tmp = tinygpt._tmpdir(root, name)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    meta = {"name": name, "model_tag": model_tag(name, seed, micro), "seed": seed, "micro": micro, "params": sum(p.numel() for p in model.parameters()),
+            "rung": asdict(rung), "train_seconds": round(train_s, 2),
+            "build_seconds": round(time.perf_counter() - t0, 2),
+            "final_train_loss": round(float(np.mean(losses[-20:])), 4),
+            "zero_shot_puzzle_acc": round(acc, 4), "n_test_puzzles": len(test)}
+    tinygpt._commit(tmp, root / name, meta)
+    return root / name
+
+
+def model_dir(name: str, seed: int = 0, micro: bool | None = None) -> Path:
+    """The checkpoint dir of chess rung ``name``, built first when missing (``micro=None``: under W2S_SMOKE=1)."""
+    micro = is_smoke() if micro is None else bool(micro)
+    if name not in _sizes(micro):
+        raise unknown("chess model", name, _sizes(micro))
+    d = ladder_root(seed, micro) / name
+    meta = tinygpt.read_marker(d)
+    if meta is None or meta.get("model_tag") != model_tag(name, seed, micro):  # missing, corrupt or resized
+        build_rung(name, seed, micro)
+    return d
+
+
+def build_ladder(seed: int = 0, micro: bool | None = None, names=None) -> dict[str, Path]:
+    """Every rung (or ``names``), built when missing; name → checkpoint dir."""
+    micro = is_smoke() if micro is None else bool(micro)
+    return {n: model_dir(n, seed, micro) for n in (names or _sizes(micro))}
+
+
+def ladder_report(seed: int = 0, micro: bool | None = None) -> list[dict]:
+    """Per rung (weak → strong): params, build seconds, final pretraining loss, zero-shot puzzle accuracy."""
+    rows = []
+    for name, d in build_ladder(seed, micro).items():
+        meta = tinygpt.read_marker(d)
+        rows.append({k: meta[k] for k in ("name", "params", "build_seconds", "final_train_loss",
+                                          "zero_shot_puzzle_acc")})
+    return rows
+
+
+def load(name: str, seed: int = 0, micro: bool | None = None):
+    """(model, tokenizer) of a chess rung, or of a zoo causal LM (colab / paper presets) by its zoo name."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if name in SIZES:
+        d = model_dir(name, seed, micro)
+        return AutoModelForCausalLM.from_pretrained(d), AutoTokenizer.from_pretrained(d)
+    from . import zoo
+
+    if zoo.get_spec(name).kind != zoo.CAUSAL:
+        raise W2SError(f"the chess task needs a causal LM; {name!r} is an encoder")
+    tok = zoo.load_tokenizer(name)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return zoo.load_causal_lm(name), tok
