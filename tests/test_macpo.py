@@ -101,19 +101,26 @@ def test_resume_after_a_kill_mid_iteration(micro, monkeypatch):
     assert len(rows) == len(cfg.agents) * (cfg.iterations + 1)
 
 
-def test_smoke_pipeline_under_a_minute(micro):
+def test_smoke_pipeline_under_a_minute_of_cpu(micro):
+    """The whole smoke experiment — MACPO and every baseline — in under a minute of this process's CPU time
+    (CPU, not wall-clock, time: the machine is shared, and a loaded neighbour must not fail the test)."""
+    from w2s_lib import macpo_baselines
+
     cfg = macpo.MACPOConfig.for_preset("smoke", seed=5)
-    t = time.time()
+    t = time.process_time()
     rows = macpo.run(cfg)
-    naive, conf = macpo.naive_sft(cfg), macpo.confident_loss(cfg)
-    elapsed = time.time() - t
+    base = macpo_baselines.run(cfg)
+    cpu = time.process_time() - t
     assert {r["iteration"] for r in rows} == set(range(cfg.iterations + 1))
     art = macpo.agent_step(cfg, "tinygpt-l", cfg.iterations)
     pairs = [json.loads(line) for line in (art.path / "pairs.jsonl").read_text().splitlines()]
     assert pairs and all(p["source"] != "tinygpt-l" for p in pairs)
     assert len(macpo.eval_rows(art)) == cfg.n_test
-    assert "gold_mean" in naive.result and "gold_mean" in conf.result
-    assert elapsed < 60, f"smoke MACPO took {elapsed:.0f} s"
+    assert [(r["method"], r["iteration"]) for r in base] == [
+        ("Naive SFT", 0), ("Confident loss", 0), ("RLAIF", 1), ("RLCD", 1), ("SPIN", 1), ("SPIN", 2),
+        ("Self-rewarding", 1), ("Self-rewarding", 2), ("Self-rewarding", 3)]
+    assert all(-1 <= r["gold_mean"] <= 1 for r in base)
+    assert cpu < 60, f"smoke MACPO + baselines took {cpu:.0f} s of CPU"
 
 
 def test_batched_generation_matches_one_prompt_at_a_time(micro):

@@ -91,8 +91,8 @@ class MACPOConfig(Config):
         "smoke": {"teachers": ("tinygpt-xs",), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
                   "sft_epochs": 1.0, "dpo_epochs": 1.0, "batch_size": 8, "iterations": 2},
         # tiny: sized to run the whole chapter (3 seeds × 3 tasks, MACPO + 6 baselines + the teacher-count
-        # ablation) in minutes on 2 CPU cores: 32 alignment prompts, 16-token replies, 8 DPO steps per agent
-        "tiny": {"n_labelled": 64, "n_test": 40, "max_new_tokens": 16, "batch_size": 8, "dpo_epochs": 1.0},
+        # ablation) in minutes on 2 CPU cores: 24 alignment prompts, 16-token replies, 3 DPO steps per agent
+        "tiny": {"n_labelled": 48, "n_test": 32, "max_new_tokens": 16, "batch_size": 8, "dpo_epochs": 1.0},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
                   "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft_lr": 2e-4,
