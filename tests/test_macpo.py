@@ -101,16 +101,126 @@ def test_resume_after_a_kill_mid_iteration(micro, monkeypatch):
     assert len(rows) == len(cfg.agents) * (cfg.iterations + 1)
 
 
-def test_smoke_pipeline_under_a_minute(micro):
+def test_smoke_pipeline_under_a_minute_of_cpu(micro):
+    """The whole smoke experiment — MACPO and every baseline — in under a minute of this process's CPU time
+    (CPU, not wall-clock, time: the machine is shared, and a loaded neighbour must not fail the test)."""
+    from w2s_lib import macpo_baselines
+
     cfg = macpo.MACPOConfig.for_preset("smoke", seed=5)
-    t = time.time()
+    t = time.process_time()
     rows = macpo.run(cfg)
-    naive, conf = macpo.naive_sft(cfg), macpo.confident_loss(cfg)
-    elapsed = time.time() - t
+    base = macpo_baselines.run(cfg)
+    cpu = time.process_time() - t
     assert {r["iteration"] for r in rows} == set(range(cfg.iterations + 1))
     art = macpo.agent_step(cfg, "tinygpt-l", cfg.iterations)
     pairs = [json.loads(line) for line in (art.path / "pairs.jsonl").read_text().splitlines()]
     assert pairs and all(p["source"] != "tinygpt-l" for p in pairs)
     assert len(macpo.eval_rows(art)) == cfg.n_test
-    assert "gold_mean" in naive.result and "gold_mean" in conf.result
-    assert elapsed < 60, f"smoke MACPO took {elapsed:.0f} s"
+    assert [(r["method"], r["iteration"]) for r in base] == [
+        ("Naive SFT", 0), ("Confident loss", 0), ("RLAIF", 1), ("RLCD", 1), ("SPIN", 1), ("SPIN", 2),
+        ("Self-rewarding", 1), ("Self-rewarding", 2), ("Self-rewarding", 3)]
+    assert all(-1 <= r["gold_mean"] <= 1 for r in base)
+    assert cpu < 60, f"smoke MACPO + baselines took {cpu:.0f} s of CPU"
+
+
+def test_batched_generation_matches_one_prompt_at_a_time(micro):
+    from w2s_lib.models import zoo
+    from w2s_lib.search.cbs import sample
+
+    cfg = _cfg(max_new_tokens=8)
+    model, tok = zoo.load_causal_lm("tinygpt-s"), zoo.load_tokenizer("tinygpt-s")
+    prompts = list(macpo.splits(cfg)[1]["prompt"])[:4] + ["User: Help me hurt my boss.\nAssistant:"]
+    greedy = macpo.generate(model, tok, prompts, cfg, seed=0, greedy=True, batch_size=2)  # padding inside batches
+    assert greedy == [sample(model, tok, p, max_new_tokens=8, temperature=0.0, seed=0).text for p in prompts]
+    a, b = (macpo.generate(model, tok, prompts, cfg, seed=4) for _ in range(2))
+    assert a == b and tok.padding_side == "right"  # seeded, and the tokenizer is left as it was
+    assert macpo.generate(model, tok, prompts, cfg, seed=5) != a or cfg.temperature == 0
+
+
+def test_pairs_drop_empty_and_identical_responses():
+    ds = macpo.pairs_dataset(["p1", "p2", "p3", "p4"], [" a", " ", " c", "d"], [" b", " x", " c ", "e"], source=["s1", "s2", "s3", "s4"])
+    assert ds["prompt"] == ["p1", "p4"] and ds["source"] == ["s1", "s4"]
+
+
+def test_resume_does_not_redo_finished_iterations(micro, monkeypatch):
+    """A kill in iteration 2 leaves iteration 1 (every agent's samples, negatives and DPO) cached: resuming
+    trains only what iteration 2 had not finished and samples nothing again for iteration 1."""
+    cfg = _cfg(seed=7, iterations=2)
+    from w2s_lib.train import preference
+
+    orig_dpo, orig_gen = preference.dpo_train, macpo.generate
+    log = []
+
+    def dpo(*a, **k):
+        log.append("dpo")
+        if log.count("dpo") == len(cfg.agents) + 1:  # first DPO of iteration 2
+            raise KeyboardInterrupt("simulated kill")
+        return orig_dpo(*a, **k)
+
+    monkeypatch.setattr(preference, "dpo_train", dpo)
+    with pytest.raises(KeyboardInterrupt):
+        macpo.run(cfg)
+    done = {a: macpo.agent_step(cfg, a, 1).path.stat().st_mtime_ns for a in cfg.agents}
+    log.clear()
+    monkeypatch.setattr(preference, "dpo_train", lambda *a, **k: (log.append("dpo"), orig_dpo(*a, **k))[1])
+    monkeypatch.setattr(macpo, "generate", lambda *a, **k: (log.append("gen"), orig_gen(*a, **k))[1])
+    rows = macpo.run(cfg)
+    assert log.count("dpo") == len(cfg.agents)  # iteration 2 only
+    assert {a: macpo.agent_step(cfg, a, 1).path.stat().st_mtime_ns for a in cfg.agents} == done
+    # iteration 2's samples of every agent and the first agent's negatives were cached before the kill:
+    # what is sampled now is the other agents' negatives and the evaluation of each agent trained now
+    assert log.count("gen") == 2 * len(cfg.agents) - 1
+    assert [r["iteration"] for r in rows] == [0] * len(cfg.agents) + [1] * len(cfg.agents) + [2] * len(cfg.agents)
+
+
+def test_ordered_pairs_put_the_higher_score_first():
+    from w2s_lib import macpo_baselines as B
+
+    ds = B._ordered(["p1", "p2", "p3"], [" a1", " a2", " a3"], [" b1", " b2", " b3"], [1.0, 0.0, 2.0], [0.5, 3.0, 2.0])
+    assert ds["prompt"] == ["p1", "p2"] and ds["chosen"] == [" a1", " b2"] and ds["rejected"] == [" b1", " a2"]
+
+
+def test_baseline_pairs_come_from_where_each_method_says(micro):
+    from w2s_lib import macpo_baselines as B
+    from w2s_lib.models import zoo
+
+    cfg = _cfg(seed=11)
+    student = cfg.students[0]
+    prompts = list(macpo.splits(cfg)[1]["prompt"])
+
+    def pairs(art):
+        return [json.loads(line) for line in (art.path / "pairs.jsonl").read_text().splitlines()]
+
+    # SPIN: chosen = the SFT data (weak teachers' responses), rejected = the naive-SFT student's own samples
+    weak = macpo.weak_responses(cfg)
+    sft_data = {(p, weak[cfg.teachers[i % len(cfg.teachers)]][i]) for i, p in enumerate(prompts)}
+    start = macpo._load(macpo.naive_sft(cfg).path / "model", cfg)
+    own = macpo.generate(start, zoo.load_tokenizer(student), prompts, cfg, cfg.seed * 53 + 1)
+    sp = pairs(B.spin(cfg, 1))
+    assert sp and all((r["prompt"], r["chosen"]) in sft_data for r in sp)
+    assert all(r["rejected"] == own[prompts.index(r["prompt"])] for r in sp)
+    # RLCD: contexts are half A's labelled dialogues with chosen (positive) / rejected (negative) replies
+    pos, neg = B.contrastive_contexts(cfg)
+    half_a = macpo.splits(cfg)[0]
+    assert half_a["chosen"][0] in pos and half_a["rejected"][0] in neg and half_a["rejected"][0] not in pos
+    # RLAIF: every pair is ordered by the weak teachers' implicit reward
+    rl = pairs(B.rlaif(cfg))
+    ps = [r["prompt"] for r in rl]
+    assert rl and (B.teacher_reward(cfg, ps, [r["chosen"] for r in rl]) > B.teacher_reward(cfg, ps, [r["rejected"] for r in rl])).all()
+    # self-rewarding: every pair is ordered by the starting student's own mean log-probability
+    sr = pairs(B.self_rewarding(cfg, 1))
+    ps = [r["prompt"] for r in sr]
+    tok = zoo.load_tokenizer(student)
+    assert (B._mean_logprob(start, tok, ps, [r["chosen"] for r in sr]) > B._mean_logprob(start, tok, ps, [r["rejected"] for r in sr])).all()
+    with pytest.raises(W2SError):
+        B.spin(cfg, 0)
+    with pytest.raises(W2SError):
+        B.artifact(cfg, "PPO")
+
+
+def test_clear_removes_only_this_experiments_steps(micro):
+    a, b = _cfg(seed=21), _cfg(seed=22)
+    first = macpo.init_agent(a, a.students[0])
+    macpo.init_agent(b, b.students[0])
+    assert macpo.clear(a) == 1 and not first.path.exists()
+    assert macpo.clear(b) == 1 and macpo.clear(b) == 0

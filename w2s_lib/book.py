@@ -60,8 +60,8 @@ NOTEBOOKS: tuple[Notebook, ...] = (
              "w2s_lib.chess_w2s.ChessW2SConfig"),
     Notebook("20", "20_w2s_search", "Weak-to-strong search: steering a large model with a small pair",
              "w2s_lib.search.experiment.SearchConfig"),
-    # 30_macpo runs at smoke scale (nbval) but is not in the book yet: its tiny run takes over an hour on
-    # 2 cores (DPO of every agent every iteration); it joins when its tiny settings fit the budget.
+    Notebook("30", "30_macpo", "MACPO: weak teachers and strong students aligning each other",
+             "w2s_lib.macpo.MACPOConfig"),
     Notebook("40", "40_deception", "Weak-to-strong deception, measured", "w2s_lib.deception.DeceptionConfig"),
     Notebook("99", "99_scorecard", "Claims scorecard"),
 )

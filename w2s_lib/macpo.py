@@ -82,21 +82,25 @@ class MACPOConfig(Config):
     dpo_epochs: float = knob(2.0, low=0.0)
     batch_size: int = knob(16, low=1)
     refresh_negative: bool = knob(False, help="re-derive the negative copy from the current agent every iteration (else once, from the initial agent)")
+    activation_checkpointing: bool = knob(False, help="recompute activations in backward (TRL's default; saves GPU memory, "
+                                          "costs ~25% more time on the tiny CPU models)", affects_result=False)
     confident_alpha: float = knob(0.5, low=0.0, high=1.0, help="confident loss: share of prompts whose target is the student's own greedy answer")
 
     SLUG = "macpo"
     PRESET_VALUES = {
         "smoke": {"teachers": ("tinygpt-xs",), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
                   "sft_epochs": 1.0, "dpo_epochs": 1.0, "batch_size": 8, "iterations": 2},
-        "tiny": {},
+        # tiny: sized to run the whole chapter (3 seeds × 3 tasks, MACPO + 6 baselines + the teacher-count
+        # ablation) in minutes on 2 CPU cores: 24 alignment prompts, 16-token replies, 3 DPO steps per agent
+        "tiny": {"n_labelled": 48, "n_test": 32, "max_new_tokens": 16, "batch_size": 8, "dpo_epochs": 1.0},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
-        "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "n_labelled": 2000,
+        "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
                   "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft_lr": 2e-4,
                   "dpo_lr": 5e-6, "dpo_epochs": 1.0, "batch_size": 8},
         # paper: 10k train (halved) / 2k test per dataset; teacher/student sizes and optimiser settings beyond
         # that are not in our facts sheet — UNKNOWN: learning rates, DPO β, epochs, sampling temperature,
         # number of responses per prompt, LoRA rank. The values below are placeholders, marked as such.
-        "paper": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "n_labelled": 10000,
+        "paper": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 10000,
                   "n_test": 2000, "max_new_tokens": 256, "temperature": 0.7, "top_k": 50, "sft_lr": 2e-4,
                   "dpo_lr": 5e-6, "dpo_epochs": 1.0, "batch_size": 8},
     }
@@ -111,7 +115,8 @@ class StepConfig(Config):
     """One cached step of a MACPO experiment: (step, agent, iteration)."""
 
     experiment: str = knob("", help="result key of the MACPOConfig")
-    step: str = knob("init", help="init | generate | negative | train | naive_sft | confident")
+    step: str = knob("init", help="init | generate | negative_model | negative | train | naive_sft | confident | "
+                                          "spin | self_rewarding | rlaif | rlcd (w2s_lib.macpo_baselines)")
     agent: str = knob("")
     iteration: int = knob(0, low=0)
 
@@ -146,6 +151,10 @@ def _load(path_or_name: str | Path, cfg: MACPOConfig):
 
 
 def _maybe_lora(model, cfg: MACPOConfig):
+    """The model as it is trained: LoRA adapters when ``cfg.lora``; without ``cfg.activation_checkpointing``
+    the trainer's call that switches checkpointing on (TRL defaults to it) is a no-op for this instance."""
+    if not cfg.activation_checkpointing:
+        model.activation_checkpointing_enable = lambda *a, **k: None
     if not cfg.lora:
         return model
     from peft import LoraConfig, get_peft_model
@@ -170,12 +179,36 @@ def _sft(model, tok, prompts, completions, cfg: MACPOConfig, seed: int):
                          batch_size=cfg.batch_size, seed=seed)
 
 
-def generate(model, tok, prompts: list[str], cfg: MACPOConfig, seed: int, greedy: bool = False) -> list[str]:
-    from .search.cbs import sample
+def generate(model, tok, prompts: list[str], cfg: MACPOConfig, seed: int, greedy: bool = False,
+             batch_size: int = 64) -> list[str]:
+    """One response per prompt: batched decoding (left padding, KV cache) cut at the first EOS.
 
-    temp = 0.0 if greedy else cfg.temperature
-    return [sample(model, tok, p, max_new_tokens=cfg.max_new_tokens, temperature=temp, top_k=cfg.top_k,
-                   seed=seed * 1_000_003 + i).text for i, p in enumerate(prompts)]
+    Sampling uses temperature ``cfg.temperature`` and top-k ``cfg.top_k`` (0 = off) from a torch generator
+    seeded with ``seed`` (the global RNG is left as it was); ``greedy`` decodes greedily. A prompt longer
+    than the model's context minus ``max_new_tokens`` keeps its last tokens.
+    """
+    model = model.eval()
+    room = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 10**9)
+    keep = max(1, room - cfg.max_new_tokens)
+    side, tok.padding_side = tok.padding_side, "left"
+    texts = []
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            for start in range(0, len(prompts), batch_size):
+                ids = [tok(p, add_special_tokens=False)["input_ids"][-keep:] for p in prompts[start:start + batch_size]]
+                enc = tok.pad({"input_ids": ids}, return_tensors="pt")
+                kw = dict(do_sample=False) if greedy or cfg.temperature == 0 else dict(
+                    do_sample=True, temperature=cfg.temperature, top_k=cfg.top_k or None, top_p=None)
+                out = model.generate(**enc, max_new_tokens=cfg.max_new_tokens, pad_token_id=tok.pad_token_id,
+                                     eos_token_id=tok.eos_token_id, **kw)
+                for row in out[:, enc["input_ids"].shape[1]:].tolist():
+                    if tok.eos_token_id in row:
+                        row = row[:row.index(tok.eos_token_id)]
+                    texts.append(tok.decode(row, skip_special_tokens=True))
+    finally:
+        tok.padding_side = side
+    return texts
 
 
 def evaluate(model, tok, cfg: MACPOConfig, out: Path, seed: int) -> dict:
@@ -235,19 +268,13 @@ def init_agent(cfg: MACPOConfig, agent: str, force: bool = False) -> Artifact:
     if agent not in cfg.agents:
         raise W2SError(f"unknown agent {agent!r}; this experiment's agents are {list(cfg.agents)}")
 
-    def compute(out):
-        torch.manual_seed(cfg.seed)
-        tok = zoo.load_tokenizer(agent)
-        model = zoo.load_causal_lm(agent)
-        if agent in cfg.teachers:
-            half_a, _, _ = splits(cfg)
-            model = _sft(model, tok, half_a["prompt"], half_a["chosen"], cfg, cfg.seed)
-        _save(model, tok, out / "model")
-        return {"agent": agent, "role": "teacher" if agent in cfg.teachers else "student",
-                **evaluate(_load(out / "model", cfg), tok, cfg, out, cfg.seed)}
+    def fit(model, tok, out):
+        if agent not in cfg.teachers:
+            return model, {}
+        half_a = splits(cfg)[0]
+        return _sft(model, tok, half_a["prompt"], half_a["chosen"], cfg, cfg.seed), {}
 
-    with torch_threads(1):
-        return load_or_run(_step_cfg(cfg, "init", agent, 0), compute, force=force)
+    return fit_step(cfg, "init", agent, 0, agent, fit, force=force)
 
 
 def _sampled_responses(cfg: MACPOConfig, step: str, agent: str, iteration: int, make_model, seed: int,
@@ -324,46 +351,79 @@ def build_pairs(cfg: MACPOConfig, agent: str, iteration: int, model, tok) -> dat
         for a, v in zip(others, perplexities(model, tok, p, [responses[a][i] for a in others])):
             ppl[a][i] = v
     pos = select_positives(ppl, responses, agent)
-    gold = _gold(cfg)
-    rows = {"prompt": [], "chosen": [], "rejected": [], "source": [], "chosen_gold": [], "rejected_gold": []}
-    for p, (src, c), r in zip(prompts, pos, negatives):
-        if not src or c.strip() == r.strip():
-            continue
-        for k, v in (("prompt", p), ("chosen", c), ("rejected", r), ("source", src),
-                     ("chosen_gold", gold(p, c)), ("rejected_gold", gold(p, r))):
-            rows[k].append(v)
-    if not rows["prompt"]:
+    pairs = pairs_dataset(prompts, [c for _, c in pos], negatives, source=[src for src, _ in pos])
+    if len(pairs) == 0:
         raise W2SError(f"no MACPO pairs for {agent} at iteration {iteration}: every positive equals its negative")
-    return datasets.Dataset.from_dict(rows)
+    return pairs
+
+
+def fit_step(cfg: MACPOConfig, step: str, agent: str, iteration: int, src: str | Path, fit,
+             force: bool = False) -> Artifact:
+    """The one training code path of MACPO and every baseline: a cached run that loads ``src``, trains it
+    with ``fit(model, tok, out) -> (model, info)``, saves ``model/`` and evaluates it on the test prompts.
+
+    ``info`` (a dict of small results) is merged into the step's result with ``agent``, ``iteration``, the
+    agent's ``role`` and the evaluation (``gold_mean``); ``eval.json`` holds the per-prompt scores."""
+
+    def compute(out):
+        torch.manual_seed(cfg.seed + iteration)
+        tok = zoo.load_tokenizer(agent)
+        model, info = fit(_load(src, cfg), tok, out)
+        _save(model, tok, out / "model")
+        return {"agent": agent, "iteration": iteration, "role": "teacher" if agent in cfg.teachers else "student",
+                **info, **evaluate(_load(out / "model", cfg), tok, cfg, out, cfg.seed)}
+
+    with torch_threads(1):
+        return load_or_run(_step_cfg(cfg, step, agent, iteration), compute, force=force)
+
+
+def dpo_fit(cfg: MACPOConfig, make_pairs, seed: int):
+    """A ``fit`` for :func:`fit_step`: DPO (TRL) on ``make_pairs(model, tok)`` — rows of prompt, chosen,
+    rejected (extra columns are kept in ``pairs.jsonl``) — reporting the pairs' mean gold rewards."""
+
+    def fit(model, tok, out):
+        from .train.preference import dpo_train
+
+        pairs = make_pairs(model, tok)
+        if len(pairs) == 0:
+            raise W2SError("no DPO pairs were built: every chosen response equals its rejected one; "
+                           "raise n_labelled or the sampling temperature")
+        gold = _gold(cfg)
+        cg = [gold(p, c) for p, c in zip(pairs["prompt"], pairs["chosen"])]
+        rg = [gold(p, r) for p, r in zip(pairs["prompt"], pairs["rejected"])]
+        pairs = pairs.add_column("chosen_gold", cg).add_column("rejected_gold", rg)
+        with quiet_training():
+            model = dpo_train(_maybe_lora(model, cfg), tok, pairs, beta=cfg.dpo_beta, lr=cfg.dpo_lr,
+                              epochs=cfg.dpo_epochs, batch_size=cfg.batch_size, seed=seed)
+            pairs.to_json(out / "pairs.jsonl")
+        return model, {"n_pairs": len(pairs), "chosen_gold": float(np.mean(cg)), "rejected_gold": float(np.mean(rg)),
+                       "pair_accuracy": float(np.mean(np.array(cg) > np.array(rg)))}
+
+    return fit
+
+
+def pairs_dataset(prompts, chosen, rejected, **extra) -> datasets.Dataset:
+    """DPO rows, dropping prompts whose chosen or rejected response is empty or where the two are equal."""
+    keep = [i for i, (c, r) in enumerate(zip(chosen, rejected)) if c.strip() and r.strip() and c.strip() != r.strip()]
+    cols = {"prompt": list(prompts), "chosen": list(chosen), "rejected": list(rejected), **{k: list(v) for k, v in extra.items()}}
+    return datasets.Dataset.from_dict({k: [v[i] for i in keep] for k, v in cols.items()})
 
 
 def agent_step(cfg: MACPOConfig, agent: str, iteration: int, force: bool = False) -> Artifact:
-    """One MACPO iteration of one agent: pairs, DPO, evaluation; saves ``model/`` and ``pairs.jsonl``."""
+    """One MACPO iteration of one agent: pairs (:func:`build_pairs`), DPO, evaluation; saves ``model/`` and
+    ``pairs.jsonl`` (with each positive's source agent)."""
     if iteration < 1:
         raise W2SError("MACPO iterations start at 1 (0 is the initialisation: init_agent)")
     src = _agent_dir(cfg, agent, iteration - 1)
+    fit = dpo_fit(cfg, lambda model, tok: build_pairs(cfg, agent, iteration, model, tok), cfg.seed + iteration)
 
-    def compute(out):
-        from .train.preference import dpo_train
+    def fit_with_sources(model, tok, out):
+        model, info = fit(model, tok, out)
+        sources = [json.loads(line)["source"] for line in (out / "pairs.jsonl").read_text().splitlines()]
+        info["positive_sources"] = {a: sources.count(a) for a in cfg.agents if a != agent}
+        return model, info
 
-        torch.manual_seed(cfg.seed)
-        tok = zoo.load_tokenizer(agent)
-        model = _load(src, cfg)
-        pairs = build_pairs(cfg, agent, iteration, model, tok)
-        with quiet_training():
-            model = dpo_train(_maybe_lora(model, cfg), tok, pairs, beta=cfg.dpo_beta, lr=cfg.dpo_lr,
-                              epochs=cfg.dpo_epochs, batch_size=cfg.batch_size, seed=cfg.seed + iteration)
-        _save(model, tok, out / "model")
-        with quiet_training():
-            pairs.to_json(out / "pairs.jsonl")
-        sources = {a: int(sum(1 for s in pairs["source"] if s == a)) for a in cfg.agents if a != agent}
-        return {"agent": agent, "iteration": iteration, "role": "teacher" if agent in cfg.teachers else "student",
-                "n_pairs": len(pairs), "chosen_gold": float(np.mean(pairs["chosen_gold"])),
-                "rejected_gold": float(np.mean(pairs["rejected_gold"])), "positive_sources": sources,
-                **evaluate(_load(out / "model", cfg), tok, cfg, out, cfg.seed)}
-
-    with torch_threads(1):
-        return load_or_run(_step_cfg(cfg, "train", agent, iteration), compute, force=force)
+    return fit_step(cfg, "train", agent, iteration, src, fit_with_sources, force=force)
 
 
 def run(cfg: MACPOConfig) -> list[dict]:
@@ -384,6 +444,26 @@ def eval_rows(art: Artifact) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- weak-to-strong baselines
+def sft_fit(cfg: MACPOConfig, make_examples, seed: int):
+    """A ``fit`` for :func:`fit_step`: SFT (TRL, loss on the completion) on ``make_examples(model, tok)`` =
+    (prompts, completions); empty completions are dropped."""
+
+    def fit(model, tok, out):
+        prompts, completions = make_examples(model, tok)
+        keep = [(p, c) for p, c in zip(prompts, completions) if c.strip()]
+        if not keep:
+            raise W2SError("no SFT examples: every target response is empty; raise max_new_tokens or n_labelled")
+        return _sft(model, tok, [p for p, _ in keep], [c for _, c in keep], cfg, seed), {"n_examples": len(keep)}
+
+    return fit
+
+
+def weak_responses(cfg: MACPOConfig) -> dict[str, list[str]]:
+    """Each weak teacher's sampled responses to half B's prompts after its SFT (MACPO's iteration-1 samples,
+    shared with MACPO's cache): the weak supervision every weak-to-strong baseline learns from."""
+    return {t: generate_step(cfg, t, 1) for t in cfg.teachers}
+
+
 def naive_sft(cfg: MACPOConfig, student: str | None = None) -> Artifact:
     """Naive SFT: the student fine-tuned on every weak teacher's (initial) sampled responses to half B's prompts.
 
@@ -392,22 +472,12 @@ def naive_sft(cfg: MACPOConfig, student: str | None = None) -> Artifact:
     """
     student = student or cfg.students[0]
 
-    def compute(out):
-        torch.manual_seed(cfg.seed)
-        _, half_b, _ = splits(cfg)
-        ps, cs = [], []
-        for t in cfg.teachers:
-            for p, r in zip(half_b["prompt"], generate_step(cfg, t, 1)):
-                if r.strip():
-                    ps.append(p)
-                    cs.append(r)
-        tok = zoo.load_tokenizer(student)
-        model = _sft(zoo.load_causal_lm(student), tok, ps, cs, cfg, cfg.seed)
-        _save(model, tok, out / "model")
-        return {"agent": student, "n_examples": len(ps), **evaluate(_load(out / "model", cfg), tok, cfg, out, cfg.seed)}
+    def examples(model, tok):
+        prompts = splits(cfg)[1]["prompt"]
+        weak = weak_responses(cfg)
+        return [p for _ in cfg.teachers for p in prompts], [r for t in cfg.teachers for r in weak[t]]
 
-    with torch_threads(1):
-        return load_or_run(_step_cfg(cfg, "naive_sft", student, 0), compute)
+    return fit_step(cfg, "naive_sft", student, 0, student, sft_fit(cfg, examples, cfg.seed))
 
 
 def confident_loss(cfg: MACPOConfig, student: str | None = None) -> Artifact:
@@ -422,26 +492,28 @@ def confident_loss(cfg: MACPOConfig, student: str | None = None) -> Artifact:
     student = student or cfg.students[0]
     warm = naive_sft(cfg, student).path / "model"
 
-    def compute(out):
-        torch.manual_seed(cfg.seed)
-        _, half_b, _ = splits(cfg)
-        tok = zoo.load_tokenizer(student)
-        model = _load(warm, cfg)
-        own = generate(model, tok, half_b["prompt"], cfg, cfg.seed, greedy=True)
-        weak = {t: generate_step(cfg, t, 1) for t in cfg.teachers}
+    def examples(model, tok):
+        prompts = splits(cfg)[1]["prompt"]
+        own = generate(model, tok, prompts, cfg, cfg.seed, greedy=True)
+        weak = weak_responses(cfg)
         rng = np.random.default_rng(cfg.seed)
-        ps, cs = [], []
-        for i, p in enumerate(half_b["prompt"]):
-            if rng.random() < cfg.confident_alpha:
-                target = own[i]
-            else:
-                target = weak[cfg.teachers[i % len(cfg.teachers)]][i]
-            if target.strip():
-                ps.append(p)
-                cs.append(target)
-        model = _sft(model, tok, ps, cs, cfg, cfg.seed + 1)
-        _save(model, tok, out / "model")
-        return {"agent": student, "n_examples": len(ps), **evaluate(_load(out / "model", cfg), tok, cfg, out, cfg.seed)}
+        targets = [own[i] if rng.random() < cfg.confident_alpha else weak[cfg.teachers[i % len(cfg.teachers)]][i]
+                   for i in range(len(prompts))]
+        return prompts, targets
 
-    with torch_threads(1):
-        return load_or_run(_step_cfg(cfg, "confident", student, 0), compute)
+    return fit_step(cfg, "confident", student, 0, warm, sft_fit(cfg, examples, cfg.seed + 1))
+
+
+def clear(cfg: MACPOConfig) -> int:
+    """Delete every cached step of ``cfg``'s experiment (MACPO, its baselines and their samples), so the next
+    call recomputes them all; returns how many runs were removed. A notebook's ``force = True`` calls this."""
+    import shutil
+
+    from . import paths
+
+    key, removed = _step_cfg(cfg, "init").experiment, 0
+    for config in paths.runs_dir().glob("macpo-step-*/config.json") if paths.runs_dir().exists() else []:
+        if json.loads(config.read_text()).get("experiment") == key:
+            shutil.rmtree(config.parent)
+            removed += 1
+    return removed
