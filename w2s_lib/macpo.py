@@ -151,10 +151,7 @@ def _load(path_or_name: str | Path, cfg: MACPOConfig):
 
 
 def _maybe_lora(model, cfg: MACPOConfig):
-    """The model as it is trained: LoRA adapters when ``cfg.lora``; without ``cfg.activation_checkpointing``
-    the trainer's call that switches checkpointing on (TRL defaults to it) is a no-op for this instance."""
-    if not cfg.activation_checkpointing:
-        model.activation_checkpointing_enable = lambda *a, **k: None
+    """The model as it is trained: LoRA adapters when ``cfg.lora``."""
     if not cfg.lora:
         return model
     from peft import LoraConfig, get_peft_model
@@ -176,7 +173,7 @@ def _sft(model, tok, prompts, completions, cfg: MACPOConfig, seed: int):
     ds = datasets.Dataset.from_dict({"prompt": list(prompts), "completion": list(completions)})
     with quiet_training():
         return sft_train(_maybe_lora(model, cfg), tok, ds, lr=cfg.sft_lr, epochs=cfg.sft_epochs,
-                         batch_size=cfg.batch_size, seed=seed)
+                         batch_size=cfg.batch_size, seed=seed, activation_checkpointing=cfg.activation_checkpointing)
 
 
 def generate(model, tok, prompts: list[str], cfg: MACPOConfig, seed: int, greedy: bool = False,
@@ -394,7 +391,8 @@ def dpo_fit(cfg: MACPOConfig, make_pairs, seed: int):
         pairs = pairs.add_column("chosen_gold", cg).add_column("rejected_gold", rg)
         with quiet_training():
             model = dpo_train(_maybe_lora(model, cfg), tok, pairs, beta=cfg.dpo_beta, lr=cfg.dpo_lr,
-                              epochs=cfg.dpo_epochs, batch_size=cfg.batch_size, seed=seed)
+                              epochs=cfg.dpo_epochs, batch_size=cfg.batch_size, seed=seed,
+                              activation_checkpointing=cfg.activation_checkpointing)
             pairs.to_json(out / "pairs.jsonl")
         return model, {"n_pairs": len(pairs), "chosen_gold": float(np.mean(cg)), "rejected_gold": float(np.mean(rg)),
                        "pair_accuracy": float(np.mean(np.array(cg) > np.array(rg)))}
