@@ -80,3 +80,25 @@ def test_parse_override(text, expected):
 def test_parse_override_malformed(text):
     with pytest.raises(W2SError, match="malformed parameter"):
         parse_override(text)
+
+
+def test_a_field_added_later_keeps_old_run_ids_until_it_is_set():
+    from dataclasses import dataclass
+
+    from w2s_lib.config import Config, knob
+
+    @dataclass(frozen=True)
+    class Demo(Config):  # as it was first written
+        width: int = knob(4)
+        SLUG = "demo"
+
+    old = Demo().run_id
+
+    @dataclass(frozen=True)
+    class Demo(Config):  # noqa: F811  (the same config after a field was added)
+        width: int = knob(4)
+        depth: int = knob(1, added_later=True)
+        SLUG = "demo"
+
+    assert Demo().run_id == old
+    assert Demo(depth=2).run_id != old

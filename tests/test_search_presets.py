@@ -131,3 +131,20 @@ def test_sample_n_draws_independent_samples_in_one_batch(local_hub):
     texts = sample_n(model, tok, "Review: I bought this lamp last week. The", 6, max_new_tokens=8, seed=1)
     assert len(texts) == 6 and len(set(texts)) > 1
     assert texts == sample_n(model, tok, "Review: I bought this lamp last week. The", 6, max_new_tokens=8, seed=1)
+
+
+def test_sft_tuning_alternative_raises_the_best_samples_likelihood(micro_zoo_env):
+    from w2s_lib.search.scorer import response_logprob
+
+    cfg = SearchConfig.for_preset("smoke", {"tune": "sft", "tune_prompts": 6, "tune_samples": 3, "dpo_batch": 2,
+                                            "dpo_epochs": 3.0, "dpo_lr": 3e-3})
+    assert cfg.run_id != cfg.replace(tune="dpo").run_id
+    art = tune_scorer(cfg)
+    pairs = __import__("datasets").load_dataset("json", data_files=str(art.path / "pairs.jsonl"), split="train")
+    tok = zoo.load_tokenizer(cfg.small)
+    before, after = zoo.load_causal_lm(cfg.small), zoo.load_local_causal_lm(art.path / "tuned")
+    gain = []
+    for p, c in zip(pairs["prompt"], pairs["chosen"]):
+        ids = [tok(p, add_special_tokens=False)["input_ids"], [tok(c, add_special_tokens=False)["input_ids"]]]
+        gain.append(float(response_logprob(after, *ids)[0] - response_logprob(before, *ids)[0]))
+    assert sum(gain) / len(gain) > 0  # SFT on the gold-best samples made them more likely

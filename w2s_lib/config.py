@@ -64,9 +64,15 @@ def knob(
     high: float | None = None,
     affects_result: bool = True,
     default_factory: Any = dataclasses.MISSING,
+    added_later: bool = False,
 ) -> Any:
-    """A config field with its allowed values. ``low``/``high`` are inclusive bounds."""
-    meta = {"help": help, "choices": choices, "low": low, "high": high, "affects_result": affects_result}
+    """A config field with its allowed values. ``low``/``high`` are inclusive bounds.
+
+    ``added_later``: a field added after runs were cached; it enters the run id only when set away from
+    its default, so every run cached before it existed keeps its id (and is not recomputed).
+    """
+    meta = {"help": help, "choices": choices, "low": low, "high": high, "affects_result": affects_result,
+            "added_later": added_later}
     if default_factory is not dataclasses.MISSING:
         return field(default_factory=default_factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -143,6 +149,7 @@ class Config:
             f.name: _jsonable(getattr(self, f.name))
             for f in dataclasses.fields(self)
             if f.metadata.get("affects_result", True)
+            and not (f.metadata.get("added_later") and getattr(self, f.name) == f.default)
         }
 
     def to_dict(self) -> dict[str, Any]:

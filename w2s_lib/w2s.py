@@ -30,19 +30,6 @@ HEADS = ("linear", "lm", "loglik")
 PAIRINGS = ("none", "twins")
 
 
-#: Fields added after chapters had cached their runs: they enter a run id only when set away from their
-#: default, so every run cached before they existed keeps its id (and is not recomputed).
-_LATE_FIELDS = {"pairing": "none"}
-
-
-def _result_fields(self) -> dict[str, Any]:
-    out = Config.result_fields(self)
-    for name, default in _LATE_FIELDS.items():
-        if out.get(name) == default:
-            out.pop(name)
-    return out
-
-
 @dataclass(frozen=True)
 class W2SConfig(Config):
     """A weak-to-strong experiment on a ladder of models (weak → strong), Burns et al. style.
@@ -70,7 +57,7 @@ class W2SConfig(Config):
     mode: str = knob("full", choices=MODES, help="full finetune, LoRA, or linear probe on frozen features")
     head: str = knob("linear", choices=HEADS, help="zero-init linear head, the causal LM's answer-token logits, or "
                                                    "(comparisons only) the causal LM's log-likelihood of each text")
-    pairing: str = knob("none", choices=PAIRINGS,
+    pairing: str = knob("none", choices=PAIRINGS, added_later=True,
                         help="classification data: 'twins' poses each true statement and its false twin (same "
                              "text, another value) as one comparison; preference data are always comparisons")
     lr: float = knob(5e-5, low=1e-7, high=1.0, help="learning rate (all rungs unless `lrs` is set)")
@@ -92,7 +79,6 @@ class W2SConfig(Config):
     eval_batch_size: int = knob(128, low=1, affects_result=False)
 
     SLUG = "w2s"
-    result_fields = _result_fields
     PRESET_VALUES = {
         # seconds: two MiniLM rungs, a few dozen rows
         "smoke": {"ladder": ("minilm-l1", "minilm-l2"), "n_docs": 120, "n_test": 60, "epochs": 1.0,
@@ -167,13 +153,12 @@ class FitConfig(Config):
     n_test: int = knob(1000, low=2)
     val_frac: float = knob(0.1, low=0.0, high=0.5)
     gt_domains: tuple[str, ...] = knob(())
-    pairing: str = knob("none", choices=PAIRINGS)
+    pairing: str = knob("none", choices=PAIRINGS, added_later=True)
     generative_epochs: float = knob(0.0, low=0.0)
     args: dict = knob(default_factory=dict, help="TrainArgs as a dict")
     eval_batch_size: int = knob(128, low=1, affects_result=False)
 
     SLUG = "fit"
-    result_fields = _result_fields
 
 
 def _fit_cfg(cfg: W2SConfig, model: str, supervisor: FitConfig | None, seed: int) -> FitConfig:

@@ -93,12 +93,15 @@ class SearchConfig(Config):
     bon: tuple[int, ...] = knob((16,), low=1, help="best-of-N sizes (paper: 16 and 32)")
     eft_beta: float = knob(1.0, low=0.0, high=10.0)  # paper: β = 1
     # tuning the small model
+    tune: str = knob("dpo", choices=("dpo", "sft"), added_later=True,
+                     help="how the small model is tuned: DPO on gold-ranked pairs of its samples (the paper), "
+                          "or SFT on the gold-best sample of each prompt")
     tune_prompts: int = knob(256, low=2, help="training prompts sampled for DPO pairs")
     tune_samples: int = knob(8, low=2, help="samples per training prompt; best vs worst by gold reward")
     dpo_beta: float = knob(0.1, low=0.0)
-    dpo_lr: float = knob(5e-4, low=0.0)  # paper: lr 5e-4
-    dpo_epochs: float = knob(3.0, low=0.0)  # paper: 3 epochs
-    dpo_batch: int = knob(32, low=1)  # paper: batch 32
+    dpo_lr: float = knob(5e-4, low=0.0, help="learning rate of the tuning (DPO or SFT); paper: 5e-4")
+    dpo_epochs: float = knob(3.0, low=0.0, help="epochs of the tuning (DPO or SFT); paper: 3")
+    dpo_batch: int = knob(32, low=1, help="batch size of the tuning (DPO or SFT); paper: 32")
 
     SLUG = "w2s-search"
     PRESET_VALUES = {
@@ -150,11 +153,13 @@ def _generate_pairs(cfg: SearchConfig, model, tok) -> datasets.Dataset:
 
 
 def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:
-    """DPO the small model on pairs of its own samples labelled by the gold reward; saves ``tuned/``.
+    """Tune the small model on its own samples ranked by the gold reward; saves ``tuned/``.
 
-    With ``cfg.tuned`` set there is nothing to train: the artifact records the ready pair.
+    ``cfg.tune``: DPO on (best, worst) pairs, as the paper tunes gpt2-imdb; or SFT on the best sample of
+    each prompt (the simpler alternative: it imitates good samples, it is never shown bad ones). With
+    ``cfg.tuned`` set there is nothing to train: the artifact records the ready pair.
     """
-    from ..train.preference import dpo_train, quiet_training
+    from ..train.preference import dpo_train, quiet_training, sft_train
 
     if cfg.tuned:
         return load_or_run(_tune_cfg(cfg), lambda out_dir: {"tuned": cfg.tuned, "untuned": cfg.small})
@@ -163,8 +168,13 @@ def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:
         torch.manual_seed(cfg.seed)
         tok = zoo.load_tokenizer(cfg.small)
         pairs = _generate_pairs(cfg, zoo.load_causal_lm(cfg.small), tok)
-        tuned = dpo_train(zoo.load_causal_lm(cfg.small), tok, pairs, beta=cfg.dpo_beta, lr=cfg.dpo_lr,
-                          epochs=cfg.dpo_epochs, batch_size=cfg.dpo_batch, seed=cfg.seed)
+        if cfg.tune == "dpo":
+            tuned = dpo_train(zoo.load_causal_lm(cfg.small), tok, pairs, beta=cfg.dpo_beta, lr=cfg.dpo_lr,
+                              epochs=cfg.dpo_epochs, batch_size=cfg.dpo_batch, seed=cfg.seed)
+        else:
+            best = datasets.Dataset.from_dict({"prompt": pairs["prompt"], "completion": pairs["chosen"]})
+            tuned = sft_train(zoo.load_causal_lm(cfg.small), tok, best, lr=cfg.dpo_lr, epochs=cfg.dpo_epochs,
+                              batch_size=cfg.dpo_batch, seed=cfg.seed)
         tuned.save_pretrained(out_dir / "tuned")
         tok.save_pretrained(out_dir / "tuned")
         pairs.to_json(out_dir / "pairs.jsonl")
