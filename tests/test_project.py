@@ -44,3 +44,24 @@ def test_every_notebook_has_a_parameters_cell_with_preset():
 
 def test_ci_runs_make_test():
     assert "make test" in (paths.REPO_ROOT / ".ci" / "run").read_text()
+
+
+def test_scorecard_is_stale_once_a_claim_is_newer(tmp_path, monkeypatch):
+    import json
+    import os
+
+    from w2s_lib import book, claims, paths
+
+    monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
+    nb = book.get_notebook("99")
+    out = tmp_path / f"{nb.stem}.ipynb"
+    out.write_text("{}")
+    stamp = out.with_suffix(".done.json")
+    stamp.write_text(json.dumps({"stamp": book._stamp(nb, book.split_parameters(nb, "tiny", {}))}))
+    assert book.is_current(nb, "tiny")  # no claims registered yet
+    claims.register("C1", metric="m", value=0.1, ci=(0.0, 0.2), seeds=[0, 1], holds=True, preset="tiny",
+                    notebook="10_naive_w2s")
+    later = stamp.stat().st_mtime + 10
+    for c in paths.claims_dir().glob("*.json"):
+        os.utime(c, (later, later))
+    assert not book.is_current(nb, "tiny")

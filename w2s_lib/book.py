@@ -34,6 +34,7 @@ class Notebook:
     stem: str  # "00_orientation"
     title: str
     config: str | None = None  # dotted path of the config class that validates `overrides`
+    reads_claims: bool = False  # shows the claims other chapters registered: stale once any claim is newer
 
     @property
     def path(self) -> Path:
@@ -63,7 +64,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("30", "30_macpo", "MACPO: weak teachers and strong students aligning each other",
              "w2s_lib.macpo.MACPOConfig"),
     Notebook("40", "40_deception", "Weak-to-strong deception, measured", "w2s_lib.deception.DeceptionConfig"),
-    Notebook("99", "99_scorecard", "Claims scorecard"),
+    Notebook("99", "99_scorecard", "Claims scorecard", reads_claims=True),
 )
 
 
@@ -152,7 +153,12 @@ def is_current(nb: Notebook, preset: str, params: dict[str, Any] | None = None) 
     if not (out.is_file() and stamp_file.is_file()):
         return False
     parameters = split_parameters(nb, preset, dict(params or {}))
-    return json.loads(stamp_file.read_text()).get("stamp") == _stamp(nb, parameters)
+    if json.loads(stamp_file.read_text()).get("stamp") != _stamp(nb, parameters):
+        return False
+    if nb.reads_claims:
+        claims = list(paths.claims_dir().glob("*.json"))
+        return all(c.stat().st_mtime <= stamp_file.stat().st_mtime for c in claims)
+    return True
 
 
 def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool = False,
