@@ -66,7 +66,8 @@ class DeceptionConfig(Config):
     steps: int = knob(300, low=1, high=100_000, help="full-batch Adam steps per reward probe")
     lr: float = knob(0.05, low=1e-6, high=10.0)
     weight_decay: float = knob(1e-4, low=0.0, high=1.0)
-    data_seed: int = knob(0, low=0, help="seed of the generated tiny world")
+    data_seed: int = knob(0, low=0, help="seeds the row sampling of the loaders; the tiny world is one per "
+                                         "process (W2S_WORLD_SEED)")
 
     SLUG = "deception"
     PRESET_VALUES = {

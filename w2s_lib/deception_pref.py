@@ -77,7 +77,8 @@ class PrefDeceptionConfig(Config):
     sft_epochs: float = knob(1.0, low=0.0, high=100.0, help="SFT epochs on the chosen replies")
     batch_size: int = knob(16, low=1, high=4096)
     max_length: int = knob(64, low=8, high=4096, help="prompt + reply tokens (longer ones are cut)")
-    data_seed: int = knob(0, low=0, help="seed of the generated tiny world")
+    data_seed: int = knob(0, low=0, help="seeds the row sampling of the loaders; the tiny world is one per "
+                                         "process (W2S_WORLD_SEED)")
 
     SLUG = "deception-pref"
     PRESET_VALUES = {
