@@ -39,10 +39,7 @@ def _check_shape(width: int, successors: int, chunk_len: int | None, max_new_tok
 
 
 def _decode(tokenizer, ids: list[int]) -> str:
-    eos = tokenizer.eos_token_id
-    if eos in ids:
-        ids = ids[:ids.index(eos)]
-    return tokenizer.decode(ids, skip_special_tokens=True)
+    return tokenizer.decode(_strip_eos(ids, tokenizer.eos_token_id), skip_special_tokens=True)
 
 
 @torch.no_grad()

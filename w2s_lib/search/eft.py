@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import W2SError
-from .cbs import SearchResult, _decode
+from .cbs import SearchResult, _decode, _strip_eos
 from .decoding import CachedLM, format_prompt, sample_next
 from .scorer import PairScorer, same_vocabulary
 
@@ -45,5 +45,5 @@ def eft_sample(base, base_tokenizer, prompt: str, scorer: PairScorer, *, beta: f
             lm.step(tok)
     account = {"base_tokens_sampled": len(ids), "base_tokens_run": lms[0].tokens_run,
                "scorer_tokens_run": lms[1].tokens_run + lms[2].tokens_run, "chunks": len(ids)}
-    text_ids = ids[:-1] if ids and ids[-1] == eos else ids
+    text_ids = _strip_eos(ids, eos)
     return SearchResult(_decode(base_tokenizer, text_ids), score, text_ids, account)

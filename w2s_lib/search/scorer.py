@@ -36,9 +36,10 @@ def response_logprob(model, prompt_ids: list[int], responses: list[list[int]], b
         for i, s in enumerate(seqs):
             ids[i, :len(s)] = torch.tensor(s)
             mask[i, :len(s)] = 1
-        logp = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits.float()
-        logp = logp.log_softmax(-1).cpu()
-        token_logp = logp[:, :-1].gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1)  # p(ids[t] | ids[<t])
+        ids = ids.to(model.device)
+        logp = model(input_ids=ids, attention_mask=mask.to(model.device)).logits.float().log_softmax(-1)
+        # p(ids[t] | ids[<t]), gathered where the model runs: only these rows × tokens come back to the CPU
+        token_logp = logp[:, :-1].gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1).cpu()
         for i, r in enumerate(chunk):
             p = len(prompt_ids)
             out.append(token_logp[i, p - 1:p - 1 + len(r)].sum())
