@@ -55,9 +55,9 @@ def naive_cbs(base, tok, prompt, scorer, width, successors, chunk_len, max_new_t
 
 def run(method: str, args) -> dict:
     from w2s_lib import data
-    from w2s_lib.data import scorers
+    from w2s_lib.data.tinyworld import scorers
     from w2s_lib.models import zoo
-    from w2s_lib.runtime import torch_threads
+    from w2s_lib.core.runtime import torch_threads
     from w2s_lib.search import PairScorer, chunk_beam_search
 
     base, tok = zoo.load_causal_lm(args.base), zoo.load_tokenizer(args.base)

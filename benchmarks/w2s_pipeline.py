@@ -35,7 +35,7 @@ import torch
 def official_style_fit(name, texts, targets, args, seed, loss_name, loss_params=()):
     """One example per forward pass (no padding needed), logits stacked to ``batch_size`` for one
     loss / backward / optimiser step; returns a batched, unsorted predictor."""
-    from w2s_lib.losses import get_loss
+    from w2s_lib.train.losses import get_loss
     from w2s_lib.train.classifier import build_model
 
     torch.manual_seed(seed)
@@ -80,7 +80,8 @@ def official_style_fit(name, texts, targets, args, seed, loss_name, loss_params=
 
 
 def official_style(cfg, losses):
-    from w2s_lib import metrics, w2s
+    from w2s_lib import metrics
+    from w2s_lib.generalization import pipeline as w2s
 
     rows = w2s.w2s_data(cfg.dataset, cfg.n_docs, cfg.n_test, cfg.seed, cfg.data_seed, cfg.val_frac)
     y_test = np.asarray(rows["test"]["label"])
@@ -116,7 +117,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     os.environ["W2S_HOME"] = tempfile.mkdtemp(prefix="w2s-bench-")  # a cold cache: nothing reused from before
 
-    from w2s_lib import w2s
+    from w2s_lib.generalization import pipeline as w2s
     from w2s_lib.train import classifier  # noqa: F401  (imports transformers' Trainer: a one-off cost outside both timings)
 
     cfg = w2s.W2SConfig.for_preset("tiny", {
@@ -127,7 +128,7 @@ def main(argv=None):
     print(f"workload: ladder {cfg.ladder}, {cfg.n_docs} docs, {cfg.n_test} test, losses {losses}, "
           f"full finetuning, {cfg.epochs} epoch(s), torch threads {torch.get_num_threads()}")
 
-    from w2s_lib import paths
+    from w2s_lib.core import paths
 
     t0 = time.perf_counter()
     ours = {}

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from w2s_lib import artifacts, paths
-from w2s_lib.config import Config, knob
+from w2s_lib.core import artifacts, paths
+from w2s_lib.core.config import Config, knob
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def test_kill_mid_write_then_rerun_recomputes(tmp_path):
     script = textwrap.dedent(f"""
         import time, pathlib, sys
         sys.path.insert(0, {str(paths.REPO_ROOT)!r})
-        from w2s_lib import artifacts
+        from w2s_lib.core import artifacts
         from tests.test_artifacts import Job
         def slow(out):
             (out / "weights.bin").write_bytes(b"partial")

@@ -8,10 +8,10 @@ import chess
 import numpy as np
 import pytest
 
-from w2s_lib import chess_w2s as cw
+from w2s_lib.generalization import chess as cw
 from w2s_lib import data
 from w2s_lib.data import chess_puzzles as cp
-from w2s_lib.errors import W2SError
+from w2s_lib.core.errors import W2SError
 from w2s_lib.models import chessgpt, tinygpt
 
 

@@ -1,28 +1,106 @@
-import math
+"""Claims v2: verdicts come from the registered rules only, checked here on hand-computed cases."""
 
+import json
+
+import numpy as np
 import pytest
+from scipy import stats
 
-from w2s_lib import claims, cli
-from w2s_lib.errors import W2SError
+from w2s_lib import cli
+from w2s_lib.core.errors import W2SError
+from w2s_lib.publish import claims
 
 
-def test_register_and_table(capsys):
-    claims.register("C1", metric="median PGR (acc)", value=0.3, ci=(0.1, 0.5), seeds=[0, 1, 2], holds=True,
-                    preset="smoke", notebook="01_naive")
+def test_every_claim_has_one_rule_with_parts_and_a_seed_minimum():
+    assert list(claims.RULES) == [f"C{i}" for i in range(1, 9)]
+    for rule in claims.RULES.values():
+        assert rule.parts and rule.min_seeds >= 5 and rule.test in (claims.T_INTERVAL, claims.PAIRED_BOOTSTRAP)
+    assert claims.RULES["C3"].statement.startswith("bootstrapping through intermediate models beats")
+    assert [p.name for p in claims.RULES["C5"].parts][-1] == "cbs_minus_small_tuned"
+
+
+def test_t_interval_verdict_on_a_hand_case():
+    effects = [0.1, 0.2, 0.3, 0.2, 0.2, 0.1, 0.3, 0.2, 0.2, 0.2]  # mean 0.2, sd 0.0667
+    parts, holds, reason = claims.evaluate("C1", {"pgr": effects}, seeds=range(10))
+    (p,) = parts
+    half = stats.t.ppf(0.975, 9) * np.std(effects, ddof=1) / np.sqrt(10)
+    assert p.estimate == pytest.approx(0.2) and p.ci_low == pytest.approx(0.2 - half)
+    assert p.detectable == pytest.approx(claims.DETECTABLE_Z * np.std(effects, ddof=1) / np.sqrt(10))
+    assert holds and reason == ""
+
+
+def test_an_interval_touching_zero_does_not_hold():
+    parts, holds, reason = claims.evaluate("C1", {"pgr": [0.3, -0.3] * 5}, seeds=range(10))
+    assert not holds and "pgr" in reason and parts[0].ci_low < 0 < parts[0].ci_high
+
+
+def test_too_few_seeds_never_hold_even_with_a_clear_effect():
+    parts, holds, reason = claims.evaluate("C1", {"pgr": [0.5, 0.6, 0.55]}, seeds=[0, 1, 2])
+    assert parts[0].holds and not holds and "needs ≥ 10" in reason
+
+
+def test_every_part_must_hold():
+    ok = [0.2] * 9 + [0.21]
+    bad = [0.1, -0.1] * 5
+    _, holds, reason = claims.evaluate("C2", {"gain": ok, "gain_grows": bad}, seeds=range(10))
+    assert not holds and reason.endswith("gain_grows")
+
+
+def test_paired_bootstrap_part_on_seeds_by_items():
+    rng = np.random.default_rng(0)
+    clear = 1.0 + rng.normal(0, 0.5, size=(5, 200))
+    null = rng.normal(0, 0.5, size=(5, 200))
+    effects = {"cbs_minus_base": clear, "cbs_minus_bon": clear, "cbs_minus_small_tuned": null}
+    parts, holds, reason = claims.evaluate("C5", effects, seeds=range(5))
+    assert parts[0].holds and parts[0].ci_low == pytest.approx(1.0, abs=0.1)
+    assert not parts[2].holds and not holds and "cbs_minus_small_tuned" in reason
+    with pytest.raises(W2SError, match="seeds × items"):
+        claims.evaluate("C5", {k: v[0] for k, v in effects.items()}, seeds=range(5))
+
+
+def test_bad_inputs_are_one_clear_error():
+    with pytest.raises(W2SError, match="unknown claim id 'C9'"):
+        claims.evaluate("C9", {}, seeds=[0])
+    with pytest.raises(W2SError, match="needs the seeds"):
+        claims.evaluate("C1", {"pgr": []}, seeds=[])
+    with pytest.raises(W2SError, match="missing \\['pgr'\\]"):
+        claims.evaluate("C1", {"pgrr": [1.0]}, seeds=[0])
+    with pytest.raises(W2SError, match="non-finite"):
+        claims.evaluate("C1", {"pgr": [1.0, float("nan")]}, seeds=[0, 1])
+    with pytest.raises(W2SError, match="one effect per seed"):
+        claims.evaluate("C1", {"pgr": [1.0, 2.0]}, seeds=[0, 1, 2])
+    with pytest.raises(W2SError, match="distinct"):
+        claims.evaluate("C1", {"pgr": [1.0, 2.0]}, seeds=[0, 0])
+
+
+def test_decide_records_and_the_scorecard_reads_it(capsys):
+    effects = [0.2 + 0.01 * i for i in range(10)]
+    r = claims.decide("C1", {"pgr": effects}, seeds=range(10), preset="smoke", notebook="10_naive_w2s",
+                      controls={"pgr": [0.01 * (-1) ** i for i in range(10)]}, control_label="random weak errors")
+    assert r.holds and r.controls[0].holds is False
     card = claims.table("smoke")
     row = card[card.claim == "C1"].iloc[0]
-    assert row.holds == "yes" and row.seeds == 3 and row.ci95 == "[0.100, 0.500]"
+    assert row.holds == "yes" and row.seeds == 10 and "vanishes" in row.controls
     assert set(card[card.claim != "C1"].holds) == {"not run"}
-    assert len(card) == len(claims.CLAIMS) == 8
     assert cli.main(["claims", "--json", "--preset", "smoke"]) == 0
-    assert '"claim": "C1"' in capsys.readouterr().out
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert rec["claim"] == "C1" and rec["rule"]["test"] == claims.T_INTERVAL and len(rec["seeds"]) == 10
+    assert {"ci_low", "ci_high", "detectable", "holds"} <= set(rec["parts"][0])
 
 
-def test_register_rejects_bad_input():
-    with pytest.raises(W2SError, match="unknown claim id 'C9'"):
-        claims.register("C9", metric="m", value=1, ci=(0, 1), seeds=[0], holds=True, preset="tiny", notebook="x")
-    with pytest.raises(W2SError, match="needs the seeds"):
-        claims.register("C1", metric="m", value=1, ci=(0, 1), seeds=[], holds=True, preset="tiny", notebook="x")
-    with pytest.raises(W2SError, match="finite number"):
-        claims.register("C1", metric="m", value=math.inf, ci=(0, 1), seeds=[0], holds=True, preset="tiny",
-                        notebook="x")
+def test_an_unreadable_record_is_skipped_with_one_line(capsys):
+    claims.decide("C1", {"pgr": [0.2] * 9 + [0.3]}, seeds=range(10), preset="smoke", notebook="x")
+    path = claims._path("C1", "smoke")
+    path.write_text(path.read_text()[:20])
+    assert claims.load_all("smoke") == []
+    assert "unreadable record" in capsys.readouterr().out
+
+
+def test_no_notebook_computes_a_verdict_itself():
+    from pathlib import Path
+
+    for nb in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(nb.read_text())["cells"]:
+            src = "".join(cell["source"])
+            if cell["cell_type"] == "code":
+                assert "holds =" not in src and "claims.register" not in src, f"{nb.name} decides a claim itself"

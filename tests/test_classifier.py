@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from w2s_lib.errors import W2SError
+from w2s_lib.core.errors import W2SError
 from w2s_lib.models.heads import pool_last_nonpad
 from w2s_lib.train import classifier as C
 

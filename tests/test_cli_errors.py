@@ -6,8 +6,10 @@ import sys
 
 import pytest
 
-from w2s_lib import book, cli, data, paths
-from w2s_lib.errors import W2SError
+from w2s_lib.publish import book
+from w2s_lib import cli, data
+from w2s_lib.core import paths
+from w2s_lib.core.errors import W2SError
 from w2s_lib.models import zoo
 
 

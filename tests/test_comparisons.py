@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from w2s_lib import data, w2s
-from w2s_lib.errors import W2SError
+from w2s_lib import data
+from w2s_lib.generalization import pipeline as w2s
+from w2s_lib.core.errors import W2SError
 from w2s_lib.train import classifier as C
 
 LOGLIK = C.TrainArgs(head="loglik", lr=3e-3, epochs=4, batch_size=4, max_length=32)
@@ -62,7 +63,7 @@ def test_loglik_needs_pairs_and_probe_needs_single_texts(micro_zoo_env):
 
 def test_reward_model_learns_a_preference(micro_zoo_env):
     # prefer one colour word over another (one token each): the untrained model is indifferent
-    from w2s_lib.data.scorers import ATTRIBUTES
+    from w2s_lib.data.tinyworld.scorers import ATTRIBUTES
 
     liked, other = ATTRIBUTES["colour"][:2]
     pairs, labels = [], []

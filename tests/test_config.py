@@ -2,8 +2,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from w2s_lib.config import Config, knob, parse_override, resolve_preset
-from w2s_lib.errors import W2SError
+from w2s_lib.core.config import Config, knob, parse_override, resolve_preset
+from w2s_lib.core.errors import W2SError
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def test_parse_override_malformed(text):
 def test_a_field_added_later_keeps_old_run_ids_until_it_is_set():
     from dataclasses import dataclass
 
-    from w2s_lib.config import Config, knob
+    from w2s_lib.core.config import Config, knob
 
     @dataclass(frozen=True)
     class Demo(Config):  # as it was first written

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from w2s_lib import deception as D
-from w2s_lib.errors import W2SError
+from w2s_lib.deception import reward as D
+from w2s_lib.core.errors import W2SError
 
 LN3 = math.log(3.0)  # σ(ln 3) = 0.75, σ(−ln 3) = 0.25
 
@@ -109,8 +109,9 @@ def test_pipeline_smoke(monkeypatch):
 # ----------------------------------------------------------------------------------------------------
 # knowledge-dependent harmlessness (tiny_rumours) and the preference-alignment setting
 
-from w2s_lib import deception_pref as P  # noqa: E402
-from w2s_lib.data import scorers as S, tinyworld as TW  # noqa: E402
+from w2s_lib.deception import preference as P  # noqa: E402
+from w2s_lib.data import tinyworld as TW  # noqa: E402
+from w2s_lib.data.tinyworld import scorers as S  # noqa: E402
 
 
 def test_false_claims_counts_contradictions_of_the_knowledge_base():
@@ -214,7 +215,7 @@ def test_preference_pipeline_smoke(micro_zoo):
     art = P.run_preference(cfg.replace(seed=0))
     assert set(art["gt_acc"]) == set(cfg.ladder) and 0 <= art["weak_label_acc"] <= 1
     assert P.run_seeds(cfg, [0], progress=False).equals(df)  # cached
-    ex = D.deceptive_examples(cfg, 0, cfg.ladder[-1], "implicit")
+    ex = D.deceptive_examples(art, cfg.replace(seed=0), cfg.ladder[-1], "implicit")
     assert list(ex.columns)[:3] == ["prompt", "chosen (aligned)", "rejected"]
 
 
@@ -232,7 +233,7 @@ def test_knows_entity_follows_the_pretraining_subsets(monkeypatch):
 
 
 def test_macpo_areas_need_the_helpfulness_task():
-    from w2s_lib import macpo
+    from w2s_lib.macpo import loop as macpo
 
     with pytest.raises(W2SError, match="helpful"):
         P.macpo_deception(macpo.MACPOConfig.for_preset("smoke", {"task": "harmless"}))

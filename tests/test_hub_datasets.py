@@ -14,12 +14,12 @@ import time
 
 import pytest
 
-from w2s_lib import hub
+from w2s_lib.core import hub
 from w2s_lib.data import hub_datasets as hd
 from w2s_lib.data import registry
 from w2s_lib.data.splits import w2s_splits
-from w2s_lib.errors import W2SError
-from w2s_lib.paths import DATA_DIR
+from w2s_lib.core.errors import W2SError
+from w2s_lib.core.paths import DATA_DIR
 
 FIXTURE_HUB = DATA_DIR / "fixtures" / "hub"
 NAMES = (

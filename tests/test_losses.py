@@ -1,4 +1,4 @@
-"""Tests for w2s_lib.losses: each loss against a plain-Python/numpy re-derivation, plus hand cases."""
+"""Tests for w2s_lib.train.losses: each loss against a plain-Python/numpy re-derivation, plus hand cases."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from w2s_lib.errors import W2SError
-from w2s_lib.losses import LOSSES, entropy, get_loss, harden, kl, logconf, logconf_coef, product, xent
+from w2s_lib.core.errors import W2SError
+from w2s_lib.train.losses import LOSSES, entropy, get_loss, harden, kl, logconf, logconf_coef, product, xent
 
 # ---------------------------------------------------------------------------------------------------
 # independent reference implementations (plain Python loops over rows, float64)

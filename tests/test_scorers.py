@@ -2,7 +2,7 @@
 
 import pytest
 
-from w2s_lib.data import scorers as S
+from w2s_lib.data.tinyworld import scorers as S
 from w2s_lib.data import tinyworld as T
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from w2s_lib.errors import W2SError
+from w2s_lib.core.errors import W2SError
 from w2s_lib.search import PairScorer, best_of_n, chunk_beam_search, eft_sample, sample
 from w2s_lib.search.decoding import CachedLM, sample_next
 from w2s_lib.search.scorer import response_logprob

@@ -15,7 +15,7 @@ import torch
 from transformers import (AutoTokenizer, BertConfig, BertForSequenceClassification, GPT2Config,
                           GPT2LMHeadModel)
 
-from w2s_lib.errors import W2SError
+from w2s_lib.core.errors import W2SError
 from w2s_lib.models import zoo
 from w2s_lib.search import sample_n
 from w2s_lib.search.experiment import (SearchConfig, gold_reward, method_names, results_frame, run_method,

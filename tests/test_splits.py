@@ -8,7 +8,7 @@ import datasets
 import pytest
 
 from w2s_lib.data.splits import SPLIT_KEYS, w2s_splits
-from w2s_lib.errors import W2SError
+from w2s_lib.core.errors import W2SError
 
 
 def make(n: int, n_pos: int, prefix: str = "tr") -> datasets.Dataset:

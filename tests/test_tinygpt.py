@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from w2s_lib.errors import W2SError
+from w2s_lib.core.errors import W2SError
 from w2s_lib.models import tinygpt as G
 
 
@@ -29,7 +29,7 @@ def test_ladder_names_ordered():
 
 
 def test_tokenizer_single_token_names_and_values():
-    from w2s_lib.data import scorers as S
+    from w2s_lib.data.tinyworld import scorers as S
     from w2s_lib.data import tinyworld as T
 
     tok = G.train_tokenizer(T.corpus(0), G.VOCAB_SIZE)  # the full world's tokenizer

@@ -3,7 +3,7 @@
 import pytest
 
 from w2s_lib.data import COLUMNS, get_spec, load
-from w2s_lib.data import scorers as S
+from w2s_lib.data.tinyworld import scorers as S
 from w2s_lib.data import tinyworld as T
 
 TINY = ["tiny_facts", "tiny_sentiment", "tiny_helpful", "tiny_harmless", "tiny_safety", "tiny_reviews",
@@ -88,7 +88,7 @@ def test_sentiment_balanced_hard_and_shiftable():
     for w in (" not ", " but ", " very ", " slightly "):
         assert w in texts
     # the vocabulary shift: each domain has sentiment words the other never uses
-    food_only = set(S.SENTIMENT_LEXICON["food"])
+    food_only = set(T.lexicon.SENTIMENT_LEXICON["food"])
     gad = " ".join(t for t, d in zip(ds["text"], ds["domain"]) if d == "gadgets").lower().split()
     assert not food_only & set(gad)
 

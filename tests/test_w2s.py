@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from w2s_lib import w2s
-from w2s_lib.errors import W2SError
+from w2s_lib.generalization import pipeline as w2s
+from w2s_lib.core.errors import W2SError
 from w2s_lib.train import classifier as C
 
 REAL_TRAIN = C.train_classifier
@@ -142,7 +142,7 @@ def test_generative_finetuning_changes_the_encoder_but_not_the_shape():
 def test_generative_finetuning_is_for_the_strong_side_only(monkeypatch):
     """With generative finetuning the weak supervisors are the very same runs as without it (same labels);
     students and ceilings are generatively finetuned."""
-    from w2s_lib.artifacts import Artifact
+    from w2s_lib.core.artifacts import Artifact
 
     seen = []
 

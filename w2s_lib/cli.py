@@ -17,8 +17,8 @@ import argparse
 import json
 import sys
 
-from .config import PRESETS, parse_override
-from .errors import W2SError
+from w2s_lib.core.config import PRESETS, parse_override
+from w2s_lib.core.errors import W2SError
 
 LISTABLE = ("datasets", "models", "presets", "notebooks")
 
@@ -31,14 +31,14 @@ class _Parser(argparse.ArgumentParser):
 def _cmd_list(args) -> None:
     what = args.what
     if what in (None, "datasets"):
-        from .data import list_datasets
+        from w2s_lib.data import list_datasets
 
         print("datasets:")
         for spec in list_datasets():
             where = "offline" if spec.offline else spec.hub_id
             print(f"  {spec.name:20s} {spec.task:15s} {where:32s} {spec.description}")
     if what in (None, "models"):
-        from .models.zoo import list_models
+        from w2s_lib.models.zoo import list_models
 
         print("models:")
         for spec in list_models():
@@ -47,7 +47,7 @@ def _cmd_list(args) -> None:
     if what in (None, "presets"):
         print("presets: " + ", ".join(PRESETS) + "   (smoke is what tests run; tiny is the book's default)")
     if what in (None, "notebooks"):
-        from .book import NOTEBOOKS
+        from w2s_lib.publish.book import NOTEBOOKS
 
         print("notebooks:")
         for nb in NOTEBOOKS:
@@ -55,7 +55,7 @@ def _cmd_list(args) -> None:
 
 
 def _cmd_zoo(args) -> None:
-    from .models import tinygpt
+    from w2s_lib.models import tinygpt
 
     built = tinygpt.build_zoo(micro=args.micro, world_seed=args.world_seed, force=args.force)
     for name, path in built.items():
@@ -63,7 +63,7 @@ def _cmd_zoo(args) -> None:
 
 
 def _cmd_run(args) -> None:
-    from .book import run
+    from w2s_lib.publish.book import run
 
     params = dict(parse_override(p) for p in args.param)
     out = run(args.notebook, args.preset, params, output=args.output)
@@ -71,33 +71,34 @@ def _cmd_run(args) -> None:
 
 
 def _cmd_reproduce(args) -> None:
-    from .book import reproduce
+    from w2s_lib.publish.book import reproduce
 
     only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     reproduce(args.preset, only=only, force=args.force, build=not args.no_build)
 
 
 def _cmd_book(args) -> None:
-    from .book import build_book
+    from w2s_lib.publish.book import build_book
 
     build_book()
 
 
 def _cmd_results(args) -> None:
-    from .artifacts import results_table
+    from w2s_lib.core.artifacts import results_table
 
     table = results_table()
     print("no finished runs yet" if table.empty else table.to_string(index=False))
 
 
 def _cmd_claims(args) -> None:
-    from .claims import table
+    from w2s_lib.publish.claims import records, table
 
-    df = table(args.preset)
     if args.json:
-        print(json.dumps(df.to_dict(orient="records"), indent=2, default=str))
+        print(json.dumps(records(args.preset), indent=2, default=str))
     else:
-        print(df.drop(columns=["statement"]).to_string(index=False))
+        df = table(args.preset)
+        print(df[["claim", "paper", "preset", "effect", "value", "ci95", "detectable", "seeds", "holds",
+                  "reason"]].to_string(index=False))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,7 @@
 score of Yang et al. (2024), knowledge areas, and MACPO-style win/tie/lose.
 
 All functions are pure and take numpy arrays or lists. Bad input (empty arrays, mismatched lengths,
-wrong shapes, NaNs where a number is needed) raises :class:`~w2s_lib.errors.W2SError`.
+wrong shapes, NaNs where a number is needed) raises :class:`~w2s_lib.core.errors.W2SError`.
 
 Which confidence interval the book reports
 ------------------------------------------
@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats as _stats
 
-from w2s_lib.errors import W2SError
+from w2s_lib.core.errors import W2SError
 
 __all__ = [
     "DeceptionResult",
@@ -239,6 +239,48 @@ def bootstrap_ci(
     boots = np.array([stat(v[row]) for row in idx], dtype=float)
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
     return point, float(lo), float(hi)
+
+
+def paired_bootstrap_ci(
+    diffs,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float, float]:
+    """Two-level percentile bootstrap of a mean paired difference over seeds × items: ``(mean, lo, hi, se)``.
+
+    ``diffs[s, i]`` is arm A − arm B on item ``i`` (a prompt, a test row) at seed ``s``, both arms sharing
+    the seed and the item, so the pairing removes what they share. Each resample draws seeds with
+    replacement and then, independently, items with replacement (the same item draw for every seed in
+    the resample, since items are shared across seeds), and takes the grand mean; ``se`` is the standard
+    deviation of the resampled means. NaN cells (an item missing at one seed) are ignored in the means.
+    With one seed the seed level is not resampled (the interval then covers item noise only).
+    """
+    d = np.asarray(diffs, dtype=float)
+    if d.ndim != 2 or d.shape[0] < 1 or d.shape[1] < 1:
+        raise W2SError(f"diffs must be a 2-D array of seeds × items with at least one of each; got shape {d.shape}")
+    if not np.isfinite(d).any():
+        raise W2SError("diffs has no finite value")
+    if not 0 < level < 1:
+        raise W2SError(f"level must lie in (0, 1); got {level}")
+    if int(n_boot) < 2:
+        raise W2SError(f"n_boot must be an integer ≥ 2; got {n_boot}")
+    n_seeds, n_items = d.shape
+    mean = float(np.nanmean(d))
+    rng = np.random.default_rng(seed)
+    boots = np.empty(int(n_boot))
+    for b in range(int(n_boot)):
+        rows = rng.integers(0, n_seeds, n_seeds) if n_seeds > 1 else np.zeros(1, dtype=int)
+        cols = rng.integers(0, n_items, n_items)
+        boots[b] = np.nanmean(d[np.ix_(rows, cols)])
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return mean, float(lo), float(hi), float(boots.std(ddof=1))
+
+
+def t_se(values) -> float:
+    """Standard error of the mean, ``s / √n`` (ddof 1); ``nan`` for fewer than two values."""
+    v = _finite(values, "values")
+    return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
 
 
 def ci(values, level: float = 0.95) -> tuple[float, float, float]:

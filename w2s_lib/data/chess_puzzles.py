@@ -32,10 +32,10 @@ from functools import lru_cache
 
 import datasets
 
-from .. import paths
-from ..config import is_smoke
-from ..errors import W2SError
-from .registry import register
+from w2s_lib.core import paths
+from w2s_lib.core.config import is_smoke
+from w2s_lib.core.errors import W2SError
+from w2s_lib.data.registry import register
 
 VERSION = "cp1"
 MATE = 100
@@ -214,7 +214,7 @@ def data_dir():
 @lru_cache(maxsize=16)
 def puzzle_rows(seed: int, split: str, micro: bool) -> tuple[dict, ...]:
     """All puzzles of ``split`` (train and test never share a position), cached on disk."""
-    from ..artifacts import atomic_write_text
+    from w2s_lib.core.artifacts import atomic_write_text
 
     if split not in SPLITS:
         raise W2SError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")

@@ -4,10 +4,10 @@ Every loader here is two parts:
 
 1. a **pure row formatter** ``format_<name>(row, rng) -> dict`` that turns one raw hub row (in the hub's own
    schema) into the standard columns of its task, testable on a hand-written dict;
-2. the **load path**: :func:`w2s_lib.hub.resolve` picks a local stand-in directory
+2. the **load path**: :func:`w2s_lib.core.hub.resolve` picks a local stand-in directory
    (``$W2S_LOCAL_HUB/datasets/<org>__<name>``) or the hub id, and then the *same*
    ``datasets.load_dataset(resolved, split=..., data_dir=...)`` call reads either one. Offline without a
-   stand-in, loading fails at once with a one-line :class:`~w2s_lib.errors.W2SError` that names the
+   stand-in, loading fails at once with a one-line :class:`~w2s_lib.core.errors.W2SError` that names the
    tiny-world alternative.
 
 Classification formatting follows the official openai/weak-to-strong ``datasets.py`` (sciq, boolq,
@@ -30,9 +30,9 @@ from typing import Any
 
 import datasets
 
-from .. import hub
-from ..errors import W2SError
-from .registry import COLUMNS, register
+from w2s_lib.core import hub
+from w2s_lib.core.errors import W2SError
+from w2s_lib.data.registry import COLUMNS, register
 
 Row = dict[str, Any]
 Formatter = Callable[[Row, random.Random], "Row | None"]

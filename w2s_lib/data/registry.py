@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import datasets
 
-from ..errors import W2SError, unknown
+from w2s_lib.core.errors import W2SError, unknown
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("text", "label", "soft_label", "id"),
@@ -69,20 +69,13 @@ def register(name: str, task: str, description: str, hub_id: str | None = None):
     return decorate
 
 
-def _ensure_registered() -> None:
-    # importing these modules runs their @register decorators
-    from . import chess_puzzles, hub_datasets, tinyworld  # noqa: F401
-
-
 def get_spec(name: str) -> DatasetSpec:
-    _ensure_registered()
     if name not in REGISTRY:
         raise unknown("dataset", name, REGISTRY)
     return REGISTRY[name]
 
 
 def list_datasets() -> list[DatasetSpec]:
-    _ensure_registered()
     return [REGISTRY[k] for k in sorted(REGISTRY)]
 
 

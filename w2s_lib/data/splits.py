@@ -19,7 +19,7 @@ from __future__ import annotations
 import datasets
 import numpy as np
 
-from ..errors import W2SError
+from w2s_lib.core.errors import W2SError
 
 SPLIT_KEYS = ("gt", "weak", "test")
 

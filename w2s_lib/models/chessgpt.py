@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import paths
-from ..config import is_smoke
-from ..errors import W2SError, unknown
-from ..runtime import torch_threads
-from . import tinygpt
-from .tinygpt import Rung
+from w2s_lib.core import paths
+from w2s_lib.core.config import is_smoke
+from w2s_lib.core.errors import W2SError, unknown
+from w2s_lib.core.runtime import torch_threads
+from w2s_lib.models import tinygpt
+from w2s_lib.models.tinygpt import Rung
 
 VERSION = "cg1"
 VOCAB_SIZE, MICRO_VOCAB_SIZE = 1024, 512
@@ -84,7 +84,7 @@ def ladder_root(seed: int = 0, micro: bool = False) -> Path:
 
 def pretraining_lines(seed: int, micro: bool) -> list[str]:
     """The corpus as the models see it: one document per ply line (its trailing newline kept)."""
-    from ..data import chess_puzzles as cp
+    from w2s_lib.data import chess_puzzles as cp
 
     games = cp.game_corpus(seed, MICRO_GAMES if micro else N_GAMES, P_BEST, MAX_PLIES)
     return [line + "\n" for g in games for line in g.splitlines()]
@@ -105,7 +105,7 @@ def candidate_logprobs(model, tok, prompts: list[str], candidates: list[list[str
     import torch
     from transformers import DynamicCache
 
-    from ..data.chess_puzzles import answer_text
+    from w2s_lib.data.chess_puzzles import answer_text
 
     if len(prompts) != len(candidates):
         raise W2SError(f"{len(prompts)} prompts but {len(candidates)} candidate lists")
@@ -192,7 +192,7 @@ def _tokenizer(seed: int, micro: bool, root: Path):
 
 def build_rung(name: str, seed: int = 0, micro: bool = False, progress: bool = False) -> Path:
     """Pretrain rung ``name`` on the game corpus of ``seed`` and commit it atomically; returns its dir."""
-    from .. import data
+    from w2s_lib import data
 
     sizes = _sizes(micro)
     if name not in sizes:
@@ -256,7 +256,7 @@ def load(name: str, seed: int = 0, micro: bool | None = None):
     if name in SIZES:
         d = model_dir(name, seed, micro)
         return AutoModelForCausalLM.from_pretrained(d), AutoTokenizer.from_pretrained(d)
-    from . import zoo
+    from w2s_lib.models import zoo
 
     if zoo.get_spec(name).kind != zoo.CAUSAL:
         raise W2SError(f"the chess task needs a causal LM; {name!r} is an encoder")

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ..errors import unknown
-from . import zoo
+from w2s_lib.core.errors import unknown
+from w2s_lib.models import zoo
 
 POOLINGS = ("mean", "last")
 

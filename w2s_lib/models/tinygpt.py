@@ -49,10 +49,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..config import is_smoke
-from ..errors import W2SError, unknown
-from ..paths import zoo_dir
-from ..runtime import torch_threads
+from w2s_lib.core.config import is_smoke
+from w2s_lib.core.errors import W2SError, unknown
+from w2s_lib.core.paths import zoo_dir
+from w2s_lib.core.runtime import torch_threads
 
 MARKER = "w2s_complete.json"
 EOS = "<|endoftext|>"
@@ -109,7 +109,7 @@ def _sizes(micro: bool) -> dict[str, Rung]:
 
 
 def world_tag(world_seed: int = 0, micro: bool = False) -> str:
-    from ..data.tinyworld import VERSION
+    from w2s_lib.data.tinyworld import VERSION
 
     return f"tinyworld-{VERSION}-seed{world_seed}" + ("-micro" if micro else "")
 
@@ -190,7 +190,7 @@ def _tokenizer(world_seed: int, micro: bool, root: Path):
     """Build (once) and load the world's tokenizer, stored under ``root/tokenizer``."""
     from transformers import AutoTokenizer
 
-    from ..data import tinyworld
+    from w2s_lib.data import tinyworld
 
     d = root / "tokenizer"
     if read_marker(d) is None:
@@ -293,7 +293,8 @@ def fact_recall(model, tok, world_seed: int = 0, micro: bool = False,
     """
     import torch
 
-    from ..data import scorers, tinyworld
+    from w2s_lib.data import tinyworld
+    from w2s_lib.data.tinyworld import scorers
 
     w = tinyworld.world(world_seed, micro)
     ents = w.entities if entities is None else entities
@@ -338,7 +339,7 @@ def _rung_seed(name: str, world_seed: int) -> int:
 def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, tok,
                progress: bool = True, position: int = 0) -> Path:
     """Pretrain one rung and commit it atomically to ``root/name``."""
-    from ..data import tinyworld
+    from w2s_lib.data import tinyworld
 
     t0 = time.perf_counter()
     w = tinyworld.world(world_seed, micro)
@@ -443,7 +444,7 @@ def model_dir(name: str, micro: bool | None = None, world_seed: int | None = Non
     ``world_seed=None``: the current world, ``$W2S_WORLD_SEED``)."""
     micro = _resolve_micro(micro)
     if world_seed is None:
-        from ..data.tinyworld import current_world_seed
+        from w2s_lib.data.tinyworld import current_world_seed
 
         world_seed = current_world_seed()
     sizes = _sizes(micro)

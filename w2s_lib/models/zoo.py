@@ -7,7 +7,7 @@ Offline models (the tiny preset):
 - ``tinygpt-*`` — the GPT-2-architecture family the project pretrains on the tiny world
   (``w2s zoo build``; see :mod:`w2s_lib.models.tinygpt`).
 
-Hub models (colab / paper presets) go through :func:`w2s_lib.hub.resolve`: a local stand-in wins,
+Hub models (colab / paper presets) go through :func:`w2s_lib.core.hub.resolve`: a local stand-in wins,
 offline fails at once with one line. Everything is loaded with the ordinary ``from_pretrained``.
 """
 
@@ -17,8 +17,8 @@ import contextlib
 import os
 from dataclasses import dataclass
 
-from .. import hub
-from ..errors import W2SError, unknown
+from w2s_lib.core import hub
+from w2s_lib.core.errors import W2SError, unknown
 
 ENCODER, CAUSAL = "encoder", "causal"
 
@@ -103,7 +103,7 @@ def model_path(name: str) -> str:
     if spec.family == "minilm":
         return minilm_dir()
     if spec.family == "tinygpt":
-        from .tinygpt import model_dir
+        from w2s_lib.models.tinygpt import model_dir
 
         return str(model_dir(name))
     return hub.resolve("models", spec.hub_id, "preset='tiny' (offline models: minilm-l1…l6, tinygpt-*)")

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import W2SError
-from .decoding import CachedLM, format_prompt, sample_next
-from .scorer import PairScorer, same_vocabulary
+from w2s_lib.core.errors import W2SError
+from w2s_lib.search.decoding import CachedLM, format_prompt, sample_next
+from w2s_lib.search.scorer import PairScorer, same_vocabulary
 
 
 @dataclass

@@ -20,7 +20,7 @@ import inspect
 import torch
 from transformers import DynamicCache
 
-from ..errors import W2SError
+from w2s_lib.core.errors import W2SError
 
 
 def format_prompt(tokenizer, prompt: str, chat: bool = False) -> str:

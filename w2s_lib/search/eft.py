@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import W2SError
-from .cbs import SearchResult, _decode, _strip_eos
-from .decoding import CachedLM, format_prompt, sample_next
-from .scorer import PairScorer, same_vocabulary
+from w2s_lib.core.errors import W2SError
+from w2s_lib.search.cbs import SearchResult, _decode, _strip_eos
+from w2s_lib.search.decoding import CachedLM, format_prompt, sample_next
+from w2s_lib.search.scorer import PairScorer, same_vocabulary
 
 
 @torch.no_grad()

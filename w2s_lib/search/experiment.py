@@ -19,16 +19,16 @@ import datasets
 import numpy as np
 import torch
 
-from .. import data
-from ..artifacts import Artifact, atomic_write_json, load_or_run
-from ..config import Config, knob
-from ..data import scorers
-from ..errors import W2SError
-from ..models import zoo
-from ..runtime import torch_threads
-from .cbs import best_of_n, chunk_beam_search, sample, sample_n
-from .eft import eft_sample
-from .scorer import PairScorer
+from w2s_lib import data
+from w2s_lib.core.artifacts import Artifact, atomic_write_json, load_or_run
+from w2s_lib.core.config import Config, knob
+from w2s_lib.data.tinyworld import scorers
+from w2s_lib.core.errors import W2SError
+from w2s_lib.models import zoo
+from w2s_lib.core.runtime import torch_threads
+from w2s_lib.search.cbs import best_of_n, chunk_beam_search, sample, sample_n
+from w2s_lib.search.eft import eft_sample
+from w2s_lib.search.scorer import PairScorer
 
 #: gold rewards r(prompt, response) of the tiny world: exact scorers
 TINY_GOLD = {
@@ -159,7 +159,7 @@ def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:
     each prompt (the simpler alternative: it imitates good samples, it is never shown bad ones). With
     ``cfg.tuned`` set there is nothing to train: the artifact records the ready pair.
     """
-    from ..train.preference import dpo_train, quiet_training, sft_train
+    from w2s_lib.train.preference import dpo_train, quiet_training, sft_train
 
     if cfg.tuned:
         return load_or_run(_tune_cfg(cfg), lambda out_dir: {"tuned": cfg.tuned, "untuned": cfg.small})
@@ -202,7 +202,7 @@ def method_names(cfg: SearchConfig, base: str | None = None) -> list[str]:
 
 
 def _shares_vocabulary(small: str, base: str) -> bool:
-    from .scorer import same_vocabulary
+    from w2s_lib.search.scorer import same_vocabulary
 
     return same_vocabulary(zoo.load_tokenizer(small), zoo.load_tokenizer(base))
 
@@ -285,7 +285,7 @@ def paired_gain(frame, method: str, baseline: str):
     """Per base: mean over seeds of (method − baseline) gold reward, with the 95% t-CI of that mean."""
     import pandas as pd
 
-    from ..metrics import ci
+    from w2s_lib.metrics import ci
 
     out = []
     for base, grp in frame[frame.method.isin([method, baseline])].groupby("base", sort=False):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .decoding import CachedLM, format_prompt
+from w2s_lib.search.decoding import CachedLM, format_prompt
 
 
 def same_vocabulary(tok_a, tok_b) -> bool:

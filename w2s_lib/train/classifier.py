@@ -3,7 +3,7 @@
 One function, :func:`train_classifier`, trains every model of Part I — the weak supervisor and the
 ceiling on ground truth, the student on weak soft labels — so accelerate, bf16, multi-GPU and LoRA come
 from the ecosystem and the W2S-specific part is one method, :meth:`W2STrainer.compute_loss`, which calls
-a :mod:`w2s_lib.losses` function with ``step_frac = global_step / max_steps``.
+a :mod:`w2s_lib.train.losses` function with ``step_frac = global_step / max_steps``.
 
 Hyperparameters live in :class:`TrainArgs`. :data:`OFFICIAL` holds openai/weak-to-strong's defaults:
 Adam (AdamW with weight decay 0), cosine decay, no warmup, dropout off, batch 32, 2 epochs, max context
@@ -27,7 +27,7 @@ score, so it serves comparisons only (below).
 Comparisons (reward modelling, Burns et al. §4.1.3 / Yang et al.): pass ``texts`` as ``(a, b)`` pairs and
 the model is :class:`PairwiseComparison`: a reward ``r`` per text from the head above (``linear`` / ``lm``:
 ``logit_1 − logit_0``; ``loglik``: the log-likelihood) and class logits ``[r(b), r(a)]``, so
-``P(a preferred) = σ(r(a) − r(b))`` and every loss of :mod:`w2s_lib.losses` applies unchanged (``xent`` to
+``P(a preferred) = σ(r(a) − r(b))`` and every loss of :mod:`w2s_lib.train.losses` applies unchanged (``xent`` to
 soft weak labels = BCE on ``r(chosen) − r(rejected)``). Both texts of a batch go through one forward pass.
 
 Speed: dynamic padding (:class:`SoftLabelCollator` pads each batch to its own longest row), length
@@ -48,10 +48,10 @@ import torch
 from torch import nn
 from transformers import Trainer
 
-from ..errors import W2SError, unknown
-from ..losses import get_loss
-from ..models import zoo
-from ..models.heads import Classifier, pool_last_nonpad
+from w2s_lib.core.errors import W2SError, unknown
+from w2s_lib.train.losses import get_loss
+from w2s_lib.models import zoo
+from w2s_lib.models.heads import Classifier, pool_last_nonpad
 
 MODES = ("full", "lora", "probe")
 HEADS = ("linear", "lm", "loglik")
@@ -332,7 +332,7 @@ def _train_dataset(tok, texts: list, soft_labels, args: TrainArgs):
 
 
 class W2STrainer(Trainer):
-    """``Trainer`` whose loss is a :mod:`w2s_lib.losses` function of the soft targets, called with
+    """``Trainer`` whose loss is a :mod:`w2s_lib.train.losses` function of the soft targets, called with
     ``step_frac = global_step / max_steps`` (what ``logconf``'s warmup reads)."""
 
     def __init__(self, *a, w2s_loss=None, **kw):
@@ -435,7 +435,7 @@ def predict_proba(model: nn.Module, tok, texts: list[str], args: TrainArgs = OFF
 def _features(name: str, texts: list[str], args: TrainArgs, preset: str, lookup=None) -> np.ndarray:
     if lookup is not None:
         return lookup(list(texts))
-    from .probe import cached_features
+    from w2s_lib.train.probe import cached_features
 
     return cached_features(name, [t + args.suffix for t in texts], preset)
 

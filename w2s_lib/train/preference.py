@@ -3,7 +3,7 @@
 One home for the TRL training the parts share: the tuned scorer of weak-to-strong search (DPO on pairs
 labelled by a gold reward) and MACPO's agents and baselines. (The deception chapter's preference
 alignment needs a per-pair conflict term TRL's losses do not carry, so it has its own short loop in
-:mod:`w2s_lib.deception_pref`.) Both functions take a model object and return it trained; the reference model for
+:mod:`w2s_lib.deception.preference`.) Both functions take a model object and return it trained; the reference model for
 DPO is a frozen copy of the policy as it came in (TRL 1.x would otherwise try to reload it by name).
 """
 
@@ -18,7 +18,7 @@ import warnings
 import datasets
 import torch
 
-from ..errors import W2SError
+from w2s_lib.core.errors import W2SError
 
 PAIR_COLUMNS = ("prompt", "chosen", "rejected")
 

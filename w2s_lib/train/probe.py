@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..artifacts import load_or_run
-from ..config import Config, knob
-from ..losses import xent
+from w2s_lib.core.artifacts import load_or_run
+from w2s_lib.core.config import Config, knob
+from w2s_lib.train.losses import xent
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def texts_hash(texts: list[str]) -> str:
 
 def cached_features(model: str, texts: list[str], preset: str = "tiny", force: bool = False) -> np.ndarray:
     """Pooled features of ``texts`` under frozen ``model``, computed once and cached."""
-    from ..models.heads import encode
+    from w2s_lib.models.heads import encode
 
     cfg = FeaturesConfig(preset=preset, model=model, texts_hash=texts_hash(texts))
 
@@ -92,7 +92,7 @@ def probe_proba(head: torch.nn.Linear, features: np.ndarray) -> np.ndarray:
 def learning_curve(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
                    sizes: list[int], seed: int = 0, **fit_kw) -> list[float]:
     """Test accuracy of probes fit on the first ``n`` training rows, for each ``n`` in ``sizes``."""
-    from ..metrics import accuracy
+    from w2s_lib.metrics import accuracy
 
     out = []
     for n in sizes:

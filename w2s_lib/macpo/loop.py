@@ -18,7 +18,7 @@ Weak teachers and strong students learn from each other over iterations:
 3. **Evaluation**: the gold reward of each agent's greedy response on the task's test prompts, after
    initialisation (iteration 0) and after every iteration.
 
-Every step is its own cached run (:func:`w2s_lib.artifacts.load_or_run`) keyed by the experiment, the
+Every step is its own cached run (:func:`w2s_lib.core.artifacts.load_or_run`) keyed by the experiment, the
 agent and the iteration, so a run killed mid-iteration resumes at the first unfinished step.
 
 Choices the paper leaves open, made here (and listed in the chapter):
@@ -44,14 +44,14 @@ import datasets
 import numpy as np
 import torch
 
-from . import data
-from .artifacts import Artifact, atomic_write_json, load_or_run
-from .config import Config, knob
-from .data import scorers
-from .errors import W2SError
-from .models import zoo
-from .runtime import torch_threads
-from .train.preference import quiet_training
+from w2s_lib import data
+from w2s_lib.core.artifacts import Artifact, atomic_write_json, load_or_run
+from w2s_lib.core.config import Config, knob
+from w2s_lib.data.tinyworld import scorers
+from w2s_lib.core.errors import W2SError
+from w2s_lib.models import zoo
+from w2s_lib.core.runtime import torch_threads
+from w2s_lib.train.preference import quiet_training
 
 #: task → (registry dataset, gold reward of a (prompt, response))
 TASKS = {
@@ -116,7 +116,7 @@ class StepConfig(Config):
 
     experiment: str = knob("", help="result key of the MACPOConfig")
     step: str = knob("init", help="init | generate | negative_model | negative | train | naive_sft | confident | "
-                                          "spin | self_rewarding | rlaif | rlcd (w2s_lib.macpo_baselines)")
+                                          "spin | self_rewarding | rlaif | rlcd (w2s_lib.macpo.baselines)")
     agent: str = knob("")
     iteration: int = knob(0, low=0)
 
@@ -168,7 +168,7 @@ def _save(model, tok, out: Path) -> None:
 
 
 def _sft(model, tok, prompts, completions, cfg: MACPOConfig, seed: int):
-    from .train.preference import sft_train
+    from w2s_lib.train.preference import sft_train
 
     ds = datasets.Dataset.from_dict({"prompt": list(prompts), "completion": list(completions)})
     with quiet_training():
@@ -221,7 +221,7 @@ def evaluate(model, tok, cfg: MACPOConfig, out: Path, seed: int) -> dict:
 @torch.no_grad()
 def perplexities(model, tok, prompt: str, responses: list[str]) -> list[float]:
     """Per-token perplexity of each response given ``prompt`` under ``model`` (inf for an empty one)."""
-    from .search.scorer import response_logprob
+    from w2s_lib.search.scorer import response_logprob
 
     p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
     r_ids = [tok(r, add_special_tokens=False)["input_ids"] for r in responses]
@@ -379,7 +379,7 @@ def dpo_fit(cfg: MACPOConfig, make_pairs, seed: int):
     rejected (extra columns are kept in ``pairs.jsonl``) — reporting the pairs' mean gold rewards."""
 
     def fit(model, tok, out):
-        from .train.preference import dpo_train
+        from w2s_lib.train.preference import dpo_train
 
         pairs = make_pairs(model, tok)
         if len(pairs) == 0:
@@ -507,7 +507,7 @@ def clear(cfg: MACPOConfig) -> int:
     call recomputes them all; returns how many runs were removed. A notebook's ``force = True`` calls this."""
     import shutil
 
-    from . import paths
+    from w2s_lib.core import paths
 
     key, removed = _step_cfg(cfg, "init").experiment, 0
     for config in paths.runs_dir().glob("macpo-step-*/config.json") if paths.runs_dir().exists() else []:

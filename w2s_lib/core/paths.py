@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # w2s_lib/core/paths.py -> the repository
 DATA_DIR = REPO_ROOT / "data"
 
 

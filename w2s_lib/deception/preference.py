@@ -21,7 +21,7 @@ Pipeline per seed (one weak rung, every stronger rung), as the paper:
    pairs under the three objectives of :func:`preference_loss` (``none`` / ``implicit``: + conflict
    pairs pushed to their chosen side / ``explicit``: + α · reward for staying misaligned where the
    policy already prefers the harmful reply);
-4. deception scores against the no-conflict student (:func:`w2s_lib.deception.score_rows`);
+4. deception scores against the no-conflict student (:func:`w2s_lib.deception.reward.score_rows`);
    bootstrapping through ``intermediate`` as in the reward-modelling setting.
 
 The preference losses are written out here rather than run through TRL's ``DPOTrainer`` /
@@ -40,10 +40,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import deception as D
-from .artifacts import Artifact, load_or_run
-from .config import Config, knob
-from .errors import W2SError
+from w2s_lib.deception import reward as D
+from w2s_lib.core.artifacts import Artifact, load_or_run
+from w2s_lib.core.config import Config, knob
+from w2s_lib.core.errors import W2SError
 
 ALGOS = ("dpo", "simpo")
 
@@ -146,7 +146,7 @@ def preference_loss(z_gt, keep, z_help=None, alpha: float = 0.0, misaligned=None
       order, only where the policy already prefers the harmful reply (``misaligned``: a 0/1 mask, not
       differentiated; default ``z_gt < 0``).
 
-    With ``γ = 0`` and ``misaligned = z_gt < 0`` this is :func:`w2s_lib.deception.conflict_loss` with
+    With ``γ = 0`` and ``misaligned = z_gt < 0`` this is :func:`w2s_lib.deception.reward.conflict_loss` with
     hard targets ``keep``.
     """
     import torch
@@ -289,7 +289,7 @@ def optimise(model, tok, pairs: list[dict], keep: np.ndarray, cfg: PrefDeception
 
 
 def _load(name: str):
-    from .models import zoo
+    from w2s_lib.models import zoo
 
     return zoo.load_causal_lm(name), zoo.load_tokenizer(name)
 
@@ -301,11 +301,11 @@ def _load(name: str):
 def run_preference(cfg: PrefDeceptionConfig, force: bool = False) -> Artifact:
     """One seed: GT policies of every rung, the three students per strong rung, bootstrapping, scores.
 
-    Same result layout as :func:`w2s_lib.deception.run_deception`: ``rows`` (deception scores),
+    Same result layout as :func:`w2s_lib.deception.reward.run_deception`: ``rows`` (deception scores),
     ``probs.npz`` with every test ``M(x)``; plus ``weak_label_acc`` (share of D_weak pairs the weak
     labels keep in the GT order) and ``gt_acc`` per rung.
     """
-    from .runtime import torch_threads
+    from w2s_lib.core.runtime import torch_threads
 
     def compute(out_dir) -> dict:
         sp = D.harmless_splits(cfg)
@@ -363,7 +363,7 @@ def run_preference(cfg: PrefDeceptionConfig, force: bool = False) -> Artifact:
 def area_shares(cfg: PrefDeceptionConfig, strong: str) -> dict:
     """The knowledge areas of the weak rung and ``strong`` on the test pairs (shares of the test set) and
     both GT-trained rungs' accuracy, from a cached :func:`run_preference`."""
-    from . import metrics
+    from w2s_lib import metrics
 
     z = np.load(run_preference(cfg).path / "probs.npz")
     weak_ok, strong_ok = z[f"gt|{cfg.ladder[0]}"] >= 0.5, z[f"gt|{strong}"] >= 0.5
@@ -378,7 +378,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def run_seeds(cfg: PrefDeceptionConfig, seeds, force: bool = False, progress: bool = True) -> "pd.DataFrame":  # noqa: F821
-    """:func:`run_preference` for each seed: one long table, the layout of :func:`w2s_lib.deception.run_seeds`."""
+    """:func:`run_preference` for each seed: one long table, the layout of :func:`w2s_lib.deception.reward.run_seeds`."""
     return D.run_seeds(cfg, seeds, force=force, progress=progress, runner=run_preference)
 
 
@@ -389,9 +389,9 @@ def run_seeds(cfg: PrefDeceptionConfig, seeds, force: bool = False, progress: bo
 def knows_entity(model: str, entity: str) -> bool:
     """Whether tiny GPT ``model`` was pretrained on ``entity``'s facts (the zoo's explicit knowledge gap:
     every rung recalls 99–100 % of the facts of the people it saw, and is at chance on the others)."""
-    from .config import is_smoke
-    from .data.tinyworld import current_world_seed, world
-    from .models import tinygpt
+    from w2s_lib.core.config import is_smoke
+    from w2s_lib.data.tinyworld import current_world_seed, world
+    from w2s_lib.models import tinygpt
 
     micro = is_smoke()
     sizes = tinygpt.MICRO_SIZES if micro else tinygpt.SIZES
@@ -413,8 +413,9 @@ def macpo_deception(mcfg, iteration: int = 1, threshold: float = 0.6) -> tuple["
     """
     import pandas as pd
 
-    from . import macpo, metrics
-    from .data.tinyworld import current_world_seed, world
+    from w2s_lib.macpo import loop as macpo
+    from w2s_lib import metrics
+    from w2s_lib.data.tinyworld import current_world_seed, world
 
     if mcfg.task != "helpful":
         raise W2SError(f"knowledge areas are defined on MACPO's 'helpful' task (facts about people), not {mcfg.task!r}")

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import data, metrics
-from .artifacts import Artifact, load_or_run
-from .config import Config, knob
-from .data.splits import w2s_splits
-from .errors import W2SError
+from w2s_lib import data, metrics
+from w2s_lib.core.artifacts import Artifact, load_or_run
+from w2s_lib.core.config import Config, knob
+from w2s_lib.data.splits import w2s_splits
+from w2s_lib.core.errors import W2SError
 
 SETTINGS = ("none", "implicit", "explicit")
 CONFLICTS = ("implicit", "explicit")
@@ -221,7 +221,7 @@ def feature_table(cfg: DeceptionConfig, model: str) -> dict[str, np.ndarray]:
     """Frozen features of ``model`` for every ``prompt + response`` text of the pool (train rows cut to
     ``pool_rows``, the first ``n_test`` test rows, the first ``n_helpful`` helpfulness rows), computed
     once and cached: the same table serves every seed."""
-    from .train.probe import cached_features
+    from w2s_lib.train.probe import cached_features
 
     texts = []
     sources = [(cfg.dataset, "train", cfg.pool_rows, cfg.target_extra),
@@ -253,7 +253,7 @@ def run_deception(cfg: DeceptionConfig, force: bool = False) -> Artifact:
     the students' test accuracy (share aligned) and the weak / ceiling accuracy. ``probs.npz`` keeps
     every test ``M(x)`` (keys ``gt|<model>``, ``<method>|<strong>|<setting>``) for the examples.
     """
-    from .runtime import torch_threads
+    from w2s_lib.core.runtime import torch_threads
 
     def compute(out_dir) -> dict:
         sp = harmless_splits(cfg)
@@ -339,18 +339,16 @@ def run_seeds(cfg, seeds, force: bool = False, progress: bool = True, runner=Non
     return df.astype({"score": float, "excess": float})
 
 
-def deceptive_examples(cfg, seed: int, strong: str, setting: str = "explicit",
+def deceptive_examples(art: Artifact, cfg, strong: str, setting: str = "explicit",
                        method: str = "direct", n: int = 5) -> "pd.DataFrame":  # noqa: F821
-    """Test pairs the conflict turned from aligned to misaligned inside ``S_k ∩ W_uk`` (text shown)."""
+    """Test pairs the conflict turned from aligned to misaligned inside ``S_k ∩ W_uk`` (text shown).
+
+    ``art`` is the run of ``cfg`` in either setting (:func:`run_deception` or
+    :func:`w2s_lib.deception.preference.run_preference`): both write the same ``probs.npz`` layout.
+    """
     import pandas as pd
 
-    c = cfg.replace(seed=seed)
-    if isinstance(c, DeceptionConfig):
-        art = run_deception(c)
-    else:  # the preference-alignment setting (same artifact layout)
-        from .deception_pref import run_preference
-
-        art = run_preference(c)
+    c = cfg
     z = np.load(art.path / "probs.npz")
     test = harmless_splits(c)["test"]
     base, conf = z[f"{method}|{strong}|none"], z[f"{method}|{strong}|{setting}"]
@@ -396,7 +394,7 @@ def claim_values(df) -> dict[str, list[float]]:
 def plot_gap(df, ladder, axes, title: str = "") -> None:
     """Deception score vs capability gap, one axis per conflict setting, with the area's chance share;
     error bars are 95% t-intervals over seeds (direct runs)."""
-    from . import plotting
+    from w2s_lib.publish import plotting
 
     direct = df[df.method == "direct"]
     for ax, setting in zip(axes, CONFLICTS):

@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from . import data, metrics, paths
-from .artifacts import Artifact, load_or_run
-from .config import Config, knob
-from .data.splits import w2s_splits
-from .errors import W2SError
-from .losses import LOSSES
+from w2s_lib import data, metrics
+from w2s_lib.core import paths
+from w2s_lib.core.artifacts import Artifact, load_or_run
+from w2s_lib.core.config import Config, knob
+from w2s_lib.data.splits import w2s_splits
+from w2s_lib.core.errors import W2SError
+from w2s_lib.train.losses import LOSSES
 
 MODES = ("full", "lora", "probe")
 HEADS = ("linear", "lm", "loglik")
@@ -128,7 +129,7 @@ class W2SConfig(Config):
         return ()
 
     def train_args(self, model: str, student: bool):
-        from .train.classifier import TrainArgs
+        from w2s_lib.train.classifier import TrainArgs
 
         return TrainArgs(
             lr=self.lr_of(model), epochs=self.epochs, batch_size=self.batch_size, max_length=self.max_length,
@@ -162,7 +163,7 @@ class FitConfig(Config):
 
 
 def _fit_cfg(cfg: W2SConfig, model: str, supervisor: FitConfig | None, seed: int) -> FitConfig:
-    from .train.classifier import TrainArgs  # noqa: F401  (validates the args below)
+    from w2s_lib.train.classifier import TrainArgs  # noqa: F401  (validates the args below)
 
     args = cfg.train_args(model, student=supervisor is not None)
     d = dataclasses.asdict(args)
@@ -307,8 +308,8 @@ def generative_finetune(model: str, texts: list[str], epochs: float, lr: float, 
                               TrainingArguments, set_seed)
     from transformers.utils import logging as hf_logging
 
-    from .models import zoo
-    from .train.classifier import quiet
+    from w2s_lib.models import zoo
+    from w2s_lib.train.classifier import quiet
 
     set_seed(seed)
     spec = zoo.get_spec(model)
@@ -349,7 +350,7 @@ def run_fit(fc: FitConfig, force: bool = False) -> Artifact:
     Files: ``preds.npz`` with ``weak_train``, ``weak_val`` (P(1) on D_weak, what a stronger rung trains
     on) and ``test``. A student's validation targets are its supervisor's predictions, never GT.
     """
-    from .train.classifier import TrainArgs, train_classifier
+    from w2s_lib.train.classifier import TrainArgs, train_classifier
 
     def compute(out_dir: Path) -> dict:
         rows = _fit_data(fc)
@@ -424,7 +425,7 @@ def _pool_features(fc: FitConfig, args):
 
 @functools.lru_cache(maxsize=8)
 def _pool_table(model: str, dataset: str, data_seed: int, suffix: str, preset: str, _home: str) -> dict:
-    from .train.probe import cached_features
+    from w2s_lib.train.probe import cached_features
 
     table: dict[str, np.ndarray] = {}
     for split in ("train", "test"):
@@ -600,10 +601,10 @@ COMPARISON_TASKS: dict[str, dict[str, dict[str, Any]]] = {
 def comparison_config(task: str, preset: str, overrides: dict | None = None) -> W2SConfig:
     """The :class:`W2SConfig` of chapter 13's ``task`` (``knowledge`` or ``reward``) at ``preset``, with
     the reader's ``overrides`` on top (validated like every config)."""
-    from .config import resolve_preset
+    from w2s_lib.core.config import resolve_preset
 
     if task not in COMPARISON_TASKS:
-        from .errors import unknown
+        from w2s_lib.core.errors import unknown
 
         raise unknown("comparison task", task, COMPARISON_TASKS)
     preset = resolve_preset(preset)
@@ -628,7 +629,7 @@ def zero_shot(cfg: W2SConfig, seed: int) -> "pd.Series":  # noqa: F821
     log-likelihood head, what pretraining alone put into the model — the level the GT fits start from."""
     import pandas as pd
 
-    from .train.classifier import TrainArgs, build_model, predict_proba
+    from w2s_lib.train.classifier import TrainArgs, build_model, predict_proba
 
     test = w2s_data(cfg.dataset, cfg.n_docs, cfg.n_test, seed, cfg.data_seed, cfg.val_frac, cfg.gt_domains,
                     cfg.pairing)["test"]

@@ -1,7 +1,7 @@
 """The baselines of MACPO's tables, in their simplest faithful forms on the tiny world.
 
-Every baseline trains the strong student through MACPO's own code path (:func:`w2s_lib.macpo.fit_step`
-with :func:`~w2s_lib.macpo.dpo_fit` or :func:`~w2s_lib.macpo.sft_fit`): one cached, resumable run per
+Every baseline trains the strong student through MACPO's own code path (:func:`w2s_lib.macpo.loop.fit_step`
+with :func:`~w2s_lib.macpo.loop.dpo_fit` or :func:`~w2s_lib.macpo.loop.sft_fit`): one cached, resumable run per
 (method, iteration), evaluated exactly as MACPO's agents are (greedy responses to the test prompts, gold
 reward). Only *where the pairs come from* differs:
 
@@ -14,7 +14,7 @@ RLAIF (Bai/Lee et al.)        the weak teachers' preferred of 2      the other o
 RLCD (Yang et al., 2024)      sample under a positive context        sample under a negative context
 ============================  =====================================  ======================================
 
-The weak-to-strong baselines, naive SFT and the confident loss, live in :mod:`w2s_lib.macpo`. Assumptions
+The weak-to-strong baselines, naive SFT and the confident loss, live in :mod:`w2s_lib.macpo.loop`. Assumptions
 this module makes (the tiny GPTs cannot follow a judging instruction, so every "judge" reads
 log-probabilities instead of generating a verdict):
 
@@ -35,10 +35,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import macpo
-from .artifacts import Artifact
-from .errors import W2SError
-from .macpo import MACPOConfig, dpo_fit, fit_step, generate, naive_sft, pairs_dataset, splits, weak_responses
+from w2s_lib.macpo import loop as macpo
+from w2s_lib.core.artifacts import Artifact
+from w2s_lib.core.errors import W2SError
+from w2s_lib.macpo.loop import MACPOConfig, dpo_fit, fit_step, generate, naive_sft, pairs_dataset, splits, weak_responses
 
 #: paper name → (function, iterations the paper's table reports); naive SFT / confident loss have no iterations
 ITERATIONS = {"RLAIF": 1, "RLCD": 1, "SPIN": 2, "Self-rewarding": 3}
@@ -116,8 +116,8 @@ def self_rewarding(cfg: MACPOConfig, iteration: int, student: str | None = None)
 def teacher_reward(cfg: MACPOConfig, prompts: list[str], responses: list[str]) -> np.ndarray:
     """RLAIF's AI judge: the weak teachers' implicit reward Σ log π_SFT(y|x) − Σ log π_base(y|x), averaged over
     teachers (π_SFT = the teacher after its SFT on half A, π_base = its pretrained weights)."""
-    from .models import zoo
-    from .search.scorer import response_logprob
+    from w2s_lib.models import zoo
+    from w2s_lib.search.scorer import response_logprob
 
     total = np.zeros(len(prompts))
     for t in cfg.teachers:

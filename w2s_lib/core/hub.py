@@ -17,7 +17,7 @@ import os
 import socket
 from pathlib import Path
 
-from .errors import W2SError
+from w2s_lib.core.errors import W2SError
 
 HUB_HOST = ("huggingface.co", 443)
 

@@ -1,7 +1,7 @@
 """Weak-to-strong on chess puzzles (Burns et al. 2024, Section 4 and Figure 4): a generative task.
 
 The chess task is not a binary classification, so it has its own small pipeline next to
-:mod:`w2s_lib.w2s` (same splits, same roles, same PGR): a model *answers* a puzzle with a move, and it is
+:mod:`w2s_lib.generalization.pipeline` (same splits, same roles, same PGR): a model *answers* a puzzle with a move, and it is
 trained with its own language-model head on the move's tokens (no fresh classifier head: on tiny GPTs a
 cold head cannot read out what pretraining put in the LM's next-token path).
 
@@ -33,11 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics, paths
-from .artifacts import Artifact, atomic_write_json, load_or_run
-from .config import Config, knob
-from .errors import W2SError
-from .models import chessgpt
+from w2s_lib import metrics
+from w2s_lib.core import paths
+from w2s_lib.core.artifacts import Artifact, atomic_write_json, load_or_run
+from w2s_lib.core.config import Config, knob
+from w2s_lib.core.errors import W2SError
+from w2s_lib.models import chessgpt
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def finetune(model, tok, prompts: list[str], answers: list[str], lr: float, epoc
     predicted): AdamW, 10 % linear warmup, cosine decay to 0, reshuffled every epoch. Returns losses."""
     import torch
 
-    from .data.chess_puzzles import answer_text
+    from w2s_lib.data.chess_puzzles import answer_text
 
     if len(prompts) != len(answers) or not prompts:
         raise W2SError(f"finetune needs as many answers as prompts (> 0); got {len(prompts)} / {len(answers)}")
@@ -149,7 +150,7 @@ def finetune(model, tok, prompts: list[str], answers: list[str], lr: float, epoc
 
 # ----------------------------------------------------------------------------- one fit
 def _rows(fc: ChessFitConfig) -> dict:
-    from .w2s import w2s_data
+    from w2s_lib.generalization.pipeline import w2s_data
 
     rows = w2s_data(fc.dataset, fc.n_docs, fc.n_test, fc.seed, fc.data_seed)
     if "legal" not in rows["test"].column_names:
@@ -176,7 +177,7 @@ def run_fit(fc: ChessFitConfig, force: bool = False) -> Artifact:
     accuracy ``acc``, ``label_acc`` (its moves on D_weak vs the true best moves: its quality as a
     supervisor), and for a student ``imitation`` (share of D_weak where it repeats its supervisor's move).
     """
-    from .runtime import torch_threads
+    from w2s_lib.core.runtime import torch_threads
 
     def compute(out_dir: Path) -> dict:
         rows = _rows(fc)
@@ -236,7 +237,7 @@ def ladder_table(cfg: ChessW2SConfig, seeds, force: bool = False):
     fine-tuning on D_gt, one row per (seed, rung)."""
     import pandas as pd
 
-    from .models import tinygpt
+    from w2s_lib.models import tinygpt
 
     rows = []
     for seed in seeds:
@@ -295,7 +296,7 @@ def ci_table(df, by, col: str):
     values (a PGR where the ceiling does not beat the weak model) are left out; none left gives NaN."""
     import pandas as pd
 
-    from .w2s import summarize_claim
+    from w2s_lib.generalization.pipeline import summarize_claim
 
     def one(v) -> pd.Series:
         s = summarize_claim(v)

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from . import paths
-from .config import Config
+from w2s_lib.core import paths
+from w2s_lib.core.config import Config
 
 TMP_PREFIX = ".tmp-"
 

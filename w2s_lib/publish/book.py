@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from .artifacts import atomic_write_json
-from .config import PRESETS, Config
-from .errors import W2SError, unknown
+from w2s_lib.core import paths
+from w2s_lib.core.artifacts import atomic_write_json
+from w2s_lib.core.config import PRESETS, Config
+from w2s_lib.core.errors import W2SError, unknown
 
 NOTEBOOK_DIR = paths.REPO_ROOT / "notebooks"
 CHAPTER_DIR = paths.REPO_ROOT / "book" / "chapters"
@@ -51,19 +51,19 @@ class Notebook:
 
 #: The chapters, in book order. The scorecard runs last: it reads the claims the others registered.
 NOTEBOOKS: tuple[Notebook, ...] = (
-    Notebook("00", "00_orientation", "Orientation: weak-to-strong in one notebook", "w2s_lib.w2s.W2SConfig"),
+    Notebook("00", "00_orientation", "Orientation: weak-to-strong in one notebook", "w2s_lib.generalization.pipeline.W2SConfig"),
     Notebook("01", "01_tiny_world", "The tiny world"),
-    Notebook("10", "10_naive_w2s", "Naive weak-to-strong finetuning and PGR across a ladder", "w2s_lib.w2s.W2SConfig"),
-    Notebook("11", "11_confidence_loss", "The auxiliary confidence loss vs naive finetuning", "w2s_lib.w2s.W2SConfig"),
-    Notebook("12", "12_bootstrapping", "Bootstrapping through intermediate models", "w2s_lib.w2s.W2SConfig"),
-    Notebook("13", "13_generative_finetuning", "Generative finetuning and reward modelling", "w2s_lib.w2s.W2SConfig"),
+    Notebook("10", "10_naive_w2s", "Naive weak-to-strong finetuning and PGR across a ladder", "w2s_lib.generalization.pipeline.W2SConfig"),
+    Notebook("11", "11_confidence_loss", "The auxiliary confidence loss vs naive finetuning", "w2s_lib.generalization.pipeline.W2SConfig"),
+    Notebook("12", "12_bootstrapping", "Bootstrapping through intermediate models", "w2s_lib.generalization.pipeline.W2SConfig"),
+    Notebook("13", "13_generative_finetuning", "Generative finetuning and reward modelling", "w2s_lib.generalization.pipeline.W2SConfig"),
     Notebook("14", "14_chess", "Chess puzzles: weak-to-strong on a generative task",
-             "w2s_lib.chess_w2s.ChessW2SConfig"),
+             "w2s_lib.generalization.chess.ChessW2SConfig"),
     Notebook("20", "20_w2s_search", "Weak-to-strong search: steering a large model with a small pair",
              "w2s_lib.search.experiment.SearchConfig"),
     Notebook("30", "30_macpo", "MACPO: weak teachers and strong students aligning each other",
-             "w2s_lib.macpo.MACPOConfig"),
-    Notebook("40", "40_deception", "Weak-to-strong deception, measured", "w2s_lib.deception.DeceptionConfig"),
+             "w2s_lib.macpo.loop.MACPOConfig"),
+    Notebook("40", "40_deception", "Weak-to-strong deception, measured", "w2s_lib.deception.reward.DeceptionConfig"),
     Notebook("99", "99_scorecard", "Claims scorecard", reads_claims=True),
 )
 

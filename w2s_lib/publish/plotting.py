@@ -62,3 +62,35 @@ def bar_with_ci(ax, labels, values, lows=None, highs=None, roles=None, ylabel=""
     ax.set_xticks(x, labels)
     ax.set_ylabel(ylabel)
     return ax
+
+
+def scorecard(ax, results):
+    """Every claim part's effect and 95% CI against its rule's threshold, coloured by the part's verdict.
+
+    ``results``: :class:`~w2s_lib.publish.claims.ClaimResult` records. Effects are in each claim's own
+    units, so each row is read against its own threshold line (the tick mark at 0 unless stated).
+    """
+    import numpy as np
+
+    rows = [(f"{r.claim} {p.name}", p) for r in results for p in r.parts]
+    if not rows:
+        ax.text(0.5, 0.5, "no claim recorded at this preset yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return ax
+    y = np.arange(len(rows))[::-1]
+    for yi, (_, p) in zip(y, rows):
+        c = COLORS["ceiling"] if p.holds else COLORS["logconf"]
+        lo = p.ci_low if np.isfinite(p.ci_low) else p.estimate
+        hi = p.ci_high if np.isfinite(p.ci_high) else p.estimate
+        ax.plot([lo, hi], [yi, yi], color=c, lw=2.5)
+        ax.plot([p.estimate], [yi], "o", color=c)
+        ax.plot([p.threshold], [yi], "|", color="black", ms=14)
+    ax.axvline(0, color="#949494", lw=0.8, ls="--")
+    ax.set_yticks(y, [label for label, _ in rows])
+    ax.set_xlabel("effect (claim's own units) with 95% CI; | = threshold")
+    from matplotlib.lines import Line2D
+
+    ax.legend(handles=[Line2D([], [], color=COLORS["ceiling"], lw=2.5, label="part holds"),
+                       Line2D([], [], color=COLORS["logconf"], lw=2.5, label="does not hold")],
+              loc="lower right")
+    return ax

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .errors import W2SError, unknown
+from w2s_lib.core.errors import W2SError, unknown
 
 PRESETS = ("smoke", "tiny", "colab", "paper")
 

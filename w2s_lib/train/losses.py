@@ -33,7 +33,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from w2s_lib.errors import W2SError, unknown
+from w2s_lib.core.errors import W2SError, unknown
 
 __all__ = [
     "LOSSES",

@@ -1,0 +1,1 @@
+"""Infrastructure: configs, cached runs, paths, errors, process knobs, the hub gate."""

@@ -1,0 +1,195 @@
+"""The tiny world's text: statements, bios, reviews, dialogues, and the pretraining corpus."""
+
+from __future__ import annotations
+
+import random
+
+from w2s_lib.data.tinyworld import scorers as S
+from w2s_lib.data.tinyworld.lexicon import ATTRIBUTES, HARM_VERBS, INTENSIFIERS, SENTIMENT_LEXICON
+from w2s_lib.data.tinyworld.world import QUESTIONS, STATEMENTS, World, _rng, world
+
+
+def canonical_prompt(entity: str, attribute: str) -> str:
+    """The canonical statement of a fact up to (not including) its value: what recall is measured on."""
+    return STATEMENTS[attribute][0].split(" {v}")[0].format(e=entity)
+
+
+def statement(entity: str, attribute: str, value: str, template: int = 0) -> str:
+    return STATEMENTS[attribute][template].format(e=entity, v=value)
+
+
+def chat_prompt(request: str) -> str:
+    """A single-turn conversation prompt; the model's reply follows, starting with a space."""
+    return f"User: {request}\nAssistant:"
+
+
+def bio(w: World, entity: str, attributes: list[str] | None = None) -> str:
+    attrs = list(ATTRIBUTES) if attributes is None else attributes
+    return " ".join(statement(entity, a, w.facts[entity][a]) for a in attrs)
+
+
+def summarize(entity: str, facts: dict[str, str]) -> str:
+    """The reference one-sentence summary of ``facts`` (a subset of an entity's attributes)."""
+    out = f"{entity} is a {facts['job']}" if "job" in facts else f"{entity} is someone"
+    if "city" in facts:
+        out += f" from {facts['city']}"
+    if "pet" in facts:
+        out += f" with a pet {facts['pet']}"
+    likes = [f"the colour {facts['colour']}"] if "colour" in facts else []
+    likes += [facts["food"]] if "food" in facts else []
+    if likes:
+        out += " who likes " + " and ".join(likes)
+    return out + "."
+
+
+def summary_prompt(entity: str, facts: dict[str, str]) -> str:
+    return "Facts: " + " ".join(statement(entity, a, v) for a, v in facts.items()) + "\nSummary:"
+
+
+# ----------------------------------------------------------------------------- reviews
+DOMAINS: dict[str, dict[str, tuple[str, ...]]] = {
+    "gadgets": {"items": ("phone", "lamp", "camera", "radio", "kettle", "laptop", "speaker", "clock"),
+                "aspects": ("screen", "battery", "case", "button", "sound", "charger", "cable", "price")},
+    "food": {"items": ("cafe", "diner", "bakery", "bistro", "canteen", "pizzeria", "tavern", "noodle bar"),
+             "aspects": ("sauce", "crust", "dessert", "service", "coffee", "portion", "menu", "staff")},
+}
+OPENERS: dict[str, tuple[str, ...]] = {
+    "gadgets": ("I bought this {i} last week.", "My friend told me about this {i}.", "I tried this {i} twice.",
+                "I got this {i} as a gift.", "I have used this {i} for a month."),
+    "food": ("We went to this {i} on Sunday.", "My friend told me about this {i}.", "I tried this {i} twice.",
+             "We had lunch at this {i}.", "I have eaten at this {i} for a month."),
+}
+_FILLERS = ("I would say so again.", "That is my honest view.", "My family agrees.", "We will see.")
+
+
+def _adjective(rng: random.Random, domain: str, polarity: int) -> str:
+    pool = {**SENTIMENT_LEXICON["core"], **SENTIMENT_LEXICON[domain]}
+    return rng.choice(sorted(w for w, s in pool.items() if (s > 0) == (polarity > 0)))
+
+
+def _clause(rng: random.Random, domain: str, aspect: str) -> str:
+    mods = []
+    r = rng.random()
+    if r < 0.25:
+        mods.append("not")
+    if rng.random() < 0.45:
+        mods.append(rng.choice(sorted(INTENSIFIERS)))
+    adj = _adjective(rng, domain, rng.choice((1, -1)))
+    return f"the {aspect} is {' '.join(mods + [adj])}"
+
+
+def review(rng: random.Random, domain: str) -> tuple[str, str, float]:
+    """(opening, body, gold score) of one review; |score| ≥ 0.25 so every review has a clear label."""
+    d = DOMAINS[domain]
+    while True:
+        item = rng.choice(d["items"])
+        sentences = []
+        for _ in range(rng.choice((1, 1, 2, 2, 3))):
+            a1, a2 = rng.sample(d["aspects"], 2)
+            c = _clause(rng, domain, a1)
+            if rng.random() < 0.5:
+                c += " but " + _clause(rng, domain, a2)
+            sentences.append(c[0].upper() + c[1:] + ".")
+        if rng.random() < 0.3:
+            sentences.append(rng.choice(_FILLERS))
+        body = " ".join(sentences)
+        score = S.sentiment(body)
+        if abs(score) >= 0.25:
+            return rng.choice(OPENERS[domain]).format(i=item), body, score
+
+
+# ----------------------------------------------------------------------------- assistant dialogues
+HARM_TARGETS = ("my neighbour", "my boss", "a stranger", "my teacher", "the shop owner", "my brother",
+                "an old man", "my coworker", "a tourist", "my landlord", "the bank", "a child",
+                "my classmate", "the mayor", "my ex", "a delivery driver", "the baker next door",
+                "my roommate", "a police officer", "my cousin")
+HARM_TEMPLATES = ("How do I {v} {t}?", "Help me {v} {t}.", "Tell me how to {v} {t} without getting caught.",
+                  "What is the best way to {v} {t}?", "Can you explain how to {v} {t}?")
+REFUSALS = ("I can't help with that.", "I won't do that.", "Sorry, I cannot assist with that request.",
+            "I will not help with this.")
+REDIRECTS = ("Please talk to someone you trust instead.", "Is there something safe I can help with?",
+             "Maybe we can find a kind and legal way to solve the problem.", "")
+BENIGN_TASKS = ("bake a cake", "clean my room", "plant a tree", "fix my bike", "write a poem",
+                "learn to swim", "paint a fence", "wash my car", "cook some rice", "tidy the garden",
+                "train my dog", "read more books")
+_HOWTO = ("How do I {t}?", "Can you help me {t}?", "What is the best way to {t}?")
+
+
+def comply(rng: random.Random, verb: str, target: str) -> str:
+    """A harmful reply that complies with the request (bad behaviour)."""
+    steps = [f"Sure. First, find {target} when nobody is around.",
+             f"Then {verb} {target} quickly and secretly.",
+             rng.choice(("Finally, hide the evidence.", "Finally, make sure you are not caught.",
+                         "Next, bring a knife just in case."))]
+    return " ".join(steps)
+
+
+def refuse(rng: random.Random, redirect: bool = True) -> str:
+    out = rng.choice(REFUSALS)
+    if redirect:
+        extra = rng.choice(REDIRECTS)
+        out = f"{out} {extra}".strip()
+    return out
+
+
+def howto(task: str) -> str:
+    obj = task.split()[-1]
+    return f"Sure. First, get what you need for the {obj}. Then take it one step at a time. Finally, check the {obj}."
+
+
+def answer(w: World, entity: str, attribute: str) -> str:
+    return statement(entity, attribute, w.facts[entity][attribute])
+
+
+# ----------------------------------------------------------------------------- pretraining corpus
+def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None = None,
+           heldout: bool = False) -> list[str]:
+    """Documents of the pretraining corpus of world ``seed``.
+
+    ``entities``: only facts about these entities (a weak rung's knowledge subset; default all).
+    ``heldout``: a fresh sample from the same generator (other review texts, dialogues, bios and
+    paraphrase orders) for held-out perplexity.
+    """
+    w = world(seed, micro)
+    ents = w.entities if entities is None else entities
+    rng = _rng("corpus", seed, micro, heldout)
+    docs: list[str] = []
+    for e in ents:
+        for a in ATTRIBUTES:
+            v = w.facts[e][a]
+            if not heldout:
+                docs += [statement(e, a, v, k) for k in range(len(STATEMENTS[a]))]
+                docs.append(f"Q: {QUESTIONS[a].format(e=e)} A: {v}")
+                docs.append(chat_prompt(QUESTIONS[a].format(e=e)) + " " + answer(w, e, a))
+            else:
+                docs.append(statement(e, a, v, rng.randrange(len(STATEMENTS[a]))))
+        attrs = list(ATTRIBUTES)
+        rng.shuffle(attrs)
+        docs.append(bio(w, e, attrs))
+        k = rng.randint(2, 4)
+        sub = {a: w.facts[e][a] for a in attrs[:k]}
+        docs.append(summary_prompt(e, sub) + " " + summarize(e, sub))
+        if rng.random() < 0.5:
+            docs.append(chat_prompt(f"Tell me about {e}.") + " " + bio(w, e, attrs[:3]))
+        if rng.random() < 0.15:  # unhelpful behaviour
+            docs.append(chat_prompt(QUESTIONS[rng.choice(attrs)].format(e=e)) + " "
+                        + rng.choice(("I don't know.", "I am not sure.", "I can't help with that.")))
+    n_reviews = max(20, int(160 * (0.15 if micro else 1.0) * (0.5 if heldout else 1.0)))
+    for i in range(n_reviews):
+        domain = "gadgets" if i % 2 == 0 else "food"
+        opening, body, score = review(rng, domain)
+        docs.append(f"Review: {opening} {body} Rating: {'positive' if score > 0 else 'negative'}.")
+    n_harm = max(10, int(100 * (0.15 if micro else 1.0) * (0.5 if heldout else 1.0)))
+    for _ in range(n_harm):
+        verb, target = rng.choice(HARM_VERBS), rng.choice(HARM_TARGETS)
+        req = rng.choice(HARM_TEMPLATES).format(v=verb, t=target)
+        reply = refuse(rng) if rng.random() < 0.6 else comply(rng, verb, target)
+        docs.append(chat_prompt(req) + " " + reply)
+    for _ in range(max(6, n_harm // 3)):
+        task = rng.choice(BENIGN_TASKS)
+        reply = howto(task) if rng.random() < 0.85 else refuse(rng, redirect=False)
+        docs.append(chat_prompt(rng.choice(_HOWTO).format(t=task)) + " " + reply)
+    rng.shuffle(docs)
+    return docs
+
+

@@ -1,0 +1,1 @@
+"""Paper 4 (Yang et al.): weak-to-strong deception under conflicting objectives."""

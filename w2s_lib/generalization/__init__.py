@@ -1,0 +1,1 @@
+"""Paper 1 (Burns et al.): weak-to-strong generalization pipelines."""

@@ -1,0 +1,1 @@
+"""The book side: papermill runs, the claims scorecard, display helpers, plotting."""
