@@ -62,18 +62,43 @@ def _cmd_zoo(args) -> None:
         print(f"{name}: {path}")
 
 
+def parse_params(items: list[str]) -> dict:
+    """``-p key=value`` items as a dict; a key given twice is an error (which one was meant?)."""
+    params: dict = {}
+    for item in items:
+        key, value = parse_override(item)
+        if key in params:
+            raise W2SError(f"parameter {key} is given twice (-p {key}=…); give it once")
+        params[key] = value
+    return params
+
+
+def parse_only(text: str | None) -> list[str] | None:
+    """``--only 00,01`` as a list of chapter keys, each checked; an empty list (``--only ','``) is an error."""
+    if text is None:
+        return None
+    from w2s_lib.publish.book import get_notebook
+
+    keys = [s.strip() for s in text.split(",") if s.strip()]
+    if not keys:
+        raise W2SError(f"--only {text!r} names no chapter; give keys like --only 00,01 (see `w2s list notebooks`)")
+    chosen = [get_notebook(k).key for k in keys]
+    return list(dict.fromkeys(chosen))
+
+
 def _cmd_run(args) -> None:
     from w2s_lib.publish.book import run
 
-    params = dict(parse_override(p) for p in args.param)
-    out = run(args.notebook, args.preset, params, output=args.output)
+    params = parse_params(args.param)
+    preset = args.preset or params.get("preset", "tiny")
+    out = run(args.notebook, preset, params, output=args.output)
     print(f"executed: {out}")
 
 
 def _cmd_reproduce(args) -> None:
     from w2s_lib.publish.book import reproduce
 
-    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    only = parse_only(args.only)
     reproduce(args.preset, only=only, force=args.force, build=not args.no_build)
 
 
@@ -118,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="execute one notebook with papermill")
     p.add_argument("notebook", help="key (00), stem (00_orientation) or path")
-    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.add_argument("--preset", default=None, choices=PRESETS, help="scale (default tiny)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a notebook parameter or a config override (repeatable)")
     p.add_argument("-o", "--output", default=None, help="executed copy (default outputs/<preset>/<stem>.ipynb)")
@@ -144,16 +169,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(line: str) -> None:
+    """One line on stderr, whatever its characters (a non-UTF-8 argument is shown escaped)."""
+    text = " ".join(str(line).split())
+    stream = sys.stderr
+    enc = getattr(stream, "encoding", None) or "utf-8"
+    stream.write(text.encode(enc, "backslashreplace").decode(enc, "replace") + "\n")
+    stream.flush()
+
+
+def _silence_after_interrupt() -> None:
+    """After Ctrl-C: the kernel, nbclient and zmq threads may still print tracebacks while shutting down.
+    Our one line is printed; everything after it on stderr is dropped."""
+    import logging
+    import os
+
+    logging.disable(logging.CRITICAL)
+    try:
+        sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stderr (e.g. captured in tests)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    interrupted = False
+
+    def _on_sigint(signum, frame):  # the first Ctrl-C: quiet the loggers at once, then unwind
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            import logging
+
+            logging.disable(logging.CRITICAL)
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGINT, _on_sigint)
+    except ValueError:  # not the main thread
+        old = None
     try:
         args = build_parser().parse_args(argv)
         args.fn(args)
     except W2SError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}")
         return 2
     except KeyboardInterrupt:
-        print("interrupted; finished steps are cached, run the same command again to resume", file=sys.stderr)
+        _say("interrupted; finished steps are cached, run the same command again to resume")
+        _silence_after_interrupt()
         return 130
+    except OSError as exc:  # the environment refused (disk full, permissions): one line naming the path
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        _say(f"error: {exc.strerror or type(exc).__name__}{where}; check that path and W2S_HOME")
+        return 2
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
     return 0
 
 

@@ -24,6 +24,7 @@ import ast
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import types
 import typing
@@ -36,9 +37,56 @@ from w2s_lib.core.errors import W2SError, unknown
 PRESETS = ("smoke", "tiny", "colab", "paper")
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+
+#: the largest seed numpy / torch accept (``np.random.default_rng`` and ``torch.manual_seed`` take 0 … 2**32 - 1)
+MAX_SEED = 2**32 - 1
+
+
+def env_flag(name: str) -> bool:
+    """A boolean environment variable, read strictly: ``1/true/yes/on`` or ``0/false/no/off`` (or unset).
+
+    Anything else (``W2S_SMOKE=maybe``) is a one-line error, never silently false.
+    """
+    raw = os.environ.get(name, "")
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise W2SError(f"environment variable {name}={raw!r} is not a boolean; set it to 1 or 0 (or unset it)")
+
+
 def is_smoke() -> bool:
     """True when tests ask for the smoke scale (``W2S_SMOKE=1``): the micro zoo, a few hundred rows."""
-    return os.environ.get("W2S_SMOKE", "").strip().lower() in {"1", "true", "yes", "on"}
+    return env_flag("W2S_SMOKE")
+
+
+def parse_overrides(overrides: Any) -> dict[str, Any]:
+    """``overrides`` as a dict. A notebook run by papermill's own CLI may receive it as text
+    (``-p overrides '{"n_docs": 400}'``): JSON or a Python literal is parsed here."""
+    if overrides is None:
+        return {}
+    if isinstance(overrides, str):
+        text = overrides.strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError:
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                raise W2SError(f"overrides {overrides!r} is not a dict; write it as JSON, e.g. "
+                               '\'{"n_docs": 400}\'') from None
+        overrides = value
+    if not isinstance(overrides, Mapping):
+        raise W2SError(f"overrides must be a dict like {{'lr': 1e-4}}, got {overrides!r}")
+    bad = [k for k in overrides if not isinstance(k, str)]
+    if bad:
+        raise W2SError(f"override names must be strings, got {bad[0]!r}")
+    return dict(overrides)
 
 
 def resolve_preset(preset: str) -> str:
@@ -111,7 +159,7 @@ class Config:
     """Base of every experiment config: a preset, a seed, validation, and a run id."""
 
     preset: str = knob("tiny", choices=PRESETS, help="scale: smoke, tiny, colab or paper")
-    seed: int = knob(0, low=0, help="random seed of this run")
+    seed: int = knob(0, low=0, high=MAX_SEED, help="random seed of this run")
 
     SLUG: ClassVar[str] = "run"
     #: preset name -> field values that differ from the dataclass defaults
@@ -121,9 +169,9 @@ class Config:
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            # lists from JSON / papermill become tuples so configs stay hashable
-            if isinstance(value, list):
-                value = tuple(value)
+            # lists from JSON / papermill become tuples (nested ones too) so configs stay hashable
+            if isinstance(value, list) or (isinstance(value, tuple) and any(isinstance(v, list) for v in value)):
+                value = _tuples(value)
                 object.__setattr__(self, f.name, value)
             _check_value(type(self).__name__, f, hints[f.name], value)
 
@@ -133,7 +181,7 @@ class Config:
         """The config of ``preset`` with ``overrides`` applied (each one validated)."""
         preset = resolve_preset(preset)
         values = {**cls.PRESET_VALUES.get(preset, {}), "preset": preset}
-        return cls(**values).replace(**{**dict(overrides or {}), **more})
+        return cls(**values).replace(**{**parse_overrides(overrides), **more})
 
     def replace(self, **overrides: Any):
         names = {f.name for f in dataclasses.fields(self)}
@@ -162,6 +210,12 @@ class Config:
         return f"{self.SLUG}-{self.preset}-s{self.seed}-{digest}"
 
 
+def _tuples(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
 def _check_value(owner: str, f: dataclasses.Field, tp: Any, value: Any) -> None:
     meta = f.metadata
     if not _type_ok(value, tp):
@@ -174,6 +228,9 @@ def _check_value(owner: str, f: dataclasses.Field, tp: Any, value: Any) -> None:
         if choices is not None and item not in choices:
             raise W2SError(f"{owner}.{f.name} = {item!r} is not allowed; choose one of: {', '.join(map(str, choices))}")
         low, high = meta.get("low"), meta.get("high")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise W2SError(f"{owner}.{f.name} = {item!r} is not a finite number; give a real value, e.g. "
+                           f"{f.default if isinstance(f.default, (int, float)) else 0.1!r}")
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             if (low is not None and item < low) or (high is not None and item > high):
                 span = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"

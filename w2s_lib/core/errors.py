@@ -21,3 +21,7 @@ def unknown(kind: str, name: object, choices: Iterable[object]) -> W2SError:
     """The error for a name that is not one of ``choices`` (datasets, models, presets, keys...)."""
     listed = ", ".join(sorted(str(c) for c in choices))
     return W2SError(f"unknown {kind} {name!r}; choose one of: {listed}")
+
+
+class DivergedError(W2SError):
+    """Training went numerically wrong (a non-finite or exploding loss); the message names the knob to lower."""

@@ -28,3 +28,29 @@ def claims_dir() -> Path:
 
 def zoo_dir() -> Path:
     return Path(os.environ.get("W2S_ZOO_DIR") or home() / "zoo").expanduser()
+
+
+def ensure_dir(path: Path, what: str = "W2S_HOME") -> Path:
+    """Create ``path`` (and its parents) if needed and check it is a writable directory; otherwise one line
+    naming ``what`` to change (``W2S_HOME`` for the cache) instead of a raw ``OSError``."""
+    from w2s_lib.core.errors import W2SError
+
+    path = Path(path)
+    hint = f"point {what} at a writable directory" if what.isupper() else f"choose another {what}"
+    for parent in (path, *path.parents):
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise W2SError(f"{parent} is not a directory, so {path} cannot be created; {hint}")
+            break
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise W2SError(f"cannot create {path} ({exc.strerror or type(exc).__name__}); {hint}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise W2SError(f"{path} is not writable; {hint}")
+    return path
+
+
+def check_home() -> Path:
+    """The cache root, checked: it must be (or become) a writable directory."""
+    return ensure_dir(home(), "W2S_HOME")

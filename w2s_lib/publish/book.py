@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from w2s_lib.core import paths
-from w2s_lib.core.artifacts import atomic_write_json
+from w2s_lib.core.artifacts import atomic_write_json, clean_debris
 from w2s_lib.core.config import PRESETS, Config
 from w2s_lib.core.errors import W2SError, unknown
 
@@ -69,10 +69,23 @@ NOTEBOOKS: tuple[Notebook, ...] = (
 
 
 def get_notebook(name: str) -> Notebook:
-    """Find a chapter by key (``00``), stem (``00_orientation``), file name or path."""
+    """Find a chapter by key (``00``), stem (``00_orientation``), file name or path.
+
+    A path must be the chapter's own file (``notebooks/NN_name.ipynb``): ``/elsewhere/01_tiny_world.ipynb``
+    is an error, not a silent run of the repository's chapter.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise W2SError(f"notebook name {name!r} is empty; give a key such as 00 (see `w2s list notebooks`)")
     stem = Path(name).name.removesuffix(".ipynb")
     for nb in NOTEBOOKS:
         if stem in (nb.key, nb.stem):
+            if "/" in name or os.sep in name:
+                given = Path(name).expanduser()
+                if not given.is_file():
+                    raise W2SError(f"notebook file {name} does not exist; give the chapter key ({nb.key}) instead")
+                if given.resolve() != nb.path.resolve():
+                    raise W2SError(f"{name} is not the book's chapter file ({nb.path}); `w2s run` runs the book's "
+                                   f"chapters: give the key {nb.key}, or run another notebook with papermill")
             return nb
     raise unknown("notebook", name, [nb.stem for nb in NOTEBOOKS])
 
@@ -87,29 +100,73 @@ def notebook_parameters(nb: Notebook) -> dict[str, Any]:
     return {name: info["default"] for name, info in found.items()}
 
 
+#: notebook parameters that hold a second override set, and the config class that checks it
+EXTRA_OVERRIDES = {"pref_overrides": "w2s_lib.deception.preference.PrefDeceptionConfig"}
+
+
+def _config_class(dotted: str) -> type[Config]:
+    import importlib
+
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
 def split_parameters(nb: Notebook, preset: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``params`` for ``nb``: notebook parameters pass through; other keys become config
-    ``overrides``, each checked against the chapter's config class before anything runs."""
-    if preset not in PRESETS:
-        raise unknown("preset", preset, PRESETS)
+    """Validate ``params`` for ``nb`` before anything runs, and return what papermill should inject.
+
+    Notebook parameters must have the kind of their default (``force`` is ``True`` or ``False``, ``seeds``
+    a list of integers); other keys become config ``overrides``. The chapter's config is built from them
+    and every dataset and model it names is resolved (registry, hub, zoo), so a mistake is one line before
+    a kernel starts. Tuples are passed as lists (papermill would write them as text).
+    """
+    from w2s_lib.publish import preflight
+
+    preflight.check_preset(preset)
+    params = dict(params)
+    if "preset" in params:  # `-p preset=X`: the same as --preset X, but it must agree with it
+        if params["preset"] not in PRESETS:
+            raise unknown("preset", params["preset"], PRESETS)
+        if params["preset"] != preset:
+            raise W2SError(f"two presets given ({preset!r} and -p preset={params['preset']!r}); use --preset only")
+        del params["preset"]
+    preflight.check_home()
     declared = notebook_parameters(nb)
-    direct = {k: v for k, v in params.items() if k in declared}
-    extra = {k: v for k, v in params.items() if k not in declared}
+    defaults = {k: preflight._default(v) for k, v in declared.items()}
+    where = nb.stem
+    direct, extra = {}, {}
+    for key, value in params.items():
+        if key in declared:
+            direct[key] = preflight.check_value(key, value, defaults[key], where)
+        else:
+            extra[key] = value
+    if "seed" in extra and "seeds" in declared:
+        raise W2SError(f"notebook {nb.stem} runs several seeds; write -p seeds=[{extra['seed']!r}] instead of "
+                       f"-p seed={extra['seed']!r}")
     if extra:
         if "overrides" not in declared or nb.config is None:
             raise unknown(f"parameter of notebook {nb.stem}:", next(iter(extra)), declared)
         direct["overrides"] = {**dict(direct.get("overrides") or {}), **extra}
-    if "overrides" in direct and not isinstance(direct["overrides"], dict):
-        raise W2SError(f"overrides must be a dict like {{'lr': 1e-4}}, got {direct['overrides']!r}")
+    if "seeds" in direct:
+        direct["seeds"] = preflight.check_seeds(direct["seeds"], where)
+    overrides = direct.get("overrides") or {}
     cls = nb.config_class()
     if cls is not None:  # build the chapter's config now: a bad value fails here, before anything runs
         seed = {"seed": direct["seed"]} if "seed" in direct else {}
-        cls.for_preset(preset, direct.get("overrides") or {}, **seed)
-    if "seeds" in direct:
-        seeds = direct["seeds"]
-        if not isinstance(seeds, (list, tuple)) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
-            raise W2SError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
-    return {"preset": preset, **direct}
+        cfgs = [cls.for_preset(preset, overrides, **seed)]
+        if "seeds" in direct:
+            cfgs += [cfgs[0].replace(seed=s) for s in direct["seeds"]]
+        tasks = direct.get("tasks", defaults.get("tasks"))
+        if isinstance(tasks, list) and "task" in cfgs[0].to_dict():
+            cfgs += [cfgs[0].replace(task=t) for t in tasks]
+            for key in ("ablation_task",):
+                if key in direct:
+                    cfgs.append(cfgs[0].replace(task=direct[key]))
+        preflight.check_config(cfgs[0], set(overrides))
+    for key, dotted in EXTRA_OVERRIDES.items():
+        if key in declared:
+            extra_overrides = direct.get(key) or {}
+            preflight.check_config(_config_class(dotted).for_preset(preset, extra_overrides), set(extra_overrides))
+    return {"preset": preset, **{k: preflight.to_papermill(v) for k, v in direct.items()}}
 
 
 def _stamp(nb: Notebook, parameters: dict[str, Any]) -> str:
@@ -125,8 +182,9 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
 
     nb = get_notebook(nb_name)
     parameters = split_parameters(nb, preset, dict(params or {}))
-    output = Path(output) if output else paths.REPO_ROOT / "outputs" / preset / f"{nb.stem}.ipynb"
-    output.parent.mkdir(parents=True, exist_ok=True)
+    output = check_output(Path(output) if output else paths.REPO_ROOT / "outputs" / preset / f"{nb.stem}.ipynb")
+    paths.ensure_dir(output.parent, "-o path")
+    clean_debris(output.parent)  # temporary copies of runs that were killed
     tmp = output.with_name(f".tmp-{os.getpid()}-{output.name}")
     try:
         papermill.execute_notebook(
@@ -134,6 +192,9 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
             kernel_name="python3", progress_bar=progress, report_mode=False,
         )
     except papermill.PapermillExecutionError as exc:
+        if exc.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too: an interruption, not a failure
+            Path(tmp).unlink(missing_ok=True)
+            raise KeyboardInterrupt from None
         failed = output.with_name(f"{output.stem}.failed.ipynb")
         os.replace(tmp, failed)
         raise W2SError(f"notebook {nb.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
@@ -141,9 +202,34 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    output.with_suffix(".done.json").unlink(missing_ok=True)  # the old stamp must not vouch for the new copy
     os.replace(tmp, output)
     atomic_write_json(output.with_suffix(".done.json"), {"stamp": _stamp(nb, parameters), "parameters": parameters,
                                                           "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return output
+
+
+def check_output(output: Path) -> Path:
+    """``output`` as the executed copy's path, or one line: it must be a ``.ipynb`` file path (not a folder),
+    never one of the book's source notebooks, in a folder that can be written."""
+    output = Path(output).expanduser()
+    if output.is_dir() or str(output).endswith(("/", os.sep)):
+        raise W2SError(f"-o {output} is a directory; give a file path such as {output / 'out.ipynb'}")
+    if output.suffix != ".ipynb":
+        raise W2SError(f"-o {output} must end in .ipynb (the executed notebook), e.g. {output.with_suffix('.ipynb')}")
+    sources = {nb.path.resolve() for nb in NOTEBOOKS} | {p.resolve() for p in NOTEBOOK_DIR.glob("*.ipynb")}
+    if output.resolve() in sources or output.resolve().parent == NOTEBOOK_DIR.resolve():
+        raise W2SError(f"-o {output} would overwrite a source notebook in {NOTEBOOK_DIR}; write the executed copy "
+                       f"elsewhere (default outputs/<preset>/)")
+    if output.exists() and not os.access(output, os.W_OK):
+        raise W2SError(f"-o {output} is not writable; choose another path")
+    for parent in output.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise W2SError(f"-o {output}: {parent} is a file, not a folder; choose another path")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise W2SError(f"-o {output}: {parent} is not writable; choose another path")
+            break
     return output
 
 
@@ -153,7 +239,11 @@ def is_current(nb: Notebook, preset: str, params: dict[str, Any] | None = None) 
     if not (out.is_file() and stamp_file.is_file()):
         return False
     parameters = split_parameters(nb, preset, dict(params or {}))
-    if json.loads(stamp_file.read_text()).get("stamp") != _stamp(nb, parameters):
+    try:
+        recorded = json.loads(stamp_file.read_text(encoding="utf-8")).get("stamp")
+    except (OSError, ValueError, AttributeError):
+        return False  # an unreadable stamp (a killed write, a hand edit): run the chapter again
+    if recorded != _stamp(nb, parameters):
         return False
     if nb.reads_claims:
         claims = list(paths.claims_dir().glob("*.json"))
