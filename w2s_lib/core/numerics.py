@@ -75,3 +75,18 @@ class LossGuard:
 def lr_hint(name: str, value: float) -> str:
     """The usual knob hint: ``"lower lr (now 1.0), e.g. -p lr=0.1"``."""
     return f"lower {name} (now {value:g}), e.g. -p {name}={value / 10:g}"
+
+
+def guard_trainer(trainer, knob_hint: str):
+    """Guard a Hugging Face / TRL ``Trainer``: every training step's loss goes through a :class:`LossGuard`
+    (the trainer is returned, so the hook is one line: ``guard_trainer(Trainer(...), hint).train()``)."""
+    guard = LossGuard(knob_hint)
+    step_fn = trainer.training_step
+
+    def training_step(*args, **kwargs):
+        loss = step_fn(*args, **kwargs)
+        guard(loss, trainer.state.global_step)
+        return loss
+
+    trainer.training_step = training_step
+    return trainer

@@ -30,9 +30,10 @@ def zoo_dir() -> Path:
     return Path(os.environ.get("W2S_ZOO_DIR") or home() / "zoo").expanduser()
 
 
-def ensure_dir(path: Path, what: str = "W2S_HOME") -> Path:
+def ensure_dir(path: Path, what: str = "W2S_HOME", create: bool = True) -> Path:
     """Create ``path`` (and its parents) if needed and check it is a writable directory; otherwise one line
-    naming ``what`` to change (``W2S_HOME`` for the cache) instead of a raw ``OSError``."""
+    naming ``what`` to change (``W2S_HOME`` for the cache) instead of a raw ``OSError``.
+    ``create=False`` only checks that it could be created (nothing is written)."""
     from w2s_lib.core.errors import W2SError
 
     path = Path(path)
@@ -42,6 +43,10 @@ def ensure_dir(path: Path, what: str = "W2S_HOME") -> Path:
             if not parent.is_dir():
                 raise W2SError(f"{parent} is not a directory, so {path} cannot be created; {hint}")
             break
+    if not create:
+        if not os.access(parent, os.W_OK | os.X_OK) or str(parent).startswith(("/proc", "/sys")):
+            raise W2SError(f"{parent} is not writable, so {path} cannot be used; {hint}")
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -53,4 +58,4 @@ def ensure_dir(path: Path, what: str = "W2S_HOME") -> Path:
 
 def check_home() -> Path:
     """The cache root, checked: it must be (or become) a writable directory."""
-    return ensure_dir(home(), "W2S_HOME")
+    return ensure_dir(home(), "W2S_HOME", create=False)

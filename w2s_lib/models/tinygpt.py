@@ -51,6 +51,7 @@ from pathlib import Path
 
 from w2s_lib.core.config import is_smoke
 from w2s_lib.core.errors import W2SError, unknown
+from w2s_lib.core.numerics import LossGuard
 from w2s_lib.core.paths import zoo_dir
 from w2s_lib.core.runtime import torch_threads
 
@@ -246,6 +247,7 @@ def pretrain(model, tok, docs: list[str], rung: Rung, seed: int, progress: bool 
 
     model.train()
     losses: list[float] = []
+    guard = LossGuard(f"lower this rung's lr in models/tinygpt.py (now {rung.lr:g})")
     pending = torch.empty(0, BLOCK, dtype=torch.long)
     bar = tqdm(range(rung.steps), desc=desc or "pretrain", disable=not progress, position=position)
     for step in bar:
@@ -259,7 +261,7 @@ def pretrain(model, tok, docs: list[str], rung: Rung, seed: int, progress: bool 
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        losses.append(loss.item())
+        losses.append(guard(loss, step))
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()

@@ -186,10 +186,12 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
     paths.ensure_dir(output.parent, "-o path")
     clean_debris(output.parent)  # temporary copies of runs that were killed
     tmp = output.with_name(f".tmp-{os.getpid()}-{output.name}")
+    kernel_log = output.with_name(f".tmp-{os.getpid()}-{output.stem}.kernel.log")
     try:
         papermill.execute_notebook(
             str(nb.path), str(tmp), parameters=parameters, cwd=str(NOTEBOOK_DIR),
             kernel_name="python3", progress_bar=progress, report_mode=False,
+            kernel_manager_class=_kernel_manager_logging_to(kernel_log),
         )
     except papermill.PapermillExecutionError as exc:
         if exc.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too: an interruption, not a failure
@@ -202,6 +204,8 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        kernel_log.unlink(missing_ok=True)
     output.with_suffix(".done.json").unlink(missing_ok=True)  # the old stamp must not vouch for the new copy
     os.replace(tmp, output)
     atomic_write_json(output.with_suffix(".done.json"), {"stamp": _stamp(nb, parameters), "parameters": parameters,
@@ -231,6 +235,20 @@ def check_output(output: Path) -> Path:
                 raise W2SError(f"-o {output}: {parent} is not writable; choose another path")
             break
     return output
+
+
+def _kernel_manager_logging_to(log: Path):
+    """A kernel manager whose kernel writes its own stderr (ZMQ warnings, shutdown tracebacks after Ctrl-C) to
+    ``log`` instead of the terminal; cell outputs still arrive through the notebook as usual."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            with open(log, "ab") as fh:  # the kernel keeps its own copy of the descriptor
+                kw["stderr"] = fh
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return _LoggedKernelManager
 
 
 def is_current(nb: Notebook, preset: str, params: dict[str, Any] | None = None) -> bool:

@@ -104,7 +104,7 @@ def to_papermill(value: Any) -> Any:
 
 
 # -- what a config names ------------------------------------------------------------------------------
-def check_dataset(name: str) -> None:
+def check_dataset(name: str, resolve: bool = True) -> None:
     from w2s_lib import data
     from w2s_lib.core import hub
 
@@ -112,11 +112,11 @@ def check_dataset(name: str) -> None:
         return
     _check_text("dataset", name)
     spec = data.get_spec(name)
-    if not spec.offline:
+    if resolve and not spec.offline:
         hub.resolve("datasets", spec.hub_id, "preset='tiny' (offline tiny_* datasets, see `w2s list datasets`)")
 
 
-def check_model(name: str) -> None:
+def check_model(name: str, resolve: bool = True) -> None:
     from w2s_lib.models import zoo
 
     if not isinstance(name, str):
@@ -130,6 +130,8 @@ def check_model(name: str) -> None:
     except ImportError:  # pragma: no cover
         pass
     spec = zoo.get_spec(name)
+    if not resolve:
+        return
     if spec.family == "tinygpt":
         from w2s_lib.models import tinygpt
 
@@ -145,15 +147,16 @@ def check_config(cfg: Config, overridden: set[str] = frozenset(), min_rungs: int
     """Resolve every dataset and model ``cfg`` names; check sizes the user set against the data."""
     values = {k: getattr(cfg, k) for k in cfg.to_dict()}
     datasets = [values[f] for f in DATASET_FIELDS if f in values and values[f] != ""]
+    models = [values[f] for f in MODEL_FIELDS if f in values and values[f] != ""]
+    models += [name for f in MODEL_LIST_FIELDS if f in values for name in values[f]]
+    for name in datasets:  # names first: a typo is reported before an unbuilt zoo or an offline hub
+        check_dataset(name, resolve=False)
+    for name in models:
+        check_model(name, resolve=False)
     for name in datasets:
         check_dataset(name)
-    for f in MODEL_FIELDS:
-        if f in values and values[f] != "":
-            check_model(values[f])
-    for f in MODEL_LIST_FIELDS:
-        if f in values:
-            for name in values[f]:
-                check_model(name)
+    for name in models:
+        check_model(name)
     if "ladder" in values and len(values["ladder"]) < min_rungs:
         raise W2SError(f"{type(cfg).__name__}.ladder has {len(values['ladder'])} model(s); a weak-to-strong "
                        f"ladder needs at least {min_rungs} (weak → strong), e.g. ladder=['minilm-l1','minilm-l2']")

@@ -49,6 +49,7 @@ from torch import nn
 from transformers import Trainer
 
 from w2s_lib.core.errors import W2SError, unknown
+from w2s_lib.core.numerics import LossGuard, guard_trainer, lr_hint
 from w2s_lib.train.losses import get_loss
 from w2s_lib.models import zoo
 from w2s_lib.models.heads import Classifier, pool_last_nonpad
@@ -456,13 +457,13 @@ def _fit_probe(name: str, texts: list[str], soft_labels, args: TrainArgs, seed: 
     nn.init.zeros_(head.bias)
     opt = torch.optim.Adam(head.parameters(), lr=args.probe_lr, weight_decay=args.weight_decay)
     loss_fn = get_loss(args.loss, **dict(args.loss_params))
-    log = []
+    log, guard = [], LossGuard(lr_hint("probe_lr", args.probe_lr))
     for step in range(args.probe_steps):
         opt.zero_grad()
         loss = loss_fn(head(xs), targets, step / args.probe_steps)
         loss.backward()
         opt.step()
-        log.append(float(loss.detach()))
+        log.append(guard(loss, step))
     with torch.no_grad():
         w = head.weight / std
         head.bias -= (w * mean).sum(1)
@@ -509,7 +510,7 @@ def train_classifier(name: str, texts: list, soft_labels, args: TrainArgs = OFFI
             processing_class=tok,
             w2s_loss=get_loss(args.loss, **dict(args.loss_params)),
         )
-        quiet(trainer)
+        quiet(guard_trainer(trainer, lr_hint("lr", args.lr)))
         trainer.train()
     model.eval()
     return FittedClassifier(name, args, model=model, tokenizer=tok, losses=trainer.loss_log,

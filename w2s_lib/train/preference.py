@@ -19,6 +19,7 @@ import datasets
 import torch
 
 from w2s_lib.core.errors import W2SError
+from w2s_lib.core.numerics import guard_trainer, lr_hint
 
 PAIR_COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -78,8 +79,9 @@ def dpo_train(model, tokenizer, pairs: datasets.Dataset, *, beta: float = 0.1, l
     args = DPOConfig(**_common_args(lr, epochs, batch_size, seed, activation_checkpointing), beta=beta,
                      max_length=max_length, loss_type=[loss_type], padding_free=False)
     with quiet_training():
-        trainer = DPOTrainer(model=model, ref_model=ref, args=args,
-                             train_dataset=pairs.select_columns(list(PAIR_COLUMNS)), processing_class=tokenizer)
+        trainer = guard_trainer(DPOTrainer(model=model, ref_model=ref, args=args,
+                                           train_dataset=pairs.select_columns(list(PAIR_COLUMNS)),
+                                           processing_class=tokenizer), lr_hint("dpo_lr", lr))
         trainer.train()
     return trainer.model.eval()
 
@@ -93,7 +95,8 @@ def sft_train(model, tokenizer, examples: datasets.Dataset, *, lr: float = 5e-4,
     args = SFTConfig(**_common_args(lr, epochs, batch_size, seed, activation_checkpointing), max_length=max_length,
                      completion_only_loss=True, packing=False)
     with quiet_training():
-        trainer = SFTTrainer(model=model, args=args, train_dataset=examples.select_columns(["prompt", "completion"]),
-                             processing_class=tokenizer)
+        trainer = guard_trainer(SFTTrainer(model=model, args=args,
+                                           train_dataset=examples.select_columns(["prompt", "completion"]),
+                                           processing_class=tokenizer), lr_hint("sft_lr", lr))
         trainer.train()
     return trainer.model.eval()

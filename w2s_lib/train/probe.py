@@ -15,6 +15,7 @@ import torch
 
 from w2s_lib.core.artifacts import load_or_run
 from w2s_lib.core.config import Config, knob
+from w2s_lib.core.numerics import LossGuard, lr_hint
 from w2s_lib.train.losses import xent
 
 
@@ -70,9 +71,11 @@ def fit_probe(features: np.ndarray, soft_targets: np.ndarray, epochs: int = 300,
     torch.nn.init.zeros_(head.weight)
     torch.nn.init.zeros_(head.bias)
     opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
+    guard = LossGuard(lr_hint("probe_lr", lr))
     for step in range(epochs):
         opt.zero_grad()
         loss = xent(head(xs), targets, step / epochs)
+        guard(loss, step)
         loss.backward()
         opt.step()
     with torch.no_grad():  # fold the standardisation into the head
