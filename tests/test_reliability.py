@@ -225,7 +225,7 @@ def test_bad_library_inputs(call, needle):
 
 
 @pytest.mark.parametrize("word", ["maybe", "2", "ja", "truee"])
-def test_env_flags_are_strict(word, monkeypatch):  # bad input: four non-boolean spellings
+def test_env_flags_are_strict(word, monkeypatch):  # bad inputs (4): non-boolean spellings
     monkeypatch.setenv("W2S_SMOKE", word)
     with pytest.raises(W2SError, match="is not a boolean"):
         is_smoke()
@@ -304,7 +304,7 @@ def _job(out, value="v"):
 @pytest.mark.parametrize("damage", [
     "truncate result.json", "result.json is a list", "truncate config.json", "garbage preds.npz",
     "truncate preds.npz", "delete preds.npz", "garbage manifest.json"])
-def test_unreadable_artifact_is_recomputed(damage, capsys):  # bad input: seven kinds of damage
+def test_unreadable_artifact_is_recomputed(damage, capsys):  # bad inputs (7): kinds of damage
     cfg = Job(x=hash(damage) % 10_000)
     first = artifacts.load_or_run(cfg, _job)
     name, _, file = damage.partition(" ")[0], None, damage.split(" ")[1] if " " in damage else ""
@@ -519,9 +519,39 @@ def test_ctrl_c_prints_one_line(tmp_path):
 
 def test_bad_input_count():
     """The README quotes this count: distinct bad inputs exercised in this file (lists + named tests)."""
-    named = 13  # the tests above marked "bad input", the kinds of artifact damage counted separately below
+    named = len([ln for ln in Path(__file__).read_text().splitlines() if ln.startswith("def test_") and "# bad input:" in ln])
     damage_kinds = 7
     env_words = 4
     total = len(BAD_CLI) + len(BAD_LIBRARY) + named + damage_kinds + env_words
     assert total >= 40
     print("distinct bad inputs:", total)
+
+
+def test_full_finetune_with_lr_1_stops_and_caches_nothing():  # bad input: -p mode=full -p lr=1.0
+    """The issue's divergence: loss 0.69 → 100+, every prediction constant, cached as done. Now it stops."""
+    from w2s_lib.train.classifier import TrainArgs, train_classifier
+
+    texts = [f"the film was {'great' if i % 2 else 'awful'} number {i}" for i in range(64)]
+    labels = [float(i % 2) for i in range(64)]
+    args = TrainArgs(lr=1.0, epochs=4.0, batch_size=8, max_length=16, mode="full")
+
+    def fn(out):
+        train_classifier("minilm-l1", texts, labels, args)
+        return {"done": True}
+
+    with pytest.raises(DivergedError, match=r"lower lr \(now 1\), e.g. -p lr=0.1"):
+        artifacts.load_or_run(Job(x=6000), fn)
+    assert artifacts.load(Job(x=6000)) is None and not list(paths.runs_dir().glob(".tmp-*"))
+
+
+def test_w2s_error_is_one_line_in_a_notebook():
+    """Inside IPython (papermill, nbval, Jupyter) a W2SError shows as its one line; the cell still fails."""
+    code = ("from IPython.core.interactiveshell import InteractiveShell\n"
+            "sh = InteractiveShell.instance()\n"
+            "r = sh.run_cell('from w2s_lib.core.config import Config\\nConfig(seed=-1)')\n"
+            "print('failed:', type(r.error_in_exec).__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=paths.REPO_ROOT,
+                          env={**os.environ, "PYTHONPATH": str(paths.REPO_ROOT)}, timeout=120)
+    lines = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
+    assert lines == ["W2SError: Config.seed = -1 is out of range; allowed range is [0, 4294967295]",
+                     "failed: W2SError"], lines

@@ -111,13 +111,14 @@ def _config_class(dotted: str) -> type[Config]:
     return getattr(importlib.import_module(module), name)
 
 
-def split_parameters(nb: Notebook, preset: str, params: dict[str, Any]) -> dict[str, Any]:
+def split_parameters(nb: Notebook, preset: str, params: dict[str, Any], resolve: bool = True) -> dict[str, Any]:
     """Validate ``params`` for ``nb`` before anything runs, and return what papermill should inject.
 
     Notebook parameters must have the kind of their default (``force`` is ``True`` or ``False``, ``seeds``
     a list of integers); other keys become config ``overrides``. The chapter's config is built from them
     and every dataset and model it names is resolved (registry, hub, zoo), so a mistake is one line before
     a kernel starts. Tuples are passed as lists (papermill would write them as text).
+    ``resolve=False`` skips what depends on the machine (W2S_HOME, hub, zoo): the parameters are the same.
     """
     from w2s_lib.publish import preflight
 
@@ -129,7 +130,8 @@ def split_parameters(nb: Notebook, preset: str, params: dict[str, Any]) -> dict[
         if params["preset"] != preset:
             raise W2SError(f"two presets given ({preset!r} and -p preset={params['preset']!r}); use --preset only")
         del params["preset"]
-    preflight.check_home()
+    if resolve:
+        preflight.check_home()
     declared = notebook_parameters(nb)
     defaults = {k: preflight._default(v) for k, v in declared.items()}
     where = nb.stem
@@ -161,11 +163,14 @@ def split_parameters(nb: Notebook, preset: str, params: dict[str, Any]) -> dict[
             for key in ("ablation_task",):
                 if key in direct:
                     cfgs.append(cfgs[0].replace(task=direct[key]))
-        preflight.check_config(cfgs[0], set(overrides))
+        if resolve:
+            preflight.check_config(cfgs[0], set(overrides))
     for key, dotted in EXTRA_OVERRIDES.items():
         if key in declared:
             extra_overrides = direct.get(key) or {}
-            preflight.check_config(_config_class(dotted).for_preset(preset, extra_overrides), set(extra_overrides))
+            _config_class(dotted).for_preset(preset, extra_overrides)
+            if resolve:
+                preflight.check_config(_config_class(dotted).for_preset(preset, extra_overrides), set(extra_overrides))
     return {"preset": preset, **{k: preflight.to_papermill(v) for k, v in direct.items()}}
 
 
@@ -256,7 +261,7 @@ def is_current(nb: Notebook, preset: str, params: dict[str, Any] | None = None) 
     stamp_file = out.with_suffix(".done.json")
     if not (out.is_file() and stamp_file.is_file()):
         return False
-    parameters = split_parameters(nb, preset, dict(params or {}))
+    parameters = split_parameters(nb, preset, dict(params or {}), resolve=False)
     try:
         recorded = json.loads(stamp_file.read_text(encoding="utf-8")).get("stamp")
     except (OSError, ValueError, AttributeError):
