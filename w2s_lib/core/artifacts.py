@@ -140,7 +140,7 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def problem(run: Path, _seen: frozenset = frozenset()) -> str | None:
+def problem(run: Path, _checked: set[str] | None = None) -> str | None:
     """Why the finished-looking run directory ``run`` cannot be trusted, or ``None`` when it can.
 
     Checks that ``result.json`` and ``config.json`` parse, that every file the manifest lists has its recorded
@@ -162,13 +162,15 @@ def problem(run: Path, _seen: frozenset = frozenset()) -> str | None:
                 return f"{rel} is truncated or changed ({f.stat().st_size} bytes, expected {info['size']})"
             if "sha256" in info and _sha256(f) != info["sha256"]:
                 return f"{rel} is corrupt (its checksum changed)"
+        checked = set() if _checked is None else _checked  # each run once per check (children are shared)
+        checked.add(run.name)
         for child in manifest.get("children", []):
-            if child in _seen:
+            if child in checked:
                 continue
             child_dir = run.parent / child
             if not (child_dir / "result.json").is_file():
                 return f"the run it was computed from, {child}, is missing"
-            why = problem(child_dir, _seen | {run.name})
+            why = problem(child_dir, checked)
             if why is not None:
                 return f"the run it was computed from, {child}, is unreadable ({why})"
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -243,7 +245,8 @@ def _sweep_once(root: Path) -> None:
     key = str(root)
     if key not in _SWEPT:
         _SWEPT.add(key)
-        clean_debris(root)
+        if root.is_dir():
+            clean_debris(root)
 
 
 def _clear_debris(root: Path, run_id: str) -> None:
@@ -326,11 +329,11 @@ def load_or_run(cfg: Config, fn: Callable[[Path], dict[str, Any]], force: bool =
     file, a corrupt child) is recomputed, with one line saying so.
     """
     final = run_dir(cfg)
+    _sweep_once(paths.runs_dir())
     if not force and (done := _load_dir(final)) is not None:
         _note_child(cfg.run_id)
         return done
     root = paths.ensure_dir(paths.runs_dir(), "W2S_HOME")
-    _sweep_once(root)
     with run_lock(cfg.run_id):
         if not force and (done := _load_dir(final, announce=False)) is not None:  # another process finished it
             _note_child(cfg.run_id)
