@@ -28,8 +28,8 @@ CLI_CASES = [
     (["run", "00", "-p", "bogus_key=1"], "unknown override for W2SConfig: 'bogus_key'"),
     (["run", "00", "-p", "seed=-1"], "W2SConfig.seed = -1 is out of range"),
     (["run", "00", "-p", "overrides=3"], "overrides must be a dict"),
-    (["run", "00", "-p", "dataset=imbd"], None),  # validated inside the chapter: see test below
-    (["run", "00", "-p", "weak=gpt5"], None),
+    (["run", "00", "-p", "dataset=imbd"], "unknown dataset 'imbd'"),  # checked before the kernel starts
+    (["run", "00", "-p", "weak=gpt5"], "unknown override for W2SConfig: 'weak'"),
     (["reproduce", "--only", "77"], "unknown notebook '77'"),
     (["claims", "--preset", "nope"], "invalid choice: 'nope'"),
     (["zoo", "destroy"], "invalid choice: 'destroy'"),

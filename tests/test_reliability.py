@@ -66,6 +66,8 @@ BAD_CLI = [
     (["run", "00", "-p", "force=1"], "must be True or False"),
     (["run", "10", "-p", "seed=3"], "write -p seeds=[3]"),
     (["run", "10", "-p", "seeds=[]"], "non-empty list"),
+    (["run", "10", "-p", "overrides={'seed': 4}"], "write -p seeds=[4]"),
+    (["run", "00", "-p", "overrides={'preset': 'colab'}"], "the preset is not an override"),
     (["run", "10", "-p", "seeds=[1,1]"], "repeat a seed"),
     (["run", "10", "-p", "seeds=[0,'a']"], "must be an integer"),
     (["run", "10", "-p", "seeds=[-1]"], "non-empty list of integers in [0, 4294967295]"),
@@ -562,3 +564,21 @@ def test_one_rung_ladder_is_rejected_by_the_library_too():  # bad input: ladder 
 
     with pytest.raises(W2SError, match="needs at least 2 models"):
         W2SConfig.for_preset("tiny", '{"ladder": ["minilm-l1"], "lrs": []}')
+
+
+def test_library_cache_under_a_file_home(tmp_path, monkeypatch):  # bad input: W2S_HOME a file, library path
+    (tmp_path / "f").write_text("")
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "f"))
+    with pytest.raises(W2SError, match="is not a directory.*point W2S_HOME at a writable directory"):
+        artifacts.load_or_run(Job(x=7000), lambda out: {"y": 1})
+
+
+def test_preset_as_a_parameter_and_is_current_without_a_zoo(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("W2S_ZOO_DIR", str(tmp_path / "no-zoo"))
+    nb = book.get_notebook("20")
+    assert book.split_parameters(nb, "smoke", {"preset": "smoke"}, resolve=False) == {"preset": "smoke"}
+    monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
+    params = book.split_parameters(nb, "tiny", {}, resolve=False)
+    (tmp_path / f"{nb.stem}.ipynb").write_text("{}")
+    (tmp_path / f"{nb.stem}.done.json").write_text(json.dumps({"stamp": book._stamp(nb, params)}))
+    assert book.is_current(nb, "tiny")  # an executed, current chapter needs no zoo to be skipped

@@ -151,6 +151,11 @@ def split_parameters(nb: Notebook, preset: str, params: dict[str, Any], resolve:
     if "seeds" in direct:
         direct["seeds"] = preflight.check_seeds(direct["seeds"], where)
     overrides = direct.get("overrides") or {}
+    if "seed" in overrides and "seeds" in declared:
+        raise W2SError(f"notebook {nb.stem} runs several seeds and ignores an override of seed; "
+                       f"write -p seeds=[{overrides['seed']!r}]")
+    if "preset" in overrides:
+        raise W2SError(f"the preset is not an override; use --preset {overrides['preset']}")
     cls = nb.config_class()
     if cls is not None:  # build the chapter's config now: a bad value fails here, before anything runs
         seed = {"seed": direct["seed"]} if "seed" in direct else {}
