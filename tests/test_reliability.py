@@ -582,3 +582,15 @@ def test_preset_as_a_parameter_and_is_current_without_a_zoo(tmp_path, monkeypatc
     (tmp_path / f"{nb.stem}.ipynb").write_text("{}")
     (tmp_path / f"{nb.stem}.done.json").write_text(json.dumps({"stamp": book._stamp(nb, params)}))
     assert book.is_current(nb, "tiny")  # an executed, current chapter needs no zoo to be skipped
+
+
+def test_a_dead_kernel_is_one_line(tmp_path):  # bad input: a chapter whose kernel dies (e.g. out of memory)
+    nb = json.loads(json.dumps(SLOW_NOTEBOOK))
+    nb["cells"][1]["source"] = "import os, sys\nsys.stderr.write('simulated crash\\n'); sys.stderr.flush()\nos._exit(9)\n"
+    script, env, out = _runner(tmp_path)
+    (tmp_path / "notebooks" / "01_tiny_world.ipynb").write_text(json.dumps(nb))
+    done = subprocess.run([sys.executable, "-c", script], cwd=paths.REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=180)
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip() and not ln.startswith("Executing:")]
+    assert done.returncode == 2 and len(lines) == 1 and "the kernel running 01_tiny_world died" in lines[0], done.stderr
+    assert not out.exists() and not [p for p in out.parent.iterdir() if p.name.startswith(".tmp-")]

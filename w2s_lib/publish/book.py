@@ -211,6 +211,12 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
         os.replace(tmp, failed)
         raise W2SError(f"notebook {nb.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
                        f"(executed copy with the error: {failed})") from None
+    except Exception as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if type(exc).__name__ == "DeadKernelError":  # the kernel process died (out of memory, a crash)
+            raise W2SError(f"the kernel running {nb.stem} died ({_last_line(kernel_log) or 'no message'}); "
+                           f"if it ran out of memory, use a smaller preset or batch_size") from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -245,6 +251,14 @@ def check_output(output: Path) -> Path:
                 raise W2SError(f"-o {output}: {parent} is not writable; choose another path")
             break
     return output
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:200] if lines else ""
 
 
 def _kernel_manager_logging_to(log: Path):
