@@ -66,7 +66,7 @@ def _cmd_run(args) -> None:
     from w2s_lib.publish.book import run
 
     params = dict(parse_override(p) for p in args.param)
-    out = run(args.notebook, args.preset, params, output=args.output)
+    out = run(args.notebook, args.preset, params, output=args.output, progress=not args.quiet)
     print(f"executed: {out}")
 
 
@@ -74,7 +74,7 @@ def _cmd_reproduce(args) -> None:
     from w2s_lib.publish.book import reproduce
 
     only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
-    reproduce(args.preset, only=only, force=args.force, build=not args.no_build)
+    reproduce(args.preset, only=only, force=args.force, build=not args.no_build, jobs=args.jobs)
 
 
 def _cmd_book(args) -> None:
@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a notebook parameter or a config override (repeatable)")
     p.add_argument("-o", "--output", default=None, help="executed copy (default outputs/<preset>/<stem>.ipynb)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=_cmd_run)
 
     p = sub.add_parser("reproduce", help="run every chapter, then build the book")
@@ -129,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", default=None, help="comma-separated chapter keys, e.g. 00,01")
     p.add_argument("--force", action="store_true", help="re-run chapters that are up to date")
     p.add_argument("--no-build", action="store_true", help="skip the book build")
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="chapters at once, each with cores/N threads (default: the machine's cores)")
     p.set_defaults(fn=_cmd_reproduce)
 
     p = sub.add_parser("book", help="build the HTML book from the executed chapters")
