@@ -20,7 +20,7 @@ from typing import Any
 
 from w2s_lib.core import paths
 from w2s_lib.core.artifacts import atomic_write_json
-from w2s_lib.core.config import PRESETS, Config
+from w2s_lib.core.config import PRESETS, Config, is_smoke
 from w2s_lib.core.errors import W2SError, unknown
 
 NOTEBOOK_DIR = paths.REPO_ROOT / "notebooks"
@@ -208,7 +208,7 @@ def _run_child(nb: Notebook, preset: str, threads: int) -> dict[str, Any]:
     """
     out = CHAPTER_DIR / f"{nb.stem}.ipynb"
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "OPENBLAS_NUM_THREADS": str(threads), "W2S_THREADS": str(threads)}
+           "OPENBLAS_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-m", "w2s_lib.cli", "run", nb.stem, "--preset", preset, "-o", str(out), "--quiet"]
     log_path = out.with_suffix(".log")
     started = time.time()
@@ -228,7 +228,8 @@ def record_runtime(nb: Notebook, preset: str, runtime: dict[str, Any]) -> None:
     """Add the measured runtime to the chapter's ``.done.json`` (what the status page and runtime lines read)."""
     stamp_file = CHAPTER_DIR / f"{nb.stem}.done.json"
     data = json.loads(stamp_file.read_text()) if stamp_file.is_file() else {}
-    data["runtime"] = {**runtime, "preset": preset, "date": time.strftime("%Y-%m-%d"), "machine": machine()}
+    scale = "smoke" if is_smoke() else preset  # W2S_SMOKE=1 runs `tiny` at smoke scale
+    data["runtime"] = {**runtime, "preset": scale, "date": time.strftime("%Y-%m-%d"), "machine": machine()}
     atomic_write_json(stamp_file, data)
 
 
