@@ -66,3 +66,24 @@ def test_scorecard_is_stale_once_a_claim_is_newer(tmp_path, monkeypatch):
     for c in paths.claims_dir().glob("*.json"):
         os.utime(c, (later, later))
     assert not book.is_current(nb, "tiny")
+
+
+def test_the_project_url_lives_in_one_config_value():
+    """Every notebook's Colab link and install line derive from `_config.yml`'s repository url."""
+    import re
+
+    from w2s_lib.publish import book as B
+
+    config = (paths.REPO_ROOT / "_config.yml").read_text()
+    url = re.search(r"^\s+url:\s*(\S+)", config, re.M).group(1)
+    branch = re.search(r"^\s+branch:\s*(\S+)", config, re.M).group(1)
+    slug = url.removeprefix("https://github.com/")
+    for nb in B.NOTEBOOKS:
+        text = nb.path.read_text()
+        if nb.reads_claims:
+            continue
+        assert f"(https://colab.research.google.com/github/{slug}/blob/{branch}/notebooks/{nb.stem}.ipynb)" in text, nb.stem
+        assert "colab-badge.svg" not in text, f"{nb.stem}: use a text link (the badge image breaks offline)"
+        assert f"git+{url}" in text, nb.stem
+        others = set(re.findall(r"github\.com/([\w.-]+/[\w.-]+)", text)) - {slug}
+        assert not others, f"{nb.stem} names another repository: {others}"

@@ -91,7 +91,7 @@ def _cmd_run(args) -> None:
 
     params = parse_params(args.param)
     preset = args.preset or params.get("preset", "tiny")
-    out = run(args.notebook, preset, params, output=args.output)
+    out = run(args.notebook, preset, params, output=args.output, progress=not args.quiet)
     print(f"executed: {out}")
 
 
@@ -99,7 +99,7 @@ def _cmd_reproduce(args) -> None:
     from w2s_lib.publish.book import reproduce
 
     only = parse_only(args.only)
-    reproduce(args.preset, only=only, force=args.force, build=not args.no_build)
+    reproduce(args.preset, only=only, force=args.force, build=not args.no_build, jobs=args.jobs)
 
 
 def _cmd_book(args) -> None:
@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a notebook parameter or a config override (repeatable)")
     p.add_argument("-o", "--output", default=None, help="executed copy (default outputs/<preset>/<stem>.ipynb)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=_cmd_run)
 
     p = sub.add_parser("reproduce", help="run every chapter, then build the book")
@@ -154,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", default=None, help="comma-separated chapter keys, e.g. 00,01")
     p.add_argument("--force", action="store_true", help="re-run chapters that are up to date")
     p.add_argument("--no-build", action="store_true", help="skip the book build")
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="chapters at once, each with cores/N threads (default: the machine's cores)")
     p.set_defaults(fn=_cmd_reproduce)
 
     p = sub.add_parser("book", help="build the HTML book from the executed chapters")

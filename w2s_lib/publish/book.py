@@ -20,7 +20,7 @@ from typing import Any
 
 from w2s_lib.core import paths
 from w2s_lib.core.artifacts import atomic_write_json, clean_debris
-from w2s_lib.core.config import PRESETS, Config
+from w2s_lib.core.config import PRESETS, Config, is_smoke
 from w2s_lib.core.errors import W2SError, unknown
 
 NOTEBOOK_DIR = paths.REPO_ROOT / "notebooks"
@@ -293,26 +293,225 @@ def is_current(nb: Notebook, preset: str, params: dict[str, Any] | None = None) 
     return True
 
 
+#: Chapters that read or write the same cached runs run one after another in one worker (the cache is safe
+#: under concurrency, but two workers computing the same run would waste a core); groups run side by side.
+SHARED_RUNS: tuple[tuple[str, ...], ...] = (("00", "10", "11", "12", "13"), ("30", "40"))
+
+
+def _groups(chosen: list[Notebook]) -> list[list[Notebook]]:
+    keys = {nb.key for nb in chosen}
+    out, placed = [], set()
+    for group in SHARED_RUNS:
+        members = [nb for nb in chosen if nb.key in group]
+        if members:
+            out.append(members)
+            placed |= {nb.key for nb in members}
+    out += [[nb] for nb in chosen if nb.key not in placed and not nb.reads_claims]
+    assert placed <= keys
+    return out
+
+
+def machine() -> dict[str, Any]:
+    """What a runtime figure was measured on: cores, CPU model, torch version, platform."""
+    import platform
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        from importlib.metadata import version
+
+        torch_version = version("torch")
+    except Exception:  # noqa: BLE001 — best effort, only a label
+        torch_version = "unknown"
+    return {"cores": os.cpu_count() or 1, "cpu": cpu, "torch": torch_version, "python": platform.python_version(),
+            "platform": platform.platform(terse=True)}
+
+
+def _run_child(nb: Notebook, preset: str, threads: int) -> dict[str, Any]:
+    """Execute one chapter in a child process with ``threads`` torch/BLAS threads; measure it.
+
+    Returns the runtime record: wall and CPU seconds (the child and the kernel it waits for), peak RSS.
+    """
+    out = CHAPTER_DIR / f"{nb.stem}.ipynb"
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+           "OPENBLAS_NUM_THREADS": str(threads)}
+    cmd = [sys.executable, "-m", "w2s_lib.cli", "run", nb.stem, "--preset", preset, "-o", str(out), "--quiet"]
+    log_path = out.with_suffix(".log")
+    started = time.time()
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=paths.REPO_ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.time() - started
+    if proc.returncode != 0:
+        tail = log_path.read_text().strip().splitlines()[-1:] or ["(no output)"]
+        raise W2SError(f"chapter {nb.stem} failed: {tail[0]} (full log: {log_path})")
+    return {"wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "threads": threads}
+
+
+def record_runtime(nb: Notebook, preset: str, runtime: dict[str, Any]) -> None:
+    """Add the measured runtime to the chapter's ``.done.json`` (what the status page and runtime lines read)."""
+    stamp_file = CHAPTER_DIR / f"{nb.stem}.done.json"
+    data = json.loads(stamp_file.read_text()) if stamp_file.is_file() else {}
+    scale = "smoke" if is_smoke() else preset  # W2S_SMOKE=1 runs `tiny` at smoke scale
+    data["runtime"] = {**runtime, "preset": scale, "date": time.strftime("%Y-%m-%d"), "machine": machine()}
+    atomic_write_json(stamp_file, data)
+
+
+def runtimes() -> dict[str, dict[str, Any]]:
+    """stem -> the last recorded runtime of each executed chapter that has one."""
+    out = {}
+    for nb in NOTEBOOKS:
+        stamp_file = CHAPTER_DIR / f"{nb.stem}.done.json"
+        try:
+            rt = json.loads(stamp_file.read_text()).get("runtime")
+        except (OSError, ValueError):
+            continue
+        if rt:
+            out[nb.stem] = rt
+    return out
+
+
 def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool = False,
-              build: bool = True, log=print) -> Path | None:
+              build: bool = True, jobs: int | None = None, log=print) -> Path | None:
     """Run every chapter (or ``only`` some) at ``preset`` into ``book/chapters/``, then build the book.
 
-    Chapters whose executed copy is current (same source, same parameters) are skipped, so an
-    interrupted call resumes; the caches behind each chapter make re-running cheap as well.
+    ``jobs`` chapters run at once (default: the machine's cores), each in its own process with
+    ``cores // jobs`` torch threads, so both cores of a 2-core laptop work; chapters that share cached runs
+    (:data:`SHARED_RUNS`) run in one worker, longest first by their last recorded CPU time, and the claims
+    scorecard runs last. Chapters whose executed copy is current (same source, same parameters) are
+    skipped, so an interrupted call resumes; the caches behind each chapter make re-running cheap as well.
+    Each chapter's wall time, CPU time and peak memory are recorded (:func:`record_runtime`).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     if preset not in PRESETS:
         raise unknown("preset", preset, PRESETS)
+    cores = os.cpu_count() or 1
+    jobs = cores if jobs is None else jobs
+    if not isinstance(jobs, int) or jobs < 1:
+        raise W2SError(f"-j must be a positive number of chapters at once, got {jobs!r}")
+    threads = max(1, cores // jobs)
     chosen = [get_notebook(name) for name in only] if only else list(NOTEBOOKS)
-    for i, nb in enumerate(chosen, 1):
-        head = f"[{i}/{len(chosen)}] {nb.stem} ({preset})"
-        if not force and is_current(nb, preset):
-            log(f"{head}: up to date, skipped")
-            continue
-        started = time.time()
-        log(f"{head}: running…")
-        run(nb.stem, preset, output=CHAPTER_DIR / f"{nb.stem}.ipynb", progress=False)
-        log(f"{head}: done in {time.time() - started:.0f} s")
+    todo = [nb for nb in chosen if force or not is_current(nb, preset)]
+    for nb in chosen:
+        if nb not in todo:
+            log(f"{nb.stem} ({preset}): up to date, skipped")
+    last = runtimes()
+    groups = sorted(_groups([nb for nb in todo if not nb.reads_claims]),
+                    key=lambda g: -sum(last.get(nb.stem, {}).get("cpu_s", 0.0) for nb in g))
+    log(f"running {len(todo)} chapter(s) at {preset}: {jobs} at once, {threads} thread(s) each")
+
+    def work(group: list[Notebook]) -> None:
+        for nb in group:
+            log(f"{nb.stem}: running…")
+            rt = _run_child(nb, preset, threads)
+            record_runtime(nb, preset, rt)
+            log(f"{nb.stem}: done, {rt['wall_s']:.0f} s wall, {rt['cpu_s']:.0f} s CPU, {rt['peak_rss_mb']:.0f} MB")
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        failures = []
+        for group, fut in [(g, pool.submit(work, g)) for g in groups]:
+            try:
+                fut.result()
+            except W2SError as exc:
+                failures.append(str(exc))
+    if failures:
+        raise W2SError("; ".join(failures))
+    for nb in todo:  # the scorecard last: it reads what the others decided
+        if nb.reads_claims:
+            log(f"{nb.stem}: running…")
+            record_runtime(nb, preset, _run_child(nb, preset, cores))
+    write_status_page()
     return build_book(log=log) if build else None
+
+
+STATUS_PAGE = CHAPTER_DIR / "runtime.md"
+
+
+def write_status_page() -> Path:
+    """The book's execution-statistics page, generated from the recorded runtimes (never typed)."""
+    rows = []
+    for nb in NOTEBOOKS:
+        rt = runtimes().get(nb.stem)
+        if rt is None:
+            rows.append(f"| {nb.title} | — | — | — | — | not run by `w2s reproduce` yet |")
+            continue
+        m = rt.get("machine", {})
+        rows.append(f"| [{nb.title}]({nb.stem}) | {rt['preset']} | {rt['wall_s']:.0f} | {rt['cpu_s']:.0f} | "
+                    f"{rt['peak_rss_mb']:.0f} | {rt['date']}, {m.get('cores', '?')} cores ({m.get('cpu', '?')}), "
+                    f"{rt.get('threads', '?')} thread(s), torch {m.get('torch', '?')} |")
+    total_wall = sum(r["wall_s"] for r in runtimes().values())
+    total_cpu = sum(r["cpu_s"] for r in runtimes().values())
+    text = "\n".join([
+        "# Execution statistics",
+        "",
+        "Measured by `w2s reproduce` when it last executed each chapter: wall-clock and CPU seconds (the chapter's",
+        "process and its kernel), peak resident memory, and the machine. Generated from the runtime records in",
+        "`book/chapters/*.done.json`; nothing on this page is typed by hand.",
+        "",
+        "| chapter | preset | wall (s) | CPU (s) | peak RSS (MB) | when, where |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Sum over chapters: {total_wall:.0f} s wall (chapters ran side by side, so the run took less), "
+        f"{total_cpu:.0f} s CPU.",
+        "",
+    ])
+    STATUS_PAGE.parent.mkdir(parents=True, exist_ok=True)
+    STATUS_PAGE.write_text(text)
+    return STATUS_PAGE
+
+
+#: Cells the rendered page leaves out or folds, by what they are (the notebooks stay runnable as they are).
+INSTALL_CELL_MARK = "# On Colab: install"
+PLUMBING_CALLS = ("claims.decide(", "glue(")
+
+
+def _runtime_line(rt: dict[str, Any] | None) -> str:
+    if not rt:
+        return "*Runtime: not measured yet (run `w2s reproduce`).*"
+    m = rt.get("machine", {})
+    return (f"*Runtime, measured by `w2s reproduce` on {rt['date']} at the {rt['preset']} preset: "
+            f"{rt['wall_s']:.0f} s wall, {rt['cpu_s']:.0f} s CPU, peak {rt['peak_rss_mb']:.0f} MB, on "
+            f"{m.get('cores', '?')} cores with {rt.get('threads', '?')} thread(s) ({m.get('cpu', '?')}).*")
+
+
+def decorate_for_book(path: Path, rt: dict[str, Any] | None) -> None:
+    """Prepare an executed chapter for the page: remove the Colab install cell, fold papermill's
+    injected-parameters cell and the plumbing cells (claim decisions, glue), and put the measured runtime
+    line under the title. Idempotent: the runtime cell is replaced on every build."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if c.metadata.get("w2s") != "runtime"]
+    for cell in cells:
+        tags = set(cell.metadata.get("tags", []))
+        src = cell.source
+        if cell.cell_type == "code":
+            if src.lstrip().startswith(INSTALL_CELL_MARK):
+                tags.add("remove-cell")
+            elif "injected-parameters" in tags or "parameters" in tags:
+                tags.add("hide-cell")
+            elif any(call in src for call in PLUMBING_CALLS) and not any(
+                    o.get("output_type") == "display_data" and "image/png" in o.get("data", {})
+                    for o in cell.get("outputs", [])):
+                tags.add("hide-input")
+        if tags:
+            cell.metadata["tags"] = sorted(tags)
+    line = nbformat.v4.new_markdown_cell(_runtime_line(rt))
+    line.metadata["w2s"] = "runtime"
+    first_md = next((i for i, c in enumerate(cells) if c.cell_type == "markdown"), -1)
+    cells.insert(first_md + 1, line)
+    nb.cells = cells
+    nbformat.write(nb, path)
 
 
 def build_book(log=print) -> Path:
@@ -320,6 +519,10 @@ def build_book(log=print) -> Path:
     missing = [nb.stem for nb in NOTEBOOKS if not (CHAPTER_DIR / f"{nb.stem}.ipynb").is_file()]
     if missing:
         raise W2SError(f"executed chapters missing: {', '.join(missing)}; run `w2s reproduce` first")
+    recorded = runtimes()
+    for nb in NOTEBOOKS:
+        decorate_for_book(CHAPTER_DIR / f"{nb.stem}.ipynb", recorded.get(nb.stem))
+    write_status_page()
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(paths.REPO_ROOT),
            "--path-output", str(paths.REPO_ROOT / "book"), "-W", "-n", "--keep-going"]
     log("building the book: jupyter-book " + " ".join(cmd[1:]))

@@ -1,0 +1,45 @@
+"""The publishing side of `w2s reproduce`: chapter groups, the runtime record, the page decoration."""
+
+import json
+
+import nbformat
+
+from w2s_lib.publish import book
+
+
+def test_chapters_that_share_runs_stay_in_one_worker_and_the_scorecard_is_not_scheduled():
+    groups = book._groups(list(book.NOTEBOOKS))
+    keys = [[nb.key for nb in g] for g in groups]
+    assert ["00", "10", "11", "12", "13"] in keys and ["30", "40"] in keys
+    flat = [k for g in keys for k in g]
+    assert "99" not in flat and len(flat) == len(set(flat)) == len(book.NOTEBOOKS) - 1
+
+
+def test_runtime_record_feeds_the_status_page_and_the_runtime_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
+    monkeypatch.setattr(book, "STATUS_PAGE", tmp_path / "runtime.md")
+    nb = book.get_notebook("01")
+    book.record_runtime(nb, "tiny", {"wall_s": 12.0, "cpu_s": 20.5, "peak_rss_mb": 812.0, "threads": 1})
+    rt = book.runtimes()[nb.stem]
+    assert rt["cpu_s"] == 20.5 and rt["machine"]["cores"] >= 1 and rt["preset"] == "tiny"
+    page = book.write_status_page().read_text()
+    assert "| tiny | 12 | 20 | 812 |" in page
+    assert "not run by `w2s reproduce` yet" in page  # the other chapters
+
+    src = nbformat.v4.new_notebook()
+    src.cells = [nbformat.v4.new_markdown_cell("# Title"),
+                 nbformat.v4.new_code_cell("# On Colab: install the library\nimport os"),
+                 nbformat.v4.new_code_cell("preset = 'tiny'", metadata={"tags": ["injected-parameters"]}),
+                 nbformat.v4.new_code_cell("glue('x', 1, display=False)"),
+                 nbformat.v4.new_code_cell("print(1)")]
+    path = tmp_path / "ch.ipynb"
+    nbformat.write(src, path)
+    for _ in range(2):  # idempotent: one runtime cell however often the book is built
+        book.decorate_for_book(path, rt)
+    out = json.loads(path.read_text())["cells"]
+    runtime_cells = [c for c in out if c["metadata"].get("w2s") == "runtime"]
+    assert len(runtime_cells) == 1 and "20 s CPU" in "".join(runtime_cells[0]["source"])
+    assert out[1]["metadata"].get("w2s") == "runtime"  # right under the title
+    tags = {"".join(c["source"])[:12]: c["metadata"].get("tags", []) for c in out if c["cell_type"] == "code"}
+    assert tags["# On Colab: "] == ["remove-cell"] and tags["preset = 'ti"] == ["hide-cell", "injected-parameters"]
+    assert tags["glue('x', 1,"] == ["hide-input"] and tags["print(1)"] == []

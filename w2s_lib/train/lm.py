@@ -1,0 +1,51 @@
+"""Causal-LM primitives every paper's code shares: token and sequence log-probabilities.
+
+One home for "how likely is this text under that model": reward heads that read an LM's own likelihood
+(Part I), the search scorer's log π_tuned − log π_untuned (Part II), MACPO's perplexity-chosen positives
+(Part III) and the DPO/SimPO margins of the deception chapter (Part IV) all call these.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+    """``[B, T−1]``: log p(ids[t] | ids[<t]) from a causal LM's ``logits`` ``[B, T, V]`` (float32 softmax)."""
+    return torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, input_ids[:, 1:, None])[..., 0]
+
+
+def sequence_logprobs(model, sequences: list[list[int]], starts: list[int], pad_id: int = 0,
+                      batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed log-probability of ``sequences[i][starts[i]:]`` given ``sequences[i][:starts[i]]``, and the
+    number of tokens summed: ``(logp_sum [N], n_tokens [N])`` on the CPU.
+
+    Right padding with ``pad_id`` (masked out of attention and of the sum), ``batch_size`` sequences per
+    forward pass (all at once by default). The graph is kept when gradients are on (DPO margins); wrap
+    the call in ``torch.no_grad()`` for scoring. ``starts[i] ≥ 1``: the first token has no prediction.
+    """
+    if len(sequences) != len(starts):
+        raise ValueError(f"{len(sequences)} sequences but {len(starts)} start positions")
+    if any(s < 1 or s > len(q) for q, s in zip(sequences, starts)):
+        raise ValueError("every start must lie in [1, len(sequence)]: the first token has no prediction")
+    sums, counts = [], []
+    step = batch_size or max(1, len(sequences))
+    device = next(model.parameters()).device
+    for lo in range(0, len(sequences), step):
+        chunk, chunk_starts = sequences[lo:lo + step], starts[lo:lo + step]
+        width = max(len(q) for q in chunk)
+        ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+        attn = torch.zeros_like(ids)
+        mask = torch.zeros(len(chunk), width - 1) if width > 1 else torch.zeros(len(chunk), 0)
+        for i, (q, s) in enumerate(zip(chunk, chunk_starts)):
+            ids[i, :len(q)] = torch.tensor(q)
+            attn[i, :len(q)] = 1
+            mask[i, s - 1:len(q) - 1] = 1
+        ids, attn = ids.to(device), attn.to(device)
+        lp = token_logprobs(model(input_ids=ids, attention_mask=attn).logits, ids)
+        mask = mask.to(lp.device)
+        sums.append((lp * mask).sum(1).cpu() if not lp.requires_grad else (lp * mask).sum(1))
+        counts.append(mask.sum(1).cpu())
+    if not sums:
+        return torch.zeros(0), torch.zeros(0)
+    return torch.cat(sums), torch.cat(counts)
