@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERRUPTED = "interrupted; finished steps are cached, run the same command again to resume"
+
+
 def _say(line: str) -> None:
     """One line on stderr, whatever its characters (a non-UTF-8 argument is shown escaped)."""
     text = " ".join(str(line).split())
@@ -197,17 +200,20 @@ def _silence_after_interrupt() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
     import signal
 
     interrupted = False
 
     def _on_sigint(signum, frame):  # the first Ctrl-C: quiet the loggers at once, then unwind
         nonlocal interrupted
-        if not interrupted:
-            interrupted = True
-            import logging
+        if interrupted:  # a second Ctrl-C while unwinding: leave now, with the same one line
+            _say(INTERRUPTED)
+            os._exit(130)
+        interrupted = True
+        import logging
 
-            logging.disable(logging.CRITICAL)
+        logging.disable(logging.CRITICAL)
         raise KeyboardInterrupt
 
     try:
@@ -221,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"error: {exc}")
         return 2
     except KeyboardInterrupt:
-        _say("interrupted; finished steps are cached, run the same command again to resume")
+        _say(INTERRUPTED)
         _silence_after_interrupt()
         return 130
     except OSError as exc:  # the environment refused (disk full, permissions): one line naming the path
