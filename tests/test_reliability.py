@@ -585,3 +585,15 @@ def test_a_dead_kernel_is_one_line(tmp_path):  # bad input: a chapter whose kern
     lines = [ln for ln in done.stderr.splitlines() if ln.strip() and not ln.startswith("Executing:")]
     assert done.returncode == 2 and len(lines) == 1 and "the kernel running 01_tiny_world died" in lines[0], done.stderr
     assert not out.exists() and not [p for p in out.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_install_tolerates_a_winner_without_locks(monkeypatch):
+    """On a file system without flock the rename is the guard: a second finisher keeps the first copy."""
+    first = artifacts.load_or_run(Job(x=8000), lambda out: {"who": "first"})
+    tmp = paths.runs_dir() / f".tmp-{Job(x=8000).run_id}.{os.getpid()}"
+    tmp.mkdir()
+    (tmp / "result.json").write_text('{"who": "second"}')
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self: False if self == first.path else real_exists(self))
+    artifacts._install(tmp, first.path)  # the rename fails (the winner's directory is not empty): keep it
+    assert json.loads((first.path / "result.json").read_text()) == {"who": "first"} and not tmp.exists()

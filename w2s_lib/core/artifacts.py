@@ -276,6 +276,8 @@ def run_lock(run_id: str):
             except BlockingIOError:
                 _say(f"waiting for another process that is computing {run_id}…")
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            except OSError:  # a file system without locks (some network mounts): the atomic rename still guards
+                pass
         yield
     finally:
         fh.close()  # closing the file releases the lock
@@ -317,7 +319,13 @@ def _install(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
     else:
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError:  # without a working lock another process may have installed it first: its copy wins
+            if (final / "result.json").is_file() and problem(final) is None:
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+            raise
 
 
 def load_or_run(cfg: Config, fn: Callable[[Path], dict[str, Any]], force: bool = False) -> Artifact:
