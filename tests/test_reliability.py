@@ -140,6 +140,16 @@ def test_bad_smoke_flag(capsys, monkeypatch):  # bad input: W2S_SMOKE=maybe
     assert "W2S_SMOKE='maybe' is not a boolean" in _one_line_exit_2(["run", "00"], capsys)
 
 
+@pytest.mark.parametrize("var, value, needle", [
+    ("HF_HUB_OFFLINE", "perhaps", "HF_HUB_OFFLINE='perhaps' is not a boolean"),
+    ("W2S_WORLD_SEED", "one", "W2S_WORLD_SEED must be a non-negative integer"),
+    ("W2S_LOCAL_HUB", "/nonexistent/hub", "W2S_LOCAL_HUB='/nonexistent/hub' is not a directory"),
+])
+def test_bad_environment(var, value, needle, capsys, monkeypatch):  # bad inputs (3): environment variables
+    monkeypatch.setenv(var, value)
+    assert needle in _one_line_exit_2(["run", "00"], capsys)
+
+
 def test_non_utf8_dataset_name(capsys):  # bad input: bytes that are not UTF-8 on the command line
     name = os.fsdecode(b"dataset=\xff\xfe")
     err = _one_line_exit_2(["run", "00", "-p", name], capsys)
@@ -522,7 +532,8 @@ def test_bad_input_count():
     named = len([ln for ln in Path(__file__).read_text().splitlines() if ln.startswith("def test_") and "# bad input:" in ln])
     damage_kinds = 7
     env_words = 4
-    total = len(BAD_CLI) + len(BAD_LIBRARY) + named + damage_kinds + env_words
+    env_vars = 3
+    total = len(BAD_CLI) + len(BAD_LIBRARY) + named + damage_kinds + env_words + env_vars
     assert total >= 40
     print("distinct bad inputs:", total)
 

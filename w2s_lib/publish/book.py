@@ -132,6 +132,7 @@ def split_parameters(nb: Notebook, preset: str, params: dict[str, Any], resolve:
         del params["preset"]
     if resolve:
         preflight.check_home()
+        preflight.check_env()
     declared = notebook_parameters(nb)
     defaults = {k: preflight._default(v) for k, v in declared.items()}
     where = nb.stem

@@ -179,6 +179,22 @@ def check_home() -> None:
     paths.check_home()
 
 
+def check_env() -> None:
+    """The environment variables a run reads, each checked strictly (one line naming the variable)."""
+    import os
+
+    from w2s_lib.core.config import env_flag
+    from w2s_lib.data.tinyworld import current_world_seed
+
+    for flag in ("W2S_SMOKE", "HF_HUB_OFFLINE"):
+        env_flag(flag)
+    current_world_seed()  # W2S_WORLD_SEED: a non-negative integer
+    local_hub = os.environ.get("W2S_LOCAL_HUB")
+    if local_hub and not os.path.isdir(local_hub):
+        raise W2SError(f"W2S_LOCAL_HUB={local_hub!r} is not a directory; point it at the folder of local "
+                       f"stand-ins (models/, datasets/) or unset it")
+
+
 def check_preset(preset: Any) -> str:
     if preset not in PRESETS:
         raise unknown("preset", preset, PRESETS)
