@@ -225,6 +225,7 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
         kernel_log.unlink(missing_ok=True)
     output.with_suffix(".done.json").unlink(missing_ok=True)  # the old stamp must not vouch for the new copy
     os.replace(tmp, output)
+    output.with_name(f"{output.stem}.failed.ipynb").unlink(missing_ok=True)  # an earlier failure is history now
     atomic_write_json(output.with_suffix(".done.json"), {"stamp": _stamp(nb, parameters), "parameters": parameters,
                                                           "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return output
@@ -256,7 +257,8 @@ def check_output(output: Path) -> Path:
 
 def _last_line(path: Path) -> str:
     try:
-        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines()
+                 if ln.strip() and "running over TCP without encryption" not in ln]
     except OSError:
         return ""
     return lines[-1][:200] if lines else ""
