@@ -394,12 +394,14 @@ def test_debris_of_dead_processes_is_swept_on_the_next_start(tmp_path, monkeypat
     root.mkdir(parents=True, exist_ok=True)
     stale = [root / f".tmp-never-asked-again-abc.{dead}", root / f".tmp-result.json.p{dead}.x1y2z3"]
     kept = root / f".tmp-busy-abc.{alive}"
-    for d in (stale[0], kept):
+    elsewhere = root / f".tmp-other-host-abc.{dead}@another-node"  # a job on another machine: maybe alive
+    stale.append(root / f".tmp-mine-abc.{dead}@{__import__('platform').node()}")
+    for d in (stale[0], stale[2], kept, elsewhere):
         d.mkdir()
     stale[1].write_text("{")
     monkeypatch.setattr(artifacts, "_SWEPT", set())
     artifacts.load_or_run(Job(x=4000), lambda out: {"y": 1})
-    assert not any(p.exists() for p in stale) and kept.exists()
+    assert not any(p.exists() for p in stale) and kept.exists() and elsewhere.exists()
     # the chapter runner's output folder: a killed run's .tmp-<pid>-NN.ipynb
     out = tmp_path / "out"
     out.mkdir()

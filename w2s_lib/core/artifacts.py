@@ -183,9 +183,22 @@ def _say(message: str) -> None:
 
 
 # -- debris --------------------------------------------------------------------------------------------
-_PID_PATTERNS = (re.compile(r"\.p(\d+)\.[^.]*$"), re.compile(r"^\.tmp-(\d+)-"), re.compile(r"\.(\d+)$"))
+_PID_PATTERNS = (re.compile(r"\.p(\d+)\.[^.]*$"), re.compile(r"^\.tmp-(\d+)-"), re.compile(r"\.(\d+)(?:@[^@/]*)?$"))
+_HOST = re.compile(r"\.\d+@([^@/]*)$")
 #: a temporary entry whose writer cannot be told from its name is debris once it is this old
 STALE_SECONDS = 6 * 3600
+
+
+def _tmp_name(run_id: str) -> str:
+    """``.tmp-<run id>.<pid>@<host>``: the store may be shared by the jobs of several machines, and a pid
+    only says whether a process is alive on its own host."""
+    return f"{TMP_PREFIX}{run_id}.{os.getpid()}@{platform.node()}"
+
+
+def _foreign(name: str) -> bool:
+    """Whether a temporary entry belongs to another host (whose processes this one cannot see)."""
+    m = _HOST.search(name)
+    return bool(m) and m.group(1) != platform.node()
 
 
 def _debris_pid(name: str) -> int | None:
@@ -220,6 +233,8 @@ def clean_debris(folder: Path, prefix: str = TMP_PREFIX) -> int:
     for entry in entries:
         if not entry.name.startswith(prefix):
             continue
+        if _foreign(entry.name):
+            continue  # another machine's job: maybe alive there
         pid = _debris_pid(entry.name)
         try:
             if pid is not None:
@@ -252,6 +267,8 @@ def _sweep_once(root: Path) -> None:
 def _clear_debris(root: Path, run_id: str) -> None:
     """Remove temporary directories of this run left by a killed process."""
     for tmp in root.glob(f"{TMP_PREFIX}{run_id}.*"):
+        if _foreign(tmp.name):
+            continue  # another host's job may be computing it; the run is computed here all the same
         pid = _debris_pid(tmp.name)
         if pid is not None and pid != os.getpid() and _pid_alive(pid):
             continue  # another live process is computing it right now
@@ -347,7 +364,7 @@ def load_or_run(cfg: Config, fn: Callable[[Path], dict[str, Any]], force: bool =
             _note_child(cfg.run_id)
             return done
         _clear_debris(root, cfg.run_id)
-        tmp = root / f"{TMP_PREFIX}{cfg.run_id}.{os.getpid()}"
+        tmp = root / _tmp_name(cfg.run_id)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         children: list[str] = []
