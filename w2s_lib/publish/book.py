@@ -250,7 +250,7 @@ def check_output(output: Path) -> Path:
             if not parent.is_dir():
                 raise W2SError(f"-o {output}: {parent} is a file, not a folder; choose another path")
             if not os.access(parent, os.W_OK | os.X_OK):
-                raise W2SError(f"-o {output}: {parent} is not writable; choose another path")
+                raise W2SError(f"-o {output}: cannot create it, {parent} is not writable; choose another path")
             break
     return output
 
