@@ -104,10 +104,19 @@ def _is_complete(path: Path) -> bool:
     return (path / "result.json").is_file() and (path / "config.json").is_file()
 
 
+def _tmp_name(run_id: str) -> str:
+    """``.tmp-<run id>.<pid>@<host>``: the store may be shared by the jobs of several machines, and a pid
+    only says whether a process is alive on its own host."""
+    return f"{TMP_PREFIX}{run_id}.{os.getpid()}@{platform.node()}"
+
+
 def _clear_debris(root: Path, run_id: str) -> None:
-    """Remove temporary directories of this run left by a killed process."""
+    """Remove temporary directories of this run left by a killed process of this host (another host's
+    may belong to a live job there: it is left alone, and the run is computed here all the same)."""
     for tmp in root.glob(f"{TMP_PREFIX}{run_id}.*"):
-        pid = tmp.name.rsplit(".", 1)[-1]
+        pid, _, host = tmp.name[len(TMP_PREFIX) + len(run_id) + 1:].partition("@")
+        if host and host != platform.node():
+            continue
         if pid.isdigit() and _pid_alive(int(pid)) and int(pid) != os.getpid():
             continue  # another live process is computing it right now
         shutil.rmtree(tmp, ignore_errors=True)
@@ -143,7 +152,7 @@ def load_or_run(cfg: Config, fn: Callable[[Path], dict[str, Any]], force: bool =
         return done
     root.mkdir(parents=True, exist_ok=True)
     _clear_debris(root, cfg.run_id)
-    tmp = root / f"{TMP_PREFIX}{cfg.run_id}.{os.getpid()}"
+    tmp = root / _tmp_name(cfg.run_id)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:

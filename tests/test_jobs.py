@@ -1,0 +1,267 @@
+"""Chapters' cached runs as jobs (submitit): plans cover exactly what the chapters compute, stages respect
+dependencies, the local executor gives the in-process results, and a killed job resumes on resubmission."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from w2s_lib import cli
+from w2s_lib.core import artifacts, paths
+from w2s_lib.core.artifacts import Artifact
+from w2s_lib.core.config import Config, knob
+from w2s_lib.core.errors import W2SError
+from w2s_lib.generalization import pipeline as w2s
+from w2s_lib.publish import jobs
+
+submitit = pytest.importorskip("submitit")
+
+SMALL = {"ladder": ("minilm-l1", "minilm-l2", "minilm-l3"), "n_docs": 60, "n_test": 30, "probe_steps": 50}
+SMALL_P = {k: v for k, v in SMALL.items()}
+
+
+@pytest.fixture(autouse=True)
+def own_home(tmp_path, monkeypatch):
+    """A store per test: the recorders below cache aggregate runs made of fake fits, and the executor tests
+    must not find another test's runs finished."""
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "home"))
+
+
+@dataclass(frozen=True)
+class Step(Config):
+    x: int = knob(0)
+    SLUG = "step"
+
+
+def _noop():
+    return None
+
+
+def task(x, after=()):
+    return jobs.Task(Step(x=x), _noop, tuple(Step(x=a).run_id for a in after), f"step {x}")
+
+
+# -- plans and stages (no jobs) ------------------------------------------------------------------
+
+def test_stages_follow_dependencies_and_dedupe():
+    plan = [task(3, after=(2,)), task(1), task(2, after=(1,)), task(4, after=(1, 99)), task(1)]
+    levels = jobs.stages(plan)
+    assert [[t.label for t in s] for s in levels] == [["step 1"], ["step 2", "step 4"], ["step 3"]]
+    with pytest.raises(W2SError, match="cycle"):
+        jobs.stages([task(1, after=(2,)), task(2, after=(1,))])
+    assert jobs.stages([]) == []
+
+
+def test_chunks_deal_round_robin():
+    assert jobs._chunks(list(range(5)), 2) == [[0, 2, 4], [1, 3]]
+    assert jobs._chunks(list(range(3)), None) == [[0], [1], [2]]
+    assert jobs._chunks(list(range(2)), 8) == [[0], [1]]
+
+
+def _record_fits(monkeypatch):
+    """run_fit replaced by a recorder: the run ids a chapter's functions would compute, in call order."""
+    seen = []
+
+    def fake(fc, force=False):
+        seen.append(fc.run_id)
+        return Artifact(Path("/nonexistent"), {"acc": 0.6, "auroc": 0.6, "label_acc": 0.6, "train_seconds": 0.0}, {})
+
+    monkeypatch.setattr(w2s, "run_fit", fake)
+    return seen
+
+
+def test_part1_plans_are_exactly_what_the_chapters_compute(monkeypatch):
+    seen = _record_fits(monkeypatch)
+    cfg = w2s.W2SConfig.for_preset("smoke", SMALL)
+    seeds = [0, 1]
+    w2s.ladder_table(cfg, seeds)
+    w2s.run_w2s(cfg, seeds, progress=False, force=True)  # force: the aggregate runs are cached too
+    assert set(seen) == {t.run_id for t in jobs.chapter_plan("10", "smoke", {"seeds": seeds, **SMALL_P})}
+    seen.clear()
+    w2s.loss_comparison(cfg, seeds, force=True)
+    assert set(seen) == {t.run_id for t in jobs.chapter_plan("11", "smoke", {"seeds": seeds, **SMALL_P})}
+    seen.clear()
+    w2s.run_bootstrap(cfg, seeds, force=True)
+    plan12 = jobs.chapter_plan("12", "smoke", {"seeds": seeds, **SMALL_P})
+    assert set(seen) == {t.run_id for t in plan12}
+    # the chain: each link after the previous one, so the chain's end is two stages after the GT fits
+    levels = jobs.stages(plan12)
+    assert len(levels) == 3 and all(t.label.startswith("gt") for t in levels[0])
+    seen.clear()
+    w2s.run_w2s(cfg.replace(ladder=(cfg.ladder[0], cfg.ladder[-1])), [4], progress=False, force=True)
+    assert set(seen) == {t.run_id for t in jobs.chapter_plan("00", "smoke", {"seed": 4, **SMALL_P})}
+
+
+def test_comparison_chapter_plan_is_what_it_computes(monkeypatch):
+    seen = _record_fits(monkeypatch)
+    know, reward = (w2s.comparison_config(t, "smoke") for t in ("knowledge", "reward"))
+    seeds = [0, 1]
+    w2s.run_w2s(know, seeds, progress=False, force=True)
+    w2s.ladder_table(know, seeds)
+    w2s.generative_comparison(reward, seeds, epochs=1.0, force=True)
+    w2s.ladder_table(reward, seeds)
+    plan = jobs.chapter_plan("13", "smoke", {"seeds": seeds})
+    assert set(seen) == {t.run_id for t in plan}
+
+
+def test_students_wait_for_their_supervisor_and_probe_seeds_share_features():
+    plan = jobs.chapter_plan("10", "smoke", {"seeds": [0, 1], **SMALL_P})
+    by_label = {t.label: t for t in plan}
+    student = by_label["minilm-l1→minilm-l3 xent s1"]
+    assert student.after == (by_label["gt minilm-l1 s1"].run_id,)
+    assert by_label["gt minilm-l2 s1"].after == (by_label["gt minilm-l2 s0"].run_id,)  # probe features
+    assert not jobs.chapter_plan("10", "smoke", {"seeds": [0], "mode": "full", **SMALL_P})[1].after
+
+
+def test_chapter_plan_takes_notebook_defaults_and_validates():
+    plan = jobs.chapter_plan("10", "smoke", SMALL_P)  # seeds from the notebook's parameters cell
+    assert {t.config.seed for t in plan} == {0, 1, 2}
+    with pytest.raises(W2SError, match="unknown override"):
+        jobs.chapter_plan("10", "smoke", {"bogus": 1})
+    assert jobs.chapter_plan("01", "smoke") == []  # no independent runs: the chapter runs whole
+
+
+def test_job_options_and_cli_errors(capsys, monkeypatch):
+    with pytest.raises(W2SError, match="positive integer"):
+        jobs.JobOptions("local", max_jobs=0)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    cases = [(["jobs", "submit", "10"], "needs --executor local or --executor slurm"),
+             (["jobs", "submit", "10", "--executor", "slurm"], "needs SLURM's sbatch"),
+             (["reproduce", "--executor", "pbs"], "invalid choice: 'pbs'"),
+             (["jobs", "plan", "77"], "unknown notebook '77'")]
+    for argv, needle in cases:
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and needle in err and err.count("\n") == 1, err
+
+
+def test_debris_of_another_host_is_left_alone():
+    cfg = Step(x=7)
+    root = paths.runs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    mine = root / f".tmp-{cfg.run_id}.999999999@{platform.node()}"
+    theirs = root / f".tmp-{cfg.run_id}.999999999@another-node"
+    old = root / f".tmp-{cfg.run_id}.999999999"  # the format before host names
+    for d in (mine, theirs, old):
+        d.mkdir()
+    artifacts.load_or_run(cfg, lambda out: {"x": 7})
+    assert theirs.exists() and not mine.exists() and not old.exists()
+
+
+def test_submit_reproduce_runs_plans_then_chapters_then_scorecard(monkeypatch):
+    """The orchestration, in process (submitit's debug executor), notebooks replaced by a recorder."""
+    from w2s_lib.publish import book
+
+    order = []
+    monkeypatch.setattr(book, "run", lambda stem, preset, output=None, progress=True: order.append(stem) or output)
+    monkeypatch.setattr(jobs, "chapter_plan", lambda key, preset, params=None: [task(int(key))] if key == "10" else [])
+    monkeypatch.setattr(jobs, "_run_chunk", lambda tasks, env: [order.append(t.label) for t in tasks])
+    jobs.submit_reproduce("tiny", jobs.JobOptions("debug"), only=["99", "10", "01"], force=True, build=False,
+                          log=lambda *_: None)
+    assert order == ["step 10", "10_naive_w2s", "01_tiny_world", "99_scorecard"]
+
+
+# -- through the local executor (real processes) -----------------------------------------------------
+
+def _table(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(list(frame.columns[:4])).reset_index(drop=True)
+
+
+def _fit_results(home: Path, run_ids) -> dict:
+    out = {}
+    for rid in run_ids:
+        run = home / "runs" / rid
+        res = json.loads((run / "result.json").read_text())
+        res = {k: v for k, v in res.items() if not k.endswith("_seconds")}
+        out[rid] = (res, {k: v for k, v in np.load(run / "preds.npz").items()})
+    return out
+
+
+@pytest.mark.slow
+def test_two_chapters_through_the_local_executor_equal_in_process(tmp_path, monkeypatch):
+    seeds = [0]
+    params = {"seeds": seeds, **SMALL_P}
+    plan = jobs.chapter_plan("10", "smoke", params) + jobs.chapter_plan("12", "smoke", params)
+    ids = {t.run_id for t in plan}
+    opts = jobs.JobOptions("local", max_jobs=1, timeout_min=10, folder=tmp_path / "logs")
+    sweep = jobs.run_tasks(plan, opts, log=lambda *_: None)
+    assert sweep.reports and not sweep.failed, [r.line() for r in sweep.failed]
+    assert all(Path(r.log).is_file() for r in sweep.reports)
+    cfg = w2s.W2SConfig.for_preset("smoke", SMALL)
+
+    def chapters():
+        return _table(w2s.run_w2s(cfg, seeds, progress=False)), _table(w2s.run_bootstrap(cfg, seeds))
+
+    def no_training(*a, **k):
+        raise AssertionError("a run the jobs should have finished was computed again")
+
+    from w2s_lib.train import classifier
+    with monkeypatch.context() as m:
+        m.setattr(classifier, "train_classifier", no_training)
+        via_jobs = chapters()  # the chapters' own functions find every run cached
+    by_jobs = _fit_results(paths.home(), ids)
+
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "in_process"))
+    in_process = chapters()
+    for a, b in zip(via_jobs, in_process):
+        pd.testing.assert_frame_equal(a, b)
+    for rid, (res, preds) in _fit_results(paths.home(), ids).items():
+        assert by_jobs[rid][0] == res, rid
+        for key, value in preds.items():
+            np.testing.assert_array_equal(by_jobs[rid][1][key], value)
+
+
+def _kill_when_started(run_id: str, stop: threading.Event, killed: list):
+    """SIGKILL the process computing ``run_id`` once its temporary directory appears (a crash mid-run)."""
+    root = paths.runs_dir()
+    while not stop.is_set():
+        for tmp in root.glob(f".tmp-{run_id}.*"):
+            pid = int(tmp.name[len(f".tmp-{run_id}."):].partition("@")[0])
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+            return
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_killed_job_is_resumed_on_resubmission(tmp_path):
+    params = {"seeds": [0], **SMALL_P, "ladder": ("minilm-l1", "minilm-l2")}
+    plan = jobs.chapter_plan("10", "smoke", params)
+    gt_weak, gt_strong, student = plan
+    assert student.after == (gt_weak.run_id,)
+    opts = jobs.JobOptions("local", timeout_min=10, folder=tmp_path / "logs")
+    stop, killed = threading.Event(), []
+    killer = threading.Thread(target=_kill_when_started, args=(gt_weak.run_id, stop, killed))
+    killer.start()
+    try:
+        sweep = jobs.run_tasks(plan, opts, log=lambda *_: None)
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "the weak rung's job finished before it could be killed"
+    states = {r.runs[0]: r for r in sweep.reports}
+    assert states[gt_weak.run_id].state == "failed" and Path(states[gt_weak.run_id].log).is_file()
+    assert states[student.run_id].state == "blocked"
+    assert states[gt_strong.run_id].state == "done" and gt_strong.done() and not gt_weak.done()
+    assert list(paths.runs_dir().glob(f".tmp-{gt_weak.run_id}.*"))  # the kill left debris, not a result
+    with pytest.raises(W2SError, match="submit the same command again"):
+        sweep.raise_for_failures()
+    strong_env = (paths.runs_dir() / gt_strong.run_id / "env.json").read_text()
+
+    lines = []
+    again = jobs.run_tasks(plan, opts, log=lines.append)
+    assert not again.failed and all(t.done() for t in plan)
+    assert sorted(r.runs[0] for r in again.reports) == sorted([gt_weak.run_id, student.run_id])  # only the rest
+    assert "stage 1/2: 2 runs, 1 finished before, 1 to run" in lines[0]
+    assert (paths.runs_dir() / gt_strong.run_id / "env.json").read_text() == strong_env  # not recomputed
+    assert not list(paths.runs_dir().glob(f".tmp-{gt_weak.run_id}.*"))  # debris cleared by the rerun
