@@ -3,6 +3,7 @@ dependencies, the local executor gives the in-process results, and a killed job 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -62,6 +63,15 @@ def test_stages_follow_dependencies_and_dedupe():
     assert jobs.stages([]) == []
 
 
+def test_error_lines_name_the_cause():
+    from submitit.core.utils import FailedJobError, UncompletedJobError
+
+    tb = "Traceback (most recent call last):\n  File x\nRuntimeError: 1 of 2 runs failed; first: gt m s0: W2SError: bad"
+    assert jobs._error_line(FailedJobError(tb)) == "RuntimeError: 1 of 2 runs failed; first: gt m s0: W2SError: bad"
+    killed = UncompletedJobError("Job 7 (task: 0) with path p\nhas not produced any output (state: FINISHED)\nError x")
+    assert jobs._error_line(killed).startswith("no result: the job was killed") and "FINISHED" in jobs._error_line(killed)
+
+
 def test_chunks_deal_round_robin():
     assert jobs._chunks(list(range(5)), 2) == [[0, 2, 4], [1, 3]]
     assert jobs._chunks(list(range(3)), None) == [[0], [1], [2]]
@@ -112,6 +122,29 @@ def test_comparison_chapter_plan_is_what_it_computes(monkeypatch):
     w2s.ladder_table(reward, seeds)
     plan = jobs.chapter_plan("13", "smoke", {"seeds": seeds})
     assert set(seen) == {t.run_id for t in plan}
+
+
+@pytest.mark.slow
+def test_search_chapter_plan_is_what_it_computes(micro_zoo_env, monkeypatch):
+    """Chapter 20: per seed the tuned scorer, then every method on every base (each after the tuning)."""
+    from w2s_lib.search import experiment as S
+
+    seen = []
+
+    def fake(cfg, fn, force=False):
+        seen.append(cfg.run_id)
+        return Artifact(Path("/nonexistent"), {"gold_mean": 0.0, "gold_std": 0.0, "base_tokens_sampled": 1,
+                                               "scorer_tokens_run": 1}, {})
+
+    monkeypatch.setattr(S, "load_or_run", fake)
+    cfgs = [S.SearchConfig.for_preset("tiny", seed=s) for s in (0, 1)]  # W2S_SMOKE=1: the smoke preset
+    for c in cfgs:
+        S.tune_scorer(c)
+    S.results_frame(cfgs)
+    plan = jobs.chapter_plan("20", "tiny", {"seeds": [0, 1, 2]})  # the notebook keeps 2 seeds at smoke
+    assert set(seen) == {t.run_id for t in plan}
+    first, rest = jobs.stages(plan)
+    assert {t.label.split()[0] for t in first} == {"tune"} and len(rest) == len(plan) - 2
 
 
 def test_students_wait_for_their_supervisor_and_probe_seeds_share_features():
@@ -172,6 +205,29 @@ def test_submit_reproduce_runs_plans_then_chapters_then_scorecard(monkeypatch):
 
 
 # -- through the local executor (real processes) -----------------------------------------------------
+
+def _step_run(x: int):
+    return artifacts.load_or_run(Step(x=x), lambda out: {"x": x, "rank": os.environ.get("RANK"),
+                                                         "world": os.environ.get("WORLD_SIZE")})
+
+
+def test_several_gpus_in_one_job_run_the_tasks_as_accelerate_ranks():
+    """``--gpus-per-job N``: the job's tasks run in N ranks of ``accelerate launch`` with the repo's config
+    (on this CPU machine the ranks start all the same); the store keeps one result per run."""
+    import sys
+
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the ranks need not import this test file
+    try:
+        tasks = [jobs.Task(Step(x=x), functools.partial(_step_run, x)) for x in (1, 2)]
+        assert jobs._run_chunk_launched(tasks, jobs.job_env(), 2) == [{"run_id": t.run_id} for t in tasks]
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    for t in tasks:
+        res = artifacts.load(t.config).result
+        assert res["x"] == t.config.x and res["world"] == "2"
+    assert not list(paths.runs_dir().glob(".tmp-*"))  # the other rank's copy was discarded
 
 def _table(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(list(frame.columns[:4])).reset_index(drop=True)
@@ -251,6 +307,7 @@ def test_killed_job_is_resumed_on_resubmission(tmp_path):
     assert killed, "the weak rung's job finished before it could be killed"
     states = {r.runs[0]: r for r in sweep.reports}
     assert states[gt_weak.run_id].state == "failed" and Path(states[gt_weak.run_id].log).is_file()
+    assert "no result: the job was killed" in states[gt_weak.run_id].line()
     assert states[student.run_id].state == "blocked"
     assert states[gt_strong.run_id].state == "done" and gt_strong.done() and not gt_weak.done()
     assert list(paths.runs_dir().glob(f".tmp-{gt_weak.run_id}.*"))  # the kill left debris, not a result

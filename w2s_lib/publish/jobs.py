@@ -317,6 +317,23 @@ def _apply_env(env: dict[str, str]) -> None:
     os.environ.update(env)
 
 
+class _Requeueable:
+    """A job body that submitit requeues when the scheduler signals a time-out or a pre-emption (SLURM sends
+    the signal ahead of the kill): the requeued job calls it again with the same tasks, and the runs finished
+    before the signal load from the store. A job killed without warning is left to resubmission."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+    def checkpoint(self, *args: Any):
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(self, *args)
+
+
 def _run_chunk(tasks: list[Task], env: dict[str, str]) -> list[dict]:
     """The body of a runs job: each task in turn; every failure is collected, the first one re-raised
     (after the others ran) with the failed run ids."""
@@ -335,6 +352,37 @@ def _run_chunk(tasks: list[Task], env: dict[str, str]) -> list[dict]:
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(tasks)} runs failed; first: {failed[0]}")
     return done
+
+
+#: the accelerate config of a job with several GPUs (HF Trainer / TRL data-parallel inside the job)
+ACCELERATE_CONFIG = paths.REPO_ROOT / "configs" / "accelerate" / "multi_gpu.yaml"
+
+
+def _run_chunk_launched(tasks: list[Task], env: dict[str, str], processes: int) -> list[dict]:
+    """The body of a runs job with several GPUs: the same tasks in ``processes`` ranks started by
+    ``accelerate launch`` (see :data:`ACCELERATE_CONFIG`), so that HF Trainer / TRL train data-parallel.
+    Every rank computes each run into its own temporary directory; the store keeps the first one finished
+    (:func:`~w2s_lib.core.artifacts.load_or_run`), the ranks' results being the same run. Training that is
+    not Trainer-based (the linear probes of the tiny preset) gains nothing from it: one GPU per job there."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import cloudpickle
+
+    _apply_env(env)
+    config = Path(env.get("W2S_ACCELERATE_CONFIG") or ACCELERATE_CONFIG)
+    with tempfile.TemporaryDirectory(prefix="w2s-job-") as tmp:
+        spec = Path(tmp) / "tasks.pkl"
+        spec.write_bytes(cloudpickle.dumps((tasks, env)))
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
+               "--num_processes", str(processes), "-m", "w2s_lib.publish.jobs", str(spec)]
+        print("launching:", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+    missing = [t.label or t.run_id for t in tasks if not t.done()]
+    if missing:
+        raise RuntimeError(f"{len(missing)} of {len(tasks)} runs did not finish under accelerate; first: {missing[0]}")
+    return [{"run_id": t.run_id} for t in tasks]
 
 
 def _run_notebooks(stems: list[str], preset: str, env: dict[str, str]) -> list[str]:
@@ -379,6 +427,10 @@ def _chunks(tasks: list, max_jobs: int | None) -> list[list]:
 
 
 def _error_line(exc: BaseException) -> str:
+    """One line saying why a job failed: the job's own exception, or that it produced no result at all."""
+    if "has not produced any output" in str(exc):  # submitit: no result pickle, no exception either
+        state = str(exc).split("(state: ", 1)[-1].split(")", 1)[0]
+        return f"no result: the job was killed, pre-empted or ran out of time (scheduler state {state})"
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     picked = [ln for ln in lines if "Error" in ln or "failed" in ln]
     return (picked[-1] if picked else lines[-1] if lines else type(exc).__name__)[:300]
@@ -430,7 +482,11 @@ def run_tasks(tasks: Iterable[Task], opts: JobOptions, name: str = "runs", log=p
         ex = ex or _executor(opts, name)
         chunks = _chunks(todo, opts.max_jobs)
         env = job_env()
-        jobs = ex.map_array(_run_chunk, chunks, [env] * len(chunks))
+        if opts.gpus_per_job > 1:  # several GPUs in one job: the ranks of `accelerate launch`
+            jobs = ex.map_array(_Requeueable(_run_chunk_launched), chunks, [env] * len(chunks),
+                                [opts.gpus_per_job] * len(chunks))
+        else:
+            jobs = ex.map_array(_Requeueable(_run_chunk), chunks, [env] * len(chunks))
         names = [", ".join(t.label or t.run_id for t in c[:3]) + (f" +{len(c) - 3}" if len(c) > 3 else "") for c in chunks]
         sweep.reports += _collect(jobs, names, [[t.run_id for t in c] for c in chunks], log)
     return sweep
@@ -490,7 +546,15 @@ def submit_reproduce(preset: str, opts: JobOptions, only: list[str] | None = Non
         log(f"chapters ({preset}): {', '.join(nb.stem for nb in group)}")
         ex = _executor(opts, f"chapters-{preset}")
         chunks = _chunks([nb.stem for nb in group], opts.max_jobs)
-        jobs = ex.map_array(_run_notebooks, chunks, [preset] * len(chunks), [job_env()] * len(chunks))
+        jobs = ex.map_array(_Requeueable(_run_notebooks), chunks, [preset] * len(chunks), [job_env()] * len(chunks))
         sweep.reports += _collect(jobs, [", ".join(c) for c in chunks], [[] for _ in chunks], log)
     sweep.raise_for_failures()
     return book.build_book(log=log) if build else None
+
+
+if __name__ == "__main__":  # one rank of `accelerate launch … -m w2s_lib.publish.jobs TASKS.pkl`
+    import pickle
+    import sys
+
+    _tasks, _env = pickle.loads(Path(sys.argv[1]).read_bytes())
+    _run_chunk(_tasks, _env)
