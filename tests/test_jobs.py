@@ -124,6 +124,25 @@ def test_comparison_chapter_plan_is_what_it_computes(monkeypatch):
     assert set(seen) == {t.run_id for t in plan}
 
 
+def test_chess_chapter_plan_is_what_it_computes(monkeypatch):
+    from w2s_lib.generalization import chess as C
+
+    seen = []
+
+    def fake(fc, force=False):
+        seen.append(fc.run_id)
+        return Artifact(Path("/nonexistent"), {"acc": 0.5, "label_acc": 0.5, "imitation": 0.5, "train_seconds": 0}, {})
+
+    monkeypatch.setattr(C, "run_fit", fake)
+    monkeypatch.setattr(C.chessgpt, "SIZES", {})  # ladder_table reads the rungs' build markers: not here
+    cfg = C.ChessW2SConfig.for_preset("smoke")
+    seeds = [0, 1]
+    C.ladder_table(cfg, seeds), C.run_pairs(cfg, seeds), C.run_bootstrap(cfg, seeds)
+    plan = jobs.chapter_plan("14", "smoke", {"seeds": [0, 1, 2]})  # the notebook keeps 2 seeds at smoke
+    assert set(seen) == {t.run_id for t in plan}
+    assert len(jobs.stages(plan)) == len(cfg.ladder)  # GT fits, then one stage per link of the chain
+
+
 @pytest.mark.slow
 def test_search_chapter_plan_is_what_it_computes(micro_zoo_env, monkeypatch):
     """Chapter 20: per seed the tuned scorer, then every method on every base (each after the tuning)."""

@@ -150,6 +150,30 @@ def bootstrap_plan(cfg, seeds: Sequence[int]) -> list[Task]:
     return dedupe(tasks)
 
 
+def chess_plan(cfg, seeds: Sequence[int]) -> list[Task]:
+    """The runs of chapter 14 (:mod:`w2s_lib.generalization.chess`: ``ladder_table``, ``run_pairs``,
+    ``run_bootstrap``): per seed every rung fine-tuned on GT, a student per (weak < strong) pair after its
+    supervisor, and the bootstrapping chain, each link after the previous one."""
+    from w2s_lib.generalization import chess as C
+
+    tasks: list[Task] = []
+    for seed in seeds:
+        c = cfg.replace(seed=seed)
+        gt = {m: C._fit_cfg(c, m, None, seed) for m in c.ladder}
+        tasks += [Task(fc, functools.partial(C.fit, c, m, seed), (), f"gt {m} s{seed}") for m, fc in gt.items()]
+        for i, weak in enumerate(c.ladder[:-1]):
+            for strong in c.ladder[i + 1:]:
+                tasks.append(Task(C._fit_cfg(c, strong, gt[weak], seed),
+                                  functools.partial(C.fit, c, strong, seed, gt[weak]), (gt[weak].run_id,),
+                                  f"{weak}→{strong} s{seed}"))
+        sup = gt[c.ladder[0]]
+        for m in c.ladder[1:]:
+            fc = C._fit_cfg(c, m, sup, seed)
+            tasks.append(Task(fc, functools.partial(C.fit, c, m, seed, sup), (sup.run_id,), f"chain →{m} s{seed}"))
+            sup = fc
+    return dedupe(tasks)
+
+
 def search_plan(cfgs) -> list[Task]:
     """The runs of chapter 20 (:func:`~w2s_lib.search.experiment.results_frame`): per seed the tuned scorer,
     then every method on every base and the tuned small model alone, each after the tuning."""
@@ -204,6 +228,12 @@ def _plan_13(preset: str, p: dict) -> list[Task]:
                   + ladder_plan(reward.replace(generative_epochs=epochs), seeds))
 
 
+def _plan_14(preset: str, p: dict) -> list[Task]:
+    from w2s_lib.generalization.chess import ChessW2SConfig
+
+    return chess_plan(ChessW2SConfig.for_preset(preset, p.get("overrides") or {}), seeds_for(preset, p["seeds"]))
+
+
 def _plan_20(preset: str, p: dict) -> list[Task]:
     from w2s_lib.search.experiment import SearchConfig
 
@@ -213,7 +243,8 @@ def _plan_20(preset: str, p: dict) -> list[Task]:
 
 #: chapter key -> planner(preset, parameters) -> tasks. A chapter without one runs as a single job.
 PLANNERS: dict[str, Callable[[str, dict], list[Task]]] = {
-    "00": _plan_00, "10": _plan_10, "11": _plan_11, "12": _plan_12, "13": _plan_13, "20": _plan_20,
+    "00": _plan_00, "10": _plan_10, "11": _plan_11, "12": _plan_12, "13": _plan_13, "14": _plan_14,
+    "20": _plan_20,
 }
 
 
