@@ -210,6 +210,25 @@ def test_debris_of_another_host_is_left_alone():
     assert theirs.exists() and not mine.exists() and not old.exists()
 
 
+def test_a_run_finished_by_another_job_in_the_last_moment_is_kept(monkeypatch):
+    """Two jobs computing one run (a resubmitted sweep while the first still runs): the one that renames
+    second finds the directory taken and keeps the finished one, without an error."""
+    cfg = Step(x=8)
+    real = os.replace
+
+    def racing(src, dst):
+        if Path(dst) == artifacts.run_dir(cfg) and Path(src).name.startswith(".tmp-"):
+            other = Path(dst)
+            other.mkdir()
+            (other / "config.json").write_text("{}")
+            (other / "result.json").write_text('{"x": "theirs"}')
+        return real(src, dst)
+
+    monkeypatch.setattr(artifacts.os, "replace", racing)
+    art = artifacts.load_or_run(cfg, lambda out: {"x": "mine"})
+    assert art["x"] == "theirs" and not list(paths.runs_dir().glob(".tmp-*"))
+
+
 def test_submit_reproduce_runs_plans_then_chapters_then_scorecard(monkeypatch):
     """The orchestration, in process (submitit's debug executor), notebooks replaced by a recorder."""
     from w2s_lib.publish import book

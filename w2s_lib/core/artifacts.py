@@ -170,7 +170,12 @@ def load_or_run(cfg: Config, fn: Callable[[Path], dict[str, Any]], force: bool =
             else:
                 shutil.rmtree(tmp)
                 return load(cfg)  # type: ignore[return-value]
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError:  # the directory appeared since the check: another job finished the same run
+            if not _is_complete(final):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
