@@ -267,6 +267,44 @@ def test_several_gpus_in_one_job_run_the_tasks_as_accelerate_ranks():
         assert res["x"] == t.config.x and res["world"] == "2"
     assert not list(paths.runs_dir().glob(".tmp-*"))  # the other rank's copy was discarded
 
+def _deliberate_failure():
+    raise W2SError("deliberate failure")
+
+
+def test_slurm_job_arrays_through_a_stand_in_scheduler(tmp_path, monkeypatch):
+    """submitit's SLURM executor against stand-ins for sbatch / srun / sacct (tests/fake_slurm.py): each stage
+    one array with the options asked for, per-job reports with logs, a failure named with its log."""
+    import importlib.util
+    import sys
+
+    import cloudpickle
+
+    spec = importlib.util.spec_from_file_location("fake_slurm", Path(__file__).with_name("fake_slurm.py"))
+    fake = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fake)
+    fake.install(tmp_path / "bin", tmp_path / "slurm")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    tasks = [jobs.Task(Step(x=x), functools.partial(_step_run, x)) for x in (1, 2, 3)]
+    tasks += [jobs.Task(Step(x=4), functools.partial(_step_run, 4), (Step(x=1).run_id,)),
+              jobs.Task(Step(x=5), _deliberate_failure, (), "the failing one")]
+    opts = jobs.JobOptions("slurm", partition="gpu", timeout_min=5, array_parallelism=2, folder=tmp_path / "logs")
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        sweep = jobs.run_tasks(tasks, opts, log=lambda *_: None)
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    scripts = sorted((tmp_path / "slurm" / "scripts").glob("*.sh"))
+    assert len(scripts) == 2  # one array per stage
+    first = scripts[0].read_text()
+    assert "#SBATCH --array=0-3%2" in first and "#SBATCH --partition=gpu" in first and "#SBATCH --time=5" in first
+    by_run = {r.runs[0]: r for r in sweep.reports}
+    assert [by_run[t.run_id].state for t in tasks] == ["done"] * 4 + ["failed"]
+    bad = by_run[Step(x=5).run_id]
+    assert bad.job_id.startswith("1000_") and "W2SError: deliberate failure" in bad.error
+    assert "deliberate failure" in Path(bad.log).read_text()  # the traceback is in the job's log
+    assert all(artifacts.load(Step(x=x)) for x in (1, 2, 3, 4))
+
+
 def _table(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(list(frame.columns[:4])).reset_index(drop=True)
 
