@@ -197,6 +197,19 @@ def test_job_options_and_cli_errors(capsys, monkeypatch):
         assert err.startswith("error: ") and needle in err and err.count("\n") == 1, err
 
 
+def test_jobs_plan_lists_stages_and_what_is_finished(capsys):
+    argv = ["jobs", "plan", "12", "--preset", "smoke", "-p", "seeds=[0]", "-p", "ladder=('minilm-l1','minilm-l2')"]
+    plan = jobs.chapter_plan("12", "smoke", {"seeds": [0], "ladder": ("minilm-l1", "minilm-l2")})
+    artifacts.load_or_run(plan[0].config, lambda out: {"acc": 1.0})  # as if a job had finished it
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "stage 1 (2 runs)" and out[3] == "stage 2 (1 runs)"
+    assert plan[0].run_id in out[1] and "finished" in out[1] and "to run" in out[2]
+    assert f"after {plan[0].run_id}" in out[4]
+    assert cli.main(["jobs", "plan", "01", "--preset", "smoke"]) == 0
+    assert "no plan of independent runs" in capsys.readouterr().out
+
+
 def test_debris_of_another_host_is_left_alone():
     cfg = Step(x=7)
     root = paths.runs_dir()
