@@ -72,6 +72,12 @@ def test_error_lines_name_the_cause():
     assert jobs._error_line(killed).startswith("no result: the job was killed") and "FINISHED" in jobs._error_line(killed)
 
 
+def test_local_jobs_are_capped_at_the_cores():
+    assert jobs.JobOptions("local").job_limit == (os.cpu_count() or 1)
+    assert jobs.JobOptions("local", max_jobs=3).job_limit == 3
+    assert jobs.JobOptions("debug").job_limit is None
+
+
 def test_chunks_deal_round_robin():
     assert jobs._chunks(list(range(5)), 2) == [[0, 2, 4], [1, 3]]
     assert jobs._chunks(list(range(3)), None) == [[0], [1], [2]]
@@ -384,7 +390,7 @@ def test_killed_job_is_resumed_on_resubmission(tmp_path):
     plan = jobs.chapter_plan("10", "smoke", params)
     gt_weak, gt_strong, student = plan
     assert student.after == (gt_weak.run_id,)
-    opts = jobs.JobOptions("local", timeout_min=10, folder=tmp_path / "logs")
+    opts = jobs.JobOptions("local", timeout_min=10, max_jobs=2, folder=tmp_path / "logs")  # a job per GT fit
     stop, killed = threading.Event(), []
     killer = threading.Thread(target=_kill_when_started, args=(gt_weak.run_id, stop, killed))
     killer.start()

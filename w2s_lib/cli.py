@@ -124,12 +124,14 @@ def _add_executor_args(p, required: bool = False) -> None:
                    help="submit as jobs: slurm (a cluster) or local (processes on this machine)"
                         + ("" if required else "; default: run here, one chapter after another"))
     g.add_argument("--partition", default=None, help="SLURM partition")
-    g.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per job (multi-GPU inside a job: accelerate)")
+    g.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per job (default 0: a CPU job; a local job sees only these GPUs; "
+                        "N > 1: the job's runs train data-parallel through accelerate)")
     g.add_argument("--cpus-per-job", type=int, default=None)
     g.add_argument("--mem-gb", type=float, default=None)
     g.add_argument("--timeout-min", type=int, default=240, help="wall-clock limit per job (minutes)")
     g.add_argument("--max-jobs", type=int, default=None,
-                   help="at most this many jobs per stage, each running its share of the runs (default: one per run)")
+                   help="at most this many jobs per stage, each running its share of the runs "
+                        "(default: one per run on SLURM, one per CPU core for local)")
     g.add_argument("--array-parallelism", type=int, default=None, help="SLURM: jobs of an array running at once")
 
 

@@ -279,7 +279,8 @@ def _literal(text: Any) -> Any:
 @dataclass(frozen=True)
 class JobOptions:
     """Where and how jobs run. ``max_jobs`` caps the jobs of one stage (runs are dealt round-robin into at
-    most that many jobs, each running its share one after another); ``None`` = one job per run."""
+    most that many jobs, each running its share one after another); ``None`` = one job per run on SLURM,
+    one per CPU core at most for local processes."""
 
     executor: str = "local"
     partition: str | None = None
@@ -290,6 +291,11 @@ class JobOptions:
     max_jobs: int | None = None
     array_parallelism: int | None = None  # SLURM: how many of an array run at once
     folder: Path | None = None  # logs and pickles; default $W2S_HOME/jobs/<time>-<name>
+
+    @property
+    def job_limit(self) -> int | None:
+        """Jobs per stage: ``max_jobs``, else one per run (SLURM queues them), or one per CPU core (local)."""
+        return self.max_jobs or (os.cpu_count() or 1 if self.executor == "local" else None)
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS + ("debug",):
@@ -511,7 +517,7 @@ def run_tasks(tasks: Iterable[Task], opts: JobOptions, name: str = "runs", log=p
         if not todo:
             continue
         ex = ex or _executor(opts, name)
-        chunks = _chunks(todo, opts.max_jobs)
+        chunks = _chunks(todo, opts.job_limit)
         env = job_env()
         if opts.gpus_per_job > 1:  # several GPUs in one job: the ranks of `accelerate launch`
             jobs = ex.map_array(_Requeueable(_run_chunk_launched), chunks, [env] * len(chunks),
@@ -576,7 +582,7 @@ def submit_reproduce(preset: str, opts: JobOptions, only: list[str] | None = Non
             continue
         log(f"chapters ({preset}): {', '.join(nb.stem for nb in group)}")
         ex = _executor(opts, f"chapters-{preset}")
-        chunks = _chunks([nb.stem for nb in group], opts.max_jobs)
+        chunks = _chunks([nb.stem for nb in group], opts.job_limit)
         jobs = ex.map_array(_Requeueable(_run_notebooks), chunks, [preset] * len(chunks), [job_env()] * len(chunks))
         sweep.reports += _collect(jobs, [", ".join(c) for c in chunks], [[] for _ in chunks], log)
     sweep.raise_for_failures()
