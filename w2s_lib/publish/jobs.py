@@ -16,7 +16,12 @@ use). What this module adds is *what* to submit:
 
 Every job writes into the one shared run store (``$W2S_HOME/runs``, on a file system all nodes see) and
 its log into ``$W2S_HOME/jobs/<sweep>/``. A failed job is reported with its error line and its log path.
-Multi-GPU training *inside* one job is HF Trainer / TRL + accelerate (``configs/accelerate/``), not this.
+Several GPUs inside one job stay HF Trainer / TRL: with ``gpus_per_job > 1`` the job's runs start as the
+ranks of ``accelerate launch`` with ``configs/accelerate/multi_gpu.yaml`` (data-parallel).
+
+A plan builds its run ids with the chapter modules' own config builders (``pipeline._fit_cfg``,
+``chess._fit_cfg``, ``experiment._tune_cfg`` / ``_method_key``); ``tests/test_jobs.py`` checks each plan
+against the run ids that the chapter's functions compute, so a change there that a plan misses fails a test.
 """
 
 from __future__ import annotations
