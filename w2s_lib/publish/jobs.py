@@ -115,16 +115,19 @@ def ladder_plan(cfg, seeds: Sequence[int]) -> list[Task]:
         sup = {m: w2s._fit_cfg(plain, m, None, seed) for m in c.ladder[:-1]}
         gts = [(plain, m, sup[m]) for m in c.ladder[:-1]]
         gts += [(c, m, w2s._fit_cfg(c, m, None, seed)) for m in c.ladder[1:]]
+        gen = f" +gen{c.generative_epochs:g}" if c.generative_epochs else ""
         for run_cfg, m, fc in gts:
             key = f"{m}|{run_cfg.generative_epochs}"
             after = (first[key],) if c.mode == "probe" and key in first and first[key] != fc.run_id else ()
             first.setdefault(key, fc.run_id)
-            tasks.append(Task(fc, functools.partial(w2s.fit_gt, run_cfg, m, seed), after, f"gt {m} s{seed}"))
+            extra = gen if run_cfg is c else ""
+            tasks.append(Task(fc, functools.partial(w2s.fit_gt, run_cfg, m, seed), after,
+                              f"{c.dataset}: gt {m}{extra} s{seed}"))
         for i, weak in enumerate(c.ladder[:-1]):
             for strong in c.ladder[i + 1:]:
                 fc = w2s._fit_cfg(c, strong, sup[weak], seed)
                 tasks.append(Task(fc, functools.partial(w2s.fit_student, c, strong, sup[weak], seed),
-                                  (sup[weak].run_id,), f"{weak}→{strong} {c.loss} s{seed}"))
+                                  (sup[weak].run_id,), f"{c.dataset}: {weak}→{strong} {c.loss}{gen} s{seed}"))
     return dedupe(tasks)
 
 
@@ -139,19 +142,20 @@ def bootstrap_plan(cfg, seeds: Sequence[int]) -> list[Task]:
         plain = c.replace(generative_epochs=0.0)
         for m in c.ladder[:-1]:  # run_bootstrap asks for every supervisor (pipeline.supervisors)
             tasks.append(Task(w2s._fit_cfg(plain, m, None, seed), functools.partial(w2s.fit_gt, plain, m, seed), (),
-                              f"gt {m} s{seed}"))
+                              f"{c.dataset}: gt {m} s{seed}"))
         first = w2s._fit_cfg(plain, c.ladder[0], None, seed)
         ceiling = w2s._fit_cfg(c, c.ladder[-1], None, seed)
-        tasks.append(Task(ceiling, functools.partial(w2s.fit_gt, c, c.ladder[-1], seed), (), f"gt {c.ladder[-1]} s{seed}"))
+        tasks.append(Task(ceiling, functools.partial(w2s.fit_gt, c, c.ladder[-1], seed), (),
+                          f"{c.dataset}: gt {c.ladder[-1]} s{seed}"))
         sup = first
         for m in c.ladder[1:]:
             fc = w2s._fit_cfg(c, m, sup, seed)
             tasks.append(Task(fc, functools.partial(w2s.fit_student, c, m, sup, seed), (sup.run_id,),
-                              f"chain →{m} s{seed}"))
+                              f"{c.dataset}: chain →{m} s{seed}"))
             sup = fc
         direct = w2s._fit_cfg(c, c.ladder[-1], first, seed)
         tasks.append(Task(direct, functools.partial(w2s.fit_student, c, c.ladder[-1], first, seed), (first.run_id,),
-                          f"direct {c.ladder[0]}→{c.ladder[-1]} s{seed}"))
+                          f"{c.dataset}: direct {c.ladder[0]}→{c.ladder[-1]} s{seed}"))
     return dedupe(tasks)
 
 
