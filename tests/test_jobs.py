@@ -163,13 +163,19 @@ def test_search_chapter_plan_is_what_it_computes(micro_zoo_env, monkeypatch):
 
     monkeypatch.setattr(S, "load_or_run", fake)
     cfgs = [S.SearchConfig.for_preset("tiny", seed=s) for s in (0, 1)]  # W2S_SMOKE=1: the smoke preset
-    for c in cfgs:
+    for c in cfgs:  # what the notebook asks for, cell by cell
         S.tune_scorer(c)
     S.results_frame(cfgs)
+    cfg, big = cfgs[0], cfgs[0].bases[-1]
+    bon, cbs = f"bon-{cfg.bon[0]}", f"cbs-{'-'.join(map(str, cfg.cbs))}"
+    sweep = ["base", "bon-4", "cbs-2-2-5", bon, "cbs-2-8-5", "cbs-4-4-5", "cbs-8-2-5", "cbs-4-4-2", "cbs-4-4-10"]
+    S.results_frame(cfgs, bases=[big], methods=sweep, with_tuned=False)
+    for prompts, gold in (("tiny_instructions", "helpfulness"), ("tiny_summaries", "faithfulness")):
+        S.results_frame([cfg.replace(prompts=prompts, gold=gold)], bases=[big], methods=["base", bon, cbs])
     plan = jobs.chapter_plan("20", "tiny", {"seeds": [0, 1, 2]})  # the notebook keeps 2 seeds at smoke
     assert set(seen) == {t.run_id for t in plan}
     first, rest = jobs.stages(plan)
-    assert {t.label.split()[0] for t in first} == {"tune"} and len(rest) == len(plan) - 2
+    assert {t.label.split()[0] for t in first} == {"tune"} and len(rest) == len(plan) - 4
 
 
 def test_students_wait_for_their_supervisor_and_probe_seeds_share_features():

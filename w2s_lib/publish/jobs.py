@@ -183,20 +183,22 @@ def chess_plan(cfg, seeds: Sequence[int]) -> list[Task]:
     return dedupe(tasks)
 
 
-def search_plan(cfgs) -> list[Task]:
-    """The runs of chapter 20 (:func:`~w2s_lib.search.experiment.results_frame`): per seed the tuned scorer,
-    then every method on every base and the tuned small model alone, each after the tuning."""
+def search_plan(cfgs, bases: Sequence[str] | None = None, methods: Sequence[str] | None = None,
+                with_tuned: bool = True) -> list[Task]:
+    """The runs of :func:`~w2s_lib.search.experiment.results_frame` (same arguments): per config the tuned
+    scorer, then every method on every base (and the tuned small model alone), each after the tuning."""
     from w2s_lib.search import experiment as S
 
     tasks: list[Task] = []
     for c in cfgs:
         tune = S._tune_cfg(c)
-        tasks.append(Task(tune, functools.partial(S.tune_scorer, c), (), f"tune {c.small} s{c.seed}"))
-        runs = [(b, m) for b in c.bases for m in S.method_names(c, b)] + [(c.small, "tuned")]
+        tasks.append(Task(tune, functools.partial(S.tune_scorer, c), (), f"tune {c.small} {c.prompts} s{c.seed}"))
+        runs = [(b, m) for b in bases or c.bases for m in methods or S.method_names(c, b)]
+        runs += [(c.small, "tuned")] if with_tuned else []
         for base, method in runs:
             mcfg = S.MethodConfig(preset=c.preset, seed=c.seed, search=S._method_key(c), base=base, method=method)
             tasks.append(Task(mcfg, functools.partial(S.run_method, c, base, method), (tune.run_id,),
-                              f"{method} on {base} s{c.seed}"))
+                              f"{method} on {base} {c.prompts} s{c.seed}"))
     return dedupe(tasks)
 
 
@@ -243,11 +245,23 @@ def _plan_14(preset: str, p: dict) -> list[Task]:
     return chess_plan(ChessW2SConfig.for_preset(preset, p.get("overrides") or {}), seeds_for(preset, p["seeds"]))
 
 
+#: chapter 20's sweep of search budgets on the largest base, and its other tasks (run on the first seed)
+SEARCH_SWEEP = ("base", "bon-4", "cbs-2-2-5", "bon-{bon}", "cbs-2-8-5", "cbs-4-4-5", "cbs-8-2-5", "cbs-4-4-2",
+                "cbs-4-4-10")
+SEARCH_TASKS = (("tiny_instructions", "helpfulness"), ("tiny_summaries", "faithfulness"))
+
+
 def _plan_20(preset: str, p: dict) -> list[Task]:
     from w2s_lib.search.experiment import SearchConfig
 
-    return search_plan([SearchConfig.for_preset(preset, p.get("overrides") or {}, seed=s)
-                        for s in seeds_for(preset, p["seeds"])])
+    cfgs = [SearchConfig.for_preset(preset, p.get("overrides") or {}, seed=s) for s in seeds_for(preset, p["seeds"])]
+    cfg, big = cfgs[0], cfgs[0].bases[-1]
+    bon, cbs = f"bon-{cfg.bon[0]}", f"cbs-{'-'.join(map(str, cfg.cbs))}"
+    tasks = search_plan(cfgs)
+    tasks += search_plan(cfgs, [big], [m.format(bon=cfg.bon[0]) for m in SEARCH_SWEEP], with_tuned=False)
+    for prompts, gold in SEARCH_TASKS:
+        tasks += search_plan([cfg.replace(prompts=prompts, gold=gold)], [big], ["base", bon, cbs])
+    return dedupe(tasks)
 
 
 #: chapter key -> planner(preset, parameters) -> tasks. A chapter without one runs as a single job.
