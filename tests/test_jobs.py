@@ -258,13 +258,20 @@ def test_submit_reproduce_runs_plans_then_chapters_then_scorecard(monkeypatch):
     """The orchestration, in process (submitit's debug executor), notebooks replaced by a recorder."""
     from w2s_lib.publish import book
 
-    order = []
-    monkeypatch.setattr(book, "run", lambda stem, preset, output=None, progress=True: order.append(stem) or output)
+    order, lines = [], []
+
+    def fake_run(stem, preset, output=None, progress=True):
+        order.append(stem)
+        if stem == "01_tiny_world":  # a run the chapter computes itself, outside any plan
+            artifacts.load_or_run(Step(x=1), lambda out: {"x": 1})
+
+    monkeypatch.setattr(book, "run", fake_run)
     monkeypatch.setattr(jobs, "chapter_plan", lambda key, preset, params=None: [task(int(key))] if key == "10" else [])
     monkeypatch.setattr(jobs, "_run_chunk", lambda tasks, env: [order.append(t.label) for t in tasks])
     jobs.submit_reproduce("tiny", jobs.JobOptions("debug"), only=["99", "10", "01"], force=True, build=False,
-                          log=lambda *_: None)
+                          log=lines.append)
     assert order == ["step 10", "10_naive_w2s", "01_tiny_world", "99_scorecard"]
+    assert lines[-1].startswith(f"the chapter notebooks computed 1 runs themselves") and Step(x=1).run_id in lines[-1]
 
 
 # -- through the local executor (real processes) -----------------------------------------------------

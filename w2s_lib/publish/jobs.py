@@ -600,6 +600,7 @@ def submit_reproduce(preset: str, opts: JobOptions, only: list[str] | None = Non
             rep = JobReport(nb.stem, "-", "blocked", [], error="some of its runs did not finish")
             sweep.reports.append(rep)
             log("  " + rep.line())
+    before = _finished_runs()
     for group in ([nb for nb in ok if not nb.reads_claims], [nb for nb in ok if nb.reads_claims]):
         if not group:
             continue
@@ -608,8 +609,33 @@ def submit_reproduce(preset: str, opts: JobOptions, only: list[str] | None = Non
         chunks = _chunks([nb.stem for nb in group], opts.job_limit)
         jobs = ex.map_array(_Requeueable(_run_notebooks), chunks, [preset] * len(chunks), [job_env()] * len(chunks))
         sweep.reports += _collect(jobs, [", ".join(c) for c in chunks], [[] for _ in chunks], log)
+    if line := _outside_plans(before):
+        log(line)
     sweep.raise_for_failures()
     return book.build_book(log=log) if build else None
+
+
+def _finished_runs() -> set[str]:
+    root = paths.runs_dir()
+    return {p.name for p in root.iterdir() if not p.name.startswith(artifacts.TMP_PREFIX)} if root.is_dir() else set()
+
+
+def _outside_plans(before: set[str]) -> str:
+    """A line naming the runs the chapter notebooks computed themselves (outside the plans, so not spread
+    over jobs) with their compute time, longest first; ``""`` when there were none. Cheap ones (tables
+    assembled from cached runs) are expected; a long one means a plan misses what its chapter asks for."""
+    import json
+
+    new = []
+    for rid in _finished_runs() - before:
+        env = paths.runs_dir() / rid / "env.json"
+        new.append((json.loads(env.read_text()).get("seconds", 0.0) if env.is_file() else 0.0, rid))
+    if not new:
+        return ""
+    new.sort(reverse=True)
+    top = ", ".join(f"{rid} ({sec:.0f} s)" for sec, rid in new[:3])
+    return (f"the chapter notebooks computed {len(new)} runs themselves, {sum(s for s, _ in new):.0f} s in all "
+            f"(longest: {top}); a long one is a run missing from its chapter's plan")
 
 
 if __name__ == "__main__":  # one rank of `accelerate launch … -m w2s_lib.publish.jobs TASKS.pkl`
