@@ -3,7 +3,9 @@
     w2s list [datasets|models|presets|notebooks]
     w2s zoo build [--micro] [--world-seed N] [--force]
     w2s run NB [--preset P] [-p key=value ...] [-o OUT]
-    w2s reproduce [--preset P] [--only 00,01] [--force] [--no-build]
+    w2s reproduce [--preset P] [--only 00,01] [--force] [--no-build] [--executor local|slurm …]
+    w2s jobs plan NB [--preset P] [-p key=value ...]
+    w2s jobs submit NB --executor local|slurm [--preset P] [-p key=value ...] [--partition …]
     w2s book
     w2s results
     w2s claims [--json] [--preset P]
@@ -96,10 +98,65 @@ def _cmd_run(args) -> None:
 
 
 def _cmd_reproduce(args) -> None:
+    if args.executor:  # chapters and their runs as jobs (submitit): w2s_lib.publish.jobs
+        return _submit_reproduce(args)
     from w2s_lib.publish.book import reproduce
 
     only = parse_only(args.only)
     reproduce(args.preset, only=only, force=args.force, build=not args.no_build, jobs=args.jobs)
+
+
+def _job_options(args):
+    from w2s_lib.publish.jobs import JobOptions
+
+    return JobOptions(executor=args.executor, partition=args.partition, gpus_per_job=args.gpus_per_job,
+                      cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, timeout_min=args.timeout_min,
+                      max_jobs=args.max_jobs, array_parallelism=args.array_parallelism)
+
+
+def _submit_reproduce(args) -> None:
+    from w2s_lib.publish.jobs import submit_reproduce
+
+    submit_reproduce(args.preset, _job_options(args), only=parse_only(args.only), force=args.force, build=not args.no_build)
+
+
+def _cmd_jobs(args) -> None:
+    from w2s_lib.publish import jobs
+
+    params = parse_params(args.param)
+    if args.action == "plan":
+        levels = jobs.stages(jobs.chapter_plan(args.notebook, args.preset, params))
+        if not levels:
+            print(f"{args.notebook}: no plan of independent runs (the chapter runs whole, as one job)")
+        for k, stage in enumerate(levels, 1):
+            print(f"stage {k} ({len(stage)} runs)")
+            for t in stage:
+                state = "finished" if t.done() else "to run"
+                after = f"  after {', '.join(t.after)}" if t.after else ""
+                print(f"  {t.run_id:28s} {state:9s} {t.label}{after}")
+        return
+    if not args.executor:
+        raise W2SError("jobs submit needs --executor local or --executor slurm")
+    jobs.submit_chapter_runs(args.notebook, args.preset, params, _job_options(args)).raise_for_failures()
+
+
+def _add_executor_args(p, required: bool = False) -> None:
+    from w2s_lib.publish.jobs import EXECUTORS
+
+    g = p.add_argument_group("jobs (submitit)")
+    g.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="submit as jobs: slurm (a cluster) or local (processes on this machine)"
+                        + ("" if required else "; default: run here, one chapter after another"))
+    g.add_argument("--partition", default=None, help="SLURM partition")
+    g.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per job (default 0: a CPU job; a local job sees only these GPUs; "
+                        "N > 1: the job's runs train data-parallel through accelerate)")
+    g.add_argument("--cpus-per-job", type=int, default=None)
+    g.add_argument("--mem-gb", type=float, default=None)
+    g.add_argument("--timeout-min", type=int, default=240, help="wall-clock limit per job (minutes)")
+    g.add_argument("--max-jobs", type=int, default=None,
+                   help="at most this many jobs per stage, each running its share of the runs "
+                        "(default: one per run on SLURM, one per CPU core for local)")
+    g.add_argument("--array-parallelism", type=int, default=None, help="SLURM: jobs of an array running at once")
 
 
 def _cmd_book(args) -> None:
@@ -157,7 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-build", action="store_true", help="skip the book build")
     p.add_argument("-j", "--jobs", type=int, default=None,
                    help="chapters at once, each with cores/N threads (default: the machine's cores)")
+    _add_executor_args(p)
     p.set_defaults(fn=_cmd_reproduce)
+
+    p = sub.add_parser("jobs", help="one chapter's cached runs as job arrays (plan, or submit with submitit)")
+    p.add_argument("action", choices=("plan", "submit"))
+    p.add_argument("notebook", help="key (10), stem (10_naive_w2s) or path")
+    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a notebook parameter or a config override, as for `w2s run` (repeatable)")
+    _add_executor_args(p, required=True)
+    p.set_defaults(fn=_cmd_jobs)
 
     p = sub.add_parser("book", help="build the HTML book from the executed chapters")
     p.set_defaults(fn=_cmd_book)
