@@ -120,15 +120,18 @@ def bootstrap_chain(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int]
         labels = p.weak
     out = []
     for s, seed in enumerate(seeds):
+        yw = None if y_weak is None else (np.asarray(y_weak)[s] if np.ndim(y_weak) == 2 else np.asarray(y_weak))
         for method, st in (("direct", direct), ("bootstrap", chain[-1][1])):
-            out.append({"seed": seed, "method": method, "weak": rungs[0], "strong": rungs[-1],
-                        **pair_record(first, ceiling, st, y_test, s)})
+            rec = {"seed": seed, "method": method, "weak": rungs[0], "strong": rungs[-1],
+                   **pair_record(first, ceiling, st, y_test, s)}
+            if yw is not None:
+                rec["weak_label_acc"] = metrics.accuracy(first.weak[s], yw)
+            out.append(rec)
         y = np.asarray(y_test)[s] if np.ndim(y_test) == 2 else np.asarray(y_test)
         for m, p in chain[:-1]:
             rec = {"seed": seed, "method": "chain", "weak": rungs[0], "strong": m,
                    "w2s_acc": metrics.accuracy(p.test[s], y)}
-            if y_weak is not None:
-                yw = np.asarray(y_weak)[s] if np.ndim(y_weak) == 2 else np.asarray(y_weak)
+            if yw is not None:
                 rec["label_acc"] = metrics.accuracy(p.weak[s], yw)
             out.append(rec)
     return out
