@@ -21,7 +21,10 @@ Prints both times (CPU seconds, ``time.process_time``, and wall), the ratio, the
 features, every seed in one batched fit, the features of each text computed once (one forward pass gives
 every layer); the official-style loop runs the frozen backbone per example at every step (as the official
 code runs its model), one seed and one (pair, loss) invocation at a time, retraining weak and ceiling each
-time. ``--mode full`` times full fine-tuning as before. Usage::
+time. One recipe difference remains in head mode: the library standardises each feature with its training rows
+inside the head (so one learning rate serves the bag of words and every layer); the loop trains the head on the
+raw pooled features, as a linear head on a model does — so student accuracies differ by more than RNG noise
+there, and the ratio compares the work, not the numbers. ``--mode full`` times full fine-tuning as before. Usage::
 
     python benchmarks/w2s_pipeline.py                    # head mode: minilm-l1,l2,l4; 2 seeds; 200 docs
     python benchmarks/w2s_pipeline.py --mode full --ladder minilm-l1,minilm-l2,minilm-l3 --n-docs 240

@@ -160,14 +160,11 @@ class HeadFit:
     ``cfg.strong_init='random'`` gives ceilings and students a randomly initialised backbone (supervisors stay
     pretrained: the same labels, a student without the latent knowledge)."""
 
-    def __init__(self, cfg, seeds, rows: list[dict] | None = None):
-        from w2s_lib.generalization.pipeline import _load, w2s_data
-
+    def __init__(self, cfg, seeds, rows: list[dict], every: list[str]):
+        """``rows``: per seed, the pipeline's splits (``gt_train``, ``weak_train``, ``test`` with ``text`` and
+        ``label``); ``every``: every text of the dataset (the feature cache covers all of them when the seeds
+        touch most of them)."""
         self.cfg, self.seeds = cfg, [int(s) for s in seeds]
-        rows = rows or [w2s_data(cfg.dataset, cfg.n_docs, cfg.n_test, s, cfg.data_seed, cfg.val_frac,
-                                 cfg.gt_domains) for s in self.seeds]
-        every = list(dict.fromkeys(list(_load(cfg.dataset, "train", cfg.data_seed)["text"])
-                                   + list(_load(cfg.dataset, "test", cfg.data_seed)["text"])))
         used = {t for r in rows for k in ("gt_train", "weak_train", "test") for t in r[k]["text"]}
         # encode the whole dataset once (one cache entry for every seed set) when the seeds touch most of it
         texts = every if 2 * len(used) >= len(every) else [t for t in every if t in used]

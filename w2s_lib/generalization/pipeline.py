@@ -147,7 +147,10 @@ class W2SConfig(Config):
 
         return TrainArgs(
             lr=self.lr_of(model), epochs=self.epochs, batch_size=self.batch_size, max_length=self.max_length,
-            weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio, mode=self.mode, head=self.head,
+            weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio, head=self.head,
+            # mode='head' never trains through TrainArgs (generalization.frozen does); a cached fit of its config
+            # is the nearest cached mode, a head on frozen features
+            mode="probe" if self.mode == "head" else self.mode,
             loss=self.loss if student else "xent", loss_params=self.loss_params() if student else (),
             lora_r=self.lora_r, freeze_embeddings=self.freeze_embeddings, answer_tokens=tuple(self.answer_tokens),
             suffix=self.suffix, probe_steps=self.probe_steps, probe_lr=self.probe_lr,
@@ -521,13 +524,29 @@ def _y_test(cfg: W2SConfig, seeds) -> np.ndarray:
                                          cfg.gt_domains, cfg.pairing)["test"]["label"]) for s in seeds])
 
 
+@functools.lru_cache(maxsize=64)
+def _head_rows_cached(dataset, n_docs, n_test, seed, data_seed, val_frac, gt_domains, pairing, world):
+    return w2s_data(dataset, n_docs, n_test, seed, data_seed, val_frac, gt_domains, pairing)
+
+
+def _head_rows(cfg: W2SConfig, seed: int) -> dict:
+    """A seed's splits, kept per process (every arm of a chapter reads the same rows)."""
+    from w2s_lib.data.tinyworld.world import current_world_seed
+
+    return _head_rows_cached(cfg.dataset, cfg.n_docs, cfg.n_test, seed, cfg.data_seed, cfg.val_frac,
+                             tuple(cfg.gt_domains), cfg.pairing, current_world_seed())
+
+
 def ladder_fit(cfg: W2SConfig, seeds, force: bool = False):
     """The ladder protocol's ``fit`` for ``cfg``: :class:`~w2s_lib.generalization.frozen.HeadFit` (all seeds
     in one batched fit) for ``mode='head'``, :class:`CachedFit` (cached runs) otherwise."""
     if cfg.mode == "head":
         from w2s_lib.generalization.frozen import HeadFit
 
-        return HeadFit(cfg, seeds)
+        rows = [_head_rows(cfg, int(s)) for s in seeds]
+        every = list(dict.fromkeys(list(_load(cfg.dataset, "train", cfg.data_seed)["text"])
+                                   + list(_load(cfg.dataset, "test", cfg.data_seed)["text"])))
+        return HeadFit(cfg, seeds, rows, every)
     return CachedFit(cfg, seeds, force=force)
 
 
@@ -667,7 +686,9 @@ def _json(obj) -> str:
 #: with the official linear head, reward modelling Anthropic HH helpful pairs (the paper's ChatGPT
 #: comparison data are not public).
 _TINY_GPT = {"mode": "full", "head": "loglik", "lr": 2e-4, "epochs": 2.0, "batch_size": 32, "max_length": 64,
-             "n_docs": 400, "n_test": 300, "freeze_embeddings": True}
+             "n_docs": 400, "n_test": 300, "freeze_embeddings": True,
+             # not the sentiment ladder's vocabulary-shifted setup (tiny/smoke presets): official splits and ceilings
+             "gt_domains": (), "ceiling_data": "d_gt", "crossfit": False, "val_frac": 0.1}
 COMPARISON_TASKS: dict[str, dict[str, dict[str, Any]]] = {
     "knowledge": {
         "smoke": {**_TINY_GPT, "dataset": "tiny_facts", "pairing": "twins", "ladder": ("tinygpt-xs", "tinygpt-s"),
