@@ -370,10 +370,12 @@ def run_fit(fc: FitConfig, force: bool = False) -> Artifact:
     from w2s_lib.train.classifier import TrainArgs, train_classifier
 
     def compute(out_dir: Path) -> dict:
-        rows = _fit_data(fc)
         args = TrainArgs(**{**fc.args, "answer_tokens": tuple(fc.args["answer_tokens"]),
                             "loss_params": tuple(tuple(p) for p in fc.args["loss_params"]),
                             "eval_batch_size": fc.eval_batch_size})
+        if args.mode == "probe" and (data.get_spec(fc.dataset).task == "preference" or fc.pairing == "twins"):
+            raise W2SError("comparisons (text pairs) train the model itself: use mode='full' or 'lora', not 'probe'")
+        rows = _fit_data(fc)
         if fc.supervisor:
             labels = supervisor_labels(fc)
             train_rows, train_y = rows["weak_train"], labels["weak_train"]
@@ -610,13 +612,18 @@ def ladder_table(cfg: W2SConfig, seeds) -> "pd.DataFrame":  # noqa: F821
     from w2s_lib.generalization.ladder import CEILING, SUPERVISOR
 
     seeds = list(seeds)
-    fit = ladder_fit(cfg, seeds)
-    y = fit.y["test"] if cfg.mode == "head" else _y_test(cfg, seeds)
     rows = []
+    if cfg.mode != "head":  # cached fits: the official ceiling is the supervisor fit
+        for seed in seeds:
+            for m in cfg.ladder:
+                _, art = fit_gt(cfg.replace(seed=seed), m, seed)
+                rows.append({"seed": seed, "model": m, "role": SUPERVISOR, "acc": art["acc"], "auroc": art["auroc"],
+                             "label_acc": art["label_acc"], "train_seconds": art["train_seconds"]})
+        return pd.DataFrame(rows)
+    fit = ladder_fit(cfg, seeds)
+    y = fit.y["test"]
     for role in (SUPERVISOR, CEILING):
         for m in cfg.ladder:
-            if role == CEILING and cfg.mode != "head":
-                continue  # the official ceiling is the supervisor fit
             p = fit(m, role)
             for i, seed in enumerate(seeds):
                 rows.append({"seed": seed, "model": m, "role": role, "acc": metrics.accuracy(p.test[i], y[i]),
