@@ -35,9 +35,10 @@ PAIRINGS = ("none", "twins")
 class W2SConfig(Config):
     """A weak-to-strong experiment on a ladder of models (weak → strong), Burns et al. style.
 
-    Every rung is fine-tuned on D_gt once (it is the weak supervisor of the stronger rungs and its own
-    ceiling); every pair (weak < strong) trains a student on the weak rung's soft labels on D_weak with
-    ``loss``. Accuracy and AUROC on the GT test split, PGR per pair, median over pairs.
+    Every rung is fine-tuned on D_gt once (it is the weak supervisor of the stronger rungs and, officially, its
+    own ceiling; ``ceiling_data='d_weak'`` trains the ceiling on D_weak's GT instead); every pair (weak < strong)
+    trains a student on the weak rung's soft labels on D_weak with ``loss``. Accuracy and AUROC on the GT test
+    split, PGR per pair, median over pairs — through the ladder protocol of :mod:`~w2s_lib.generalization.ladder`.
     """
 
     dataset: str = knob("tiny_sentiment", help="registry name of a classification dataset")
