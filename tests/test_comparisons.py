@@ -137,7 +137,8 @@ def test_reward_model_run_with_generative_finetuning_reads_both_sides(micro_zoo_
     monkeypatch.setattr(w2s, "generative_finetune", spy)
     cfg = w2s.W2SConfig.for_preset("smoke", {"dataset": "tiny_helpful", "ladder": ("tinygpt-xs",), "mode": "full",
                                              "head": "loglik", "n_docs": 16, "n_test": 8, "epochs": 1.0,
-                                             "batch_size": 4, "lr": 1e-3, "generative_epochs": 1.0})
+                                             "batch_size": 4, "lr": 1e-3, "generative_epochs": 1.0,
+                                             "gt_domains": ()})  # the smoke preset's sentiment domain shift
     fc, art = w2s.fit_gt(cfg, "tinygpt-xs", 0)
     rows = w2s._fit_data(fc)
     assert calls == [w2s.task_text(rows["gt_train"], rows["weak_train"])]

@@ -280,3 +280,35 @@ def test_win_tie_lose_errors():
         win_tie_lose([], [])
     with pytest.raises(W2SError, match="tie_margin"):
         win_tie_lose([1], [2], tie_margin=-1)
+
+
+# ---------------------------------------------------------------- Part I v2 metrics (hand cases)
+def test_pooled_median_pgr_uses_seed_mean_baselines():
+    from w2s_lib.metrics import pooled_median_pgr
+
+    # pair a: weak 0.5/0.7 (mean 0.6), ceiling 0.8/1.0 (mean 0.9); students 0.75, 0.9 -> PGR 0.5, 1.0
+    # pair b: weak 0.6, ceiling 0.8 (one seed), student 0.65 -> PGR 0.25;  median of {0.5, 1.0, 0.25} = 0.5
+    assert pooled_median_pgr(["a", "a", "b"], [0.5, 0.7, 0.6], [0.75, 0.9, 0.65], [0.8, 1.0, 0.8]) == pytest.approx(0.5)
+    # a pair without a gap is left out
+    assert pooled_median_pgr(["a", "b"], [0.6, 0.8], [0.7, 0.9], [0.8, 0.7]) == pytest.approx(0.5)
+    assert np.isnan(pooled_median_pgr(["a"], [0.8], [0.9], [0.7]))
+
+
+def test_agreement_inheritance_correction():
+    from w2s_lib.metrics import agreement, correction_rate, error_inheritance
+
+    y = [1, 1, 0, 0]
+    sup = [1, 0, 1, 0]  # wrong on rows 1 and 2
+    stu = [0.9, 0.2, 0.1, 0.3]  # classes 1 0 0 0: repeats row 1's error, fixes row 2
+    assert agreement(stu, sup) == pytest.approx(0.75)
+    assert error_inheritance(stu, sup, y) == pytest.approx(0.5)
+    assert correction_rate(stu, sup, y) == pytest.approx(0.5)
+    assert np.isnan(error_inheritance(stu, y, y))  # a perfect supervisor has no errors to inherit
+
+
+def test_ece_hand_case():
+    from w2s_lib.metrics import ece
+
+    # confidences 0.9, 0.9 (both right) and 0.6, 0.6 (one right): bins |1 − 0.9| and |0.5 − 0.6|
+    assert ece([0.9, 0.1, 0.6, 0.4], [1, 0, 1, 1], n_bins=5) == pytest.approx(0.5 * 0.1 + 0.5 * 0.1)
+    assert ece([1.0, 0.0], [1, 0]) == pytest.approx(0.0)

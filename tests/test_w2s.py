@@ -11,7 +11,8 @@ from w2s_lib.core.errors import W2SError
 from w2s_lib.train import classifier as C
 
 REAL_TRAIN = C.train_classifier
-SMALL = {"ladder": ("minilm-l1", "minilm-l2"), "n_docs": 60, "n_test": 30, "mode": "probe", "probe_steps": 50}
+SMALL = {"ladder": ("minilm-l1", "minilm-l2"), "n_docs": 60, "n_test": 30, "mode": "probe", "probe_steps": 50,
+         "gt_domains": (), "ceiling_data": "d_gt", "crossfit": False, "val_frac": 0.1, "lr": 2e-4}
 
 
 def cfg(**kw):
@@ -121,9 +122,9 @@ def test_bootstrap_chain_uses_previous_rung_labels(monkeypatch):
     assert s3.supervisor == s2.run_id and s2.supervisor == g1.run_id
 
 
-def test_summarize_claim_decides_from_the_ci():
-    assert w2s.summarize_claim([0.3, 0.35, 0.4])["holds"]
-    assert not w2s.summarize_claim([-0.3, 0.35, 0.4])["holds"]
+def test_summarize_claim_describes_but_never_decides():
+    s = w2s.summarize_claim([0.3, 0.35, 0.4])
+    assert s["value"] == pytest.approx(0.35) and s["n"] == 3 and "holds" not in s  # verdicts: claims.decide
 
 
 def test_generative_finetuning_changes_the_encoder_but_not_the_shape():
@@ -139,7 +140,7 @@ def test_generative_finetuning_changes_the_encoder_but_not_the_shape():
     assert changed  # the MLM pass moved the encoder's weights
 
 
-def test_generative_finetuning_is_for_the_strong_side_only(monkeypatch):
+def test_generative_finetuning_is_for_the_strong_side_only(monkeypatch, tmp_path):
     """With generative finetuning the weak supervisors are the very same runs as without it (same labels);
     students and ceilings are generatively finetuned."""
     from w2s_lib.core.artifacts import Artifact
@@ -148,12 +149,17 @@ def test_generative_finetuning_is_for_the_strong_side_only(monkeypatch):
 
     def fake_run_fit(fc, force=False):
         seen.append(fc)
-        return Artifact(path=None, result={"acc": 0.5 + 0.1 * len(fc.model), "auroc": 0.6, "label_acc": 0.5},
+        out = tmp_path / fc.run_id
+        out.mkdir(exist_ok=True)
+        n = 20
+        v = 0.1 + 0.8 * (int(fc.run_id[-6:], 16) % 1000) / 1000  # distinct labels per fit
+        np.savez(out / "preds.npz", weak_train=np.full(n - 2, v), weak_val=np.full(2, v), test=np.full(n, v))
+        return Artifact(path=out, result={"acc": 0.5 + 0.1 * len(fc.model), "auroc": 0.6, "label_acc": 0.5},
                         config=fc.to_dict())
 
     monkeypatch.setattr(w2s, "run_fit", fake_run_fit)
     ladder = ("tinygpt-xs", "tinygpt-s", "tinygpt-m")
-    base = w2s.W2SConfig.for_preset("smoke", {"ladder": ladder, "mode": "full", "n_docs": 40, "n_test": 20})
+    base = w2s.W2SConfig.for_preset("smoke", {**SMALL, "ladder": ladder, "mode": "full", "n_docs": 40, "n_test": 20})
     w2s.run_w2s(base, seeds=[3], progress=False)
     plain = {(f.model, f.supervisor == ""): f.run_id for f in seen}
     seen.clear()
@@ -165,3 +171,62 @@ def test_generative_finetuning_is_for_the_strong_side_only(monkeypatch):
     assert {f.supervisor for f in students} == weak_runs
     ceilings = {f.model for f in seen if f.supervisor == "" and f.generative_epochs == 1.0}
     assert ceilings == {"tinygpt-s", "tinygpt-m"}  # the bottom rung is never a ceiling
+
+
+# ---------------------------------------------------------------- the ladder protocol and mode='head'
+def test_ladder_protocol_pairs_and_chain_on_a_hand_fit():
+    """A fake fit: each rung's test predictions are fixed; students copy their labels' mean shift."""
+    from w2s_lib.generalization.ladder import CEILING, SUPERVISOR, Preds, bootstrap_chain, ladder_pairs
+
+    y = np.array([1, 1, 0, 0])
+    calls = []
+
+    def fit(rung, targets, crossfit=False):
+        calls.append((rung, targets if isinstance(targets, str) else "labels", crossfit))
+        good = {"a": [0.9, 0.2, 0.8, 0.1], "b": [0.9, 0.9, 0.8, 0.1], "c": [0.9, 0.9, 0.1, 0.1]}[rung]
+        return Preds(weak=np.array([[0.7, 0.3]]), test=np.array([good]))
+
+    rows = ladder_pairs(["a", "b", "c"], fit, y, seeds=[7])
+    assert [(r["weak"], r["strong"], r["gap"]) for r in rows] == [("a", "b", 1), ("a", "c", 2), ("b", "c", 1)]
+    r = rows[1]  # a (acc 0.5) supervises c; c's student = c's ceiling = 1.0 -> PGR 1
+    assert (r["weak_acc"], r["w2s_acc"], r["ceiling_acc"], r["pgr_acc"]) == (0.5, 1.0, 1.0, 1.0)
+    assert r["correction"] == 1.0 and r["inheritance"] == 0.0 and r["agreement"] == 0.5
+    calls.clear()
+    boot = bootstrap_chain(["a", "b", "c"], fit, y, seeds=[7], crossfit=True)
+    assert set(x["method"] for x in boot) == {"direct", "bootstrap", "chain"}
+    assert ("b", "labels", True) in calls and ("c", "labels", False) in calls  # only intermediates cross-fit
+
+
+def _head_cfg(**kw):
+    return w2s.W2SConfig.for_preset("smoke", kw)
+
+
+def test_head_mode_runs_all_seeds_at_once_and_a_seed_does_not_depend_on_its_batch():
+    c = _head_cfg()
+    both = w2s.run_w2s(c, seeds=[0, 1], progress=False)
+    alone = w2s.run_w2s(c, seeds=[1], progress=False)
+    assert len(both) == 2 * 3 and set(both["gap"]) == {1, 2}
+    a = both[both.seed == 1].reset_index(drop=True)[["w2s_acc", "weak_acc", "ceiling_acc"]]
+    b = alone.reset_index(drop=True)[["w2s_acc", "weak_acc", "ceiling_acc"]]
+    assert np.allclose(a.values, b.values, atol=0.011)  # float sums may differ in the last bit, not the fit
+    assert {"inheritance", "correction", "agreement", "w2s_ece", "weak_label_acc"} <= set(both.columns)
+    assert np.isfinite(w2s.pooled_median_pgr(both)) or both["pgr_acc"].isna().all()
+
+
+def test_head_mode_bow_never_sees_the_shifted_words():
+    """The weak family learns sentiment words only from its own (gadget) rows: a food-only word has weight 0."""
+    import torch
+
+    from w2s_lib.generalization.frozen import bow_features, train_heads
+
+    texts = ["the screen is good", "the screen is bad", "the soup is tasty"]
+    x = torch.as_tensor(bow_features(texts))[None]
+    (p,) = train_heads(x[:, :2], torch.tensor([[1.0, 0.0]]), [x[:, 2:]], lr=0.1, epochs=20, batch_size=2)
+    assert p[0, 0] == pytest.approx(0.5, abs=1e-6)  # "tasty" unseen, "the/soup/is" carry no label signal
+
+
+def test_head_mode_crossfit_and_controls_are_head_only():
+    with pytest.raises(W2SError, match="head"):
+        w2s.run_bootstrap(cfg(ladder=("minilm-l1", "minilm-l2", "minilm-l3"), crossfit=True), seeds=[0])
+    with pytest.raises(W2SError, match="head"):
+        w2s.run_w2s(cfg(strong_init="random"), seeds=[0], progress=False)

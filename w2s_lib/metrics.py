@@ -28,13 +28,18 @@ __all__ = [
     "DeceptionResult",
     "WinTieLose",
     "accuracy",
+    "agreement",
     "auroc",
     "bootstrap_ci",
     "ci",
+    "correction_rate",
     "deception_score",
+    "ece",
+    "error_inheritance",
     "knowledge_areas",
     "median_pgr",
     "pgr",
+    "pooled_median_pgr",
     "t_ci",
     "win_tie_lose",
     "win_tie_lose_from_verdicts",
@@ -189,6 +194,79 @@ def median_pgr(pairs: Iterable) -> float:
         raise W2SError("median_pgr got no pairs")
     finite = [v for v in vals if np.isfinite(v)]
     return float(np.median(finite)) if finite else float("nan")
+
+
+def pooled_median_pgr(pair, weak, w2s, ceiling) -> float:
+    """The official plots' PGR: one median over every (pair × seed) record, each record's student
+    against its pair's **seed-mean** weak and ceiling accuracy.
+
+    ``pair``: a label per record (e.g. ``"l1→l4"``); ``weak``, ``w2s``, ``ceiling``: one value per record.
+    For each pair the baselines are the means of ``weak`` and ``ceiling`` over its records; a record's PGR
+    is ``(w2s − mean weak) / (mean ceiling − mean weak)``; pairs whose mean ceiling does not beat the mean
+    weak are left out (``nan`` when none is left). Per-seed medians (:func:`median_pgr` on each seed's
+    pairs) are the other reading, the one a confidence interval over seeds needs.
+    """
+    keys = list(pair)
+    w, s, c = (_array(v, name).astype(float) for v, name in ((weak, "weak"), (w2s, "w2s"), (ceiling, "ceiling")))
+    _same_length(pair=np.asarray(keys, dtype=object), weak=w, w2s=s, ceiling=c)
+    if not keys:
+        raise W2SError("pooled_median_pgr got no records")
+    vals = []
+    for k in dict.fromkeys(keys):
+        m = np.array([key == k for key in keys])
+        vals.extend(pgr(np.mean(w[m]), s[m], np.mean(c[m])).tolist())
+    finite = [v for v in vals if np.isfinite(v)]
+    return float(np.median(finite)) if finite else float("nan")
+
+
+def _hard(x, name: str) -> np.ndarray:
+    """1-D predictions: booleans / integers as classes, floats as ``P(1) ≥ 0.5``."""
+    a = _array(x, name)
+    if a.dtype == bool or np.issubdtype(a.dtype, np.integer):
+        return a.astype(int)
+    return (a.astype(float) >= 0.5).astype(int)
+
+
+def agreement(a, b) -> float:
+    """Share of rows on which two classifiers predict the same class (``P(1)`` arrays or classes)."""
+    x, y = _hard(a, "a"), _hard(b, "b")
+    _same_length(a=x, b=y)
+    return float(np.mean(x == y))
+
+
+def error_inheritance(student, supervisor, labels) -> float:
+    """P(student wrong | supervisor wrong): the share of the supervisor's errors the student repeats
+    (1 = copies every mistake; ``nan`` when the supervisor makes none)."""
+    st, sp, y = _hard(student, "student"), _hard(supervisor, "supervisor"), _binary(labels, "labels").astype(int)
+    _same_length(student=st, supervisor=sp, labels=y)
+    wrong = sp != y
+    return float(np.mean(st[wrong] != y[wrong])) if wrong.any() else float("nan")
+
+
+def correction_rate(student, supervisor, labels) -> float:
+    """P(student right | supervisor wrong) = 1 − :func:`error_inheritance` (``nan`` without errors)."""
+    return 1.0 - error_inheritance(student, supervisor, labels)
+
+
+def ece(probs, labels, n_bins: int = 10) -> float:
+    """Expected calibration error of binary ``P(1)`` predictions: rows binned by confidence
+    ``max(p, 1 − p)`` into ``n_bins`` equal-width bins over [0.5, 1]; the row-weighted mean of
+    |accuracy − mean confidence| per bin."""
+    p = _finite(probs, "probs")
+    y = _binary(labels, "labels").astype(int)
+    _same_length(probs=p, labels=y)
+    if int(n_bins) < 1:
+        raise W2SError(f"n_bins must be ≥ 1; got {n_bins}")
+    conf = np.maximum(p, 1 - p)
+    right = ((p >= 0.5).astype(int) == y).astype(float)
+    edges = np.linspace(0.5, 1.0, int(n_bins) + 1)
+    idx = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, int(n_bins) - 1)
+    total = 0.0
+    for b in range(int(n_bins)):
+        m = idx == b
+        if m.any():
+            total += m.sum() * abs(right[m].mean() - conf[m].mean())
+    return float(total / len(p)) if len(p) else float("nan")
 
 
 # --------------------------------------------------------------------------------------------------

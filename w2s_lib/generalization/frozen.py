@@ -1,0 +1,237 @@
+"""Mode ``head``: Part I's tiny ladder — zero-initialised linear heads on frozen features, trained the way the
+official code trains a whole model (Adam, minibatch 32, 2 epochs, cosine decay, no warmup), vectorised across
+seeds — and the weak family of that ladder, a bag-of-n-grams classifier.
+
+Why a head trained for two epochs and not a probe fit to convergence: a probe fit to convergence on weak
+labels reproduces them as closely as its features allow — nothing in it can overrule a label. A head that
+takes a fixed small number of minibatch steps from zero (the official recipe) moves along the directions
+the pretrained representation makes easy first, which is the mechanism Burns et al. name for weak-to-strong
+generalisation: the strong model's prior, not the labels, decides the rows where the weak supervisor errs.
+
+Features (cached per model, dataset and world through :func:`~w2s_lib.core.artifacts.load_or_run`):
+
+- ``minilm-lK``: mean-pooled hidden state of layer K of all-MiniLM-L6-v2 — every layer from one forward
+  pass (the truncated rung's output equals the full model's hidden state K);
+- ``minilm-lK`` with ``init="random"``: the same architecture randomly initialised (the strong model
+  *without* its pretrained knowledge: the mechanism-off arm);
+- ``bow``: counts of the unigrams and bigrams of the dataset (the weak family: it learns sentiment words only
+  from its own training rows, so on a vocabulary-shifted D_gt it cannot know the other domain's words).
+
+Every fit serves all seeds at once: inputs ``(S, n, d)``, one weight tensor ``(S, d, 2)``, one batched
+matrix product per step; each seed draws its own minibatch order from its own generator, so a seed's result
+does not depend on which other seeds share the batch.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from w2s_lib.core.artifacts import load_or_run
+from w2s_lib.core.config import Config, knob
+from w2s_lib.core.errors import W2SError
+from w2s_lib.generalization.ladder import CEILING, SUPERVISOR, Preds
+from w2s_lib.train.losses import get_loss
+
+INITS = ("pretrained", "random")
+BOW = "bow"
+
+
+@dataclass(frozen=True)
+class LayerFeaturesConfig(Config):
+    """Mean-pooled features of every layer of ``model`` over a list of texts (identified by their hash)."""
+
+    model: str = knob("minilm-l6", help="zoo name of the full encoder (its layers are the rungs)")
+    init: str = knob("pretrained", choices=INITS, help="'random': the architecture with random weights")
+    texts_hash: str = knob("", help="sha256 of the texts")
+    max_length: int = knob(64, low=8, high=4096)
+    batch_size: int = knob(128, low=1, affects_result=False)
+
+    SLUG = "layerfeats"
+
+
+def layer_features(texts: list[str], init: str = "pretrained", max_length: int = 64, preset: str = "tiny",
+                   model: str = "minilm-l6") -> np.ndarray:
+    """``(L + 1, N, d)``: the mean-pooled embedding output (0) and every layer's output (1…L) of ``model``."""
+    from w2s_lib.models import zoo
+    from w2s_lib.models.heads import pool_mean
+    from w2s_lib.train.probe import texts_hash
+
+    cfg = LayerFeaturesConfig(preset=preset, model=model, init=init, texts_hash=texts_hash(texts),
+                              max_length=max_length)
+
+    def compute(out_dir):
+        from transformers import AutoModel
+
+        tok = zoo.load_tokenizer(model)
+        if init == "random":
+            torch.manual_seed(0)
+            net = AutoModel.from_config(zoo._config(model)).eval()
+        else:
+            net = zoo.load_backbone(model)
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(texts), cfg.batch_size):
+                b = tok(texts[s:s + cfg.batch_size], padding=True, truncation=True, max_length=max_length,
+                        return_tensors="pt")
+                hs = net(input_ids=b["input_ids"], attention_mask=b["attention_mask"], output_hidden_states=True).hidden_states
+                out.append(torch.stack([pool_mean(h, b["attention_mask"]) for h in hs]).numpy())
+        np.save(out_dir / "features.npy", np.concatenate(out, axis=1).astype(np.float32))
+        return {"n": len(texts), "layers": len(out[0]) - 1 if out else 0}
+
+    art = load_or_run(cfg, compute)
+    return np.load(art.path / "features.npy")
+
+
+def bow_features(texts: list[str], ngrams: int = 2) -> np.ndarray:
+    """Counts of every lower-cased word n-gram (n ≤ ``ngrams``) that occurs in ``texts``: ``(N, V)``."""
+    grams = []
+    for t in texts:
+        w = re.findall(r"[a-z']+", t.lower())
+        g = list(w)
+        for n in range(2, ngrams + 1):
+            g += ["_".join(w[i:i + n]) for i in range(len(w) - n + 1)]
+        grams.append(g)
+    vocab = {g: i for i, g in enumerate(sorted({x for gs in grams for x in gs}))}
+    x = np.zeros((len(texts), len(vocab)), dtype=np.float32)
+    for i, gs in enumerate(grams):
+        for g in gs:
+            x[i, vocab[g]] += 1
+    return x
+
+
+def train_heads(x: torch.Tensor, targets: torch.Tensor, predict: list[torch.Tensor], *, lr: float, epochs: float,
+                batch_size: int, loss: str = "xent", loss_params: tuple = (), weight_decay: float = 0.0,
+                seeds: list[int] | None = None) -> list[np.ndarray]:
+    """Train one zero-initialised linear head per seed on ``x`` ``(S, n, d)`` with soft targets ``P(1)``
+    ``(S, n)``; return ``P(1)`` on each tensor of ``predict`` ``(S, m, d)``.
+
+    The official recipe: Adam, minibatches of ``batch_size``, ``epochs`` passes, cosine decay to 0 over all
+    steps, no warmup; the loss is any of :mod:`w2s_lib.train.losses` with ``step_frac``. Features are
+    standardised with each seed's training rows (constant columns — e.g. words a bag of words never saw —
+    keep weight 0).
+    """
+    S, n, d = x.shape
+    mu = x.mean(1, keepdim=True)
+    sd = x.std(1, keepdim=True)
+    sd = torch.where(sd < 1e-6, torch.ones_like(sd), sd)
+    xs = (x - mu) / sd
+    t = torch.stack([1 - targets, targets], dim=-1).float()
+    w = torch.zeros(S, d, 2, requires_grad=True)
+    b = torch.zeros(S, 1, 2, requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=lr, weight_decay=weight_decay)
+    per_epoch = math.ceil(n / batch_size)
+    total = max(1, math.ceil(per_epoch * epochs))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5 * (1 + math.cos(math.pi * k / total)))
+    fn = None if loss == "xent" else get_loss(loss, **dict(loss_params))
+    gens = [torch.Generator().manual_seed(int(s)) for s in (seeds if seeds is not None else range(S))]
+    step = 0
+    while step < total:
+        perm = torch.stack([torch.randperm(n, generator=g) for g in gens])
+        for start in range(0, n, batch_size):
+            if step >= total:
+                break
+            idx = perm[:, start:start + batch_size]
+            xb = torch.gather(xs, 1, idx.unsqueeze(-1).expand(-1, -1, d))
+            tb = torch.gather(t, 1, idx.unsqueeze(-1).expand(-1, -1, 2))
+            logits = torch.bmm(xb, w) + b
+            if fn is None:
+                value = -(tb * torch.log_softmax(logits, -1)).sum(-1).mean(1).sum()
+            else:
+                value = sum(fn(logits[s], tb[s], step / total) for s in range(S))
+            opt.zero_grad()
+            value.backward()
+            opt.step()
+            sched.step()
+            step += 1
+    with torch.no_grad():
+        return [torch.softmax(torch.bmm((p - mu) / sd, w) + b, -1)[..., 1].numpy() for p in predict]
+
+
+class HeadFit:
+    """The ladder protocol's ``fit`` (:mod:`w2s_lib.generalization.ladder`) for ``mode='head'``: every seed
+    of ``seeds`` at once. Supervisors train on D_gt; ceilings on ``cfg.ceiling_data`` (D_gt as the official
+    code, or D_weak's ground truth when D_gt is vocabulary-shifted); students on D_weak with the labels given.
+    ``cfg.strong_init='random'`` gives ceilings and students a randomly initialised backbone (supervisors stay
+    pretrained: the same labels, a student without the latent knowledge)."""
+
+    def __init__(self, cfg, seeds, rows: list[dict], every: list[str]):
+        """``rows``: per seed, the pipeline's splits (``gt_train``, ``weak_train``, ``test`` with ``text`` and
+        ``label``); ``every``: every text of the dataset (the feature cache covers all of them when the seeds
+        touch most of them)."""
+        self.cfg, self.seeds = cfg, [int(s) for s in seeds]
+        used = {t for r in rows for k in ("gt_train", "weak_train", "test") for t in r[k]["text"]}
+        # encode the whole dataset once (one cache entry for every seed set) when the seeds touch most of it
+        texts = every if 2 * len(used) >= len(every) else [t for t in every if t in used]
+        layers = [int(m.group(1)) for m in (re.fullmatch(r"minilm-l(\d)", r) for r in cfg.ladder) if m]
+        self._encoder = f"minilm-l{max(layers)}" if layers else "minilm-l6"
+        self._row = {t: i for i, t in enumerate(texts)}
+        self._texts = texts
+        self._feats: dict[tuple[str, str], torch.Tensor] = {}
+        self.idx = {k: np.stack([[self._row[t] for t in r[k]["text"]] for r in rows])
+                    for k in ("gt_train", "weak_train", "test")}
+        self.y = {k: np.stack([np.asarray(r[k]["label"]) for r in rows]) for k in ("gt_train", "weak_train", "test")}
+        for k, v in self.idx.items():
+            if v.shape[1] == 0:
+                raise W2SError(f"mode='head' needs rows in {k}; check n_docs / n_test / gt_domains")
+
+    def features(self, rung: str, init: str) -> torch.Tensor:
+        key = (rung, "pretrained" if rung == BOW else init)
+        if key not in self._feats:
+            if rung == BOW:
+                f = bow_features(self._texts)
+            else:
+                m = re.fullmatch(r"minilm-l(\d)", rung)
+                if not m:
+                    raise W2SError(f"mode='head' takes the rungs 'bow' and 'minilm-l1'…'minilm-l6'; got {rung!r}")
+                k = int(m.group(1))
+                f = layer_features(self._texts, init, self.cfg.max_length, self.cfg.preset,
+                                   model=self._encoder if k <= int(self._encoder[-1]) else rung)[k]
+            self._feats[key] = torch.as_tensor(f)
+        return self._feats[key]
+
+    def _train(self, rung, init, train_key, targets, predict_keys, loss, extra_seed: str):
+        f = self.features(rung, init)
+        x = f[torch.as_tensor(self.idx[train_key])]
+        preds = [f[torch.as_tensor(self.idx[k])] if isinstance(k, str) else f[torch.as_tensor(k)] for k in predict_keys]
+        c = self.cfg
+        salt = zlib.crc32(extra_seed.encode()) % 100_000
+        return train_heads(x, torch.as_tensor(targets, dtype=torch.float32), preds, lr=c.lr, epochs=c.epochs,
+                           batch_size=c.batch_size, loss=loss, loss_params=c.loss_params() if loss != "xent" else (),
+                           weight_decay=c.weight_decay, seeds=[s * 100_003 + salt for s in self.seeds])
+
+    def __call__(self, rung: str, targets, crossfit: bool = False) -> Preds:
+        c = self.cfg
+        if isinstance(targets, str):
+            if targets == SUPERVISOR or (targets == CEILING and c.ceiling_data == "d_gt"):
+                init = "pretrained" if targets == SUPERVISOR else c.strong_init
+                pw, pt = self._train(rung, init, "gt_train", self.y["gt_train"].astype(np.float32),
+                                     ["weak_train", "test"], "xent", f"{rung}/{targets}")
+                return Preds(pw, pt)
+            if targets == CEILING:
+                pw, pt = self._train(rung, c.strong_init, "weak_train", self.y["weak_train"].astype(np.float32),
+                                     ["weak_train", "test"], "xent", f"{rung}/ceiling-weak")
+                return Preds(pw, pt)
+            raise W2SError(f"unknown fit target {targets!r}")
+        targets = np.asarray(targets, dtype=np.float32)
+        pw, pt = self._train(rung, c.strong_init, "weak_train", targets, ["weak_train", "test"], c.loss, f"{rung}/student")
+        if not crossfit:
+            return Preds(pw, pt)
+        # cross-fitted relabelling: each half of D_weak labelled by a head trained on the other half
+        n = targets.shape[1]
+        half = n // 2
+        order = np.stack([np.random.default_rng(s).permutation(n) for s in self.seeds])
+        out = np.empty_like(pw)
+        for a, bb in ((order[:, :half], order[:, half:]), (order[:, half:], order[:, :half])):
+            saved = self.idx["weak_train"]
+            sub = np.take_along_axis(saved, a, 1)
+            self.idx["_fold"] = sub
+            (p,) = self._train(rung, c.strong_init, "_fold", np.take_along_axis(targets, a, 1),
+                               [np.take_along_axis(saved, bb, 1)], c.loss, f"{rung}/fold")
+            np.put_along_axis(out, bb, p, 1)
+        return Preds(out, pt)

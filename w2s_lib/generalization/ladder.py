@@ -1,0 +1,137 @@
+"""The ladder protocol: every (weak < strong) pair of a ladder, and the bootstrap chain, over one fit callable.
+
+Burns et al.'s experiments share one shape whatever trains the models (a probe, a fine-tuned encoder, a
+chess GPT, a reward model): each rung is fit on ground truth once — as a *supervisor* of the stronger rungs
+and as its own *ceiling* — and every pair (weak < strong) trains the strong rung on the weak rung's soft
+labels. Bootstrapping walks the ladder: rung k+1 trains on rung k's labels. This module owns that shape;
+the caller owns training, through one callable::
+
+    fit(rung: str, targets, crossfit: bool = False) -> Preds
+
+- ``targets == SUPERVISOR``: the rung trained on ground truth as a weak supervisor (official: on D_gt);
+- ``targets == CEILING``: the rung trained on ground truth as the ceiling the pair is measured against
+  (official: the same fit as the supervisor; a vocabulary-shifted setup trains it on D_weak's GT);
+- ``targets`` an array ``(S, n_weak)`` of soft labels ``P(1)`` on D_weak: a student.
+
+``Preds.weak`` holds ``P(1)`` on the D_weak rows (the labels a stronger rung trains on) and ``Preds.test``
+on the test rows, both with a leading *seed* axis ``S`` — one fit call serves every seed, so a caller can
+vectorise across seeds (or loop; the protocol does not care). With ``crossfit=True`` the D_weak
+predictions must be *cross-fitted*: each row labelled by a model that did not train on it (k-fold), which
+is what lets an intermediate of a bootstrap chain correct its supervisor rather than echo it.
+
+The records carry accuracy, AUROC and PGR per (seed, pair), and the error metrics of
+:mod:`w2s_lib.metrics` (error inheritance, correction rate, agreement with the supervisor, ECE), all on
+the test rows. Chess (``generalization/chess.py``) and reward modelling can pass their own ``fit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from w2s_lib import metrics
+from w2s_lib.core.errors import W2SError
+
+SUPERVISOR = "supervisor"
+CEILING = "ceiling"
+
+
+@dataclass(frozen=True)
+class Preds:
+    """``P(1)`` of one fit on D_weak rows and on test rows, shape ``(S, n)`` (S = seeds)."""
+
+    weak: np.ndarray
+    test: np.ndarray
+
+
+Fit = Callable[..., Preds]
+
+
+def _check(p: Preds, n_seeds: int, n_test: int, what: str) -> Preds:
+    w, t = np.asarray(p.weak, dtype=float), np.asarray(p.test, dtype=float)
+    if t.shape != (n_seeds, n_test) or w.ndim != 2 or w.shape[0] != n_seeds:
+        raise W2SError(f"fit({what}) returned weak {w.shape} / test {t.shape}; expected (S={n_seeds}, n) "
+                       f"and test (S, {n_test})")
+    return Preds(w, t)
+
+
+def _scores(p_test: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    return metrics.accuracy(p_test, y), metrics.auroc(p_test, y)
+
+
+def pair_record(weak: Preds, ceiling: Preds, student: Preds, y_test: np.ndarray, s: int) -> dict:
+    """One (seed ``s``, pair) row: accuracies, AUROCs, PGRs and the error metrics on the test rows."""
+    y = np.asarray(y_test)[s] if np.ndim(y_test) == 2 else np.asarray(y_test)
+    wa, wu = _scores(weak.test[s], y)
+    sa, su = _scores(student.test[s], y)
+    ca, cu = _scores(ceiling.test[s], y)
+    return {"weak_acc": wa, "w2s_acc": sa, "ceiling_acc": ca, "weak_auroc": wu, "w2s_auroc": su,
+            "ceiling_auroc": cu, "pgr_acc": float(metrics.pgr(wa, sa, ca)), "pgr_auroc": float(metrics.pgr(wu, su, cu)),
+            "agreement": metrics.agreement(student.test[s], weak.test[s]),
+            "inheritance": metrics.error_inheritance(student.test[s], weak.test[s], y),
+            "correction": metrics.correction_rate(student.test[s], weak.test[s], y),
+            "w2s_ece": metrics.ece(student.test[s], y), "weak_ece": metrics.ece(weak.test[s], y)}
+
+
+def ladder_pairs(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int]) -> list[dict]:
+    """Every (weak < strong) pair of ``rungs`` (weak → strong) for every seed: one record per (seed, pair)
+    with ``seed, weak, strong, gap`` (rung distance) and :func:`pair_record`'s columns.
+
+    ``y_test``: the test labels, ``(n_test,)`` shared by all seeds or ``(S, n_test)``."""
+    rungs, seeds = list(rungs), list(seeds)
+    if len(rungs) < 2:
+        raise W2SError(f"a ladder needs at least two rungs; got {rungs}")
+    n_test = np.shape(y_test)[-1]
+    sup = {m: _check(fit(m, SUPERVISOR), len(seeds), n_test, f"{m}, supervisor") for m in rungs[:-1]}
+    ceil = {m: _check(fit(m, CEILING), len(seeds), n_test, f"{m}, ceiling") for m in rungs[1:]}
+    out = []
+    for i, weak in enumerate(rungs[:-1]):
+        for j in range(i + 1, len(rungs)):
+            strong = rungs[j]
+            student = _check(fit(strong, sup[weak].weak), len(seeds), n_test, f"{strong} on {weak}'s labels")
+            for s, seed in enumerate(seeds):
+                out.append({"seed": seed, "weak": weak, "strong": strong, "gap": j - i,
+                            **pair_record(sup[weak], ceil[strong], student, y_test, s)})
+    return out
+
+
+def bootstrap_chain(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int], crossfit: bool = True,
+                    y_weak=None) -> list[dict]:
+    """Bootstrapping M1 → M2 → … → Mn (each rung trained on the previous rung's labels on D_weak;
+    intermediates relabel D_weak cross-fitted when ``crossfit``) vs direct supervision M1 → Mn.
+
+    Records: ``method`` ``direct`` / ``bootstrap`` (the final students, :func:`pair_record` columns against
+    M1 and Mn's ceiling) and ``chain`` (each intermediate's test accuracy, and with ``y_weak`` — D_weak's GT,
+    ``(n_weak,)`` or ``(S, n_weak)``, for reporting only — the accuracy of the labels it passes on)."""
+    rungs, seeds = list(rungs), list(seeds)
+    if len(rungs) < 3:
+        raise W2SError(f"bootstrapping needs at least three rungs (an intermediate); got {rungs}")
+    n_test = np.shape(y_test)[-1]
+    first = _check(fit(rungs[0], SUPERVISOR), len(seeds), n_test, f"{rungs[0]}, supervisor")
+    ceiling = _check(fit(rungs[-1], CEILING), len(seeds), n_test, f"{rungs[-1]}, ceiling")
+    direct = _check(fit(rungs[-1], first.weak), len(seeds), n_test, "direct")
+    labels, chain = first.weak, []
+    for k, m in enumerate(rungs[1:]):
+        last = k == len(rungs) - 2
+        p = _check(fit(m, labels, crossfit=crossfit and not last), len(seeds), n_test, f"chain {m}")
+        chain.append((m, p))
+        labels = p.weak
+    out = []
+    for s, seed in enumerate(seeds):
+        yw = None if y_weak is None else (np.asarray(y_weak)[s] if np.ndim(y_weak) == 2 else np.asarray(y_weak))
+        for method, st in (("direct", direct), ("bootstrap", chain[-1][1])):
+            rec = {"seed": seed, "method": method, "weak": rungs[0], "strong": rungs[-1],
+                   **pair_record(first, ceiling, st, y_test, s)}
+            if yw is not None:
+                rec["weak_label_acc"] = metrics.accuracy(first.weak[s], yw)
+            out.append(rec)
+        y = np.asarray(y_test)[s] if np.ndim(y_test) == 2 else np.asarray(y_test)
+        for m, p in chain[:-1]:
+            rec = {"seed": seed, "method": "chain", "weak": rungs[0], "strong": m,
+                   "w2s_acc": metrics.accuracy(p.test[s], y)}
+            if yw is not None:
+                rec["label_acc"] = metrics.accuracy(p.weak[s], yw)
+            out.append(rec)
+    return out
