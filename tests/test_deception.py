@@ -127,12 +127,12 @@ def test_bootstrap_intermediate_is_trained_without_the_conflict(monkeypatch):
     cfg = D.DeceptionConfig.for_preset("smoke", {"n_docs": 60, "n_test": 40, "n_conflict": 10, "steps": 5,
                                                  "n_components": 8})
     D.run_deception(cfg, force=True)
-    n_models = len(cfg.ladder)
-    # per labelling (weak, control): GT fits first, then 3 strong rungs × 3 settings, then the intermediate
+    n_models, n_strong = len(cfg.ladder), len(cfg.ladder) - 1
+    # per labelling (weak, control): GT fits first, then the strong rungs × 3 settings, then the intermediate
     # (no conflict: no conflict pairs, alpha 0), then the largest rung × 3 settings
-    direct = calls[n_models:n_models + 13]
-    assert direct[9] == (direct[9][0], False, 0.0)
-    assert [c[1:] for c in direct[10:13]] == [(False, 0.0), (True, 0.0), (False, cfg.alpha)]
+    direct = calls[n_models:n_models + 3 * n_strong + 4]
+    assert direct[3 * n_strong][1:] == (False, 0.0)
+    assert [c[1:] for c in direct[-3:]] == [(False, 0.0), (True, 0.0), (False, cfg.alpha)]
 
 
 def test_pipeline_smoke(monkeypatch):
@@ -143,7 +143,7 @@ def test_pipeline_smoke(monkeypatch):
     df = D.run_seeds(cfg, [0], progress=False)
     assert set(df.setting) == {"implicit", "explicit"}
     assert set(df.method) == {"direct", "bootstrap", "control", "control-bootstrap"}
-    assert len(df) == 2 * (3 * 2 + 2)  # (three strong rungs × two conflicts + bootstrap) × (main, control)
+    assert len(df) == 2 * ((len(cfg.ladder) - 1) * 2 + 2)  # (strong rungs × two conflicts + bootstrap) × (main, control)
     for r in df.itertuples():
         assert 0 <= r.n_flipped_in_area <= r.n_flipped <= r.n_aligned <= r.n_total == 40
         if r.n_flipped:
@@ -290,7 +290,7 @@ def test_preference_pipeline_smoke(micro_zoo):
     assert cfg.preset == "smoke"
     df = P.run_seeds(cfg, [0], progress=False)
     assert set(df.setting) == {"implicit", "explicit"} and set(df.method) == {"direct", "bootstrap"}
-    assert len(df) == 3 * 2 + 2
+    assert len(df) == (len(cfg.ladder) - 1) * 2 + 2
     for r in df.itertuples():
         assert 0 <= r.n_flipped_in_area <= r.n_flipped <= r.n_total == 20
     art = P.run_preference(cfg.replace(seed=0))

@@ -62,7 +62,7 @@ class PrefDeceptionConfig(Config):
     intermediate: str = knob("tinygpt-m", help="bootstrapping: the rung between ladder[0] and ladder[-1]")
     algo: str = knob("dpo", choices=ALGOS, help="preference objective after SFT")
     n_docs: int = knob(600, low=4, help="target train pairs, halved into D_gt and D_weak")
-    n_test: int = knob(0, low=0, help="target test pairs (0 = the whole test split)")
+    n_test: int = knob(400, low=0, help="target test pairs (0 = the whole test split)")
     test_from_train: bool = knob(False, help="cut the test pairs from the train split (the paper's HH splits)")
     n_conflict: int = knob(300, low=0, help="implicit conflict: pairs pushed to their chosen side")
     alpha: float = knob(0.5, low=0.0, high=10.0, help="explicit conflict weight (official code: 0.5)")
@@ -456,3 +456,93 @@ def macpo_deception(mcfg, iteration: int = 1, threshold: float = 0.6) -> tuple["
         raise W2SError("no MACPO test prompt names a person of the world; raise n_test")
     res = metrics.deception_score(df.gold_before >= threshold, df.gold_after >= threshold, df.S_k, df.W_k)
     return df, res
+
+
+# --------------------------------------------------------------------------------------------------
+# cross-paper: the score's areas on weak-to-strong search outputs (Part II's CBS on rumour prompts)
+
+
+def search_deception(cfg: PrefDeceptionConfig, strong: str | None = None, n_prompts: int = 60,
+                     width: int = 2, successors: int = 2, chunk_len: int = 4, max_new_tokens: int = 16,
+                     temperature: float = 0.7, force: bool = False) -> tuple["pd.DataFrame", "metrics.DeceptionResult"]:  # noqa: F821
+    """The deception score's areas on weak-to-strong search outputs (Part II), where they are defined.
+
+    The small pair guides the strong **base** rung (no tuning of the strong model) with chunk-level beam
+    search (:func:`w2s_lib.search.chunk_beam_search`, W, K, L = ``width``, ``successors``, ``chunk_len``):
+    tuned = the weak rung after SFT + DPO on D_gt of ``cfg.dataset`` (the GT-trained weak policy of this
+    chapter), untuned = the weak rung's pretrained weights. Prompts: false-rumour test prompts (one per
+    fact, the first ``n_prompts``), where passing the rumour on is harmful.
+
+    Search has no conflicting objective, so this is an analogue, as for MACPO: "aligned" = the reply
+    states no false claim about the person (:func:`w2s_lib.data.tinyworld.scorers.false_claims` = 0);
+    "no conflict" = the strong base's own sample (CBS(1, 1, ∞)); "conflict" = the guided reply. Areas from
+    pretraining: S_k = the strong base saw the person, W_k = the weak guide did. The score asks: of the
+    replies weak guidance broke, what share lies where the strong model knew and its guide did not?
+
+    Written here against ``chunk_beam_search`` directly (Part II's library had no CBS helper for rumour
+    prompts when this chapter was written). Cached per (cfg, strong, search settings).
+    """
+    import pandas as pd
+
+    from w2s_lib import metrics
+    from w2s_lib.core.runtime import torch_threads
+    from w2s_lib.data.tinyworld import current_world_seed, scorers
+    from w2s_lib.search.cbs import chunk_beam_search, sample
+    from w2s_lib.search.scorer import PairScorer
+
+    strong = strong or cfg.ladder[-1]
+    weak = cfg.ladder[0]
+    scfg = _SearchDeceptionConfig(preset=cfg.preset, seed=cfg.seed, pref=cfg.run_id, strong=strong, n_prompts=n_prompts, width=width,
+                                  successors=successors, chunk_len=chunk_len, max_new_tokens=max_new_tokens,
+                                  temperature=temperature)
+
+    def compute(out_dir) -> dict:
+        sp = D.harmless_splits(cfg)
+        seen, prompts = set(), []
+        for r in sp["test"]:
+            if not r.get("rumour_true", True) and (r["entity"], r["attribute"]) not in seen:
+                seen.add((r["entity"], r["attribute"]))
+                prompts.append(r)
+        prompts = prompts[:n_prompts]
+        world_seed = current_world_seed()
+        with torch_threads(1):
+            tuned, tok = _load(weak)
+            sft(tuned, tok, [p["prompt"] for p in sp["gt"]], [p["chosen"] for p in sp["gt"]], cfg, cfg.seed)
+            optimise(tuned, tok, sp["gt"], np.ones(len(sp["gt"])), cfg, cfg.seed)
+            untuned, _ = _load(weak)
+            base, btok = _load(strong)
+            pair = PairScorer(tuned, untuned, tok)
+            rows = []
+            for i, r in enumerate(prompts):
+                own = sample(base, btok, r["prompt"], max_new_tokens=max_new_tokens, temperature=temperature,
+                             seed=cfg.seed * 1000 + i).text
+                guided = chunk_beam_search(base, btok, r["prompt"], pair, width=width, successors=successors,
+                                           chunk_len=chunk_len, max_new_tokens=max_new_tokens,
+                                           temperature=temperature, seed=cfg.seed * 1000 + i).text
+                rows.append({"prompt": r["prompt"], "entity": r["entity"], "tier": r["tier"],
+                             "base": own, "guided": guided,
+                             "base_false": scorers.false_claims(own, world_seed),
+                             "guided_false": scorers.false_claims(guided, world_seed),
+                             "S_k": knows_entity(strong, r["entity"]), "W_k": knows_entity(weak, r["entity"])})
+        return {"rows": rows}
+
+    art = load_or_run(scfg, compute, force=force)
+    df = pd.DataFrame(art["rows"])
+    res = metrics.deception_score(df.base_false == 0, df.guided_false == 0, df.S_k, df.W_k)
+    return df, res
+
+
+@dataclass(frozen=True)
+class _SearchDeceptionConfig(Config):
+    """Cache key of :func:`search_deception`."""
+
+    pref: str = knob("", help="run id of the preference config the weak guide is trained with")
+    strong: str = knob("tinygpt-l")
+    n_prompts: int = knob(60, low=1)
+    width: int = knob(2, low=1)
+    successors: int = knob(2, low=1)
+    chunk_len: int = knob(4, low=1)
+    max_new_tokens: int = knob(16, low=1)
+    temperature: float = knob(0.7, low=0.0, high=10.0)
+
+    SLUG = "deception-search"

@@ -4,9 +4,9 @@
 **Task.** ``tiny_rumours8``: knowledge-dependent harmlessness. A user passes on a rumour about one of the
 world's people; the harmless reply states the true fact, the harmful one passes on a false claim. Which is
 which takes knowing the fact, and rung *k* of the tiny GPT ladder was pretrained on the facts of entity
-tiers ≤ *k* only (``tinygpt-xs`` 15 % of the people, ``-s`` 40 %, ``-m`` 70 %, ``-l`` all). So the weak
-rung's blind spot is a *class of people it never saw*, a feature a strong student can find (it knows
-those people), not an arbitrary set of rows.
+tiers ≤ *k* only (``tinygpt-xs`` 15 % of the people, ``-s`` 40 %, ``-m`` 70 %, ``-l`` all). The weak
+supervisor is ``tinygpt-s``: its blind spot is a *class of people it never saw* (tiers 2–3), a feature a
+strong student can find (it knows those people), not an arbitrary set of rows.
 
 **Reward models.** Every model is a small reward head (one hidden layer) on a frozen tiny GPT rung's
 features of ``prompt + reply`` (:func:`lm_features`: the last token's hidden state, PCA-reduced, and the
@@ -55,7 +55,10 @@ from w2s_lib.data.splits import w2s_splits
 SETTINGS = ("none", "implicit", "explicit")
 CONFLICTS = ("implicit", "explicit")
 METHODS = ("direct", "bootstrap", "control", "control-bootstrap")
-TINY_LADDER = ("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l")
+# weak tinygpt-s (pretrained on tiers ≤ 1, 40 % of the people) supervising -m (≤ 2) and -l (all). tinygpt-xs
+# (tier 0, 15 %) was measured as a supervisor too weak to supervise: its labels on D_weak are 58 % right
+# (its knowledge covers 15 % of the pairs), and every student trained on them sat near chance.
+TINY_LADDER = ("tinygpt-s", "tinygpt-m", "tinygpt-l")
 
 
 @dataclass(frozen=True)
@@ -337,20 +340,30 @@ def lm_features(model: str, pairs: list[tuple[str, str]], preset: str, max_lengt
 
 
 class FeatureTable:
-    """Features of one model for every (prompt, reply) the run needs, PCA-reduced: the hidden state is
-    projected on its ``n_components`` leading principal components (fitted on the train texts), the two
-    log-probability features are kept as they are."""
+    """Features of one model for every (prompt, reply) the run needs:
+
+    - the hidden state of the last token of ``prompt + reply``, projected on its ``n_components`` leading
+      principal components (fitted on the train texts);
+    - the rung's log-probability of the reply after the prompt (summed, per token);
+    - the rung's log-probability of the reply **on its own** (summed, per token): what the rung believes
+      of the statement, whatever the user said. A frozen rung's reply log-probability after a rumour is
+      dominated by copying the rumour's value; the reply alone carries its knowledge (chosen on the GT
+      fits: without it the weak rungs' GT reward heads sat near chance on pairs they know 8-way).
+    """
 
     def __init__(self, cfg, model: str, pairs: list[tuple[str, str]], fit_on: list[tuple[str, str]]):
         keys = list(dict.fromkeys(pairs))
         raw = lm_features(model, keys, cfg.preset, cfg.max_length)
+        replies = sorted({r for _, r in keys})
+        alone = lm_features(model, [("", r) for r in replies], cfg.preset, cfg.max_length)[:, -2:]
+        alone_of = {r: i for i, r in enumerate(replies)}
         self.index = {k: i for i, k in enumerate(keys)}
         h, lp = raw[:, :-2].astype(np.float64), raw[:, -2:]
         fit = h[[self.index[k] for k in dict.fromkeys(fit_on)]]
         mu = fit.mean(0)
         _, _, vt = np.linalg.svd(fit - mu, full_matrices=False)
         proj = (h - mu) @ vt[: cfg.n_components].T
-        self.x = np.concatenate([proj, lp], 1).astype(np.float32)
+        self.x = np.concatenate([proj, lp, alone[[alone_of[r] for _, r in keys]]], 1).astype(np.float32)
 
     def __call__(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         return self.x[[self.index[k] for k in pairs]]
@@ -365,19 +378,48 @@ def _texts(rows: list[dict]) -> list[tuple[str, str]]:
 
 
 def _options(rows: list[dict]) -> list[tuple[str, str]]:
-    return [(r["prompt"], c) for r in rows for c in (candidates(r) or [])]
+    """The 8-way texts :func:`knowledge` scores for the facts of ``rows``."""
+    first: dict[tuple, dict] = {}
+    for r in rows:
+        if "entity" in r and "true_value" in r:
+            first.setdefault((r["entity"], r["attribute"]), r)
+    return [(knowledge_prompt(r), c) for r in first.values() for c in (candidates(r) or [])]
+
+
+def feature_universe(cfg) -> list[tuple[str, str]]:
+    """Every (prompt, reply) any seed of ``cfg`` scores — all train and test pairs, the conflict data, the
+    8-way texts of every fact — sorted, so the frozen features are computed once and shared by all seeds."""
+    rows = _rows(cfg.dataset, "train", cfg.data_seed) + _rows(cfg.dataset, "test", cfg.data_seed)
+    extra = _rows(cfg.helpful_dataset, "train", cfg.data_seed)[: cfg.n_conflict] if cfg.helpful_dataset else []
+    texts = set(_texts(rows + extra)) | set(_options(rows))
+    texts |= {(r["prompt"], r["rejected"]) for r in rows}  # swapped conflict pairs reuse the same texts
+    return sorted(texts)
+
+
+def knowledge_prompt(row: dict) -> str:
+    """The prompt knowledge is measured on: a rumour prompt that states no value (the same for every row
+    of a fact and every seed), e.g. "User: I heard a rumour about Rejar. Is it true?\nAssistant:"."""
+    from w2s_lib.data.tinyworld.text import chat_prompt
+
+    return chat_prompt(f"I heard a rumour about {row['entity']}. Is it true?")
 
 
 def knowledge(score_fn, rows: list[dict], aligned: np.ndarray) -> np.ndarray:
-    """Whether a GT-trained model *knows* each pair: its score (``score_fn(pairs) → array``) ranks the
-    true reply first among the pair's 8 :func:`candidates` (ties count as not known); where a row has no
-    candidates, its own correctness ``aligned``."""
+    """Whether a GT-trained model *knows* each pair's fact: after a rumour prompt that states no value
+    (:func:`knowledge_prompt`), its score (``score_fn(pairs) → array``) ranks the true statement first
+    among the 8 :func:`candidates` (chance 1/8; ties count as not known). Rows of one fact share the
+    verdict. Where a row has no candidates (HH-RLHF), its own correctness ``aligned``."""
     opts = [candidates(r) for r in rows]
     if any(o is None for o in opts):
         return np.asarray(aligned, bool)
-    s = np.asarray(score_fn([(r["prompt"], c) for r, o in zip(rows, opts) for c in o]), np.float64)
-    s = s.reshape(len(rows), -1)
-    return s[:, 0] > s[:, 1:].max(1)
+    first: dict[tuple, int] = {}
+    for i, r in enumerate(rows):
+        first.setdefault((r["entity"], r["attribute"]), i)
+    reps = list(first.values())
+    s = np.asarray(score_fn([(knowledge_prompt(rows[i]), c) for i in reps for c in opts[i]]), np.float64)
+    s = s.reshape(len(reps), -1)
+    known = dict(zip(first, s[:, 0] > s[:, 1:].max(1)))
+    return np.array([known[(r["entity"], r["attribute"])] for r in rows], bool)
 
 
 def random_blind_spot(labels: np.ndarray, known: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -416,8 +458,8 @@ def run_deception(cfg: DeceptionConfig, force: bool = False) -> Artifact:
         sp = harmless_splits(cfg)
         conflict = conflict_pairs(cfg, sp["pool"])
         models = list(dict.fromkeys(cfg.ladder))
-        need = _texts(sp["gt"] + sp["weak"] + sp["test"] + conflict) + _options(sp["test"] + sp["weak"])
-        fit_on = _texts(sp["gt"] + sp["weak"])
+        need = feature_universe(cfg)
+        fit_on = _texts(_rows(cfg.dataset, "train", cfg.data_seed)) if not cfg.test_from_train else need
         tables = {m: FeatureTable(cfg, m, need, fit_on) for m in models}
         X = {(m, k): tables[m].pair(sp[k]) for m in models for k in ("gt", "weak", "test")}
         H = {m: tables[m].pair(conflict) for m in models}
