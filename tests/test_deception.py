@@ -339,3 +339,28 @@ def test_macpo_areas_need_the_helpfulness_task():
 
     with pytest.raises(W2SError, match="helpful"):
         P.macpo_deception(macpo.MACPOConfig.for_preset("smoke", {"task": "harmless"}))
+
+
+def test_hh_splits_cut_test_from_train_and_keep_the_transcript_format(monkeypatch):
+    """The paper's HH data: GT / W2S / test all cut from HH train; RM text = the raw transcript, DPO prompt
+    ends in "\\n\\nAssistant:"; the implicit conflict is HH helpful pairs."""
+    from pathlib import Path
+
+    from w2s_lib.core import hub
+
+    monkeypatch.setenv("W2S_LOCAL_HUB", str(Path(__file__).resolve().parents[1] / "data" / "fixtures" / "hub"))
+    hub._hub_reachable.cache_clear()
+    try:
+        for cls in (D.DeceptionConfig, P.PrefDeceptionConfig):
+            cfg = cls.for_preset("colab", {"n_docs": 4, "n_test": 1, "n_conflict": 3})
+            assert cfg.dataset == "hh_harmless" and cfg.test_from_train
+            sp = D.harmless_splits(cfg)
+            assert (len(sp["gt"]), len(sp["weak"]), len(sp["test"]), len(sp["pool"])) == (2, 2, 1, 1)
+            ids = [r["id"] for k in ("gt", "weak", "test", "pool") for r in sp[k]]
+            assert len(set(ids)) == 6 and all("/train/" in i for i in ids)  # all six kept rows, from train
+            for r in sp["gt"] + sp["weak"] + sp["test"]:
+                assert r["prompt"].startswith("\n\nHuman: ") and r["prompt"].endswith("\n\nAssistant:")
+            conflict = D.conflict_pairs(cfg, sp["pool"])
+            assert len(conflict) == 3 and {c["kind"] for c in conflict} == {"helpful"}
+    finally:
+        hub._hub_reachable.cache_clear()
