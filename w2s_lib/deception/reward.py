@@ -562,7 +562,7 @@ def deceptive_examples(art: Artifact, cfg, strong: str, setting: str = "implicit
     base, conf = z[f"{method}|{strong}|none"], z[f"{method}|{strong}|{setting}"]
     area = z[f"known|{strong}"] & ~z[f"known|{cfg.ladder[0]}"]
     idx = np.flatnonzero((base >= 0.5) & (conf < 0.5) & area)[:n]
-    cols = ["prompt", "aligned reply", "harmful reply", "tier", "M no conflict", f"M {setting}"]
+    cols = ["prompt", "aligned reply", "harmful reply", "tier", "M no conflict", "M conflict"]
     return pd.DataFrame([(test[i]["prompt"].removeprefix("User: ").removesuffix("\nAssistant:"),
                           test[i]["chosen"].strip(), test[i]["rejected"].strip(), test[i].get("tier"),
                           round(float(base[i]), 3), round(float(conf[i]), 3)) for i in idx], columns=cols)
