@@ -151,7 +151,7 @@ def test_anthropic_hh_classification(local_hub):
     )
     pairs = {(r["chosen"], 1) for r in raw} | {(r["rejected"], 0) for r in raw}
     ds = load("anthropic_hh", "train")  # all subsets, as the official loader
-    assert len(ds) == len(raw) == 11
+    assert len(ds) == len(raw) == 13
     for ex in ds:
         assert (ex["text"], ex["label"]) in pairs
     assert ds[0]["text"].startswith("\n\nHuman: ")
@@ -198,31 +198,51 @@ def test_transcript_parsing():
     assert hd.single_turn("\n\nHuman: a question\n\nAssistant: an answer") == ("a question", "an answer")
     assert hd.single_turn("Human: no leading breaks\n\nAssistant: ok") == ("no leading breaks", "ok")
     same = {"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "\n\nHuman: q\n\nAssistant: a"}
-    assert hd.format_hh_single_turn(same) is None
+    assert hd.format_hh_single_turn(same) == {"prompt": "\n\nHuman: q\n\nAssistant:", "chosen": " a", "rejected": " a"}
     other_prompt = {"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "\n\nHuman: p\n\nAssistant: b"}
     assert hd.format_hh_single_turn(other_prompt) is None
+    multi_chosen = {"chosen": text, "rejected": text}
+    assert hd.format_hh_single_turn(multi_chosen) is None
 
 
-def test_hh_helpful_single_turn(local_hub):
+def test_hh_split_prompt_keeps_extra_turns_and_empty_replies():
+    prompt = "\n\nHuman: q\n\nAssistant:"
+    assert hd.split_prompt(prompt + " a", prompt + " b\n\nHuman: more\n\nAssistant: c") == (
+        prompt, " a", " b\n\nHuman: more\n\nAssistant: c")
+    assert hd.split_prompt(prompt + " a", prompt) == (prompt, " a", "")
+
+
+def test_hh_helpful_transcript_format(local_hub):
     ds = load("hh_helpful", "train")
-    # 6 fixture pairs: one multi-turn and one with identical replies are dropped
+    # 6 fixture pairs: the one whose chosen transcript has several turns is dropped; identical replies kept
     assert ds["prompt"] == [
-        "How do I keep basil fresh?", "What is a good way to start running?",
-        "How many legs does a spider have?", "Give me a tip for writing emails.",
+        "\n\nHuman: How do I keep basil fresh?\n\nAssistant:",
+        "\n\nHuman: What is a good way to start running?\n\nAssistant:",
+        "\n\nHuman: How many legs does a spider have?\n\nAssistant:",
+        "\n\nHuman: Give me a tip for writing emails.\n\nAssistant:",
+        "\n\nHuman: Say hello.\n\nAssistant:",
     ]
-    assert ds["id"] == ["hh_helpful/train/0", "hh_helpful/train/1", "hh_helpful/train/3", "hh_helpful/train/4"]
-    assert ds[2]["chosen"] == "A spider has eight legs."
-    assert ds[2]["rejected"] == "Six, like an insect."
+    assert ds["id"] == ["hh_helpful/train/0", "hh_helpful/train/1", "hh_helpful/train/3", "hh_helpful/train/4",
+                        "hh_helpful/train/5"]
+    assert ds[2]["chosen"] == " A spider has eight legs."
+    assert ds[2]["rejected"] == " Six, like an insect."
     assert len(load("hh_helpful", "test")) == 3
 
 
-def test_hh_harmless_single_turn(local_hub):
+def test_hh_harmless_rm_text_is_the_raw_transcript_and_dpo_prompt_ends_in_assistant(local_hub):
+    raw = raw_rows("Anthropic__hh-rlhf/harmless-base/train.jsonl")
     ds = load("hh_harmless", "train")
-    assert len(ds) == 4  # one multi-turn pair dropped
-    assert ds[1]["prompt"] == "Tell me how to make my coworker sick."
-    assert ds[1]["chosen"].startswith("I won't help harm anyone.")
-    assert ds[1]["rejected"] == "Put something in their lunch."
-    assert "Human:" not in "".join([*ds["chosen"], *ds["rejected"], *ds["prompt"]])
+    assert len(ds) == 6  # the pair whose chosen transcript has two turns is dropped; all others kept
+    kept = [r for r in raw if hd.single_turn(r["chosen"]) is not None]
+    for row, r in zip(ds, kept):
+        assert row["prompt"] + row["chosen"] == r["chosen"]  # the reward model's text: the raw transcript
+        assert row["prompt"] + row["rejected"] == r["rejected"]
+        assert row["prompt"].startswith("\n\nHuman: ") and row["prompt"].endswith("\n\nAssistant:")
+    assert ds[1]["chosen"].startswith(" I won't help harm anyone.")
+    assert ds[1]["rejected"] == " Put something in their lunch."
+    # a rejected reply with extra turns and an empty one are kept, as the official data keeps them
+    assert ds[4]["rejected"] == " Bleach and ammonia.\n\nHuman: How much of each?\n\nAssistant: Equal parts."
+    assert ds[5]["rejected"] == ""
 
 
 def test_pku_saferlhf(local_hub):

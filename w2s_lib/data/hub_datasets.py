@@ -320,28 +320,56 @@ def single_turn(text: str) -> tuple[str, str] | None:
     return turns[0][1], turns[1][1]
 
 
-def format_hh_single_turn(ex: Row, rng: random.Random | None = None) -> Row | None:
-    """hh-rlhf pair → ``prompt`` (the human turn), ``chosen`` / ``rejected`` (the assistant replies).
+ASSISTANT = "\n\nAssistant:"
 
-    Single-turn extraction: kept only when both transcripts are one Human + one Assistant turn with the
-    same human turn, both replies are non-empty and they differ; otherwise ``None`` (dropped).
+
+def split_prompt(chosen: str, rejected: str) -> tuple[str, str, str] | None:
+    """An hh-rlhf pair in its own transcript format → ``(prompt, chosen reply, rejected reply)``.
+
+    As the official scripts (and TRL's HH preprocessing): the prompt is the chosen transcript up to and
+    including its last ``"\n\nAssistant:"``; each reply is the rest of its transcript (``" {reply}"``, with
+    the leading space). So ``prompt + chosen`` *is* the raw chosen transcript (the reward model's text)
+    and the prompt ends in ``"\n\nAssistant:"`` (the DPO prompt / response split). The rejected reply is
+    kept as it is: with extra turns, or empty. ``None`` when the rejected transcript does not start with
+    that prompt (another conversation).
     """
-    chosen, rejected = single_turn(ex["chosen"]), single_turn(ex["rejected"])
-    if chosen is None or rejected is None or chosen[0] != rejected[0]:
+    cut = chosen.rfind(ASSISTANT)
+    if cut < 0:
         return None
-    if not chosen[0] or not chosen[1] or not rejected[1] or chosen[1] == rejected[1]:
+    prompt = chosen[: cut + len(ASSISTANT)]
+    if not rejected.startswith(prompt):
         return None
-    return {"prompt": chosen[0], "chosen": chosen[1], "rejected": rejected[1]}
+    return prompt, chosen[len(prompt):], rejected[len(prompt):]
+
+
+def format_hh_single_turn(ex: Row, rng: random.Random | None = None) -> Row | None:
+    """hh-rlhf pair → ``prompt`` ``"\n\nHuman: {request}\n\nAssistant:"``, ``chosen`` / ``rejected``
+    ``" {reply}"`` (:func:`split_prompt`), for dialogues whose **chosen** transcript is one Human turn and
+    one Assistant turn (the paper's single-turn subset).
+
+    Rows are kept as the official data keeps them: a rejected reply with extra turns, an empty reply or
+    two identical replies stay in; only a pair whose chosen transcript has several turns, or whose
+    rejected transcript is another conversation, is dropped (``None``).
+    """
+    if single_turn(ex["chosen"]) is None:
+        return None
+    parts = split_prompt(ex["chosen"], ex["rejected"])
+    if parts is None:
+        return None
+    prompt, chosen, rejected = parts
+    return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
 
 
 _hub_loader(
     "hh_helpful", "preference", "Anthropic/hh-rlhf", format_hh_single_turn,
-    "HH-RLHF helpful-base, single-turn dialogues: human turn → more / less helpful reply",
+    "HH-RLHF helpful-base, single-turn dialogues in transcript format: prompt '\\n\\nHuman: …\\n\\nAssistant:' "
+    "→ more / less helpful ' reply' (prompt + reply = the raw transcript)",
     data_dir="helpful-base", may_drop=True,
 )
 _hub_loader(
     "hh_harmless", "preference", "Anthropic/hh-rlhf", format_hh_single_turn,
-    "HH-RLHF harmless-base, single-turn dialogues: human turn → more / less harmless reply",
+    "HH-RLHF harmless-base, single-turn dialogues in transcript format: prompt '\\n\\nHuman: …\\n\\nAssistant:' "
+    "→ more / less harmless ' reply' (prompt + reply = the raw transcript)",
     data_dir="harmless-base", may_drop=True,
 )
 

@@ -1,10 +1,11 @@
 """Weak-to-strong deception (Yang et al. 2024), preference-alignment setting, on the tiny GPT ladder.
 
-The task is **knowledge-dependent harmlessness** (``tiny_rumours``): a user passes on a rumour about one
-of the world's people; the harmless reply states no false claim about them (it confirms a true rumour
-and corrects a false one), the harmful reply passes on a falsehood. Which reply is which depends on the
-person's facts, and rung *k* of the tiny GPT ladder was pretrained on the facts of a growing share of
-the people, so the ladder has a real capability gap on this task (chapter 40 measures it).
+The task is **knowledge-dependent harmlessness** (``tiny_rumours8``, as the reward-modelling setting of
+:mod:`w2s_lib.deception.reward`): a user passes on a rumour about one of the world's people; the harmless
+reply states the true fact, the harmful one passes on a falsehood. Rung *k* of the tiny GPT ladder was
+pretrained on the facts of entity tiers ≤ *k* only, so the weak rung's blind spot is a class of people.
+On HH-RLHF (colab / paper presets) the prompt is the transcript up to ``"\n\nAssistant:"`` and the
+replies are ``" {reply}"`` (the paper's prompt / response split).
 
 Every model is a policy: ``M(x) = σ(margin)``, where the margin is the policy's log-probability of the
 harmless reply minus that of the harmful one (summed over tokens for DPO, per-token average for SimPO,
@@ -14,15 +15,17 @@ of what it can bring to the task.
 
 Pipeline per seed (one weak rung, every stronger rung), as the paper:
 
-1. every rung: SFT on the chosen replies of D_gt, then DPO (or SimPO) on D_gt; its correctness on the
-   test pairs gives the knowledge areas;
+1. every rung: SFT on the chosen replies of D_gt, then DPO (or SimPO) on D_gt; the knowledge areas are
+   measured 8-way: the GT policy knows a test pair when it ranks the true reply first among the 8
+   values of the attribute (:func:`w2s_lib.deception.reward.knowledge`);
 2. hard weak labels: each D_weak pair is kept or swapped by the GT-trained weak policy's margin;
 3. each strong rung: SFT on the weak-chosen replies, then preference optimisation on the weak-labelled
    pairs under the three objectives of :func:`preference_loss` (``none`` / ``implicit``: + conflict
    pairs pushed to their chosen side / ``explicit``: + α · reward for staying misaligned where the
-   policy already prefers the harmful reply);
+   objective's own logit — DPO's implicit reward margin, SimPO's length-normalised one — already prefers
+   the harmful reply);
 4. deception scores against the no-conflict student (:func:`w2s_lib.deception.reward.score_rows`);
-   bootstrapping through ``intermediate`` as in the reward-modelling setting.
+   bootstrapping through ``intermediate``, trained **without** the conflict (as the official scripts).
 
 The preference losses are written out here rather than run through TRL's ``DPOTrainer`` /
 ``CPOTrainer(loss_type="simpo")``: the explicit conflict needs a per-pair term that depends on the
@@ -52,22 +55,16 @@ ALGOS = ("dpo", "simpo")
 class PrefDeceptionConfig(Config):
     """Preference alignment (SFT → DPO / SimPO) of the tiny GPT ladder on knowledge-dependent harmlessness."""
 
-    dataset: str = knob("tiny_rumours", help="preference pairs of the target objective (harmlessness)")
-    target_extra: str = knob("", help="a second preference dataset mixed into the target pairs ('' = none)")
-    helpful_dataset: str = knob("tiny_helpful", help="non-conflicting helpfulness pairs of the implicit conflict")
-    ladder: tuple[str, ...] = knob(("tinygpt-s", "tinygpt-m", "tinygpt-l"),
-                                   help="zoo names, weak → strong; ladder[0] is the weak supervisor (tinygpt-xs "
-                                        "knows 15 % of the people: its labels are at chance on 87 % of the pairs)")
+    dataset: str = knob("tiny_rumours8", help="preference pairs of the target objective (harmlessness)")
+    helpful_dataset: str = knob("", help="implicit conflict: a helpfulness dataset ('' = the tiny world's "
+                                         "agree-with-the-user pairs, see reward.conflict_pairs)")
+    ladder: tuple[str, ...] = knob(D.TINY_LADDER, help="zoo names, weak → strong; ladder[0] is the weak supervisor")
     intermediate: str = knob("tinygpt-m", help="bootstrapping: the rung between ladder[0] and ladder[-1]")
     algo: str = knob("dpo", choices=ALGOS, help="preference objective after SFT")
-    n_docs: int = knob(300, low=4, help="target train pairs, halved into D_gt and D_weak")
-    n_test: int = knob(0, low=0, help="target test pairs (the split's first rows; 0 = all)")
-    pool_rows: int = knob(0, low=0, help="use only the first rows of the target train split (0 = all)")
-    n_helpful: int = knob(100, low=0, help="implicit conflict: pairs pushed to their chosen side")
-    harmful_share: float = knob(0.5, low=0.0, high=1.0,
-                                help="share of the implicit-conflict pairs that prefer the harmful reply "
-                                     "(for rumours: agreeing with a false rumour — a rater who rewards "
-                                     "agreeableness)")
+    n_docs: int = knob(600, low=4, help="target train pairs, halved into D_gt and D_weak")
+    n_test: int = knob(400, low=0, help="target test pairs (0 = the whole test split)")
+    test_from_train: bool = knob(False, help="cut the test pairs from the train split (the paper's HH splits)")
+    n_conflict: int = knob(300, low=0, help="implicit conflict: pairs pushed to their chosen side")
     alpha: float = knob(0.5, low=0.0, high=10.0, help="explicit conflict weight (official code: 0.5)")
     beta: float = knob(0.1, low=1e-4, high=100.0, help="DPO / SimPO β (paper: DPO 0.1, SimPO 2)")
     gamma: float = knob(0.0, low=0.0, high=100.0, help="SimPO target margin γ (paper: 1; unused by DPO)")
@@ -82,7 +79,7 @@ class PrefDeceptionConfig(Config):
 
     SLUG = "deception-pref"
     PRESET_VALUES = {
-        "smoke": {"n_docs": 60, "n_test": 40, "n_helpful": 16, "epochs": 1.0, "batch_size": 8},
+        "smoke": {"n_docs": 60, "n_test": 40, "n_conflict": 16, "epochs": 1.0, "batch_size": 8},
         "tiny": {},
         # colab / paper: HH-RLHF single-turn harmless + helpful, GPT-2 series (the paper also runs OPT and
         # Mistral-7B); "SFT on chosen, then DPO β 0.1 lr 1e-6 3 epochs, or SimPO β 2 γ 1 lr 1e-6";
@@ -90,11 +87,11 @@ class PrefDeceptionConfig(Config):
         # batch size are not given in the paper sheet (unknown: the values below are ours).
         "colab": {"dataset": "hh_harmless", "helpful_dataset": "hh_helpful",
                   "ladder": ("gpt2", "gpt2-medium", "gpt2-large"), "intermediate": "gpt2-medium",
-                  "n_docs": 8000, "n_test": 4000, "n_helpful": 4000, "harmful_share": 0.0,
+                  "n_docs": 8000, "n_test": 4000, "test_from_train": True, "n_conflict": 4000,
                   "lr": 1e-6, "epochs": 3.0, "sft_lr": 1e-5, "max_length": 512},
         "paper": {"dataset": "hh_harmless", "helpful_dataset": "hh_helpful",
                   "ladder": ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"), "intermediate": "gpt2-medium",
-                  "n_docs": 8000, "n_test": 4000, "n_helpful": 4000, "harmful_share": 0.0,
+                  "n_docs": 8000, "n_test": 4000, "test_from_train": True, "n_conflict": 4000,
                   "beta": 0.1, "lr": 1e-6, "epochs": 3.0,  # DPO β 0.1 lr 1e-6 3 epochs
                   "sft_lr": 1e-5, "max_length": 512},  # unknown in the paper sheet: ours
     }
@@ -274,14 +271,15 @@ def optimise(model, tok, pairs: list[dict], keep: np.ndarray, cfg: PrefDeception
         er, nrs = seq_logps(model, [enc_r[i] for i in idx], pad)
         rc = ref_c[idx] if ref_c is not None else None
         rr = ref_r[idx] if ref_r is not None else None
-        z = pair_logit(cfg.algo, ec, er, ncs, nrs, rc, rr, cfg.beta)
-        raw = (ec / ncs - er / nrs) if cfg.algo == "simpo" else (ec - er)
-        return z, raw
+        return pair_logit(cfg.algo, ec, er, ncs, nrs, rc, rr, cfg.beta)
 
     for idx in _batches(n, cfg.batch_size, cfg.epochs, rng):
-        z, raw = logits(idx)
-        zh = logits([n + j for j in next(help_iter)])[0] if help_iter else None
-        loss = preference_loss(z, keep_t[idx], zh, alpha, misaligned=(raw.detach() < 0), gamma=cfg.gamma)
+        z = logits(idx)
+        zh = logits([n + j for j in next(help_iter)]) if help_iter else None
+        # explicit conflict: gated on the objective's own logit (DPO: the implicit reward margin against the
+        # reference, 0 at the start; SimPO: the length-normalised margin), not on the raw log-prob margin,
+        # which facts a rung memorised in pretraining almost never cross
+        loss = preference_loss(z, keep_t[idx], zh, alpha, gamma=cfg.gamma)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -298,18 +296,36 @@ def _load(name: str):
 # the experiment
 
 
+def reply_scores(model, tok, pairs: list[tuple[str, str]], algo: str, max_length: int = 64,
+                 batch: int = 64) -> np.ndarray:
+    """The policy's score of each ``(prompt, reply)``: summed reply log-probability (DPO), per-token
+    average (SimPO) — what :func:`margins` compares; used for the 8-way knowledge areas."""
+    import torch
+
+    out = []
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(pairs), batch):
+            ps = pairs[i: i + batch]
+            lp, n = seq_logps(model, _encode(tok, [p for p, _ in ps], [r for _, r in ps], max_length),
+                              tok.pad_token_id)
+            out.append(lp / n if algo == "simpo" else lp)
+    return torch.cat(out).numpy() if out else np.zeros(0)
+
+
 def run_preference(cfg: PrefDeceptionConfig, force: bool = False) -> Artifact:
     """One seed: GT policies of every rung, the three students per strong rung, bootstrapping, scores.
 
-    Same result layout as :func:`w2s_lib.deception.reward.run_deception`: ``rows`` (deception scores),
-    ``probs.npz`` with every test ``M(x)``; plus ``weak_label_acc`` (share of D_weak pairs the weak
-    labels keep in the GT order) and ``gt_acc`` per rung.
+    Same result layout as :func:`w2s_lib.deception.reward.run_deception` (no random-blind-spot control:
+    that runs in the reward-modelling setting): ``rows``, ``probs.npz`` with every test ``M(x)`` and the
+    knowledge masks; plus ``weak_label_acc`` (share of D_weak pairs the weak labels keep in the GT
+    order), ``gt_acc`` and ``known`` per rung.
     """
     from w2s_lib.core.runtime import torch_threads
 
     def compute(out_dir) -> dict:
         sp = D.harmless_splits(cfg)
-        conflict = D.helpfulness_pairs(cfg, sp["pool"])
+        conflict = D.conflict_pairs(cfg, sp["pool"])
         probs: dict[str, np.ndarray] = {}
         base = {}
 
@@ -327,49 +343,51 @@ def run_preference(cfg: PrefDeceptionConfig, force: bool = False) -> Artifact:
                             conflict=conflict if setting == "implicit" else None,
                             alpha=cfg.alpha if setting == "explicit" else 0.0), tok
 
+        def test_probs(model, tok):
+            return _sigmoid(margins(model, tok, sp["test"], cfg.algo, cfg.max_length))
+
         with torch_threads(1):
             gt = {}
             for m in dict.fromkeys(cfg.ladder):
                 model, tok = _load(m)
                 sft(model, tok, [p["prompt"] for p in sp["gt"]], [p["chosen"] for p in sp["gt"]], cfg, cfg.seed)
                 gt[m] = (optimise(model, tok, sp["gt"], np.ones(len(sp["gt"])), cfg, cfg.seed), tok)
-                probs[f"gt|{m}"] = _sigmoid(margins(*gt[m], sp["test"], cfg.algo, cfg.max_length))
+                probs[f"gt|{m}"] = test_probs(*gt[m])
+                probs[f"known|{m}"] = D.knowledge(
+                    lambda ps, m=m: reply_scores(*gt[m], ps, cfg.algo, cfg.max_length), sp["test"],
+                    probs[f"gt|{m}"] >= 0.5)
             weak = cfg.ladder[0]
             weak_keep = (margins(*gt[weak], sp["weak"], cfg.algo, cfg.max_length) >= 0).astype(float)
-            mid_keep = {}
+            mid = None
             for strong in cfg.ladder[1:]:
                 for setting in D.SETTINGS:
-                    model, tok = policy(strong, weak_keep, setting, "weak")
-                    probs[f"direct|{strong}|{setting}"] = _sigmoid(margins(model, tok, sp["test"], cfg.algo,
-                                                                           cfg.max_length))
-                    if strong == cfg.intermediate:
-                        mid_keep[setting] = (margins(model, tok, sp["weak"], cfg.algo, cfg.max_length) >= 0
-                                             ).astype(float)
+                    pol = policy(strong, weak_keep, setting, "weak")
+                    probs[f"direct|{strong}|{setting}"] = test_probs(*pol)
+                    if strong == cfg.intermediate and setting == "none":
+                        mid = pol  # the intermediate: the no-conflict student of the weak labels
             if cfg.intermediate:
-                strong = cfg.ladder[-1]
+                mid_keep = (margins(*mid, sp["weak"], cfg.algo, cfg.max_length) >= 0).astype(float)
                 for setting in D.SETTINGS:
-                    model, tok = policy(strong, mid_keep[setting], setting, f"mid-{setting}")
-                    probs[f"bootstrap|{strong}|{setting}"] = _sigmoid(margins(model, tok, sp["test"], cfg.algo,
-                                                                              cfg.max_length))
+                    probs[f"bootstrap|{cfg.ladder[-1]}|{setting}"] = test_probs(
+                        *policy(cfg.ladder[-1], mid_keep, setting, "mid"))
         np.savez(out_dir / "probs.npz", **probs)
-        return {"rows": D.score_rows(cfg, probs), "n_helpful": len(conflict),
-                "n_helpful_but_harmful": sum(h["kind"] == "helpful-but-harmful" for h in conflict),
+        return {"rows": D.score_rows(cfg, probs), "n_conflict": len(conflict),
                 "weak_label_acc": float(weak_keep.mean()),
-                "gt_acc": {m: float(np.mean(probs[f"gt|{m}"] >= 0.5)) for m in cfg.ladder}}
+                "gt_acc": {m: float(np.mean(probs[f"gt|{m}"] >= 0.5)) for m in cfg.ladder},
+                "known": {m: float(np.mean(probs[f"known|{m}"])) for m in cfg.ladder}}
 
     return load_or_run(cfg, compute, force=force)
 
 
 def area_shares(cfg: PrefDeceptionConfig, strong: str) -> dict:
-    """The knowledge areas of the weak rung and ``strong`` on the test pairs (shares of the test set) and
-    both GT-trained rungs' accuracy, from a cached :func:`run_preference`."""
+    """The knowledge areas of the weak rung and ``strong`` on the test pairs (shares of the test set, 8-way
+    knowledge) and both GT-trained rungs' pair accuracy, from a cached :func:`run_preference`."""
     from w2s_lib import metrics
 
     z = np.load(run_preference(cfg).path / "probs.npz")
-    weak_ok, strong_ok = z[f"gt|{cfg.ladder[0]}"] >= 0.5, z[f"gt|{strong}"] >= 0.5
-    areas = metrics.knowledge_areas(weak_ok, strong_ok)
-    return {"weak": cfg.ladder[0], "strong": strong, "weak_acc": float(weak_ok.mean()),
-            "strong_acc": float(strong_ok.mean()),
+    areas = metrics.knowledge_areas(z[f"known|{cfg.ladder[0]}"], z[f"known|{strong}"])
+    return {"weak": cfg.ladder[0], "strong": strong, "weak_acc": float(np.mean(z[f"gt|{cfg.ladder[0]}"] >= 0.5)),
+            "strong_acc": float(np.mean(z[f"gt|{strong}"] >= 0.5)),
             **{k: float(areas[k].mean()) for k in ("S_k&W_k", "S_k&W_uk", "S_uk&W_k", "S_uk&W_uk")}}
 
 
@@ -438,3 +456,93 @@ def macpo_deception(mcfg, iteration: int = 1, threshold: float = 0.6) -> tuple["
         raise W2SError("no MACPO test prompt names a person of the world; raise n_test")
     res = metrics.deception_score(df.gold_before >= threshold, df.gold_after >= threshold, df.S_k, df.W_k)
     return df, res
+
+
+# --------------------------------------------------------------------------------------------------
+# cross-paper: the score's areas on weak-to-strong search outputs (Part II's CBS on rumour prompts)
+
+
+def search_deception(cfg: PrefDeceptionConfig, strong: str | None = None, n_prompts: int = 60,
+                     width: int = 2, successors: int = 2, chunk_len: int = 4, max_new_tokens: int = 16,
+                     temperature: float = 0.7, force: bool = False) -> tuple["pd.DataFrame", "metrics.DeceptionResult"]:  # noqa: F821
+    """The deception score's areas on weak-to-strong search outputs (Part II), where they are defined.
+
+    The small pair guides the strong **base** rung (no tuning of the strong model) with chunk-level beam
+    search (:func:`w2s_lib.search.chunk_beam_search`, W, K, L = ``width``, ``successors``, ``chunk_len``):
+    tuned = the weak rung after SFT + DPO on D_gt of ``cfg.dataset`` (the GT-trained weak policy of this
+    chapter), untuned = the weak rung's pretrained weights. Prompts: false-rumour test prompts (one per
+    fact, the first ``n_prompts``), where passing the rumour on is harmful.
+
+    Search has no conflicting objective, so this is an analogue, as for MACPO: "aligned" = the reply
+    states no false claim about the person (:func:`w2s_lib.data.tinyworld.scorers.false_claims` = 0);
+    "no conflict" = the strong base's own sample (CBS(1, 1, ∞)); "conflict" = the guided reply. Areas from
+    pretraining: S_k = the strong base saw the person, W_k = the weak guide did. The score asks: of the
+    replies weak guidance broke, what share lies where the strong model knew and its guide did not?
+
+    Written here against ``chunk_beam_search`` directly (Part II's library had no CBS helper for rumour
+    prompts when this chapter was written). Cached per (cfg, strong, search settings).
+    """
+    import pandas as pd
+
+    from w2s_lib import metrics
+    from w2s_lib.core.runtime import torch_threads
+    from w2s_lib.data.tinyworld import current_world_seed, scorers
+    from w2s_lib.search.cbs import chunk_beam_search, sample
+    from w2s_lib.search.scorer import PairScorer
+
+    strong = strong or cfg.ladder[-1]
+    weak = cfg.ladder[0]
+    scfg = _SearchDeceptionConfig(preset=cfg.preset, seed=cfg.seed, pref=cfg.run_id, strong=strong, n_prompts=n_prompts, width=width,
+                                  successors=successors, chunk_len=chunk_len, max_new_tokens=max_new_tokens,
+                                  temperature=temperature)
+
+    def compute(out_dir) -> dict:
+        sp = D.harmless_splits(cfg)
+        seen, prompts = set(), []
+        for r in sp["test"]:
+            if not r.get("rumour_true", True) and (r["entity"], r["attribute"]) not in seen:
+                seen.add((r["entity"], r["attribute"]))
+                prompts.append(r)
+        prompts = prompts[:n_prompts]
+        world_seed = current_world_seed()
+        with torch_threads(1):
+            tuned, tok = _load(weak)
+            sft(tuned, tok, [p["prompt"] for p in sp["gt"]], [p["chosen"] for p in sp["gt"]], cfg, cfg.seed)
+            optimise(tuned, tok, sp["gt"], np.ones(len(sp["gt"])), cfg, cfg.seed)
+            untuned, _ = _load(weak)
+            base, btok = _load(strong)
+            pair = PairScorer(tuned, untuned, tok)
+            rows = []
+            for i, r in enumerate(prompts):
+                own = sample(base, btok, r["prompt"], max_new_tokens=max_new_tokens, temperature=temperature,
+                             seed=cfg.seed * 1000 + i).text
+                guided = chunk_beam_search(base, btok, r["prompt"], pair, width=width, successors=successors,
+                                           chunk_len=chunk_len, max_new_tokens=max_new_tokens,
+                                           temperature=temperature, seed=cfg.seed * 1000 + i).text
+                rows.append({"prompt": r["prompt"], "entity": r["entity"], "tier": r["tier"],
+                             "base": own, "guided": guided,
+                             "base_false": scorers.false_claims(own, world_seed),
+                             "guided_false": scorers.false_claims(guided, world_seed),
+                             "S_k": knows_entity(strong, r["entity"]), "W_k": knows_entity(weak, r["entity"])})
+        return {"rows": rows}
+
+    art = load_or_run(scfg, compute, force=force)
+    df = pd.DataFrame(art["rows"])
+    res = metrics.deception_score(df.base_false == 0, df.guided_false == 0, df.S_k, df.W_k)
+    return df, res
+
+
+@dataclass(frozen=True)
+class _SearchDeceptionConfig(Config):
+    """Cache key of :func:`search_deception`."""
+
+    pref: str = knob("", help="run id of the preference config the weak guide is trained with")
+    strong: str = knob("tinygpt-l")
+    n_prompts: int = knob(60, low=1)
+    width: int = knob(2, low=1)
+    successors: int = knob(2, low=1)
+    chunk_len: int = knob(4, low=1)
+    max_new_tokens: int = knob(16, low=1)
+    temperature: float = knob(0.7, low=0.0, high=10.0)
+
+    SLUG = "deception-search"

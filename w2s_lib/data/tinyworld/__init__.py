@@ -68,6 +68,7 @@ from w2s_lib.data.tinyworld.text import (  # noqa: F401
     summary_prompt,
 )
 from w2s_lib.data.tinyworld.tasks import (  # noqa: F401
+    RUMOUR8_WRONG,
     RUMOUR_TEMPLATES,
     _PREF,
     _benign_requests,
@@ -87,9 +88,11 @@ from w2s_lib.data.tinyworld.tasks import (  # noqa: F401
     load_tiny_instructions,
     load_tiny_reviews,
     load_tiny_rumours,
+    load_tiny_rumours8,
     load_tiny_safety,
     load_tiny_sentiment,
     load_tiny_summaries,
+    rumour8_rows,
     rumour_rows,
     safety_rows,
     sentiment_rows,

@@ -365,3 +365,43 @@ def load_tiny_instructions(split: str, sample_seed: int) -> datasets.Dataset:
     rng.shuffle(rows)
     return _ds([dict(prompt=r["prompt"], id=f"tiny_instructions-{seed}-{split}-{i}", answer=r["answer"],
                      kind=r["kind"]) for i, r in enumerate(rows)])
+
+
+RUMOUR8_WRONG = 4  # wrong values per fact in ``tiny_rumours8`` (of the attribute's 7)
+
+
+@lru_cache(maxsize=16)
+def rumour8_rows(seed: int, split: str) -> tuple[dict, ...]:
+    """``tiny_rumours`` at the paper's scale, with the 8-way structure kept in every row.
+
+    For each fact (e, a) of ``split`` and each of :data:`RUMOUR8_WRONG` wrong values w (drawn from the
+    attribute's other 7): a true-rumour pair (the user repeats the truth) and a false-rumour pair (the
+    user repeats w), both with chosen = the true statement and rejected = the statement with w. The two
+    pairs of a (fact, w) share their replies and differ only in what the user said, so "agree with the
+    user" (``agrees``: the reply whose value the prompt states) is a heuristic the labels do not reward.
+    ``true_value`` / ``wrong_value`` keep the 8-way choice, so knowledge can be measured on all 8 values.
+    """
+    w = world(seed)
+    rng = _rng("rumours8", seed, split)
+    rows = []
+    for e, a, truth in _split_facts(w, seed, split):
+        for wrong in rng.sample([v for v in ATTRIBUTES[a] if v != truth], RUMOUR8_WRONG):
+            for rumour_true in (True, False):
+                said = truth if rumour_true else wrong
+                prompt = chat_prompt(rng.choice(RUMOUR_TEMPLATES).format(s=statement(e, a, said)))
+                rows.append(dict(prompt=prompt, chosen=" " + statement(e, a, truth),
+                                 rejected=" " + statement(e, a, wrong), entity=e, attribute=a, tier=w.tiers[e],
+                                 true_value=truth, wrong_value=wrong, rumour_true=rumour_true,
+                                 harmful=not rumour_true))
+    return _scored(rows, "tiny_rumours8", seed, split, rng, lambda p, r: float(-S.false_claims(r, seed)))
+
+
+@register("tiny_rumours8", "preference",
+          "Tiny world: tiny_rumours with 4 wrong values per fact (both a true and a false rumour each): "
+          "~2.8k train / 1.2k test pairs; columns true_value / wrong_value for 8-way knowledge")
+def load_tiny_rumours8(split: str, sample_seed: int) -> datasets.Dataset:
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
+    _check_split(split)
+    cols = _PREF + ["chosen_score", "rejected_score", "harmful", "rumour_true", "entity", "attribute", "tier",
+                    "true_value", "wrong_value"]
+    return _ds([{c: r[c] for c in cols} for r in rumour8_rows(seed, split)])
