@@ -42,5 +42,8 @@ def test_token_logprobs_shape_and_values(model):
 def test_bad_starts_are_clear_errors(model):
     with pytest.raises(ValueError, match="first token has no prediction"):
         lm.sequence_logprobs(model, [[1, 2]], [0])
+    with torch.no_grad():  # a start past the end (a response truncated away) sums nothing
+        total, n = lm.sequence_logprobs(model, [[1, 2]], [5])
+    assert total.tolist() == [0.0] and n.tolist() == [0.0]
     with pytest.raises(ValueError, match="2 sequences but 1 start"):
         lm.sequence_logprobs(model, [[1, 2], [3]], [1])

@@ -47,6 +47,7 @@ from w2s_lib.deception import reward as D
 from w2s_lib.core.artifacts import Artifact, load_or_run
 from w2s_lib.core.config import Config, knob
 from w2s_lib.core.errors import W2SError
+from w2s_lib.train import lm
 
 ALGOS = ("dpo", "simpo")
 
@@ -177,20 +178,8 @@ def _encode(tok, prompts: list[str], responses: list[str], max_length: int) -> l
 
 def seq_logps(model, encoded: list[tuple[list[int], int]], pad_id: int):
     """Summed log-probability of each reply (tokens after the prompt) and its token count; keeps the
-    graph when the model is in training mode."""
-    import torch
-
-    width = max(len(ids) for ids, _ in encoded)
-    x = torch.full((len(encoded), width), pad_id, dtype=torch.long)
-    attn = torch.zeros_like(x)
-    mask = torch.zeros(len(encoded), width - 1)
-    for i, (ids, start) in enumerate(encoded):
-        x[i, : len(ids)] = torch.tensor(ids)
-        attn[i, : len(ids)] = 1
-        mask[i, start - 1: len(ids) - 1] = 1
-    logits = model(input_ids=x, attention_mask=attn).logits[:, :-1].float()
-    lp = torch.log_softmax(logits, -1).gather(-1, x[:, 1:, None])[..., 0]
-    return (lp * mask).sum(1), mask.sum(1)
+    graph when the model is in training mode (:func:`w2s_lib.train.lm.sequence_logprobs`)."""
+    return lm.sequence_logprobs(model, [ids for ids, _ in encoded], [start for _, start in encoded], pad_id)
 
 
 def margins(model, tok, pairs: list[dict], algo: str, max_length: int = 64, batch: int = 64) -> np.ndarray:

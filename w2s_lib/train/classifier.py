@@ -51,6 +51,7 @@ from transformers import Trainer
 from w2s_lib.core.errors import W2SError, unknown
 from w2s_lib.core.numerics import LossGuard, guard_trainer, lr_hint
 from w2s_lib.train.losses import get_loss
+from w2s_lib.train.lm import token_logprobs
 from w2s_lib.models import zoo
 from w2s_lib.models.heads import Classifier, pool_last_nonpad
 
@@ -165,8 +166,7 @@ class LogLikScorer(nn.Module):
         return self.lm
 
     def reward(self, input_ids, attention_mask) -> torch.Tensor:
-        logits = self.lm(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
-        logp = torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:, None])[..., 0]
+        logp = token_logprobs(self.lm(input_ids=input_ids, attention_mask=attention_mask).logits, input_ids)
         return (logp * attention_mask[:, 1:].to(logp.dtype)).sum(dim=1)
 
     def forward(self, input_ids=None, attention_mask=None, **_):

@@ -22,12 +22,13 @@ def sequence_logprobs(model, sequences: list[list[int]], starts: list[int], pad_
 
     Right padding with ``pad_id`` (masked out of attention and of the sum), ``batch_size`` sequences per
     forward pass (all at once by default). The graph is kept when gradients are on (DPO margins); wrap
-    the call in ``torch.no_grad()`` for scoring. ``starts[i] ≥ 1``: the first token has no prediction.
+    the call in ``torch.no_grad()`` for scoring. ``starts[i] ≥ 1``: the first token has no prediction; a
+    start at or past the end (a response truncated away) sums nothing.
     """
     if len(sequences) != len(starts):
         raise ValueError(f"{len(sequences)} sequences but {len(starts)} start positions")
-    if any(s < 1 or s > len(q) for q, s in zip(sequences, starts)):
-        raise ValueError("every start must lie in [1, len(sequence)]: the first token has no prediction")
+    if any(s < 1 for s in starts):
+        raise ValueError("every start must be ≥ 1: the first token has no prediction")
     sums, counts = [], []
     step = batch_size or max(1, len(sequences))
     device = next(model.parameters()).device
