@@ -101,15 +101,17 @@ def test_final_score_includes_the_eos_term_for_every_row(models):
     """Hand check: the returned score is Σ log-ratio of the response *plus EOS*, whether it ended or was cut."""
     tok, scorer = models["tok"], PairScorer(models["tuned"], models["untuned"], models["tok"])
     prompt_ids = tok(PROMPT, add_special_tokens=False)["input_ids"]
-    for max_new in (3, 9):  # 3: cut by the length limit (no EOS sampled); 9: may end on its own
+    cut = 0
+    for seed, max_new in ((3, 3), (4, 3), (5, 3), (3, 9)):  # 3 tokens: mostly cut by the length limit
         res = chunk_beam_search(models["base"], tok, PROMPT, scorer, width=2, successors=2, chunk_len=3,
-                                max_new_tokens=max_new, seed=3, incremental=True)
+                                max_new_tokens=max_new, seed=seed, incremental=True)
         with_eos = float(_ratio(models, prompt_ids, [res.response_ids + [tok.eos_token_id]])[0])
         assert res.score == pytest.approx(with_eos, abs=1e-3)
-        if max_new == 3:
-            assert not res.finished
+        if not res.finished:
+            cut += 1
             without = float(_ratio(models, prompt_ids, [res.response_ids])[0])
             assert res.score != pytest.approx(without, abs=1e-3)  # the EOS term is really there
+    assert cut >= 1  # the rule was checked on a row cut off by the length limit
 
 
 def test_bon_picks_the_max_score_sample_with_eos_terms(models):
@@ -230,3 +232,16 @@ def test_cbs_account_and_errors(models):
         sample(models["base"], models["tok"], "")
     with pytest.raises(W2SError, match="one seed per prompt"):
         search_many(models["base"], models["tok"], PROMPTS, scorer, seeds=[1, 2])
+
+
+def test_batched_eft_equals_one_prompt_at_a_time(models):
+    from w2s_lib.search import eft_many
+
+    scorer = PairScorer(models["tuned"], models["untuned"], models["tok"])
+    many = eft_many(models["base"], models["tok"], PROMPTS, scorer, beta=1.0, max_new_tokens=8, seeds=[1, 2, 3])
+    for p, s, got in zip(PROMPTS, (1, 2, 3), many):
+        one = eft_sample(models["base"], models["tok"], p, scorer, beta=1.0, max_new_tokens=8, seed=s)
+        assert got.response_ids == one.response_ids and got.score == pytest.approx(one.score, abs=1e-4)
+        prompt_ids = models["tok"](p, add_special_tokens=False)["input_ids"]
+        ids = one.response_ids + ([models["tok"].eos_token_id] if one.finished else [])
+        assert one.score == pytest.approx(float(_ratio(models, prompt_ids, [ids])[0]), abs=1e-3)

@@ -169,11 +169,8 @@ def _search_batch(base, tok, prompts, scorer, width, successors, chunk_len, max_
         n_live = len(live)
         steps = min(chunk - responses.shape[1] % chunk, max_new_tokens - responses.shape[1])
         for _ in range(steps):
-            logits = lm.last_logprobs
-            tok_rows = []
-            for b, j in enumerate(live):  # each prompt draws from its own stream, as it would alone
-                tok_rows.append(sample_next(logits[b * n_rows:(b + 1) * n_rows], temperature, top_k, top_p, gens[j]))
-            new = torch.cat(tok_rows)
+            # each prompt draws from its own stream (one block of rows per generator), as it would alone
+            new = sample_next(lm.last_logprobs, temperature, top_k, top_p, [gens[j] for j in live])
             new = torch.where(finished, torch.full_like(new, eos), new)
             active = ~finished
             for b, j in enumerate(live):
@@ -254,14 +251,12 @@ def sample_n_many(base, base_tokenizer, prompts: list[str], n: int, *, max_new_t
         done_at = [None] * len(chunk)  # a prompt stops drawing once all its samples ended, as it would alone
         rows = []
         for step in range(max_new_tokens):
-            parts = []
-            for b, g in enumerate(gens):
-                sl = slice(b * n, (b + 1) * n)
-                if done_at[b] is None:
-                    parts.append(sample_next(lm.last_logprobs[sl], search_temperature(temperature), top_k, top_p, g))
-                else:
-                    parts.append(torch.full((n,), eos, dtype=torch.long))
-            t = torch.where(finished, torch.full_like(finished, eos, dtype=torch.long), torch.cat(parts))
+            live = [b for b in range(len(chunk)) if done_at[b] is None]
+            rows_live = torch.cat([torch.arange(b * n, (b + 1) * n) for b in live])
+            t = torch.full((len(chunk) * n,), eos, dtype=torch.long)
+            t[rows_live] = sample_next(lm.last_logprobs[rows_live], search_temperature(temperature), top_k, top_p,
+                                       [gens[b] for b in live])
+            t = torch.where(finished, torch.full_like(t, eos), t)
             rows.append(t)
             finished |= t == eos
             for b in range(len(chunk)):

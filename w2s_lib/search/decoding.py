@@ -44,11 +44,15 @@ def format_prompt(tokenizer, prompt: str, chat: bool = False, template: str = "{
 
 
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+                generator: torch.Generator | list[torch.Generator] | None = None) -> torch.Tensor:
     """One token per row from ``logits`` (rows × vocab) with temperature, top-k and nucleus filtering.
 
-    ``temperature <= 0`` here means greedy (argmax); the search functions map the official code's
-    "temperature 0 = no temperature warper = T 1" onto this (see :func:`search_temperature`).
+    Sampling is by inverse CDF: one uniform number per row, drawn from ``generator``; a *list* of
+    generators splits the rows into equal consecutive blocks, one per generator (one block per prompt of a
+    batched search), so each block gets exactly the numbers it would get sampled alone, while the filtering
+    and the CDF run once for the whole batch. ``temperature <= 0`` here means greedy (argmax); the search
+    functions map the official code's "temperature 0 = no temperature warper = T 1" onto this (see
+    :func:`search_temperature`).
     """
     if temperature <= 0:
         return logits.argmax(-1)
@@ -62,8 +66,14 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, 
         drop = cum - sorted_logits.softmax(-1) > top_p  # keep the smallest prefix with mass ≥ top_p
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-    probs = logits.float().softmax(-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    gens = generator if isinstance(generator, (list, tuple)) else [generator]
+    if logits.shape[0] % len(gens):
+        raise W2SError(f"{logits.shape[0]} rows do not split into {len(gens)} equal blocks, one per generator")
+    block = logits.shape[0] // len(gens)
+    u = torch.cat([torch.rand(block, generator=g) for g in gens])
+    cdf = logits.float().softmax(-1).cumsum(-1)
+    idx = torch.searchsorted(cdf, (u[:, None] * cdf[:, -1:]).contiguous(), right=True).squeeze(-1)
+    return idx.clamp(max=logits.shape[-1] - 1)
 
 
 def search_temperature(temperature: float | None, greedy: bool = False) -> float:

@@ -28,7 +28,7 @@ from w2s_lib.models import zoo
 from w2s_lib.core.runtime import torch_threads
 from w2s_lib.search.cbs import sample_n_many, search_many
 from w2s_lib.search.decoding import apply_template
-from w2s_lib.search.eft import eft_sample
+from w2s_lib.search.eft import eft_many
 from w2s_lib.search.scorer import PairScorer
 
 #: gold rewards r(prompt, response) of the tiny world: exact scorers
@@ -241,7 +241,7 @@ def run_prompts(cfg: SearchConfig, method: str, model, model_tok, prompts: list[
     shape = method_shape(method)
     if shape is None:
         beta = float(method.split("-", 1)[1])
-        return [eft_sample(model, model_tok, p, scorer, beta=beta, seed=s, **kw) for p, s in zip(prompts, seeds)]
+        return eft_many(model, model_tok, prompts, scorer, beta=beta, seeds=seeds, **kw)
     w, k, ln = shape
     return search_many(model, model_tok, prompts, scorer if w * k > 1 else None, width=w, successors=k,
                        chunk_len=ln, seeds=seeds, **kw)
