@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import torch
 
 from w2s_lib.core.errors import W2SError
-from w2s_lib.search.decoding import CachedLM, format_prompt, sample_next, search_temperature
+from w2s_lib.search.decoding import CachedLM, draw, filter_logits, format_prompt, sample_next, search_temperature
 from w2s_lib.search.scorer import PairScorer, same_vocabulary
 
 
@@ -125,8 +125,14 @@ def chunk_beam_search(base, base_tokenizer, prompt: str, scorer: PairScorer | No
 
 
 def _search_batch(base, tok, prompts, scorer, width, successors, chunk_len, max_new_tokens, temperature,
-                  top_k, top_p, seeds, incremental, chat, base_template, dedupe):
-    """The CBS loop over a batch of prompts; every prompt owns R = W·K consecutive rows."""
+                  top_k, top_p, seeds, incremental, chat, base_template, dedupe, park_every: int = 5):
+    """The CBS loop over a batch of prompts; every live prompt owns R = W·K consecutive rows.
+
+    A row that has ended needs no more forward passes (its next tokens are EOS, its score is fixed): at each
+    selection, and every ``park_every`` steps, ended rows leave the models' batch and are *parked* with
+    their score, while they keep their place among their prompt's rows. Each prompt still draws R uniform
+    numbers per step, so its random stream is the one-prompt search's.
+    """
     n_rows, eos = width * successors, tok.eos_token_id
     prompt_ids = [tok(format_prompt(tok, p, chat, base_template), add_special_tokens=False)["input_ids"]
                   for p in prompts]
@@ -140,23 +146,32 @@ def _search_batch(base, tok, prompts, scorer, width, successors, chunk_len, max_
     if inc is not None:
         for j, p in enumerate(prompts):
             acct[j]["scorer_tokens_run"] = 2 * len(scorer.prompt_ids(p))
-    responses = torch.zeros(len(prompts) * n_rows, 0, dtype=torch.long)
-    finished = torch.zeros(len(prompts) * n_rows, dtype=torch.bool)
-    scores = torch.zeros(len(prompts) * n_rows)
+    n_all = len(prompts) * n_rows
+    responses = torch.zeros(n_all, 0, dtype=torch.long)
+    finished = torch.zeros(n_all, dtype=torch.bool)
+    in_lm = torch.ones(n_all, dtype=torch.bool)  # which rows the models' batch holds (in row order)
+    parked = torch.zeros(n_all)  # the fixed score of every parked (ended) row
     results: dict[int, SearchResult] = {}
     chunk = chunk_len or max_new_tokens
 
-    def score_rows(rows: list[int], final: bool) -> torch.Tensor:
-        """Scores of the live prompts' rows (position in the batch); ``final``: every row counts as ended."""
+    def cached_scores() -> torch.Tensor:
+        s = parked.clone()
         if inc is not None:
-            s = inc.scores.clone()
+            s[in_lm] = inc.scores
+        return s
+
+    def score_rows(final: bool) -> torch.Tensor:
+        """Scores of the live prompts' rows; ``final``: every row counts as ended (gets its EOS term)."""
+        if inc is not None:
+            s = cached_scores()
             if final:  # rows cut off by the length limit get the EOS term too (official)
-                s += torch.where(finished, torch.zeros_like(s), inc.eos_term(eos))
+                open_rows = in_lm & ~finished
+                s[open_rows] += inc.eos_term(eos)[(~finished)[in_lm]]
             return s
         if scorer is None:
             return torch.zeros(len(responses))
         s = torch.zeros(len(responses))
-        for b, j in enumerate(rows):
+        for b, j in enumerate(live):
             sl = slice(b * n_rows, (b + 1) * n_rows)
             before = scorer.tokens_run
             texts = [_decode(tok, r.tolist()) for r in responses[sl]]
@@ -165,31 +180,56 @@ def _search_batch(base, tok, prompts, scorer, width, successors, chunk_len, max_
             acct[j]["scorer_tokens_run"] += scorer.tokens_run - before
         return s
 
+    def regroup(keep: torch.Tensor) -> None:
+        """Rows ``keep`` (indices into the current rows, in their new order) go on; ended ones are parked."""
+        nonlocal responses, finished, in_lm, parked
+        now = cached_scores()
+        lm_pos = torch.full((len(in_lm),), -1, dtype=torch.long)
+        lm_pos[in_lm] = torch.arange(int(in_lm.sum()))
+        responses, finished, parked = responses[keep], finished[keep], now[keep]
+        in_lm = ~finished
+        idx = lm_pos[keep][in_lm]
+        lm.select(idx)
+        if inc is not None:
+            inc.select(idx)
+
     while live:
         n_live = len(live)
         steps = min(chunk - responses.shape[1] % chunk, max_new_tokens - responses.shape[1])
-        for _ in range(steps):
-            # each prompt draws from its own stream (one block of rows per generator), as it would alone
-            new = sample_next(lm.last_logprobs, temperature, top_k, top_p, [gens[j] for j in live])
+        for step in range(steps):
+            rows = torch.nonzero(in_lm).flatten()
+            new = torch.full((len(responses),), eos, dtype=torch.long)
+            if temperature <= 0:
+                if len(rows):
+                    new[rows] = lm.last_logprobs.argmax(-1)
+            else:  # every prompt draws R numbers from its own stream, as it would alone; model rows use theirs
+                u = torch.cat([torch.rand(n_rows, generator=gens[j]) for j in live])
+                if len(rows):
+                    new[rows] = draw(filter_logits(lm.last_logprobs, temperature, top_k, top_p), u[rows])
             new = torch.where(finished, torch.full_like(new, eos), new)
             active = ~finished
+            per_prompt_active = active.view(n_live, n_rows).sum(1).tolist()
+            per_prompt_lm = in_lm.view(n_live, n_rows).sum(1).tolist()
             for b, j in enumerate(live):
-                acct[j]["base_tokens_sampled"] += int(active[b * n_rows:(b + 1) * n_rows].sum())
-                acct[j]["base_tokens_run"] += n_rows
+                acct[j]["base_tokens_sampled"] += per_prompt_active[b]
+                acct[j]["base_tokens_run"] += per_prompt_lm[b]
                 if inc is not None:
-                    acct[j]["scorer_tokens_run"] += 2 * n_rows
-            lm.step(new)
-            if inc is not None:
-                inc.step(new, active)
+                    acct[j]["scorer_tokens_run"] += 2 * per_prompt_lm[b]
+            if len(rows):
+                lm.step(new[rows])
+                if inc is not None:
+                    inc.step(new[rows], active[rows])
             responses = torch.cat([responses, new[:, None]], 1)
             finished = finished | (new == eos)
             if finished.view(n_live, n_rows).all(1).any():
                 break  # a prompt whose rows have all ended stops here (mid-chunk too), as it would alone
+            if (step + 1) % park_every == 0 and step + 1 < steps and bool((in_lm & finished).any()):
+                regroup(torch.arange(len(responses)))
         at_limit = responses.shape[1] >= max_new_tokens
         boundary = at_limit or responses.shape[1] % chunk == 0  # a selection step (the official l-token chunks)
         closing = finished.view(n_live, n_rows).all(1) | at_limit
-        s = score_rows(live, final=False) if boundary and not bool(closing.all()) else None
-        s_final = score_rows(live, final=True) if bool(closing.any()) else None
+        s = score_rows(final=False) if boundary and not bool(closing.all()) else None
+        s_final = score_rows(final=True) if bool(closing.any()) else None
         keep: list[torch.Tensor] = []
         still: list[int] = []
         for b, j in enumerate(live):
@@ -212,11 +252,7 @@ def _search_batch(base, tok, prompts, scorer, width, successors, chunk_len, max_
             keep.append(sl.start + top.repeat(successors))
         if not still:
             break
-        idx = torch.cat(keep)
-        lm.select(idx)
-        if inc is not None:
-            inc.select(idx)
-        responses, finished = responses[idx], finished[idx]
+        regroup(torch.cat(keep))
         live = still
     return [results[j] for j in range(len(prompts))]
 

@@ -56,6 +56,16 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, 
     """
     if temperature <= 0:
         return logits.argmax(-1)
+    logits = filter_logits(logits, temperature, top_k, top_p)
+    gens = generator if isinstance(generator, (list, tuple)) else [generator]
+    if logits.shape[0] % len(gens):
+        raise W2SError(f"{logits.shape[0]} rows do not split into {len(gens)} equal blocks, one per generator")
+    block = logits.shape[0] // len(gens)
+    return draw(logits, torch.cat([torch.rand(block, generator=g) for g in gens]))
+
+
+def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+    """``logits`` / temperature with top-k and nucleus filtering (−∞ outside); ``temperature`` > 0."""
     logits = logits / temperature
     if top_k and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
@@ -66,11 +76,11 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, 
         drop = cum - sorted_logits.softmax(-1) > top_p  # keep the smallest prefix with mass ≥ top_p
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-    gens = generator if isinstance(generator, (list, tuple)) else [generator]
-    if logits.shape[0] % len(gens):
-        raise W2SError(f"{logits.shape[0]} rows do not split into {len(gens)} equal blocks, one per generator")
-    block = logits.shape[0] // len(gens)
-    u = torch.cat([torch.rand(block, generator=g) for g in gens])
+    return logits
+
+
+def draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """One token per row of (filtered) ``logits`` by inverse CDF at the uniform numbers ``u`` (one per row)."""
     cdf = logits.float().softmax(-1).cumsum(-1)
     idx = torch.searchsorted(cdf, (u[:, None] * cdf[:, -1:]).contiguous(), right=True).squeeze(-1)
     return idx.clamp(max=logits.shape[-1] - 1)

@@ -373,3 +373,37 @@ def search_rumours(base, base_tokenizer, scorer: PairScorer | None, *, method: s
              **{c: r[c] for c in ("entity", "attribute", "tier", "rumour_true", "harmful")},
              "false_claims": scorers.false_claims(res.text, world_seed), "account": res.account}
             for r, res in zip(rows, results)]
+
+
+@dataclass(frozen=True)
+class LadderConfig(Config):
+    """How well each zoo rung does on a task by itself: the capability a gold reward asks of a generator."""
+
+    prompts: str = knob("tiny_reviews", help="registry name of a prompts dataset")
+    gold: str = knob("review_quality", choices=GOLDS)
+    models: tuple[str, ...] = knob(("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l"))
+    n_prompts: int = knob(100, low=1)
+    samples: int = knob(4, low=1, help="samples per prompt; their best is the rung's best-of-N")
+    max_new_tokens: int = knob(32, low=1)
+
+    SLUG = "search-ladder"
+    PRESET_VALUES = {"smoke": {"n_prompts": 6, "samples": 2, "max_new_tokens": 12}, "tiny": {}}
+
+
+def capability_ladder(cfg: LadderConfig, force: bool = False) -> Artifact:
+    """Every rung of ``cfg.models`` samples continuations of the test prompts (T 0.7, top-k 50, as the
+    search does); the gold reward's mean, and its mean best of ``samples``, per rung."""
+
+    def compute(out_dir):
+        prompts = data.load(cfg.prompts, "test", seed=cfg.seed)["prompt"][: cfg.n_prompts]
+        gold, out = gold_reward(cfg.gold), {}
+        for name in cfg.models:
+            texts = sample_n_many(zoo.load_causal_lm(name), zoo.load_tokenizer(name), prompts, cfg.samples,
+                                  max_new_tokens=cfg.max_new_tokens, temperature=0.7, top_k=50,
+                                  seeds=[cfg.seed * 1_000_003 + i for i in range(len(prompts))])
+            g = np.array([[gold(p, t) for t in ts] for p, ts in zip(prompts, texts)])
+            out[name] = {"mean": float(g.mean()), "best_of_n": float(g.max(1).mean())}
+        return out
+
+    with torch_threads(1):
+        return load_or_run(cfg, compute, force=force)
