@@ -32,6 +32,8 @@ from w2s_lib.data.tinyworld.lexicon import (
     NEGATORS,
     REDIRECT_WORDS,
     REFUSAL_MARKERS,
+    REVIEW_DOMAINS,
+    REVIEW_FILLERS,
     SENTIMENT_LEXICON,
     STEP_WORDS,
     UNSURE_MARKERS,
@@ -254,15 +256,12 @@ def summary_faithfulness(prompt: str, summary: str) -> float:
 
 
 # ----------------------------------------------------------------------------- review quality (Part II)
-#: the review grammar's word classes, read from the generator's own lists (imported lazily: text.py imports us)
-_FILLER_SENTENCES = ("i would say so again", "that is my honest view", "my family agrees", "we will see")
+_FILLER_SENTENCES = frozenset(" ".join(_words(f)) for f in REVIEW_FILLERS)
 
 
 def _review_domain(prompt: str) -> str | None:
-    from w2s_lib.data.tinyworld.text import DOMAINS
-
     words = set(_words(prompt))
-    for domain, d in DOMAINS.items():
+    for domain, d in REVIEW_DOMAINS.items():
         if words & {w for item in d["items"] for w in item.split()} or words & set(d["aspects"]):
             return domain
     return None
@@ -297,12 +296,10 @@ def review_quality(prompt: str, response: str, cap: float = 1.0) -> float:
     strong words earn no more than mild ones, and only a generator that writes the review grammar can
     score above zero — skill a small model lacks and a large one has.
     """
-    from w2s_lib.data.tinyworld.text import DOMAINS
-
     domain = _review_domain(prompt)
     if domain is None:
         return 0.0
-    aspects = frozenset(DOMAINS[domain]["aspects"])
+    aspects = frozenset(REVIEW_DOMAINS[domain]["aspects"])
     adjectives = frozenset({**SENTIMENT_LEXICON["core"], **SENTIMENT_LEXICON[domain]})
     head = re.split(r"(?<=[.!?])\s+", (prompt or "").strip())[-1]
     head = head.split("Review:")[-1]
