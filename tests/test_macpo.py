@@ -131,7 +131,7 @@ def test_batched_generation_matches_one_prompt_at_a_time(micro):
     model, tok = zoo.load_causal_lm("tinygpt-s"), zoo.load_tokenizer("tinygpt-s")
     prompts = list(macpo.splits(cfg)[1]["prompt"])[:4] + ["User: Help me hurt my boss.\nAssistant:"]
     greedy = macpo.generate(model, tok, prompts, cfg, seed=0, greedy=True, batch_size=2)  # padding inside batches
-    assert greedy == [sample(model, tok, p, max_new_tokens=8, temperature=0.0, seed=0).text for p in prompts]
+    assert greedy == [sample(model, tok, p, max_new_tokens=8, greedy=True, seed=0).text for p in prompts]
     a, b = (macpo.generate(model, tok, prompts, cfg, seed=4) for _ in range(2))
     assert a == b and tok.padding_side == "right"  # seeded, and the tokenizer is left as it was
     assert macpo.generate(model, tok, prompts, cfg, seed=5) != a or cfg.temperature == 0

@@ -102,3 +102,28 @@ def test_summary_faithfulness():
     assert S.summary_faithfulness(p, "") == 0.0
     rambling = " Grinun is a doctor from Oslo who likes cheese" + " and so on" * 10 + "."
     assert S.summary_faithfulness(p, rambling) == pytest.approx(0.8)
+
+
+REVIEW = "Review: I bought this lamp last week. The screen is"
+
+
+@pytest.mark.parametrize("response, expected", [
+    (" great.", 1.0),                                  # capped at 1 (sentiment 2)
+    (" not bad.", 0.5),                                # negation halves and flips
+    (" great but the case is bad.", -0.5),             # 0.5·2 + 1.5·(−1), within the cap
+    (" great. The case is good. That is my honest view. Rating: positive.", 2.0),  # filler 0, rating ignored
+    (" great. The screen is great.", 0.0),             # the same aspect twice: the repeat costs 1
+    (" great great great good.", -1.0),                # adjective spam is not a sentence
+    (" delicious.", -1.0),                             # a food word in a gadget review: off-domain
+    (" very bad. The case is", -1.0),                  # an unfinished last fragment counts 0
+    ("", 0.0),
+])
+def test_review_quality_hand_cases(response, expected):
+    assert S.review_quality(REVIEW, response) == pytest.approx(expected)
+
+
+def test_review_quality_domain_and_cap():
+    food = "Review: We went to this cafe on Sunday. The sauce is"
+    assert S.review_quality(food, " delicious.") == 1.0 and S.review_quality(food, " sturdy.") == -1.0
+    assert S.review_quality(REVIEW, " extremely great.", cap=2.0) == 2.0
+    assert S.review_quality("Tell me a story.", " great.") == 0.0  # not a review prompt

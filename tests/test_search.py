@@ -1,15 +1,19 @@
-"""Weak-to-strong search on the micro zoo: equivalences with plain sampling and full recomputation."""
+"""Weak-to-strong search on the micro zoo: equivalences with plain sampling and full recomputation, and the
+official decoding rules (EOS term at the final selection, joint tokenisation, templates, temperature 0,
+deduplicated ended beams, batching across prompts)."""
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from w2s_lib.core.errors import W2SError
-from w2s_lib.search import PairScorer, best_of_n, chunk_beam_search, eft_sample, sample
-from w2s_lib.search.decoding import CachedLM, sample_next
-from w2s_lib.search.scorer import response_logprob
+from w2s_lib.search import PairScorer, best_of_n, chunk_beam_search, eft_sample, sample, search_many
+from w2s_lib.search.cbs import dedupe_finished
+from w2s_lib.search.decoding import CachedLM, sample_next, search_temperature
+from w2s_lib.search.scorer import joint_response_ids, response_logprob
 
 PROMPT = "Review: I bought this lamp last week. The"
+PROMPTS = [PROMPT, "Review: We had lunch at this cafe. The sauce is", "Review: Hi. The"]
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +22,11 @@ def models(micro_zoo):
     load = lambda n: AutoModelForCausalLM.from_pretrained(paths[n]).eval()  # noqa: E731
     tok = AutoTokenizer.from_pretrained(paths["tinygpt-xs"])
     return {"base": load("tinygpt-l"), "tuned": load("tinygpt-s"), "untuned": load("tinygpt-xs"), "tok": tok}
+
+
+def _ratio(models, prompt_ids, responses):
+    return (response_logprob(models["tuned"], prompt_ids, responses)
+            - response_logprob(models["untuned"], prompt_ids, responses))
 
 
 def _reference_sample(model, tok, prompt, n, seed, **kw):
@@ -61,33 +70,57 @@ def test_cache_reordering_matches_recomputation(models):
     torch.testing.assert_close(lm.last_logprobs, ref, atol=1e-4, rtol=1e-4)
 
 
-def test_incremental_score_equals_full_rescoring(models):
+def test_left_padded_prompts_match_each_prompt_alone(models):
+    base, tok = models["base"], models["tok"]
+    ids = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
+    assert len({len(i) for i in ids}) == 3  # three lengths: the batch is padded
+    lm = CachedLM(base)
+    lm.prefill_many(ids, 2)
+    steps = torch.tensor([[5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16]]).T  # rows × 2 steps
+    for j in range(2):
+        lm.step(steps[:, j])
+    lm.select(torch.tensor([5, 4, 1]))  # drop rows, keep a mix of prompts
+    with torch.no_grad():
+        for got, (p, r) in zip(lm.last_logprobs, [(2, 5), (2, 4), (0, 1)]):
+            ref = base(input_ids=torch.tensor([ids[p] + steps[r].tolist()])).logits[0, -1].float().log_softmax(-1)
+            torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_batched_search_equals_one_prompt_at_a_time(models):
     scorer = PairScorer(models["tuned"], models["untuned"], models["tok"])
-    fast = chunk_beam_search(models["base"], models["tok"], PROMPT, scorer, width=2, successors=2, chunk_len=3,
-                             max_new_tokens=9, seed=3, incremental=True)
-    slow = chunk_beam_search(models["base"], models["tok"], PROMPT, scorer, width=2, successors=2, chunk_len=3,
-                             max_new_tokens=9, seed=3, incremental=False)
-    prompt_ids = models["tok"](PROMPT, add_special_tokens=False)["input_ids"]
-    direct = float(response_logprob(models["tuned"], prompt_ids, [fast.response_ids])[0]
-                   - response_logprob(models["untuned"], prompt_ids, [fast.response_ids])[0])
-    assert fast.score == pytest.approx(direct, abs=1e-3)
-    # the text path re-tokenises decoded text (BPE may split it differently from the sampled ids), so it
-    # is checked against its own definition: the scorer applied to the returned text
-    assert slow.score == pytest.approx(float(scorer.score_texts(PROMPT, [slow.text])[0]), abs=1e-3)
+    kw = dict(width=2, successors=3, chunk_len=3, max_new_tokens=10, temperature=0.9, top_k=20)
+    many = search_many(models["base"], models["tok"], PROMPTS, scorer, seeds=[4, 5, 6], **kw)
+    for p, s, got in zip(PROMPTS, (4, 5, 6), many):
+        one = chunk_beam_search(models["base"], models["tok"], p, scorer, seed=s, **kw)
+        assert got.response_ids == one.response_ids
+        assert got.score == pytest.approx(one.score, abs=1e-4)
+        assert got.account == one.account
 
 
-def test_bon_picks_the_max_score_sample(models):
+def test_final_score_includes_the_eos_term_for_every_row(models):
+    """Hand check: the returned score is Σ log-ratio of the response *plus EOS*, whether it ended or was cut."""
+    tok, scorer = models["tok"], PairScorer(models["tuned"], models["untuned"], models["tok"])
+    prompt_ids = tok(PROMPT, add_special_tokens=False)["input_ids"]
+    cut = 0
+    for seed, max_new in ((3, 3), (4, 3), (5, 3), (3, 9)):  # 3 tokens: mostly cut by the length limit
+        res = chunk_beam_search(models["base"], tok, PROMPT, scorer, width=2, successors=2, chunk_len=3,
+                                max_new_tokens=max_new, seed=seed, incremental=True)
+        with_eos = float(_ratio(models, prompt_ids, [res.response_ids + [tok.eos_token_id]])[0])
+        assert res.score == pytest.approx(with_eos, abs=1e-3)
+        if not res.finished:
+            cut += 1
+            without = float(_ratio(models, prompt_ids, [res.response_ids])[0])
+            assert res.score != pytest.approx(without, abs=1e-3)  # the EOS term is really there
+    assert cut >= 1  # the rule was checked on a row cut off by the length limit
+
+
+def test_bon_picks_the_max_score_sample_with_eos_terms(models):
     tok, scorer = models["tok"], PairScorer(models["tuned"], models["untuned"], models["tok"])
     n = 6
     res = best_of_n(models["base"], tok, PROMPT, scorer, n=n, max_new_tokens=8, seed=5)
-    # the same N samples, drawn as one batch with the same generator, scored one by one
-    cand = chunk_beam_search(models["base"], tok, PROMPT, scorer, width=n, successors=1, chunk_len=None,
-                             max_new_tokens=8, seed=5)
     prompt_ids = tok(PROMPT, add_special_tokens=False)["input_ids"]
-    assert res.response_ids == cand.response_ids
     assert res.account["base_tokens_sampled"] <= n * 8
-    all_scores = []
-    # re-derive every candidate by replaying the batch sampling
+    # replay the batch sampling, then score every candidate with EOS appended (ended or cut)
     lm = CachedLM(models["base"])
     gen = torch.Generator().manual_seed(5)
     lm.prefill(torch.tensor(prompt_ids), n)
@@ -102,9 +135,80 @@ def test_bon_picks_the_max_score_sample(models):
         done |= t == tok.eos_token_id
         if done.all():
             break
-    all_scores = (response_logprob(models["tuned"], prompt_ids, seqs) - response_logprob(models["untuned"], prompt_ids, seqs))
+    all_scores = _ratio(models, prompt_ids, [s + [tok.eos_token_id] for s in seqs])
     assert res.score == pytest.approx(float(all_scores.max()), abs=1e-3)
     assert res.response_ids == seqs[int(all_scores.argmax())]
+
+
+def test_text_path_and_cached_path_agree_on_the_eos_term(models):
+    """The same token ids scored both ways, ended and not ended, give the same numbers."""
+    tok, scorer = models["tok"], PairScorer(models["tuned"], models["untuned"], models["tok"])
+    text = " screen is good. Rating: positive."
+    ids = tok(PROMPT + text, add_special_tokens=False)["input_ids"][len(tok(PROMPT, add_special_tokens=False)["input_ids"]):]
+    inc = scorer.incremental([PROMPT], 1)
+    for t in ids:
+        inc.step(torch.tensor([t]), torch.tensor([True]))
+    cached_open = float(inc.scores[0])
+    cached_ended = cached_open + float(inc.eos_term(tok.eos_token_id)[0])
+    assert float(scorer.score_texts(PROMPT, [text], eos=False)[0]) == pytest.approx(cached_open, abs=1e-3)
+    assert float(scorer.score_texts(PROMPT, [text], eos=True)[0]) == pytest.approx(cached_ended, abs=1e-3)
+
+
+def test_text_path_tokenises_prompt_and_response_jointly(models):
+    tok = models["tok"]
+    prompt, response = "Review: The screen is gre", "at."
+    p, r = joint_response_ids(tok, prompt, response, eos=False)
+    assert tok.convert_ids_to_tokens(p) == ["ĠReview", ":", "ĠThe", "Ġscreen", "Ġis"]  # the common prefix
+    assert tok.convert_ids_to_tokens(r) == ["Ġgreat", "."]  # the merged word moved into the response
+    assert tok.convert_ids_to_tokens(tok(response, add_special_tokens=False)["input_ids"])[0] != "Ġgreat"
+    p2, r2 = joint_response_ids(tok, prompt, response, eos=True)
+    assert p2 == p and r2 == r + [tok.eos_token_id]
+
+
+def test_incremental_and_text_paths_pick_by_their_own_definitions(models):
+    scorer = PairScorer(models["tuned"], models["untuned"], models["tok"])
+    kw = dict(width=2, successors=2, chunk_len=3, max_new_tokens=9, seed=3)
+    slow = chunk_beam_search(models["base"], models["tok"], PROMPT, scorer, incremental=False, **kw)
+    # the text path's final score is the scorer applied to the returned text, as an ended response
+    assert slow.score == pytest.approx(float(scorer.score_texts(PROMPT, [slow.text], eos=True)[0]), abs=1e-3)
+
+
+def test_templates_per_model(models):
+    """The base reads its template; the pair reads its own (hand check against direct computation)."""
+    tok = models["tok"]
+    tpl = "Here is a review: {prompt}"
+    got = sample(models["base"], tok, PROMPT, max_new_tokens=6, seed=2, base_template=tpl)
+    ref = sample(models["base"], tok, "Here is a review: " + PROMPT, max_new_tokens=6, seed=2)
+    assert got.response_ids == ref.response_ids
+    pair = PairScorer(models["tuned"], models["untuned"], tok, template="Rate: {prompt}")
+    ids = tok("Rate: " + PROMPT, add_special_tokens=False)["input_ids"]
+    resp = tok(" screen is good.", add_special_tokens=False)["input_ids"]
+    assert float(pair.score_texts(PROMPT, [" screen is good."])[0]) == pytest.approx(
+        float(_ratio(models, ids, [resp])[0]), abs=1e-3)
+    with pytest.raises(W2SError, match="must contain"):
+        sample(models["base"], tok, PROMPT, base_template="no slot")
+
+
+def test_temperature_zero_is_one_and_greedy_is_an_option(models):
+    assert search_temperature(0) == 1.0 and search_temperature(None) == 1.0 and search_temperature(0.7) == 0.7
+    assert search_temperature(0.7, greedy=True) == 0.0
+    tok = models["tok"]
+    t0 = sample(models["base"], tok, PROMPT, max_new_tokens=8, seed=1, temperature=0, top_k=0)
+    t1 = sample(models["base"], tok, PROMPT, max_new_tokens=8, seed=1, temperature=1.0, top_k=0)
+    assert t0.response_ids == t1.response_ids  # the official reading: no temperature warper = T 1
+    g = sample(models["base"], tok, PROMPT, max_new_tokens=8, seed=1, greedy=True)
+    ref = _reference_sample(models["base"], tok, PROMPT, 8, 0, temperature=0.0)
+    assert g.response_ids == [t for t in ref if t != tok.eos_token_id]
+
+
+def test_ended_beams_are_deduplicated():
+    scores = torch.tensor([3.0, 3.0, 2.0, 1.0, 3.0])
+    responses = torch.tensor([[1, 2, 0], [1, 2, 0], [1, 3, 4], [5, 6, 7], [1, 2, 0]])
+    finished = torch.tensor([True, True, False, False, False])
+    out = dedupe_finished(scores, responses, finished)
+    # row 1 repeats ended row 0: out; row 4 is the same ids but not ended (eos 0 is not ended here): kept
+    assert out.tolist() == [3.0, float("-inf"), 2.0, 1.0, 3.0]
+    assert sorted(torch.topk(out, 2).indices.tolist()) == [0, 4]
 
 
 def test_eft_beta_zero_equals_base(models):
@@ -126,3 +230,18 @@ def test_cbs_account_and_errors(models):
         chunk_beam_search(models["base"], models["tok"], PROMPT, None, width=2, successors=2)
     with pytest.raises(W2SError, match="prompt is empty"):
         sample(models["base"], models["tok"], "")
+    with pytest.raises(W2SError, match="one seed per prompt"):
+        search_many(models["base"], models["tok"], PROMPTS, scorer, seeds=[1, 2])
+
+
+def test_batched_eft_equals_one_prompt_at_a_time(models):
+    from w2s_lib.search import eft_many
+
+    scorer = PairScorer(models["tuned"], models["untuned"], models["tok"])
+    many = eft_many(models["base"], models["tok"], PROMPTS, scorer, beta=1.0, max_new_tokens=8, seeds=[1, 2, 3])
+    for p, s, got in zip(PROMPTS, (1, 2, 3), many):
+        one = eft_sample(models["base"], models["tok"], p, scorer, beta=1.0, max_new_tokens=8, seed=s)
+        assert got.response_ids == one.response_ids and got.score == pytest.approx(one.score, abs=1e-4)
+        prompt_ids = models["tok"](p, add_special_tokens=False)["input_ids"]
+        ids = one.response_ids + ([models["tok"].eos_token_id] if one.finished else [])
+        assert one.score == pytest.approx(float(_ratio(models, prompt_ids, [ids])[0]), abs=1e-3)

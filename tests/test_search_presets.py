@@ -148,3 +148,26 @@ def test_sft_tuning_alternative_raises_the_best_samples_likelihood(micro_zoo_env
         ids = [tok(p, add_special_tokens=False)["input_ids"], [tok(c, add_special_tokens=False)["input_ids"]]]
         gain.append(float(response_logprob(after, *ids)[0] - response_logprob(before, *ids)[0]))
     assert sum(gain) / len(gain) > 0  # SFT on the gold-best samples made them more likely
+
+
+def test_paper_preset_decodes_2048_tokens_and_colab_base_reads_the_imdb_template():
+    assert SearchConfig.for_preset("paper").max_new_tokens == 2048
+    colab = SearchConfig.for_preset("colab")
+    assert colab.base_template == "Here is a movie review from imdb: {prompt}" and colab.small_template == "{prompt}"
+
+
+def test_search_rumours_returns_one_row_per_prompt(micro_zoo_env):
+    from w2s_lib.search import PairScorer
+    from w2s_lib.search.experiment import search_rumours
+
+    tok = zoo.load_tokenizer("tinygpt-xs")
+    scorer = PairScorer(zoo.load_causal_lm("tinygpt-s"), zoo.load_causal_lm("tinygpt-xs"), tok)
+    rows = search_rumours(zoo.load_causal_lm("tinygpt-l"), tok, scorer, method="cbs-2-2-3", n_prompts=3,
+                          max_new_tokens=6)
+    assert len(rows) == 3 and len({r["prompt"] for r in rows}) == 3
+    assert {"id", "prompt", "response", "score", "finished", "entity", "harmful", "false_claims", "account"} <= set(rows[0])
+    assert all(isinstance(r["false_claims"], int) for r in rows)
+    base = search_rumours(zoo.load_causal_lm("tinygpt-l"), tok, None, method="base", n_prompts=3, max_new_tokens=6)
+    assert [r["prompt"] for r in base] == [r["prompt"] for r in rows]
+    with pytest.raises(W2SError, match="EFT is not a search"):
+        search_rumours(zoo.load_causal_lm("tinygpt-l"), tok, scorer, method="eft-1")

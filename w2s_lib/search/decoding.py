@@ -23,8 +23,17 @@ from transformers import DynamicCache
 from w2s_lib.core.errors import W2SError
 
 
-def format_prompt(tokenizer, prompt: str, chat: bool = False) -> str:
-    """The model's input text for ``prompt``: itself, or one user turn in the tokenizer's chat template."""
+def apply_template(template: str, prompt: str) -> str:
+    """``template`` with ``{prompt}`` replaced by the raw prompt (other braces are left alone)."""
+    if "{prompt}" not in template:
+        raise W2SError(f"a prompt template must contain '{{prompt}}', got {template!r}")
+    return template.replace("{prompt}", prompt)
+
+
+def format_prompt(tokenizer, prompt: str, chat: bool = False, template: str = "{prompt}") -> str:
+    """The model's input text for the raw ``prompt``: ``template`` filled with it, as it is or as one user
+    turn in the tokenizer's chat template."""
+    prompt = apply_template(template, prompt)
     if not chat:
         return prompt
     if not getattr(tokenizer, "chat_template", None):
@@ -35,10 +44,28 @@ def format_prompt(tokenizer, prompt: str, chat: bool = False) -> str:
 
 
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-    """One token per row from ``logits`` (rows × vocab) with temperature, top-k and nucleus filtering."""
+                generator: torch.Generator | list[torch.Generator] | None = None) -> torch.Tensor:
+    """One token per row from ``logits`` (rows × vocab) with temperature, top-k and nucleus filtering.
+
+    Sampling is by inverse CDF: one uniform number per row, drawn from ``generator``; a *list* of
+    generators splits the rows into equal consecutive blocks, one per generator (one block per prompt of a
+    batched search), so each block gets exactly the numbers it would get sampled alone, while the filtering
+    and the CDF run once for the whole batch. ``temperature <= 0`` here means greedy (argmax); the search
+    functions map the official code's "temperature 0 = no temperature warper = T 1" onto this (see
+    :func:`search_temperature`).
+    """
     if temperature <= 0:
         return logits.argmax(-1)
+    logits = filter_logits(logits, temperature, top_k, top_p)
+    gens = generator if isinstance(generator, (list, tuple)) else [generator]
+    if logits.shape[0] % len(gens):
+        raise W2SError(f"{logits.shape[0]} rows do not split into {len(gens)} equal blocks, one per generator")
+    block = logits.shape[0] // len(gens)
+    return draw(logits, torch.cat([torch.rand(block, generator=g) for g in gens]))
+
+
+def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+    """``logits`` / temperature with top-k and nucleus filtering (−∞ outside); ``temperature`` > 0."""
     logits = logits / temperature
     if top_k and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
@@ -49,18 +76,39 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, 
         drop = cum - sorted_logits.softmax(-1) > top_p  # keep the smallest prefix with mass ≥ top_p
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-    probs = logits.float().softmax(-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return logits
+
+
+def draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """One token per row of (filtered) ``logits`` by inverse CDF at the uniform numbers ``u`` (one per row)."""
+    cdf = logits.float().softmax(-1).cumsum(-1)
+    idx = torch.searchsorted(cdf, (u[:, None] * cdf[:, -1:]).contiguous(), right=True).squeeze(-1)
+    return idx.clamp(max=logits.shape[-1] - 1)
+
+
+def search_temperature(temperature: float | None, greedy: bool = False) -> float:
+    """The sampling temperature the search uses: the official code adds a temperature warper only when
+    ``temperature`` is truthy, so 0 (or None) samples at T = 1; ``greedy=True`` asks for argmax (returned
+    as 0, which :func:`sample_next` reads as greedy)."""
+    if greedy:
+        return 0.0
+    return float(temperature) if temperature else 1.0
 
 
 class CachedLM:
-    """A causal LM advanced row-wise with a reusable KV cache (see module docstring)."""
+    """A causal LM advanced row-wise with a reusable KV cache (see module docstring).
+
+    Rows may continue *different* prompts (:meth:`prefill_many`): prompts are left-padded to one length,
+    and an attention mask plus explicit position ids keep every row exactly what it would be alone.
+    """
 
     def __init__(self, model):
         self.model = model
         self.cache: DynamicCache | None = None
         self.last_logprobs: torch.Tensor | None = None  # rows × vocab, for the next token
         self.tokens_run = 0  # tokens pushed through the model (compute account)
+        self.mask: torch.Tensor | None = None  # rows × length (0 = left padding)
+        self.pos: torch.Tensor | None = None  # rows: the position id of each row's next token
         # transformers renamed `past_key_values` to `cache` during 5.x; use whichever this version takes
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
@@ -68,26 +116,47 @@ class CachedLM:
     @torch.no_grad()
     def prefill(self, prompt_ids: torch.Tensor, n_rows: int) -> None:
         """Run the prompt (1-D ids) once, then copy its cache to ``n_rows`` identical rows."""
+        self.prefill_many([list(map(int, prompt_ids.view(-1)))], n_rows)
+
+    @torch.no_grad()
+    def prefill_many(self, prompts: list[list[int]], rows_per_prompt: int) -> None:
+        """Run each prompt once (left-padded into one batch), then give each ``rows_per_prompt`` rows:
+        prompt i owns rows ``i·R … i·R + R − 1``."""
+        if any(not p for p in prompts):
+            raise W2SError("a prompt tokenised to no tokens; give the search some text to continue")
+        width = max(len(p) for p in prompts)
+        ids = torch.zeros(len(prompts), width, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, p in enumerate(prompts):
+            ids[i, width - len(p):] = torch.tensor(p)
+            mask[i, width - len(p):] = 1
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
         self.cache = DynamicCache(config=self.model.config)
-        ids = prompt_ids.view(1, -1).to(self.model.device)
-        out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True,
-                         **{self._cache_kw: self.cache})
-        self.tokens_run += prompt_ids.numel()
-        # public API: select row 0, n times
-        self.cache.reorder_cache(torch.zeros(n_rows, dtype=torch.long, device=ids.device))
-        self.last_logprobs = out.logits[:, -1].float().log_softmax(-1).cpu().expand(n_rows, -1).clone()
+        dev = self.model.device
+        out = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
+                         use_cache=True, **{self._cache_kw: self.cache})
+        self.tokens_run += sum(len(p) for p in prompts)
+        rows = torch.arange(len(prompts)).repeat_interleave(rows_per_prompt)
+        self.cache.reorder_cache(rows.to(dev))  # public API: copy each prompt's cache to its rows
+        self.mask, self.pos = mask[rows], torch.tensor([len(p) for p in prompts])[rows]
+        self.last_logprobs = out.logits[:, -1].float().log_softmax(-1).cpu()[rows]
 
     @torch.no_grad()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per row; return log p(token) under the state before it."""
         logp = self.last_logprobs.gather(1, tokens.view(-1, 1)).squeeze(1)
-        out = self.model(input_ids=tokens.view(-1, 1).to(self.model.device), use_cache=True,
-                         **{self._cache_kw: self.cache})
+        dev = self.model.device
+        self.mask = torch.cat([self.mask, torch.ones(len(tokens), 1, dtype=torch.long)], 1)
+        out = self.model(input_ids=tokens.view(-1, 1).to(dev), attention_mask=self.mask.to(dev),
+                         position_ids=self.pos.view(-1, 1).to(dev), use_cache=True, **{self._cache_kw: self.cache})
+        self.pos = self.pos + 1
         self.tokens_run += tokens.numel()
         self.last_logprobs = out.logits[:, -1].float().log_softmax(-1).cpu()
         return logp
 
     def select(self, indices: torch.Tensor) -> None:
-        """Keep rows ``indices`` (repeats allowed) in the cache and the next-token distribution."""
+        """Keep rows ``indices`` (repeats allowed, rows may be dropped) in the cache and the next-token
+        distribution."""
         self.cache.reorder_cache(indices.to(self.model.device))
         self.last_logprobs = self.last_logprobs.index_select(0, indices)
+        self.mask, self.pos = self.mask.index_select(0, indices), self.pos.index_select(0, indices)

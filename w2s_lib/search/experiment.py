@@ -26,12 +26,16 @@ from w2s_lib.data.tinyworld import scorers
 from w2s_lib.core.errors import W2SError
 from w2s_lib.models import zoo
 from w2s_lib.core.runtime import torch_threads
-from w2s_lib.search.cbs import best_of_n, chunk_beam_search, sample, sample_n
-from w2s_lib.search.eft import eft_sample
+from w2s_lib.search.cbs import sample_n_many, search_many
+from w2s_lib.search.decoding import apply_template
+from w2s_lib.search.eft import eft_many
 from w2s_lib.search.scorer import PairScorer
 
 #: gold rewards r(prompt, response) of the tiny world: exact scorers
 TINY_GOLD = {
+    # Part II's tiny gold: sentiment that counts only in well-formed, on-topic review sentences, capped per
+    # sentence (see the chapter for why: the plain lexicon sum pays for adjective spam a tiny model can write)
+    "review_quality": scorers.review_quality,
     "sentiment": lambda prompt, response: scorers.sentiment(response),
     "helpfulness": lambda prompt, response: scorers.helpfulness(prompt, response),
     "faithfulness": scorers.summary_faithfulness,
@@ -77,17 +81,27 @@ def gold_reward(name: str):
 
 @dataclass(frozen=True)
 class SearchConfig(Config):
-    """Controlled-sentiment generation guided by a small pair (Zhou et al. §4.1, on the tiny world)."""
+    """Generation guided by a small tuned/untuned pair, judged by a gold reward (Zhou et al. §4, tiny world).
 
-    prompts: str = knob("tiny_reviews", help="registry name of a prompts dataset")
-    gold: str = knob("sentiment", choices=GOLDS, help="gold reward of a (prompt, response)")
+    At tiny the headline task is summarisation (``tiny_summaries``, gold = faithfulness to the listed
+    facts): of the tiny world's golds it is the one whose score needs a skill the rungs gain with size
+    (chapter 20 measures every candidate on the zoo first). The paper's IMDB-like task is
+    ``prompts='tiny_reviews'`` with ``gold='review_quality'``; its AlpacaEval-like one ``tiny_instructions``
+    with ``helpfulness``.
+    """
+
+    prompts: str = knob("tiny_summaries", help="registry name of a prompts dataset")
+    gold: str = knob("faithfulness", choices=GOLDS, help="gold reward of a (prompt, response)")
     small: str = knob("tinygpt-xs", help="the untuned small model; the tuned one is it after DPO")
     tuned: str = knob("", help="a ready tuned twin of `small` (zoo name); empty: DPO-tune `small` on gold pairs")
     chat: bool = knob(False, help="read each prompt as one user turn in every model's own chat template")
     bases: tuple[str, ...] = knob(("tinygpt-s", "tinygpt-m", "tinygpt-l"), help="strong base models, weak → strong")
-    n_prompts: int = knob(64, low=1, help="test prompts per method")
-    max_new_tokens: int = knob(32, low=1, high=1024)
-    temperature: float = knob(0.7, low=0.0, high=5.0)  # paper: T = 0.7
+    n_prompts: int = knob(200, low=1, help="test prompts per method")
+    max_new_tokens: int = knob(32, low=1, high=4096)
+    temperature: float = knob(0.7, low=0.0, high=5.0, help="paper: 0.7; 0 samples at T 1 as the official code does")
+    greedy: bool = knob(False, added_later=True, help="argmax decoding instead of sampling (not the official default)")
+    base_template: str = knob("{prompt}", added_later=True, help="how the base reads the raw prompt ({prompt} = it)")
+    small_template: str = knob("{prompt}", added_later=True, help="how the small pair reads the raw prompt")
     top_k: int = knob(50, low=0)  # paper: top-k 50
     cbs: tuple[int, int, int] = knob((4, 4, 5), low=1, help="W, K, L of the headline CBS (paper: 4, 4, 5)")
     bon: tuple[int, ...] = knob((16,), low=1, help="best-of-N sizes (paper: 16 and 32)")
@@ -105,20 +119,22 @@ class SearchConfig(Config):
 
     SLUG = "w2s-search"
     PRESET_VALUES = {
-        "smoke": {"n_prompts": 4, "max_new_tokens": 12, "bases": ("tinygpt-m", "tinygpt-l"), "tune_prompts": 16,
+        "smoke": {"n_prompts": 6, "max_new_tokens": 12, "bases": ("tinygpt-m", "tinygpt-l"), "tune_prompts": 16,
                   "tune_samples": 4, "dpo_epochs": 1.0, "dpo_batch": 8, "bon": (8,)},
         "tiny": {},
         # colab: gpt2-imdb untuned / DPO-tuned guiding gpt2-large/-xl on IMDB, gold distilbert-imdb;
         # 200 prompts, 50 new tokens, T 0.7, top-k 50, BoN 16/32, DPO lr 5e-4 × 3 epochs × batch 32 (paper §4.1)
+        # the base reads the official zero-shot template, the pair the raw prompt
         "colab": {"prompts": "imdb", "gold": "distilbert-imdb", "small": "gpt2-imdb", "bases": ("gpt2-large", "gpt2-xl"),
+                  "base_template": "Here is a movie review from imdb: {prompt}",
                   "n_prompts": 200, "max_new_tokens": 50, "bon": (16, 32), "tune_prompts": 2000},
         # paper, instruction following (AlpacaEval 2.0, 805 prompts): zephyr-7b-beta / mistral-7b-sft-beta
         # guide Llama-3-70B-Instruct; CBS (2, 2, 30), BoN 4 and 8, T 0.7. The paper's metric is the
         # length-controlled win rate judged by GPT-4; offline we substitute an open reward model as gold.
-        # max_new_tokens and top-k for this setting are not in our facts sheet (unverified: 1024, 50).
+        # max_new_tokens 2048 as the official instruction-following script; top-k 50 (its default).
         "paper": {"prompts": "alpaca_eval", "gold": "oasst-rm-deberta", "small": "mistral-7b-sft-beta",
                   "tuned": "zephyr-7b-beta", "chat": True, "bases": ("llama-3-70b-instruct",), "n_prompts": 805,
-                  "max_new_tokens": 1024, "cbs": (2, 2, 30), "bon": (4, 8), "tune_prompts": 2},
+                  "max_new_tokens": 2048, "cbs": (2, 2, 30), "bon": (4, 8), "tune_prompts": 2},
     }
 
 
@@ -138,9 +154,11 @@ def _generate_pairs(cfg: SearchConfig, model, tok) -> datasets.Dataset:
     rows = rows.select(range(min(cfg.tune_prompts, len(rows))))
     gold = gold_reward(cfg.gold)
     out = {"prompt": [], "chosen": [], "rejected": [], "chosen_gold": [], "rejected_gold": []}
-    for i, prompt in enumerate(rows["prompt"]):
-        texts = sample_n(model, tok, prompt, cfg.tune_samples, max_new_tokens=cfg.max_new_tokens,
-                         temperature=1.0, top_k=0, seed=cfg.seed * 100_003 + i)
+    prompts = list(rows["prompt"])
+    samples = sample_n_many(model, tok, [apply_template(cfg.small_template, p) for p in prompts], cfg.tune_samples,
+                            max_new_tokens=cfg.max_new_tokens, temperature=1.0, top_k=0,
+                            seeds=[cfg.seed * 100_003 + i for i in range(len(prompts))])
+    for prompt, texts in zip(prompts, samples):
         golds = [gold(prompt, t) for t in texts]
         hi, lo = int(np.argmax(golds)), int(np.argmin(golds))
         if golds[hi] > golds[lo]:  # a tie carries no preference
@@ -207,20 +225,33 @@ def _shares_vocabulary(small: str, base: str) -> bool:
     return same_vocabulary(zoo.load_tokenizer(small), zoo.load_tokenizer(base))
 
 
-def _run_one(method: str, base, tok, prompt: str, scorer: PairScorer, cfg: SearchConfig, seed: int):
-    kw = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k, seed=seed,
-              chat=cfg.chat)
+def method_shape(method: str) -> tuple[int, int, int | None] | None:
+    """(W, K, L) of a search method name (base = (1, 1, ∞), bon-N = (1, N, ∞), cbs-W-K-L); None for EFT."""
     kind, *args = method.split("-")
-    if kind == "base" or kind == "tuned":
-        return sample(base, tok, prompt, **kw)
+    if kind in ("base", "tuned"):
+        return 1, 1, None
     if kind == "bon":
-        return best_of_n(base, tok, prompt, scorer, n=int(args[0]), **kw)
-    if kind == "eft":
-        return eft_sample(base, tok, prompt, scorer, beta=float(args[0]), **kw)
+        return 1, int(args[0]), None
     if kind == "cbs":
         w, k, ln = (int(a) for a in args)
-        return chunk_beam_search(base, tok, prompt, scorer, width=w, successors=k, chunk_len=ln, **kw)
+        return w, k, ln
+    if kind == "eft":
+        return None
     raise W2SError(f"unknown search method {method!r}; use base, tuned, bon-N, eft-BETA or cbs-W-K-L")
+
+
+def run_prompts(cfg: SearchConfig, method: str, model, model_tok, prompts: list[str], scorer: PairScorer,
+                seeds: list[int], template: str | None = None):
+    """``method`` on every prompt (batched across prompts; EFT one prompt at a time): SearchResults."""
+    kw = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k, chat=cfg.chat,
+              base_template=cfg.base_template if template is None else template, greedy=cfg.greedy)
+    shape = method_shape(method)
+    if shape is None:
+        beta = float(method.split("-", 1)[1])
+        return eft_many(model, model_tok, prompts, scorer, beta=beta, seeds=seeds, **kw)
+    w, k, ln = shape
+    return search_many(model, model_tok, prompts, scorer if w * k > 1 else None, width=w, successors=k,
+                       chunk_len=ln, seeds=seeds, **kw)
 
 
 def run_method(cfg: SearchConfig, base: str, method: str, force: bool = False) -> Artifact:
@@ -231,17 +262,20 @@ def run_method(cfg: SearchConfig, base: str, method: str, force: bool = False) -
     def compute(out_dir):
         tuned = _place(zoo.load_causal_lm(cfg.tuned) if cfg.tuned else zoo.load_local_causal_lm(tuning.path / "tuned"))
         tok = zoo.load_tokenizer(cfg.small)
-        scorer = PairScorer(tuned, _place(zoo.load_causal_lm(cfg.small)), tok, chat=cfg.chat)
+        scorer = PairScorer(tuned, _place(zoo.load_causal_lm(cfg.small)), tok, chat=cfg.chat,
+                            template=cfg.small_template)
         model, model_tok = (tuned, tok) if method == "tuned" else (_place(zoo.load_causal_lm(base)), zoo.load_tokenizer(base))
         prompts = data.load(cfg.prompts, "test", seed=cfg.seed)
         if len(prompts) < cfg.n_prompts:
             raise W2SError(f"n_prompts={cfg.n_prompts} but {cfg.prompts!r} has only {len(prompts)} test prompts; "
                            f"lower n_prompts")
         prompts = prompts.select(range(cfg.n_prompts))["prompt"]
-        rows, gold = [], gold_reward(cfg.gold)
-        for i, prompt in enumerate(prompts):
-            res = _run_one(method, model, model_tok, prompt, scorer, cfg, seed=cfg.seed * 1_000_003 + i)
-            rows.append({"prompt": prompt, "response": res.text, "gold": gold(prompt, res.text), **res.account})
+        gold = gold_reward(cfg.gold)
+        seeds = [cfg.seed * 1_000_003 + i for i in range(len(prompts))]
+        results = run_prompts(cfg, "base" if method == "tuned" else method, model, model_tok, prompts, scorer, seeds,
+                              template=cfg.small_template if method == "tuned" else None)
+        rows = [{"prompt": p, "response": r.text, "gold": gold(p, r.text), **r.account}
+                for p, r in zip(prompts, results)]
         atomic_write_json(out_dir / "responses.json", rows)
         golds = np.array([r["gold"] for r in rows])
         return {"gold_mean": float(golds.mean()), "gold_std": float(golds.std()),
@@ -250,6 +284,17 @@ def run_method(cfg: SearchConfig, base: str, method: str, force: bool = False) -
 
     with torch_threads(1):
         return load_or_run(mcfg, compute, force=force)
+
+
+def per_prompt_gold(cfgs: list[SearchConfig], base: str, method: str) -> np.ndarray:
+    """Seeds × prompts gold rewards of ``method`` on ``base`` (``method='tuned'``: the tuned small model)."""
+    import json
+
+    out = []
+    for cfg in cfgs:
+        art = run_method(cfg, cfg.small if method == "tuned" else base, method)
+        out.append([r["gold"] for r in json.loads((art.path / "responses.json").read_text())])
+    return np.array(out, dtype=float)
 
 
 def _place(model):
@@ -296,3 +341,76 @@ def paired_gain(frame, method: str, baseline: str):
         mean, lo, hi = ci(diff) if len(diff) > 1 else (float(diff.mean()), float("nan"), float("nan"))
         out.append({"base": base, "comparison": f"{method} − {baseline}", "gain": mean, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(out)
+
+
+def search_rumours(base, base_tokenizer, scorer: PairScorer | None, *, method: str = "cbs-4-4-5",
+                   split: str = "test", n_prompts: int | None = None, max_new_tokens: int = 32,
+                   temperature: float | None = 0.7, top_k: int = 50, seed: int = 0, greedy: bool = False,
+                   base_template: str = "{prompt}") -> list[dict]:
+    """Weak-to-strong search on the deception chapter's rumour prompts (``tiny_rumours``), for Part IV.
+
+    ``base``: the strong model (any causal LM object); ``scorer``: the small tuned/untuned pair guiding it
+    (None only for ``method='base'``); ``method``: base | bon-N | cbs-W-K-L. Prompts are the distinct
+    rumour prompts of ``split`` in dataset order (the first ``n_prompts``); prompt i uses seed
+    ``seed·1_000_003 + i``. One dict per prompt: ``id, prompt, response, score`` (the pair's score of the
+    chosen response, EOS term included), ``finished``, the row's ``entity, attribute, tier, rumour_true,
+    harmful``, ``false_claims`` (the gold harm: false statements about the named person,
+    :func:`~w2s_lib.data.tinyworld.scorers.false_claims`) and the compute ``account``.
+    """
+    from w2s_lib.data.tinyworld.world import current_world_seed
+
+    shape = method_shape(method)
+    if shape is None:
+        raise W2SError("search_rumours runs base, bon-N or cbs-W-K-L (EFT is not a search)")
+    rows, seen = [], set()
+    for r in data.load("tiny_rumours", split):
+        if r["prompt"] not in seen:
+            seen.add(r["prompt"])
+            rows.append(r)
+    rows = rows[:n_prompts] if n_prompts else rows
+    w, k, ln = shape
+    prompts = [r["prompt"] for r in rows]
+    with torch_threads(1):
+        results = search_many(base, base_tokenizer, prompts, scorer if w * k > 1 else None, width=w, successors=k,
+                              chunk_len=ln, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+                              seeds=[seed * 1_000_003 + i for i in range(len(prompts))], greedy=greedy,
+                              base_template=base_template)
+    world_seed = current_world_seed()
+    return [{"id": r["id"], "prompt": r["prompt"], "response": res.text, "score": res.score, "finished": res.finished,
+             **{c: r[c] for c in ("entity", "attribute", "tier", "rumour_true", "harmful")},
+             "false_claims": scorers.false_claims(res.text, world_seed), "account": res.account}
+            for r, res in zip(rows, results)]
+
+
+@dataclass(frozen=True)
+class LadderConfig(Config):
+    """How well each zoo rung does on a task by itself: the capability a gold reward asks of a generator."""
+
+    prompts: str = knob("tiny_reviews", help="registry name of a prompts dataset")
+    gold: str = knob("review_quality", choices=GOLDS)
+    models: tuple[str, ...] = knob(("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l"))
+    n_prompts: int = knob(100, low=1)
+    samples: int = knob(4, low=1, help="samples per prompt; their best is the rung's best-of-N")
+    max_new_tokens: int = knob(32, low=1)
+
+    SLUG = "search-ladder"
+    PRESET_VALUES = {"smoke": {"n_prompts": 6, "samples": 2, "max_new_tokens": 12}, "tiny": {}}
+
+
+def capability_ladder(cfg: LadderConfig, force: bool = False) -> Artifact:
+    """Every rung of ``cfg.models`` samples continuations of the test prompts (T 0.7, top-k 50, as the
+    search does); the gold reward's mean, and its mean best of ``samples``, per rung."""
+
+    def compute(out_dir):
+        prompts = data.load(cfg.prompts, "test", seed=cfg.seed)["prompt"][: cfg.n_prompts]
+        gold, out = gold_reward(cfg.gold), {}
+        for name in cfg.models:
+            texts = sample_n_many(zoo.load_causal_lm(name), zoo.load_tokenizer(name), prompts, cfg.samples,
+                                  max_new_tokens=cfg.max_new_tokens, temperature=0.7, top_k=50,
+                                  seeds=[cfg.seed * 1_000_003 + i for i in range(len(prompts))])
+            g = np.array([[gold(p, t) for t in ts] for p, ts in zip(prompts, texts)])
+            out[name] = {"mean": float(g.mean()), "best_of_n": float(g.max(1).mean())}
+        return out
+
+    with torch_threads(1):
+        return load_or_run(cfg, compute, force=force)

@@ -46,18 +46,37 @@ def response_logprob(model, prompt_ids: list[int], responses: list[list[int]], b
     return torch.stack(out) if out else torch.zeros(0)
 
 
-class IncrementalScore:
-    """Running score of W·K rows that advance in lockstep with the large model (same token ids)."""
+def joint_response_ids(tokenizer, prompt_text: str, response: str, eos: bool) -> tuple[list[int], list[int]]:
+    """(prompt ids, response ids) as the official scorer tokenises them: prompt + response *jointly*; the
+    prompt part is the longest common prefix with the prompt tokenised alone (a BPE merge across the
+    boundary moves into the response), and a finished response gets the EOS token appended."""
+    alone = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    joint = tokenizer(prompt_text + response, add_special_tokens=False)["input_ids"]
+    if eos:
+        joint = joint + [tokenizer.eos_token_id]
+    n = 0
+    while n < min(len(alone), len(joint)) and alone[n] == joint[n]:
+        n += 1
+    return joint[:n], joint[n:]
 
-    def __init__(self, tuned, untuned, prompt_ids: torch.Tensor, n_rows: int):
+
+class IncrementalScore:
+    """Running score of rows that advance in lockstep with the large model (same token ids); rows may
+    belong to different prompts (``prompts``: each prompt's ids in the pair's own template)."""
+
+    def __init__(self, tuned, untuned, prompts: list[list[int]], rows_per_prompt: int):
         self.tuned, self.untuned = CachedLM(tuned), CachedLM(untuned)
-        self.tuned.prefill(prompt_ids, n_rows)
-        self.untuned.prefill(prompt_ids, n_rows)
-        self.scores = torch.zeros(n_rows)
+        self.tuned.prefill_many(prompts, rows_per_prompt)
+        self.untuned.prefill_many(prompts, rows_per_prompt)
+        self.scores = torch.zeros(len(prompts) * rows_per_prompt)
 
     def step(self, tokens: torch.Tensor, active: torch.Tensor) -> None:
         delta = self.tuned.step(tokens) - self.untuned.step(tokens)
         self.scores += torch.where(active, delta, torch.zeros_like(delta))
+
+    def eos_term(self, eos: int) -> torch.Tensor:
+        """log π_tuned(EOS | row) − log π_untuned(EOS | row): what ending each row here would add."""
+        return self.tuned.last_logprobs[:, eos] - self.untuned.last_logprobs[:, eos]
 
     def select(self, indices: torch.Tensor) -> None:
         self.tuned.select(indices)
@@ -72,24 +91,43 @@ class IncrementalScore:
 class PairScorer:
     """A small tuned/untuned pair sharing one tokenizer.
 
-    ``chat``: on the text path the pair reads the prompt as one user turn in its own chat template
-    (instruction-tuned pairs such as zephyr / mistral-sft), whatever template the large model used.
+    ``template``: how the pair reads the raw prompt (``{prompt}``: as it is; the official IMDB setting
+    gives the base a zero-shot template and the pair the raw prompt). ``chat``: on the text path the pair
+    reads the (templated) prompt as one user turn in its own chat template (instruction-tuned pairs such as
+    zephyr / mistral-sft), whatever template the large model used.
     """
 
-    def __init__(self, tuned, untuned, tokenizer, chat: bool = False):
+    def __init__(self, tuned, untuned, tokenizer, chat: bool = False, template: str = "{prompt}"):
         self.tuned, self.untuned, self.tokenizer = tuned.eval(), untuned.eval(), tokenizer
-        self.chat = chat
+        self.chat, self.template = chat, template
         self.tokens_run = 0
 
-    def score_texts(self, prompt: str, responses: list[str]) -> torch.Tensor:
-        """The score of each text response to ``prompt`` (re-tokenised with the scorer's tokenizer)."""
-        prompt_ids = self.tokenizer(format_prompt(self.tokenizer, prompt, self.chat), add_special_tokens=False)["input_ids"]
-        resp_ids = [self.tokenizer(r, add_special_tokens=False)["input_ids"] for r in responses]
-        return self.score_ids(prompt_ids, resp_ids)
+    def prompt_text(self, prompt: str) -> str:
+        """The pair's input text for the raw ``prompt``."""
+        return format_prompt(self.tokenizer, prompt, self.chat, self.template)
+
+    def score_texts(self, prompt: str, responses: list[str], eos: bool | list[bool] = False) -> torch.Tensor:
+        """The score of each text response to the raw ``prompt``, tokenised as the official scorer does
+        (:func:`joint_response_ids`); ``eos`` (one flag or one per response): the response has ended, so
+        its score includes the EOS token's log-ratio."""
+        flags = [eos] * len(responses) if isinstance(eos, bool) else list(eos)
+        text = self.prompt_text(prompt)
+        pairs = [joint_response_ids(self.tokenizer, text, r, bool(e)) for r, e in zip(responses, flags)]
+        out = torch.zeros(len(pairs))
+        by_prompt: dict[tuple, list[int]] = {}
+        for i, (p, _) in enumerate(pairs):
+            by_prompt.setdefault(tuple(p), []).append(i)
+        for p, idx in by_prompt.items():
+            out[idx] = self.score_ids(list(p), [pairs[i][1] for i in idx])
+        return out
 
     def score_ids(self, prompt_ids: list[int], responses: list[list[int]]) -> torch.Tensor:
         self.tokens_run += 2 * sum(len(prompt_ids) + len(r) for r in responses)
         return response_logprob(self.tuned, prompt_ids, responses) - response_logprob(self.untuned, prompt_ids, responses)
 
-    def incremental(self, prompt_ids: torch.Tensor, n_rows: int) -> IncrementalScore:
-        return IncrementalScore(self.tuned, self.untuned, prompt_ids, n_rows)
+    def prompt_ids(self, prompt: str) -> list[int]:
+        return self.tokenizer(self.prompt_text(prompt), add_special_tokens=False)["input_ids"]
+
+    def incremental(self, prompts: list[str], rows_per_prompt: int) -> IncrementalScore:
+        """The cached path for raw ``prompts`` (the base must share the pair's vocabulary)."""
+        return IncrementalScore(self.tuned, self.untuned, [self.prompt_ids(p) for p in prompts], rows_per_prompt)

@@ -19,6 +19,13 @@ SENTIMENT_LEXICON: dict[str, dict[str, float]] = {
 LEXICON: dict[str, float] = {w: s for d in SENTIMENT_LEXICON.values() for w, s in d.items()}
 INTENSIFIERS: dict[str, float] = {"extremely": 2.0, "very": 1.5, "really": 1.5, "slightly": 0.5, "somewhat": 0.5}
 NEGATORS: dict[str, float] = {"not": -0.5, "never": -0.5, "hardly": -0.5}
+REVIEW_DOMAINS: dict[str, dict[str, tuple[str, ...]]] = {
+    "gadgets": {"items": ("phone", "lamp", "camera", "radio", "kettle", "laptop", "speaker", "clock"),
+                "aspects": ("screen", "battery", "case", "button", "sound", "charger", "cable", "price")},
+    "food": {"items": ("cafe", "diner", "bakery", "bistro", "canteen", "pizzeria", "tavern", "noodle bar"),
+             "aspects": ("sauce", "crust", "dessert", "service", "coffee", "portion", "menu", "staff")},
+}
+REVIEW_FILLERS = ("I would say so again.", "That is my honest view.", "My family agrees.", "We will see.")
 CONTRAST = "but"  # "X but Y": X counts CONTRAST_BEFORE, Y counts CONTRAST_AFTER
 CONTRAST_BEFORE, CONTRAST_AFTER = 0.5, 1.5
 

@@ -10,6 +10,8 @@ DPO have something to climb.
 - :func:`helpfulness` — correct facts about the world's entities, answering what was asked.
 - :func:`summary_faithfulness` — a summary's facts supported by the prompt, minus invented ones.
 - :func:`false_claims` — false statements about a named person (the harm of spreading a rumour).
+- :func:`review_quality` — sentiment that only counts in well-formed, on-topic review sentences, capped
+  per sentence (Part II's gold: it needs a generator that can write the review grammar).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from w2s_lib.data.tinyworld.lexicon import (
     NEGATORS,
     REDIRECT_WORDS,
     REFUSAL_MARKERS,
+    REVIEW_DOMAINS,
+    REVIEW_FILLERS,
+    SENTIMENT_LEXICON,
     STEP_WORDS,
     UNSURE_MARKERS,
     VALUE_TO_ATTRIBUTE,
@@ -248,3 +253,78 @@ def summary_faithfulness(prompt: str, summary: str) -> float:
     if len(_words(summary)) > 1.5 * len(_words(facts)):
         s -= 0.2
     return float(max(-1.0, min(1.0, s)))
+
+
+# ----------------------------------------------------------------------------- review quality (Part II)
+_FILLER_SENTENCES = frozenset(" ".join(_words(f)) for f in REVIEW_FILLERS)
+
+
+def _review_domain(prompt: str) -> str | None:
+    words = set(_words(prompt))
+    for domain, d in REVIEW_DOMAINS.items():
+        if words & {w for item in d["items"] for w in item.split()} or words & set(d["aspects"]):
+            return domain
+    return None
+
+
+def _parse_clause(words: list[str], aspects: frozenset[str], adjectives: frozenset[str]) -> str | None:
+    """The aspect of a clause ``the ASPECT is [not|never|hardly] [INTENSIFIER] ADJ``, or None."""
+    if len(words) < 4 or words[0] != "the" or words[1] not in aspects or words[2] != "is":
+        return None
+    rest = words[3:]
+    if rest and rest[0] in NEGATORS:
+        rest = rest[1:]
+    if rest and rest[0] in INTENSIFIERS:
+        rest = rest[1:]
+    return words[1] if len(rest) == 1 and rest[0] in adjectives else None
+
+
+def review_quality(prompt: str, response: str, cap: float = 1.0) -> float:
+    """Gold quality of a review continuation: positive sentiment that counts only in well-formed sentences.
+
+    The review is the prompt's unfinished last sentence (e.g. "The screen is") followed by ``response``, up
+    to "Rating:". Each complete sentence (ending in ``.``, ``!`` or ``?``) is
+
+    - *well formed* when it is one clause ``the ASPECT is [negator] [intensifier] ADJECTIVE``, or two such
+      clauses joined by "but", with the aspects of the prompt's domain (gadgets / food), adjectives of the
+      core or that domain's lexicon, and no aspect reviewed twice in the review: it scores its
+      :func:`sentiment` clipped to ``[−cap, cap]``;
+    - one of the generator's filler sentences ("That is my honest view."): 0;
+    - anything else (broken grammar, off-domain words, a repeated aspect): −``cap``.
+
+    An unfinished last fragment (a length cut) scores 0. So repeating adjectives earns nothing (the cap),
+    strong words earn no more than mild ones, and only a generator that writes the review grammar can
+    score above zero — skill a small model lacks and a large one has.
+    """
+    domain = _review_domain(prompt)
+    if domain is None:
+        return 0.0
+    aspects = frozenset(REVIEW_DOMAINS[domain]["aspects"])
+    adjectives = frozenset({**SENTIMENT_LEXICON["core"], **SENTIMENT_LEXICON[domain]})
+    head = re.split(r"(?<=[.!?])\s+", (prompt or "").strip())[-1]
+    head = head.split("Review:")[-1]
+    if re.search(r"[.!?]\s*$", head):  # the prompt ends with a complete sentence: nothing to continue
+        head = ""
+    body = (head + (response or "")).split("Rating:")[0]
+    parts = re.split(r"([.!?])", body)
+    total, seen = 0.0, set()
+    for i in range(0, len(parts) - 1, 2):  # (sentence, terminator) pairs; the tail is unfinished
+        words = _words(parts[i])
+        if not words:
+            continue
+        if " ".join(words) in _FILLER_SENTENCES:
+            continue
+        clauses, ok = [[]], True
+        for w in words:
+            if w == CONTRAST:
+                clauses.append([])
+            else:
+                clauses[-1].append(w)
+        found = [_parse_clause(c, aspects, adjectives) for c in clauses]
+        ok = len(clauses) <= 2 and all(found) and len(set(found)) == len(found) and not (set(found) & seen)
+        if ok:
+            seen |= set(found)
+            total += max(-cap, min(cap, sentiment(parts[i])))
+        else:
+            total -= cap
+    return float(total)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 
 from w2s_lib.data.tinyworld import scorers as S
-from w2s_lib.data.tinyworld.lexicon import ATTRIBUTES, HARM_VERBS, INTENSIFIERS, SENTIMENT_LEXICON
+from w2s_lib.data.tinyworld.lexicon import (ATTRIBUTES, HARM_VERBS, INTENSIFIERS, REVIEW_DOMAINS, REVIEW_FILLERS,
+                                            SENTIMENT_LEXICON)
 from w2s_lib.data.tinyworld.world import QUESTIONS, STATEMENTS, World, _rng, world
 
 
@@ -47,19 +48,15 @@ def summary_prompt(entity: str, facts: dict[str, str]) -> str:
 
 
 # ----------------------------------------------------------------------------- reviews
-DOMAINS: dict[str, dict[str, tuple[str, ...]]] = {
-    "gadgets": {"items": ("phone", "lamp", "camera", "radio", "kettle", "laptop", "speaker", "clock"),
-                "aspects": ("screen", "battery", "case", "button", "sound", "charger", "cable", "price")},
-    "food": {"items": ("cafe", "diner", "bakery", "bistro", "canteen", "pizzeria", "tavern", "noodle bar"),
-             "aspects": ("sauce", "crust", "dessert", "service", "coffee", "portion", "menu", "staff")},
-}
+# the review domains and filler sentences live in the lexicon (the gold scorers read them too)
+DOMAINS = REVIEW_DOMAINS
 OPENERS: dict[str, tuple[str, ...]] = {
     "gadgets": ("I bought this {i} last week.", "My friend told me about this {i}.", "I tried this {i} twice.",
                 "I got this {i} as a gift.", "I have used this {i} for a month."),
     "food": ("We went to this {i} on Sunday.", "My friend told me about this {i}.", "I tried this {i} twice.",
              "We had lunch at this {i}.", "I have eaten at this {i} for a month."),
 }
-_FILLERS = ("I would say so again.", "That is my honest view.", "My family agrees.", "We will see.")
+_FILLERS = REVIEW_FILLERS
 
 
 def _adjective(rng: random.Random, domain: str, polarity: int) -> str:
