@@ -169,14 +169,18 @@ def split_parameters(nb: Notebook, preset: str, params: dict[str, Any], resolve:
             for key in ("ablation_task",):
                 if key in direct:
                     cfgs.append(cfgs[0].replace(task=direct[key]))
-        if resolve:
-            preflight.check_config(cfgs[0], set(overrides))
+        checks = [(cfgs[0], set(overrides))]
+    else:
+        checks = []
     for key, dotted in EXTRA_OVERRIDES.items():
         if key in declared:
             extra_overrides = direct.get(key) or {}
-            _config_class(dotted).for_preset(preset, extra_overrides)
-            if resolve:
-                preflight.check_config(_config_class(dotted).for_preset(preset, extra_overrides), set(extra_overrides))
+            checks.append((_config_class(dotted).for_preset(preset, extra_overrides), set(extra_overrides)))
+    if resolve:
+        for cfg, _ in checks:  # every name of every config first, then zoo, hub and sizes
+            preflight.check_names(cfg)
+        for cfg, overridden in checks:
+            preflight.check_config(cfg, overridden)
     return {"preset": preset, **{k: preflight.to_papermill(v) for k, v in direct.items()}}
 
 

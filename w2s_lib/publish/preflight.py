@@ -122,13 +122,11 @@ def check_model(name: str, resolve: bool = True) -> None:
     if not isinstance(name, str):
         return
     _check_text("model", name)
-    try:
-        from w2s_lib.models import chessgpt
+    from w2s_lib.generalization.frozen import BOW
+    from w2s_lib.models import chessgpt
 
-        if name in chessgpt.NAMES:
-            return  # chess rungs are trained by their chapter
-    except ImportError:  # pragma: no cover
-        pass
+    if name in chessgpt.NAMES or name == BOW:
+        return  # chess rungs are trained by their chapter; the bag-of-words rung is fit from the data
     spec = zoo.get_spec(name)
     if not resolve:
         return
@@ -143,16 +141,28 @@ def check_model(name: str, resolve: bool = True) -> None:
     zoo.model_path(name)  # minilm: the offline package; hub names: reachable or a local stand-in
 
 
-def check_config(cfg: Config, overridden: set[str] = frozenset(), min_rungs: int = 2) -> None:
-    """Resolve every dataset and model ``cfg`` names; check sizes the user set against the data."""
+def _names(cfg: Config) -> tuple[list[str], list[str]]:
     values = {k: getattr(cfg, k) for k in cfg.to_dict()}
     datasets = [values[f] for f in DATASET_FIELDS if f in values and values[f] != ""]
     models = [values[f] for f in MODEL_FIELDS if f in values and values[f] != ""]
     models += [name for f in MODEL_LIST_FIELDS if f in values for name in values[f]]
-    for name in datasets:  # names first: a typo is reported before an unbuilt zoo or an offline hub
+    return datasets, models
+
+
+def check_names(cfg: Config) -> None:
+    """Every dataset and model name ``cfg`` gives is known (nothing resolved: no zoo, no hub)."""
+    datasets, models = _names(cfg)
+    for name in datasets:
         check_dataset(name, resolve=False)
     for name in models:
         check_model(name, resolve=False)
+
+
+def check_config(cfg: Config, overridden: set[str] = frozenset(), min_rungs: int = 2) -> None:
+    """Resolve every dataset and model ``cfg`` names; check sizes the user set against the data."""
+    values = {k: getattr(cfg, k) for k in cfg.to_dict()}
+    datasets, models = _names(cfg)
+    check_names(cfg)  # names first: a typo is reported before an unbuilt zoo or an offline hub
     for name in datasets:
         check_dataset(name)
     for name in models:
