@@ -86,7 +86,7 @@ class SlangConfig(Config):
 
     SLUG = "slang"
     PRESET_VALUES = {
-        "smoke": {"strong": "minilm-l1", "n_gt": 60, "n_weak": 60, "n_test": 60, "n_pairs": 64, "ssl_epochs": 1.0,
+        "smoke": {"strong": "minilm-l1", "n_gt": 120, "n_weak": 120, "n_test": 120, "n_pairs": 64, "ssl_epochs": 1.0,
                   "probe_steps": 50},
         "tiny": {},
         # colab / paper: the same offline task on the full 6-layer encoder (a GPU makes the pass cheap)
@@ -314,7 +314,9 @@ def run(cfg: SlangConfig, seeds, force: bool = False):
     return pd.DataFrame([r for s in seeds for r in run_seed(cfg, s, force=force)["rows"]]).astype({"pgr": float})
 
 
-def effects(table) -> dict[str, "pd.Series"]:  # noqa: F821
-    """Per seed: PGR with the pass minus PGR without it, for the real pass (``generative``) and the control."""
+def effects(table) -> "pd.DataFrame":  # noqa: F821
+    """Per seed: PGR with the pass minus PGR without it, for the real pass (``generative``) and the control.
+    A seed where some arm's PGR is undefined (its ceiling not above the weak model) gives NaN there; the
+    caller drops such seeds and says so."""
     p = table.pivot(index="seed", columns="arm", values="pgr")
-    return {"generative": p["generative"] - p["none"], "control": p["control"] - p["none"]}
+    return p[["generative", "control"]].sub(p["none"], axis=0)
