@@ -17,10 +17,16 @@ cold head cannot read out what pretraining put in the LM's next-token path).
 Metric: exact match of the predicted move with the verified best move (a multiple choice over the legal
 moves; chance, the mean of 1 / #legal moves, is 0.117 on the tiny test split).
 
-Measured at tiny (data seed 0, 3 seeds; chapter 14): the students end *below* their weak supervisors
-(median PGR −1.49, bootstrapping −0.23 accuracy against direct), with every rung at chance zero-shot.
-Not an under-training artefact: with 12 fine-tuning epochs instead of 6 (seed 0) the 1×16 → 2×96 pair
-gave weak 0.7575, ceiling 0.8625, student 0.6175 (it repeats 82 % of its supervisor's moves).
+Two ladders (:data:`w2s_lib.models.chessgpt.CORPORA`, ``ChessW2SConfig.corpus``): ``greedy`` (a one-ply
+grabber's games, no puzzle skill: the mechanism-off arm) and ``search`` (positions annotated by the two-ply
+criterion: latent skill). Bootstrapping relabels D_weak cross-fitted (``cross_fit``): two students of an
+intermediate rung, one per half of D_weak, each labels only the half it did not train on.
+
+Measured on the greedy ladder before cross-fitting (data seed 0, 3 seeds): the students ended *below* their
+weak supervisors (median PGR −1.49, in-sample bootstrapping −0.23 accuracy against direct), with every rung at
+chance zero-shot; with 12 fine-tuning epochs instead of 6 (seed 0) the 1×16 → 2×96 pair gave weak 0.7575,
+ceiling 0.8625, student 0.6175 (it repeats 82 % of its supervisor's moves). The search ladder's zero-shot
+accuracies (data seed 0): 0.005 / 0.195 / 0.06 — its weakest rung learned a king-move prior and stays there.
 """
 
 from __future__ import annotations
