@@ -187,14 +187,47 @@ def test_w2s_pairs_and_bootstrap_at_smoke(micro_home):
     direct = boot[boot.method == "direct"].iloc[0]
     same = pairs[(pairs.weak == cfg.ladder[0]) & (pairs.strong == cfg.ladder[-1])].iloc[0]
     assert direct["w2s_acc"] == same["w2s_acc"]  # the direct student is the cached largest-gap pair
-    # the bootstrapped top rung trained on the mid student's moves, the direct one on the weak model's
-    fc_mid, _ = cw.fit(cfg, cfg.ladder[1], 0, cw.fit(cfg, cfg.ladder[0], 0)[0])
-    fc_top, top = cw.fit(cfg, cfg.ladder[-1], 0, fc_mid)
-    assert top["n_train"] == 20 and fc_top.supervisor == fc_mid.run_id
+    # the bootstrapped top rung trained on the mid rung's cross-fitted moves, the direct one on the weak model's:
+    # two mid students, one per half of D_weak, each labelling only the half it did not train on
+    weak_fc = cw.fit(cfg, cfg.ladder[0], 0)[0]
+    (fa, a), (fb, b) = (cw.fit(cfg, cfg.ladder[1], 0, weak_fc, half=h) for h in (0, 1))
+    assert a["n_train"] == b["n_train"] == 10
+    fc_top, top = cw.fit(cfg, cfg.ladder[-1], 0, (fa, fb))
+    assert top["n_train"] == 20 and fc_top.supervisor == f"{fa.run_id}+{fb.run_id}"
     assert boot[boot.method == "bootstrap"].iloc[0]["w2s_acc"] == top["acc"]
-    mid_moves = cw.supervisor_moves(fc_top)  # the mid student's moves on D_weak: the top rung's labels
+    moves_a = json.loads((a.path / "preds.json").read_text())["weak"]
+    moves_b = json.loads((b.path / "preds.json").read_text())["weak"]
+    labels = cw.supervisor_moves(fc_top)
+    assert labels[0::2] == moves_b[0::2] and labels[1::2] == moves_a[1::2]  # never labelled in-sample
     top_moves = json.loads((top.path / "preds.json").read_text())["weak"]
-    assert top["imitation"] == pytest.approx(np.mean([a == b for a, b in zip(top_moves, mid_moves)]))
+    assert top["imitation"] == pytest.approx(np.mean([x == y for x, y in zip(top_moves, labels)]))
+    # in-sample relabelling stays available (cross_fit=False): the mid student trained on all of D_weak
+    plain = cw.run_bootstrap(cfg.replace(cross_fit=False), [0])
+    fc_mid, _ = cw.fit(cfg, cfg.ladder[1], 0, weak_fc)
+    _, top_plain = cw.fit(cfg, cfg.ladder[-1], 0, fc_mid)
+    assert plain[plain.method == "bootstrap"].iloc[0]["w2s_acc"] == top_plain["acc"]
+
+
+def test_the_two_chess_ladders_differ_only_in_their_games(micro_home):
+    lines_g = chessgpt.pretraining_lines(0, True, "greedy")
+    lines_s = chessgpt.pretraining_lines(0, True, "search")
+    assert lines_g != lines_s and all(x.startswith("white: ") for x in lines_s)
+    assert chessgpt.ladder_root(0, True, "greedy") != chessgpt.ladder_root(0, True, "search")
+    assert chessgpt.model_tag("chessgpt-s", 0, True, "greedy") != chessgpt.model_tag("chessgpt-s", 0, True, "search")
+    with pytest.raises(W2SError, match="corpus"):
+        chessgpt.ladder_root(0, True, "random")
+
+
+def test_the_search_player_never_hangs_its_queen_when_it_plays_its_best():
+    import random
+
+    import chess
+
+    board = chess.Board("4k3/8/8/3r4/8/8/3Q4/4K3 w - - 0 1")  # Qxd5 wins the rook; Qd3/Qd4 etc. hang it
+    moves = {board.san(cp.policy_move(board, random.Random(i), 1.0, "search")) for i in range(20)}
+    assert moves == {"Qxd5"}
+    with pytest.raises(W2SError, match="player"):
+        cp.policy_move(board, random.Random(0), 1.0, "oracle")
 
 
 def test_config_rejects_bad_input():

@@ -250,36 +250,96 @@ def greedy_score(board, move) -> int:
     return gain(board, move)
 
 
-def policy_move(board, rng: random.Random, p_best: float):
-    """A noisy greedy player: with probability ``p_best`` a mate or the biggest capture (ties broken at
-    random), else a uniformly random legal move. It looks one ply ahead, the puzzles' criterion two: it
-    grabs defended pieces too, which the puzzles punish."""
+PLAYERS = ("greedy", "search")
+
+
+def policy_move(board, rng: random.Random, p_best: float, player: str = "greedy"):
+    """A noisy player: with probability ``p_best`` its best move (ties broken at random), else a uniformly
+    random legal move. ``player="greedy"`` looks one ply ahead (mates, or grabs the biggest piece, defended
+    or not — which the puzzles punish); ``"search"`` plays the puzzles' own two-ply criterion
+    (:func:`move_scores`): it wins material only where the reply does not win it back, and never hangs a
+    piece or allows a mate when it sees a better move."""
+    if player not in PLAYERS:
+        raise W2SError(f"unknown player {player!r}; choose one of: {', '.join(PLAYERS)}")
     moves = sorted(board.legal_moves, key=lambda m: m.uci())
     if rng.random() >= p_best:
         return rng.choice(moves)
-    scores = [greedy_score(board, m) for m in moves]
+    if player == "greedy":
+        scores = [greedy_score(board, m) for m in moves]
+    else:
+        table = move_scores(board)
+        scores = [table[m] for m in moves]
     top = max(scores)
     return rng.choice([m for m, s in zip(moves, scores) if s == top])
 
 
-def game(rng: random.Random, p_best: float, max_plies: int) -> str:
+def game(rng: random.Random, p_best: float, max_plies: int, player: str = "greedy") -> str:
     """One game from a random position, one line per ply: ``prompt + answer_text(move)``."""
     board = random_position(rng)
     lines = []
     for _ in range(max_plies):
         if board.is_game_over():
             break
-        move = policy_move(board, rng, p_best)
+        move = policy_move(board, rng, p_best, player)
         lines.append(prompt(board) + answer_text(board.san(move)))
         board.push(move)
     return "".join(lines)
 
 
 @lru_cache(maxsize=4)
-def game_corpus(seed: int, n_games: int, p_best: float = 0.7, max_plies: int = 12) -> tuple[str, ...]:
+def game_corpus(seed: int, n_games: int, p_best: float = 0.7, max_plies: int = 12,
+                player: str = "greedy") -> tuple[str, ...]:
     """``n_games`` games (documents) for pretraining, deterministic in ``seed``. Their start positions
-    come from a different random stream than the puzzles' (so the puzzles are not copied in)."""
+    come from a different random stream than the puzzles' (so the puzzles are not copied in). The
+    two-ply ``"search"`` player's games cost a few ms a ply; they are cached on disk like the puzzles."""
+    from w2s_lib.core.artifacts import atomic_write_text
+
     if n_games < 1:
         raise W2SError(f"n_games must be ≥ 1, got {n_games}")
+    if player not in PLAYERS:
+        raise W2SError(f"unknown player {player!r}; choose one of: {', '.join(PLAYERS)}")
+    if player == "greedy":  # the original stream (its ladder's cache keys stay valid)
+        return _greedy_games(seed, n_games, p_best, max_plies)
+    path = data_dir() / f"{VERSION}-games-{player}-seed{seed}-{n_games}-{p_best}-{max_plies}.json"
+    try:
+        return tuple(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        pass
+    rng = _rng("games", seed, p_best, max_plies, player)
+    games = [game(rng, p_best, max_plies, player) for _ in range(n_games)]
+    atomic_write_text(path, json.dumps(games))
+    return tuple(games)
+
+
+@lru_cache(maxsize=4)
+def position_corpus(seed: int, n: int, p_best: float = 0.8, micro: bool = False) -> tuple[str, ...]:
+    """``n`` annotated positions for pretraining, one line each (``prompt + answer_text(move)``): random
+    positions in which some move can win material or give check (the rest have nothing to learn), each with
+    the move of the two-ply ``search`` player (:func:`policy_move`: its best with probability ``p_best``,
+    else a random legal move). A position of the test puzzles is never included. Deterministic in ``seed``,
+    cached on disk (a few ms a position)."""
+    from w2s_lib.core.artifacts import atomic_write_text
+
+    if n < 1:
+        raise W2SError(f"n must be ≥ 1, got {n}")
+    path = data_dir() / f"{VERSION}-positions-seed{seed}-{n}-{p_best}{'-micro' if micro else ''}.json"
+    try:
+        return tuple(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        pass
+    held_out = {r["fen"].split(" ")[0] for r in puzzle_rows(seed, "test", micro)}
+    rng = _rng("positions", seed, p_best)
+    lines: list[str] = []
+    while len(lines) < n:
+        board = random_position(rng)
+        if board.board_fen() in held_out or not _may_be_puzzle(board):
+            continue
+        move = policy_move(board, rng, p_best, "search")
+        lines.append(prompt(board) + answer_text(board.san(move)))
+    atomic_write_text(path, json.dumps(lines))
+    return tuple(lines)
+
+
+def _greedy_games(seed: int, n_games: int, p_best: float, max_plies: int) -> tuple[str, ...]:
     rng = _rng("games", seed, p_best, max_plies)
     return tuple(game(rng, p_best, max_plies) for _ in range(n_games))

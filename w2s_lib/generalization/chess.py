@@ -17,10 +17,16 @@ cold head cannot read out what pretraining put in the LM's next-token path).
 Metric: exact match of the predicted move with the verified best move (a multiple choice over the legal
 moves; chance, the mean of 1 / #legal moves, is 0.117 on the tiny test split).
 
-Measured at tiny (data seed 0, 3 seeds; chapter 14): the students end *below* their weak supervisors
-(median PGR −1.49, bootstrapping −0.23 accuracy against direct), with every rung at chance zero-shot.
-Not an under-training artefact: with 12 fine-tuning epochs instead of 6 (seed 0) the 1×16 → 2×96 pair
-gave weak 0.7575, ceiling 0.8625, student 0.6175 (it repeats 82 % of its supervisor's moves).
+Two ladders (:data:`w2s_lib.models.chessgpt.CORPORA`, ``ChessW2SConfig.corpus``): ``greedy`` (a one-ply
+grabber's games, no puzzle skill: the mechanism-off arm) and ``search`` (positions annotated by the two-ply
+criterion: latent skill). Bootstrapping relabels D_weak cross-fitted (``cross_fit``): two students of an
+intermediate rung, one per half of D_weak, each labels only the half it did not train on.
+
+Measured on the greedy ladder before cross-fitting (data seed 0, 3 seeds): the students ended *below* their
+weak supervisors (median PGR −1.49, in-sample bootstrapping −0.23 accuracy against direct), with every rung at
+chance zero-shot; with 12 fine-tuning epochs instead of 6 (seed 0) the 1×16 → 2×96 pair gave weak 0.7575,
+ceiling 0.8625, student 0.6175 (it repeats 82 % of its supervisor's moves). The search ladder's zero-shot
+accuracies (data seed 0): 0.005 / 0.195 / 0.06 — its weakest rung learned a king-move prior and stays there.
 """
 
 from __future__ import annotations
@@ -48,6 +54,12 @@ class ChessW2SConfig(Config):
     dataset: str = knob("chess_puzzles", help="registry name of a completion dataset with `legal` moves")
     data_seed: int = knob(0, low=0, help="seed of the puzzles and of the chess ladder's pretraining games")
     ladder: tuple[str, ...] = knob(chessgpt.NAMES, help="causal LMs, weak → strong (≥ 2): chess rungs or zoo names")
+    corpus: str = knob("search", choices=tuple(chessgpt.CORPORA), added_later=True,
+                       help="the chess rungs' pretraining games: 'search' (a two-ply player: latent skill) or "
+                            "'greedy' (a one-ply grabber: no puzzle skill, the mechanism-off ladder)")
+    cross_fit: bool = knob(True, added_later=True,
+                           help="bootstrapping: an intermediate rung labels only D_weak rows it did not train on "
+                                "(two students on the two halves, each labelling the other)")
     n_docs: int = knob(1600, low=4, help="training puzzles, split 50/50 into D_gt and D_weak")
     n_test: int = knob(400, low=2, help="test puzzles")
     lr: float = knob(1e-3, low=1e-7, high=1.0, help="fine-tuning learning rate (AdamW, warmup + cosine)")
@@ -90,7 +102,12 @@ class ChessFitConfig(Config):
     data_seed: int = knob(0, low=0)
     model: str = knob(chessgpt.NAMES[0])
     model_tag: str = knob("", help="the chess rung's weights identity (chessgpt.model_tag); '' for zoo models")
-    supervisor: str = knob("", help="run id of the fit whose moves on D_weak are the labels; '' = GT")
+    corpus: str = knob("greedy", choices=tuple(chessgpt.CORPORA), added_later=True,
+                       help="which chess ladder the rung comes from (its pretraining games)")
+    supervisor: str = knob("", help="run id of the fit whose moves on D_weak are the labels; '' = GT; "
+                                    "'a+b' = cross-fitted: each half of D_weak labelled by the fit that did not train on it")
+    half: int = knob(-1, low=-1, high=1, added_later=True,
+                     help="train on one half of D_weak only (0: even rows, 1: odd rows; -1: all)")
     n_docs: int = knob(1600, low=4)
     n_test: int = knob(400, low=2)
     lr: float = knob(1e-3, low=1e-7, high=1.0)
@@ -158,12 +175,22 @@ def _rows(fc: ChessFitConfig) -> dict:
     return rows
 
 
-def supervisor_moves(fc: ChessFitConfig) -> list[str]:
-    """The moves the supervisor of ``fc`` predicted on D_weak (what ``fc`` trains on)."""
-    path = paths.runs_dir() / fc.supervisor / "preds.json"
+def _moves_of(run_id: str) -> list[str]:
+    path = paths.runs_dir() / run_id / "preds.json"
     if not path.is_file():
-        raise W2SError(f"supervisor run {fc.supervisor} is not computed (no {path}); run it first")
+        raise W2SError(f"supervisor run {run_id} is not computed (no {path}); run it first")
     return json.loads(path.read_text())["weak"]
+
+
+def supervisor_moves(fc: ChessFitConfig) -> list[str]:
+    """The moves the supervisor of ``fc`` predicted on D_weak (what ``fc`` trains on). A cross-fitted
+    supervisor ``"a+b"`` (a trained on the even rows, b on the odd rows): every row is labelled by the fit
+    that did not see it — b's moves on even rows, a's on odd rows."""
+    if "+" in fc.supervisor:
+        even_fit, odd_fit = fc.supervisor.split("+")
+        a, b = _moves_of(even_fit), _moves_of(odd_fit)
+        return [b[i] if i % 2 == 0 else a[i] for i in range(len(a))]
+    return _moves_of(fc.supervisor)
 
 
 def _exact(pred: list[str], ref) -> float:
@@ -186,8 +213,10 @@ def run_fit(fc: ChessFitConfig, force: bool = False) -> Artifact:
             train_p, train_y = list(weak["prompt"]), supervisor_moves(fc)
         else:
             train_p, train_y = list(rows["gt_train"]["prompt"]), list(rows["gt_train"]["reference"])
+        if fc.half >= 0:  # one half of the rows (a cross-fitted intermediate of bootstrapping)
+            train_p, train_y = train_p[fc.half::2], train_y[fc.half::2]
         with torch_threads(1):
-            model, tok = chessgpt.load(fc.model, fc.data_seed, micro=fc.preset == "smoke")
+            model, tok = chessgpt.load(fc.model, fc.data_seed, micro=fc.preset == "smoke", corpus=fc.corpus)
             t0 = time.time()
             losses = finetune(model, tok, train_p, train_y, fc.lr, fc.epochs, fc.batch_size, fc.seed)
             seconds = time.time() - t0
@@ -201,26 +230,34 @@ def run_fit(fc: ChessFitConfig, force: bool = False) -> Artifact:
                "predict_seconds": round(time.time() - t0, 2), "first_loss": losses[0],
                "last_loss": float(np.mean(losses[-5:]))}
         if fc.supervisor:
-            res["imitation"] = _exact(pred["weak"], train_y)
+            sup = supervisor_moves(fc)
+            res["imitation"] = _exact(pred["weak"], sup)  # on all of D_weak (held-out rows too for a half)
         return res
 
     return load_or_run(fc, compute, force=force)
 
 
-def _fit_cfg(cfg: ChessW2SConfig, model: str, supervisor: ChessFitConfig | None, seed: int) -> ChessFitConfig:
-    tag = chessgpt.model_tag(model, cfg.data_seed, micro=cfg.preset == "smoke")
+def _fit_cfg(cfg: ChessW2SConfig, model: str, supervisor, seed: int, half: int = -1) -> ChessFitConfig:
+    """``supervisor``: a fit config, a pair of them (cross-fitted: trained on the even and the odd rows), or None."""
+    corpus = cfg.corpus if model in chessgpt.SIZES else "greedy"
+    tag = chessgpt.model_tag(model, cfg.data_seed, micro=cfg.preset == "smoke", corpus=corpus)
+    if isinstance(supervisor, tuple):
+        sup = "+".join(f.run_id for f in supervisor)
+    else:
+        sup = supervisor.run_id if supervisor is not None else ""
     return ChessFitConfig(preset=cfg.preset, seed=seed, dataset=cfg.dataset, data_seed=cfg.data_seed, model=model,
-                          model_tag=tag,
-                          supervisor=supervisor.run_id if supervisor is not None else "", n_docs=cfg.n_docs,
+                          model_tag=tag, corpus=corpus, half=half,
+                          supervisor=sup, n_docs=cfg.n_docs,
                           n_test=cfg.n_test, lr=cfg.lr_of(model), epochs=cfg.epochs, batch_size=cfg.batch_size,
                           eval_batch_size=cfg.eval_batch_size)
 
 
-def fit(cfg: ChessW2SConfig, model: str, seed: int, supervisor: ChessFitConfig | None = None,
-        force: bool = False) -> tuple[ChessFitConfig, Artifact]:
+def fit(cfg: ChessW2SConfig, model: str, seed: int, supervisor=None, force: bool = False,
+        half: int = -1) -> tuple[ChessFitConfig, Artifact]:
     """``model`` fine-tuned on D_gt (no ``supervisor``: a weak supervisor of stronger rungs and its own
-    ceiling), or on D_weak with ``supervisor``'s moves as labels (a student). Cached."""
-    fc = _fit_cfg(cfg, model, supervisor, seed)
+    ceiling), or on D_weak with ``supervisor``'s moves as labels (a student; a pair of fits = cross-fitted
+    labels). ``half``: train on the even (0) or odd (1) rows only. Cached."""
+    fc = _fit_cfg(cfg, model, supervisor, seed, half)
     return fc, run_fit(fc, force=force)
 
 
@@ -245,7 +282,8 @@ def ladder_table(cfg: ChessW2SConfig, seeds, force: bool = False):
             _, art = fit(cfg.replace(seed=seed), m, seed, force=force)
             row = {"seed": seed, "model": m, "gt_acc": art["acc"], "train_seconds": art["train_seconds"]}
             if m in chessgpt.SIZES:
-                meta = tinygpt.read_marker(chessgpt.model_dir(m, cfg.data_seed, micro=cfg.preset == "smoke"))
+                meta = tinygpt.read_marker(chessgpt.model_dir(m, cfg.data_seed, micro=cfg.preset == "smoke",
+                                                              corpus=cfg.corpus))
                 row.update(params=meta["params"], zero_shot_acc=meta["zero_shot_puzzle_acc"])
             rows.append(row)
     return pd.DataFrame(rows)
@@ -279,9 +317,16 @@ def run_bootstrap(cfg: ChessW2SConfig, seeds, force: bool = False):
         c = cfg.replace(seed=seed)
         gts = {m: fit(c, m, seed, force=force) for m in (c.ladder[0], c.ladder[-1])}
         sup, chain = gts[c.ladder[0]][0], []
-        for m in c.ladder[1:]:
-            sup, art = fit(c, m, seed, sup, force=force)
+        for m in c.ladder[1:-1]:
+            if c.cross_fit:  # each half's student labels the other half: no row is labelled in-sample
+                halves = tuple(fit(c, m, seed, sup, force=force, half=h) for h in (0, 1))
+                sup = tuple(f for f, _ in halves)
+                art = _cross_fitted(halves)
+            else:
+                sup, art = fit(c, m, seed, sup, force=force)
             chain.append((m, art))
+        _, top = fit(c, c.ladder[-1], seed, sup, force=force)
+        chain.append((c.ladder[-1], top))
         _, direct = fit(c, c.ladder[-1], seed, gts[c.ladder[0]][0], force=force)
         weak, ceiling = gts[c.ladder[0]][1], gts[c.ladder[-1]][1]
         for method, art in (("direct", direct), ("bootstrap", chain[-1][1])):
@@ -289,6 +334,14 @@ def run_bootstrap(cfg: ChessW2SConfig, seeds, force: bool = False):
         for m, art in chain:
             rows.append({"seed": seed, "method": "chain", "rung": m, "acc": art["acc"], "label_acc": art["label_acc"]})
     return pd.DataFrame(rows)
+
+
+def _cross_fitted(halves) -> dict:
+    """Test accuracy (mean of the two halves' students) and label accuracy of the cross-fitted moves."""
+    (fa, a), (fb, b) = halves
+    rows = _rows(fa)
+    moves = supervisor_moves(fa.replace(supervisor=f"{fa.run_id}+{fb.run_id}"))
+    return {"acc": (a["acc"] + b["acc"]) / 2, "label_acc": _exact(moves, rows["weak_train"]["reference"])}
 
 
 def ci_table(df, by, col: str):

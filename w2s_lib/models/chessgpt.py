@@ -35,8 +35,18 @@ from w2s_lib.models.tinygpt import Rung
 
 VERSION = "cg1"
 VOCAB_SIZE, MICRO_VOCAB_SIZE = 1024, 512
-# games in the pretraining corpus; moves are the two-ply best with probability P_BEST, else random
+# games in the pretraining corpus; moves are the player's best with probability P_BEST, else random
 N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES = 2000, 60, 0.7, 8
+#: The pretraining corpora, by the player whose games they hold. ``greedy`` (the first ladder): a one-ply
+#: player that grabs the biggest piece, defended or not — its rungs learn the format but no puzzle skill
+#: (zero-shot at or below chance): the *mechanism-off* ladder. ``search``: random tactical positions (some
+#: move wins material or checks), each annotated with the move of a player that follows the puzzles' own
+#: two-ply criterion 80 % of the time — its rungs can hold latent chess skill before any fine-tuning, more
+#: of it the bigger (and longer trained) the rung, as a pretrained model's would. (Whole games of that
+#: player were tried first: after the first exchange most plies are king moves, and every rung came out
+#: preferring king moves, zero-shot 0.005.)
+CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST},
+                            "search": {"player": "search", "p_best": 0.8, "positions": 8000, "micro_positions": 200}}
 
 # The ladder, weak → strong (`knows` is unused here: every rung sees the whole corpus).
 SIZES: dict[str, Rung] = {
@@ -65,28 +75,42 @@ def _sizes(micro: bool) -> dict[str, Rung]:
     return MICRO_SIZES if micro else SIZES
 
 
-def model_tag(name: str, seed: int = 0, micro: bool = False) -> str:
-    """What identifies a rung's weights (version, data seed, size, steps): part of every fit's cache key,
-    so changing the ladder never reuses fits of the old one. ``""`` for zoo models."""
+def _corpus(corpus: str) -> dict:
+    if corpus not in CORPORA:
+        raise unknown("chess pretraining corpus", corpus, CORPORA)
+    return CORPORA[corpus]
+
+
+def model_tag(name: str, seed: int = 0, micro: bool = False, corpus: str = "greedy") -> str:
+    """What identifies a rung's weights (version, data seed, corpus, size, steps): part of every fit's
+    cache key, so changing the ladder never reuses fits of the old one. ``""`` for zoo models."""
     sizes = _sizes(micro)
     if name not in sizes:
         return ""
-    blob = repr((VERSION, seed, micro, N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES, asdict(sizes[name])))
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    key = (VERSION, seed, micro, N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES, asdict(sizes[name]))
+    if corpus != "greedy":  # the first ladder's tags stay as they were
+        key += (corpus, repr(_corpus(corpus)))
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:12]
 
 
-def ladder_root(seed: int = 0, micro: bool = False) -> Path:
+def ladder_root(seed: int = 0, micro: bool = False, corpus: str = "greedy") -> Path:
     """Where the ladder of games ``seed`` lives; the corpus settings are in the name (a new corpus, a new
     tokenizer and ladder)."""
-    corpus = hashlib.sha256(repr((N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES)).encode()).hexdigest()[:6]
-    return paths.home() / "chess" / f"chessgpt-{VERSION}-{corpus}-seed{seed}{'-micro' if micro else ''}"
+    c = _corpus(corpus)
+    key = (N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES) if corpus == "greedy" else repr(sorted(c.items()))
+    h = hashlib.sha256(repr(key).encode()).hexdigest()[:6]
+    name = f"chessgpt-{VERSION}-{h}" if corpus == "greedy" else f"chessgpt-{VERSION}-{corpus}-{h}"
+    return paths.home() / "chess" / f"{name}-seed{seed}{'-micro' if micro else ''}"
 
 
-def pretraining_lines(seed: int, micro: bool) -> list[str]:
+def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[str]:
     """The corpus as the models see it: one document per ply line (its trailing newline kept)."""
     from w2s_lib.data import chess_puzzles as cp
 
-    games = cp.game_corpus(seed, MICRO_GAMES if micro else N_GAMES, P_BEST, MAX_PLIES)
+    c = _corpus(corpus)
+    if "positions" in c:
+        return [line for line in cp.position_corpus(seed, c["micro_positions" if micro else "positions"], c["p_best"], micro)]
+    games = cp.game_corpus(seed, MICRO_GAMES if micro else N_GAMES, c["p_best"], MAX_PLIES, c["player"])
     return [line + "\n" for g in games for line in g.splitlines()]
 
 
@@ -178,19 +202,20 @@ def _rung_seed(name: str, seed: int) -> int:
     return int(hashlib.sha256(f"chess:{name}:{seed}".encode()).hexdigest()[:8], 16)
 
 
-def _tokenizer(seed: int, micro: bool, root: Path):
+def _tokenizer(seed: int, micro: bool, root: Path, corpus: str = "greedy"):
     from transformers import AutoTokenizer
 
     d = root / "tokenizer"
     if tinygpt.read_marker(d) is None:
-        tok = tinygpt.train_tokenizer(pretraining_lines(seed, micro), MICRO_VOCAB_SIZE if micro else VOCAB_SIZE)
+        tok = tinygpt.train_tokenizer(pretraining_lines(seed, micro, corpus), MICRO_VOCAB_SIZE if micro else VOCAB_SIZE)
         tmp = tinygpt._tmpdir(root, "tokenizer")
         tok.save_pretrained(tmp)
         tinygpt._commit(tmp, d, {"kind": "tokenizer", "vocab_size": len(tok)})
     return AutoTokenizer.from_pretrained(d)
 
 
-def build_rung(name: str, seed: int = 0, micro: bool = False, progress: bool = False) -> Path:
+def build_rung(name: str, seed: int = 0, micro: bool = False, progress: bool = False,
+               corpus: str = "greedy") -> Path:
     """Pretrain rung ``name`` on the game corpus of ``seed`` and commit it atomically; returns its dir."""
     from w2s_lib import data
 
@@ -198,21 +223,21 @@ def build_rung(name: str, seed: int = 0, micro: bool = False, progress: bool = F
     if name not in sizes:
         raise unknown("chess model", name, sizes)
     rung = sizes[name]
-    root = ladder_root(seed, micro)
+    root = ladder_root(seed, micro, corpus)
     root.mkdir(parents=True, exist_ok=True)
     with torch_threads(1):
-        tok = _tokenizer(seed, micro, root)
         t0 = time.perf_counter()
+        tok = _tokenizer(seed, micro, root, corpus)
         model = tinygpt.make_model(rung, len(tok), _rung_seed(name, seed))
-        losses = tinygpt.pretrain(model, tok, pretraining_lines(seed, micro), rung, _rung_seed(name, seed),
-                                  progress=progress, desc=name)
+        losses = tinygpt.pretrain(model, tok, pretraining_lines(seed, micro, corpus), rung,
+                                  _rung_seed(name, seed), progress=progress, desc=name)
         train_s = time.perf_counter() - t0
         test = data.load("chess_puzzles", "test", seed=seed)
         acc = puzzle_accuracy(model, tok, test)
     tmp = tinygpt._tmpdir(root, name)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
-    meta = {"name": name, "model_tag": model_tag(name, seed, micro), "seed": seed, "micro": micro, "params": sum(p.numel() for p in model.parameters()),
+    meta = {"name": name, "model_tag": model_tag(name, seed, micro, corpus), "corpus": corpus, "seed": seed, "micro": micro, "params": sum(p.numel() for p in model.parameters()),
             "rung": asdict(rung), "train_seconds": round(train_s, 2),
             "build_seconds": round(time.perf_counter() - t0, 2),
             "final_train_loss": round(float(np.mean(losses[-20:])), 4),
@@ -221,40 +246,40 @@ def build_rung(name: str, seed: int = 0, micro: bool = False, progress: bool = F
     return root / name
 
 
-def model_dir(name: str, seed: int = 0, micro: bool | None = None) -> Path:
+def model_dir(name: str, seed: int = 0, micro: bool | None = None, corpus: str = "greedy") -> Path:
     """The checkpoint dir of chess rung ``name``, built first when missing (``micro=None``: under W2S_SMOKE=1)."""
     micro = is_smoke() if micro is None else bool(micro)
     if name not in _sizes(micro):
         raise unknown("chess model", name, _sizes(micro))
-    d = ladder_root(seed, micro) / name
+    d = ladder_root(seed, micro, corpus) / name
     meta = tinygpt.read_marker(d)
-    if meta is None or meta.get("model_tag") != model_tag(name, seed, micro):  # missing, corrupt or resized
-        build_rung(name, seed, micro)
+    if meta is None or meta.get("model_tag") != model_tag(name, seed, micro, corpus):  # missing, corrupt or resized
+        build_rung(name, seed, micro, corpus=corpus)
     return d
 
 
-def build_ladder(seed: int = 0, micro: bool | None = None, names=None) -> dict[str, Path]:
+def build_ladder(seed: int = 0, micro: bool | None = None, names=None, corpus: str = "greedy") -> dict[str, Path]:
     """Every rung (or ``names``), built when missing; name → checkpoint dir."""
     micro = is_smoke() if micro is None else bool(micro)
-    return {n: model_dir(n, seed, micro) for n in (names or _sizes(micro))}
+    return {n: model_dir(n, seed, micro, corpus) for n in (names or _sizes(micro))}
 
 
-def ladder_report(seed: int = 0, micro: bool | None = None) -> list[dict]:
+def ladder_report(seed: int = 0, micro: bool | None = None, corpus: str = "greedy") -> list[dict]:
     """Per rung (weak → strong): params, build seconds, final pretraining loss, zero-shot puzzle accuracy."""
     rows = []
-    for name, d in build_ladder(seed, micro).items():
+    for name, d in build_ladder(seed, micro, corpus=corpus).items():
         meta = tinygpt.read_marker(d)
-        rows.append({k: meta[k] for k in ("name", "params", "build_seconds", "final_train_loss",
-                                          "zero_shot_puzzle_acc")})
+        rows.append({"corpus": corpus, **{k: meta[k] for k in ("name", "params", "build_seconds", "final_train_loss",
+                                                                "zero_shot_puzzle_acc")}})
     return rows
 
 
-def load(name: str, seed: int = 0, micro: bool | None = None):
+def load(name: str, seed: int = 0, micro: bool | None = None, corpus: str = "greedy"):
     """(model, tokenizer) of a chess rung, or of a zoo causal LM (colab / paper presets) by its zoo name."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if name in SIZES:
-        d = model_dir(name, seed, micro)
+        d = model_dir(name, seed, micro, corpus)
         return AutoModelForCausalLM.from_pretrained(d), AutoTokenizer.from_pretrained(d)
     from w2s_lib.models import zoo
 

@@ -1,0 +1,75 @@
+"""C4's slang task: the world, the splits, the unlabelled text with and without its signal, the effects."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from w2s_lib.core.errors import W2SError
+from w2s_lib.generalization import generative as g
+
+
+def _word(text: str) -> str:
+    return re.sub(r"[.]$", "", text).split()[-1]
+
+
+def test_slang_world_is_half_praise_half_blame_and_depends_on_the_world():
+    a, b = g.slang(0), g.slang(1)
+    assert set(a) == set(g.SLANG_POOL) and sum(v > 0 for v in a.values()) == len(a) // 2
+    assert a == g.slang(0) and a != b
+    assert not set(a) & set(g.known_words())  # slang words are not sentiment words
+
+
+def test_gt_split_never_shows_slang_and_labels_follow_polarity_and_negation():
+    sl, kw = g.slang(0), g.known_words()
+    gt = g.labelled_rows(0, "gt", 200, seed=3, slang_frac=0.5, neg_frac=0.3)
+    assert {r["kind"] for r in gt} == {"known"}
+    test = g.labelled_rows(0, "test", 400, seed=3, slang_frac=0.5, neg_frac=0.3)
+    assert {r["kind"] for r in test} == {"known", "slang"}
+    for r in gt + test:
+        pol = {**sl, **kw}[_word(r["text"])]
+        assert r["label"] == int((pol > 0) != (" not " in r["text"]))
+    assert g.labelled_rows(0, "test", 5, 3, 0.5, 0.3) == g.labelled_rows(0, "test", 5, 3, 0.5, 0.3)
+    with pytest.raises(W2SError, match="split"):
+        g.labelled_rows(0, "train", 5, 0, 0.5, 0.3)
+
+
+def test_unlabelled_reviews_carry_the_signal_only_when_asked():
+    words = {**g.known_words(), **g.slang(0)}
+
+    def agree(pairs):
+        return sum(words[_word(a)] == words[_word(b)] for a, b in pairs) / len(pairs)
+
+    assert agree(g.unlabelled_pairs(0, 300, signal=True)) == 1.0
+    assert 0.35 < agree(g.unlabelled_pairs(0, 300, signal=False)) < 0.65
+    used = {_word(x) for p in g.unlabelled_pairs(0, 300, True) for x in p}
+    assert set(g.slang(0)) <= used  # every slang word appears in the unlabelled text
+
+
+def test_effects_are_per_seed_pgr_differences():
+    table = pd.DataFrame([{"seed": s, "arm": a, "pgr": v} for s, vals in ((0, (0.1, 0.5, 0.2)), (1, (0.0, 0.3, -0.1)))
+                          for a, v in zip(g.ARMS, vals)])
+    eff = g.effects(table)
+    assert eff["generative"].tolist() == pytest.approx([0.4, 0.3])
+    assert eff["control"].tolist() == pytest.approx([0.1, -0.1])
+
+
+def test_contrastive_pass_lowers_its_loss():
+    from w2s_lib.models import zoo
+
+    model, tok = zoo.load_backbone("minilm-l1"), zoo.load_tokenizer("minilm-l1")
+    pairs = g.unlabelled_pairs(0, 16, signal=True)
+    losses = g.contrastive_finetune(model, tok, pairs, epochs=6, lr=3e-4, batch=8, scale=20.0, seed=0)
+    assert len(losses) == 12 and min(losses[-3:]) < losses[0]
+    with pytest.raises(W2SError, match="two pairs"):
+        g.contrastive_finetune(model, tok, pairs[:1], 1, 1e-4, 8, 20.0, 0)
+
+
+def test_presets_validate():
+    for preset in ("smoke", "tiny", "colab", "paper"):
+        cfg = g.SlangConfig.for_preset(preset)
+        assert cfg.strong.startswith("minilm")
+    with pytest.raises(W2SError):
+        g.SlangConfig.for_preset("tiny", {"slang_frac": 2.0})

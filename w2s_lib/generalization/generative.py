@@ -1,0 +1,322 @@
+"""Claim C4 with its mechanism: unsupervised finetuning on unlabelled task text makes a concept salient,
+and a weak-to-strong student then recovers more of the gap (Burns et al. 2024, §5.2.2, "improving concept
+saliency").
+
+**The task (a tiny world of its own, seeded by the world seed).** Short reviews ``"the sauce is not very
+tasty."``; the label is the sentence's polarity. Two kinds of carrier word:
+
+- *known* adjectives (the tiny world's sentiment lexicon: ``tasty``, ``awful``, …), whose polarity the
+  pretrained encoder already represents;
+- *slang*: ordinary, sentiment-neutral English words (``cobalt``, ``meadow``, …; single WordPiece tokens)
+  that in this world carry a polarity — half of them praise, half of them blame. Which is which shows **only
+  through co-occurrence in unlabelled text**: reviewers who use a slang word of praise also praise in their
+  other sentences.
+
+Splits (vocabulary shift): D_gt holds known-adjective sentences only, so no label ever says what a slang word
+means; D_weak and the test split use slang in half of the sentences. Negation flips the polarity.
+
+**The ladder.** Weak supervisor: a bag-of-words logistic regression trained on D_gt (another family: it
+knows each adjective's polarity from the labels but cannot read negation, and it is at chance on slang) —
+it errs systematically exactly where the strong model *can* be right. Strong model: MiniLM (offline
+all-MiniLM-L6-v2, truncated) read by a linear probe on its frozen mean-pooled features (the ceiling on D_gt's
+ground truth, the student on D_weak's weak soft labels, chapter 10's probe and loss).
+
+**Generative / self-supervised finetuning.** Before any weak-to-strong training the strong encoder is
+finetuned on unlabelled reviews (pairs of sentences of one review, no labels) with the objective it was
+pretrained with: in-batch contrastive sentence matching (all-MiniLM-L6-v2's training loss; the released
+checkpoint has no masked-LM head — a masked-LM pass with a fresh head was tried first and, within a budget of
+~100 s CPU, moved nothing: measured in the chapter's notes). Two sentences of one review share their polarity,
+so matching them pulls a slang word's sentences towards the known words of its polarity: the concept
+*polarity* becomes one salient direction that covers slang too. The ceiling gets the same pass (as in the
+paper); the weak supervisor never does.
+
+**Mechanism off (the control).** The same pass on unlabelled reviews whose two sentences have independent
+polarities: the text is the same kind, the co-occurrence signal is gone.
+
+The self-supervised pass is one per (world, arm) — a property of the strong model, like its pretraining,
+cached — and the run seeds draw the splits and train the supervisor, the ceiling and the student.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from w2s_lib import metrics
+from w2s_lib.core.artifacts import Artifact, load_or_run
+from w2s_lib.core.config import Config, knob
+from w2s_lib.core.errors import W2SError
+
+#: sentiment-neutral English words that are one WordPiece token each in MiniLM's uncased vocabulary
+SLANG_POOL = ("amber", "cobalt", "violet", "olive", "ivory", "maroon", "indigo", "copper", "silver", "granite",
+              "marble", "cedar", "maple", "willow", "coral", "slate", "canyon", "harbor", "meadow", "walnut",
+              "orchid", "velvet", "basalt", "quartz")
+ITEMS = ("sauce", "screen", "battery", "service", "coffee", "staff", "price", "menu", "case", "sound")
+MODIFIERS = ("", "", "very ", "really ", "extremely ")
+ARMS = ("none", "generative", "control")
+
+
+@dataclass(frozen=True)
+class SlangConfig(Config):
+    """C4 on the slang task: weak bag-of-words → strong MiniLM probe, with / without a self-supervised pass."""
+
+    world: int = knob(0, low=0, help="the slang world (which words praise); the notebook passes W2S_WORLD_SEED")
+    strong: str = knob("minilm-l2", help="zoo name of the strong encoder (a MiniLM rung)")
+    n_gt: int = knob(400, low=4, help="D_gt rows (known adjectives only)")
+    n_weak: int = knob(400, low=4, help="D_weak rows (half slang)")
+    n_test: int = knob(400, low=4, help="test rows (half slang)")
+    neg_frac: float = knob(0.3, low=0.0, high=0.5, help="share of negated sentences")
+    slang_frac: float = knob(0.5, low=0.0, high=1.0, help="share of D_weak / test sentences carried by slang")
+    n_pairs: int = knob(800, low=8, help="unlabelled reviews (sentence pairs) for the self-supervised pass")
+    ssl_epochs: float = knob(4.0, low=0.1, high=50.0)
+    ssl_lr: float = knob(3e-4, low=1e-7, high=1.0)
+    ssl_batch: int = knob(32, low=2, high=1024, help="in-batch negatives per step")
+    ssl_scale: float = knob(20.0, low=1.0, high=100.0, help="cosine-similarity scale (sentence-transformers' default)")
+    probe_steps: int = knob(300, low=1, high=100_000)
+    probe_lr: float = knob(0.05, low=1e-6, high=10.0)
+    probe_weight_decay: float = knob(0.1, low=0.0, high=10.0,
+                                     help="EleutherAI/w2s's weight decay (0.1); without it the probe, fit to "
+                                          "convergence on 384 standardised features, copies the weak labels' "
+                                          "indifference on slang by cancelling the polarity direction there")
+
+    SLUG = "slang"
+    PRESET_VALUES = {
+        "smoke": {"strong": "minilm-l1", "n_gt": 120, "n_weak": 120, "n_test": 120, "n_pairs": 64, "ssl_epochs": 1.0,
+                  "probe_steps": 50},
+        "tiny": {},
+        # colab / paper: the same offline task on the full 6-layer encoder (a GPU makes the pass cheap)
+        "colab": {"strong": "minilm-l6", "n_gt": 2000, "n_weak": 2000, "n_test": 2000, "n_pairs": 4000},
+        "paper": {"strong": "minilm-l6", "n_gt": 5000, "n_weak": 5000, "n_test": 5000, "n_pairs": 10000},
+    }
+
+
+@dataclass(frozen=True)
+class SSLConfig(Config):
+    """One cached self-supervised pass of ``strong`` over unlabelled reviews (``signal``: with co-occurrence)."""
+
+    world: int = knob(0, low=0)
+    strong: str = knob("minilm-l2")
+    signal: bool = knob(True, help="the two sentences of a review share their polarity (False: the control)")
+    n_pairs: int = knob(800, low=8)
+    epochs: float = knob(4.0, low=0.1)
+    lr: float = knob(3e-4, low=1e-7)
+    batch: int = knob(32, low=2)
+    scale: float = knob(20.0, low=1.0)
+
+    SLUG = "ssl"
+
+
+# ----------------------------------------------------------------------------- the slang world
+def slang(world: int) -> dict[str, int]:
+    """Slang word → polarity (+1 praise / −1 blame): half of :data:`SLANG_POOL` each, shuffled by ``world``."""
+    words = list(SLANG_POOL)
+    random.Random(f"slang:{world}").shuffle(words)
+    return {w: (1 if i % 2 == 0 else -1) for i, w in enumerate(words)}
+
+
+def known_words() -> dict[str, int]:
+    from w2s_lib.data.tinyworld.lexicon import LEXICON
+
+    return {w: (1 if s > 0 else -1) for w, s in sorted(LEXICON.items())}
+
+
+def _sentence(rng: random.Random, word: str, negated: bool) -> str:
+    return f"the {rng.choice(ITEMS)} is {'not ' if negated else ''}{rng.choice(MODIFIERS)}{word}."
+
+
+def labelled_rows(world: int, split: str, n: int, seed: int, slang_frac: float, neg_frac: float) -> list[dict]:
+    """``n`` rows ``text, label, kind`` (``known`` / ``slang``) of ``split`` (gt | weak | test)."""
+    if split not in ("gt", "weak", "test"):
+        raise W2SError(f"unknown split {split!r}; choose one of: gt, weak, test")
+    rng = random.Random(f"slang-rows:{world}:{split}:{seed}")
+    sl, kw = slang(world), known_words()
+    share = 0.0 if split == "gt" else slang_frac
+    rows = []
+    for _ in range(n):
+        negated = rng.random() < neg_frac
+        kind = "slang" if rng.random() < share else "known"
+        pool = sl if kind == "slang" else kw
+        word = rng.choice(sorted(pool))
+        rows.append({"text": _sentence(rng, word, negated), "label": int((pool[word] > 0) != negated),
+                     "kind": kind})
+    return rows
+
+
+def unlabelled_pairs(world: int, n: int, signal: bool, seed: int = 0) -> list[tuple[str, str]]:
+    """``n`` unlabelled reviews of two sentences, each carried by a known or a slang word (never negated).
+    ``signal``: both sentences share a polarity (what reveals the slang); else each draws its own."""
+    rng = random.Random(f"slang-pairs:{world}:{signal}:{seed}")
+    words = {**known_words(), **slang(world)}
+    by_pol = {p: sorted(w for w, q in words.items() if q == p) for p in (1, -1)}
+    out = []
+    for _ in range(n):
+        p1 = rng.choice((1, -1))
+        p2 = p1 if signal else rng.choice((1, -1))
+        out.append((_sentence(rng, rng.choice(by_pol[p1]), False), _sentence(rng, rng.choice(by_pol[p2]), False)))
+    return out
+
+
+# ----------------------------------------------------------------------------- the self-supervised pass
+def _embed(model, tok, texts: list[str]):
+    import torch
+
+    from w2s_lib.models.heads import pool_mean
+
+    b = tok(list(texts), padding=True, truncation=True, max_length=64, return_tensors="pt")
+    h = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).last_hidden_state
+    return torch.nn.functional.normalize(pool_mean(h, b["attention_mask"]), dim=-1)
+
+
+def contrastive_finetune(model, tok, pairs: list[tuple[str, str]], epochs: float, lr: float, batch: int,
+                         scale: float, seed: int) -> list[float]:
+    """In-batch contrastive matching of the two sentences of each unlabelled review (symmetric cross-entropy
+    over ``scale ×`` cosine similarities; AdamW, cosine decay): all-MiniLM-L6-v2's own training objective.
+    Trains ``model`` in place; returns the losses."""
+    import torch
+
+    if len(pairs) < 2:
+        raise W2SError("the contrastive pass needs at least two pairs (one in-batch negative)")
+    g = random.Random(seed)
+    torch.manual_seed(seed)
+    steps = max(1, math.ceil(epochs * math.ceil(len(pairs) / batch)))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    order: list[int] = []
+    losses = []
+    model.train()
+    for step in range(steps):
+        while len(order) < batch:
+            perm = list(range(len(pairs)))
+            g.shuffle(perm)
+            order += perm
+        idx, order = order[:batch], order[batch:]
+        a = _embed(model, tok, [pairs[i][0] for i in idx])
+        b = _embed(model, tok, [pairs[i][1] for i in idx])
+        sim = scale * a @ b.T
+        target = torch.arange(len(idx))
+        loss = (torch.nn.functional.cross_entropy(sim, target) + torch.nn.functional.cross_entropy(sim.T, target)) / 2
+        for pg in opt.param_groups:
+            pg["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
+
+
+def ssl_backbone(sc: SSLConfig, force: bool = False):
+    """The strong encoder after the self-supervised pass of ``sc`` (cached as a checkpoint)."""
+    from w2s_lib.core.runtime import torch_threads
+    from w2s_lib.models import zoo
+
+    def compute(out_dir: Path) -> dict:
+        with torch_threads(1):
+            model, tok = zoo.load_backbone(sc.strong), zoo.load_tokenizer(sc.strong)
+            t0 = time.process_time()
+            losses = contrastive_finetune(model, tok, unlabelled_pairs(sc.world, sc.n_pairs, sc.signal), sc.epochs,
+                                          sc.lr, sc.batch, sc.scale, seed=sc.world)
+            cpu = time.process_time() - t0
+        model.save_pretrained(out_dir / "model")
+        return {"first_loss": losses[0], "last_loss": float(np.mean(losses[-5:])), "steps": len(losses),
+                "cpu_seconds": round(cpu, 1)}
+
+    art = load_or_run(sc, compute, force=force)
+    from transformers import AutoModel
+
+    from w2s_lib.models import zoo
+
+    with zoo._quiet_loading():
+        return AutoModel.from_pretrained(art.path / "model").eval(), art
+
+
+def _features(model, tok, texts: list[str]) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return np.concatenate([_embed(model, tok, texts[i:i + 256]).numpy() for i in range(0, len(texts), 256)])
+
+
+# ----------------------------------------------------------------------------- one experiment
+def _bow_weak(gt: list[dict], others: dict[str, list[dict]], seed: int) -> dict[str, np.ndarray]:
+    """The weak supervisor: bag-of-words logistic regression on D_gt; P(1) on each split in ``others``."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    cv = CountVectorizer(token_pattern=r"[a-z]+")
+    x = cv.fit_transform([r["text"] for r in gt])
+    clf = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit(x, [r["label"] for r in gt])
+    return {k: clf.predict_proba(cv.transform([r["text"] for r in rows]))[:, 1] for k, rows in others.items()}
+
+
+def _probe(x_train, y_train, x_test, cfg: SlangConfig, seed: int) -> np.ndarray:
+    """The probe of chapter 10's tiny preset (a zero-initialised linear head on standardised frozen
+    features, full-batch Adam on cross-entropy to the soft targets) with EleutherAI/w2s's weight decay."""
+    from w2s_lib.train.probe import fit_probe, probe_proba
+
+    head = fit_probe(x_train, np.asarray(y_train, dtype=np.float32), epochs=cfg.probe_steps, lr=cfg.probe_lr,
+                     weight_decay=cfg.probe_weight_decay, seed=seed)
+    return probe_proba(head, x_test)
+
+
+def _acc(p, rows, kind=None) -> float:
+    keep = [i for i, r in enumerate(rows) if kind is None or r["kind"] == kind]
+    return metrics.accuracy(np.asarray(p)[keep], np.asarray([rows[i]["label"] for i in keep]))
+
+
+def run_seed(cfg: SlangConfig, seed: int, force: bool = False) -> Artifact:
+    """One seed, all three arms (``none``: the pretrained encoder; ``generative``: after the pass with the
+    co-occurrence signal; ``control``: after the pass without it): accuracies overall / on known / on slang
+    sentences for weak, ceiling and student, and PGR. Cached."""
+    c = cfg.replace(seed=seed)
+
+    def compute(out_dir: Path) -> dict:
+        from w2s_lib.core.runtime import torch_threads
+        from w2s_lib.models import zoo
+
+        rows = {s: labelled_rows(c.world, s, n, seed, c.slang_frac, c.neg_frac)
+                for s, n in (("gt", c.n_gt), ("weak", c.n_weak), ("test", c.n_test))}
+        weak = _bow_weak(rows["gt"], {"weak": rows["weak"], "test": rows["test"]}, seed)
+        tok = zoo.load_tokenizer(c.strong)
+        out = []
+        for arm in ARMS:
+            with torch_threads(1):
+                if arm == "none":
+                    model = zoo.load_backbone(c.strong)
+                else:
+                    model, _ = ssl_backbone(SSLConfig(preset=c.preset, world=c.world, strong=c.strong,
+                                                      signal=arm == "generative", n_pairs=c.n_pairs,
+                                                      epochs=c.ssl_epochs, lr=c.ssl_lr, batch=c.ssl_batch,
+                                                      scale=c.ssl_scale), force=force)
+                f = {s: _features(model, tok, [r["text"] for r in rows[s]]) for s in rows}
+            ceiling = _probe(f["gt"], [r["label"] for r in rows["gt"]], f["test"], c, seed)
+            student = _probe(f["weak"], weak["weak"], f["test"], c, seed)
+            r = {"seed": seed, "arm": arm}
+            for name, p in (("weak", weak["test"]), ("ceiling", ceiling), ("w2s", student)):
+                for kind in (None, "known", "slang"):
+                    r[f"{name}_acc" + (f"_{kind}" if kind else "")] = _acc(p, rows["test"], kind)
+            r["pgr"] = metrics.pgr(r["weak_acc"], r["w2s_acc"], r["ceiling_acc"])
+            out.append(r)
+        return {"rows": [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+                         for r in out]}
+
+    return load_or_run(c, compute, force=force)
+
+
+def run(cfg: SlangConfig, seeds, force: bool = False):
+    """Every seed × arm: one row each (see :func:`run_seed`)."""
+    import pandas as pd
+
+    return pd.DataFrame([r for s in seeds for r in run_seed(cfg, s, force=force)["rows"]]).astype({"pgr": float})
+
+
+def effects(table) -> "pd.DataFrame":  # noqa: F821
+    """Per seed: PGR with the pass minus PGR without it, for the real pass (``generative``) and the control.
+    A seed where some arm's PGR is undefined (its ceiling not above the weak model) gives NaN there; the
+    caller drops such seeds and says so."""
+    p = table.pivot(index="seed", columns="arm", values="pgr")
+    return p[["generative", "control"]].sub(p["none"], axis=0)
