@@ -78,9 +78,9 @@ class MACPOConfig(Config):
     task: str = knob("helpful", choices=tuple(TASKS), help="tiny-world task (dataset + gold reward)")
     teachers: tuple[str, ...] = knob(("tinygpt-xs", "tinygpt-s"), help="weak teachers (SFT on half A)")
     students: tuple[str, ...] = knob(("tinygpt-l",), help="strong students")
-    student_init: str = knob("unaligned", choices=("unaligned", "base"),
-                             help="unaligned: the zoo student after a short SFT on the task's unaligned replies "
-                                  "(knows the world, answers badly); base: the zoo checkpoint as it is")
+    student_init: str = knob("base", choices=("unaligned", "base"),
+                             help="unaligned (chapter 30): the zoo student after a short SFT on the task's unaligned "
+                                  "replies (knows the world, answers badly); base: the zoo checkpoint as it is")
     n_labelled: int = knob(128, low=4, help="labelled training pairs; half A → teacher SFT and negatives, half B → prompts")
     n_test: int = knob(48, low=1, help="test prompts for the gold evaluation")
     iterations: int = knob(3, low=1, help="MACPO iterations (paper: 3)", affects_result=False)
