@@ -250,7 +250,7 @@ def test_macpo_tasks_have_unique_prompts_balance_and_unaligned_replies():
             assert len({r["prompt"] for r in rows}) == len(rows)  # one row per unique prompt
             assert all(r["chosen_score"] > r["rejected_score"] for r in rows)
         assert not {r["prompt"] for r in train} & {r["prompt"] for r in test}
-        assert len(train) >= 400 and len(test) >= 120  # 200 alignment prompts, 120 test prompts at tiny
+        assert len(train) >= 400 and len(test) >= 100  # 200 alignment prompts, 100 test prompts at tiny
     harm = T.harmless_v2_rows(0, "train")
     assert sum(r["harmful"] for r in harm) == len(harm) // 2  # balanced
     benign = [r for r in harm if not r["harmful"]]

@@ -105,10 +105,12 @@ class MACPOConfig(Config):
                   "sft_epochs": 1.0, "dpo_epochs": 1.0, "batch_size": 8, "iterations": 2},
         # tiny: sized to run the whole chapter (3 seeds × 3 tasks, MACPO + 6 baselines + the teacher-count
         # ablation) in minutes on 2 CPU cores: 24 alignment prompts, 16-token replies, 3 DPO steps per agent
-        # tiny: 200 labelled pairs for the teachers (half A), 200 alignment prompts (half B), 120 unique test
-        # prompts; 24-token replies, 13 DPO steps per agent per iteration
-        "tiny": {"n_labelled": 400, "n_test": 120, "max_new_tokens": 24, "batch_size": 16, "dpo_epochs": 1.0,
-                 "sft_epochs": 2.0},
+        # tiny: 200 labelled pairs for the teachers (half A), 200 alignment prompts (half B), 100 unique test
+        # prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7, top-k 50 (at 1.0 the
+        # 1-layer teacher's samples name the wrong person); 13 DPO steps per agent per iteration at lr 1e-4
+        # (at 5e-4 every agent's replies degenerated into repetitions by iteration 2 in a seed-0 diagnostic)
+        "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "batch_size": 16, "dpo_epochs": 1.0,
+                 "sft_epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo_lr": 1e-4},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
                   "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft_lr": 2e-4,

@@ -390,8 +390,9 @@ def _unaligned_fact_reply(rng: random.Random, question: str) -> str:
 @lru_cache(maxsize=16)
 def helpful_v2_rows(seed: int, split: str) -> tuple[dict, ...]:
     """HH-Helpful-like prompts for MACPO: every fact question of ``split`` and every "Tell me about" prompt,
-    once each. chosen = the correct, complete answer; rejected = a wrong-valued statement or an unhelpful
-    reply (half each); unaligned = a non-answer (repeats the question or deflects)."""
+    once each. chosen = the correct, complete answer; rejected = an unhelpful reply (unsure, refusing or
+    deflecting: the negative data of MACPO's hard negatives, unhelpful in form, as HH-Helpful's rejected
+    replies mostly are); unaligned = a non-answer (repeats the question or deflects)."""
     w = world(seed)
     rng = _rng("helpful_v2", seed, split)
     rows = []
@@ -400,9 +401,7 @@ def helpful_v2_rows(seed: int, split: str) -> tuple[dict, ...]:
             if _split_of("fact", seed, e, a) != split:
                 continue
             q = QUESTIONS[a].format(e=e)
-            wrong = rng.choice([v for v in ATTRIBUTES[a] if v != w.facts[e][a]])
-            rejected = " " + statement(e, a, wrong) if rng.random() < 0.5 else rng.choice(UNHELPFUL)
-            rows.append(dict(prompt=chat_prompt(q), chosen=" " + answer(w, e, a), rejected=rejected,
+            rows.append(dict(prompt=chat_prompt(q), chosen=" " + answer(w, e, a), rejected=rng.choice(UNHELPFUL),
                              unaligned=_unaligned_fact_reply(rng, q), entity=e, attribute=a, tier=w.tiers[e]))
         if _split_of("about", seed, e) == split:
             attrs = list(ATTRIBUTES)
@@ -415,7 +414,7 @@ def helpful_v2_rows(seed: int, split: str) -> tuple[dict, ...]:
 
 @register("tiny_helpful_v2", "preference",
           "Tiny world (MACPO): one row per unique question about invented people; chosen = correct complete "
-          "answer, rejected = wrong or unhelpful, unaligned = a base model's non-answer (HH-Helpful-like)")
+          "answer, rejected = an unhelpful reply, unaligned = a base model's non-answer (HH-Helpful-like)")
 def load_tiny_helpful_v2(split: str, sample_seed: int) -> datasets.Dataset:
     seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     _check_split(split)
