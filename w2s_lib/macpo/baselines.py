@@ -20,8 +20,8 @@ log-probabilities instead of generating a verdict):
 
 - the student's SFT data (SPIN's chosen side, the starting point of SPIN and self-rewarding) is the
   weak teachers' responses to half B's prompts — the only supervision a weak-to-strong student has;
-  SPIN and self-rewarding start from the naive-SFT student, RLAIF and RLCD from the student's base
-  weights (as MACPO's student does);
+  SPIN and self-rewarding start from the naive-SFT student, RLAIF and RLCD from the student's initial
+  weights (as MACPO's student does: the unaligned student by default);
 - self-rewarding's judge is the student's own mean token log-probability of a response (its own
   confidence that the response is what it should say), re-read by the current model every iteration;
 - RLAIF's AI judge is the weak teachers' implicit reward, Σ log π_SFT(y|x) − Σ log π_base(y|x) averaged
@@ -132,11 +132,11 @@ def teacher_reward(cfg: MACPOConfig, prompts: list[str], responses: list[str]) -
 
 
 def rlaif(cfg: MACPOConfig, iteration: int = 1, student: str | None = None) -> Artifact:
-    """RLAIF: the strong student (base weights) samples two responses per prompt, the weak teachers judge them
+    """RLAIF: the strong student (its initial weights) samples two responses per prompt, the weak teachers judge them
     (:func:`teacher_reward`), DPO on (preferred, dispreferred). One round, as in the paper's table."""
     student = _student(cfg, student)
     _check_iteration("RLAIF", iteration)
-    src = student if iteration == 1 else rlaif(cfg, iteration - 1, student).path / "model"
+    src = macpo._agent_dir(cfg, student, 0) if iteration == 1 else rlaif(cfg, iteration - 1, student).path / "model"
 
     def make_pairs(model, tok):
         prompts = splits(cfg)[1]["prompt"]
@@ -159,12 +159,12 @@ def contrastive_contexts(cfg: MACPOConfig, n_demos: int = N_DEMOS) -> tuple[str,
 
 
 def rlcd(cfg: MACPOConfig, iteration: int = 1, student: str | None = None) -> Artifact:
-    """RLCD: for each prompt the student (base weights) samples once after a positive context and once after a
+    """RLCD: for each prompt the student (its initial weights) samples once after a positive context and once after a
     negative one (:func:`contrastive_contexts`); the pair (positive-context sample, negative-context sample)
     is labelled by construction and trained on with the plain prompt. One round, as in the paper's table."""
     student = _student(cfg, student)
     _check_iteration("RLCD", iteration)
-    src = student if iteration == 1 else rlcd(cfg, iteration - 1, student).path / "model"
+    src = macpo._agent_dir(cfg, student, 0) if iteration == 1 else rlcd(cfg, iteration - 1, student).path / "model"
     pos_ctx, neg_ctx = contrastive_contexts(cfg)
 
     def make_pairs(model, tok):

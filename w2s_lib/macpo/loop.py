@@ -3,8 +3,10 @@
 Weak teachers and strong students learn from each other over iterations:
 
 1. **Initialisation** (:func:`init_agent`). The labelled training pairs of a task are split in two halves.
-   Each weak teacher is fine-tuned (SFT, prompt → chosen) on half A; the strong students start from their
-   base checkpoints (they never see a label). Half B's *prompts* (no labels) drive the alignment.
+   Each weak teacher is fine-tuned (SFT, prompt → chosen) on half A; the strong students start from an
+   *unaligned* version of their zoo checkpoint (:func:`unaligned_student`: it knows the world's facts but
+   answers badly, like the paper's unaligned base models) and never see a label. Half B's *prompts* (no
+   labels) drive the alignment.
 2. **Each iteration t = 1…T**, for every agent (:func:`agent_step`):
 
    - every agent samples one response per alignment prompt (:func:`generate_step`);
@@ -48,17 +50,25 @@ from w2s_lib import data
 from w2s_lib.core.artifacts import Artifact, atomic_write_json, load_or_run
 from w2s_lib.core.config import Config, knob
 from w2s_lib.data.tinyworld import scorers
+from w2s_lib.data.tinyworld.world import current_world_seed
 from w2s_lib.core.errors import W2SError
 from w2s_lib.models import zoo
 from w2s_lib.core.runtime import torch_threads
 from w2s_lib.train.preference import quiet_training
 
-#: task → (registry dataset, gold reward of a (prompt, response))
+def _helpfulness(prompt: str, response: str) -> float:
+    return scorers.helpfulness(prompt, response, current_world_seed())
+
+
+#: task → (registry dataset, gold reward of a (prompt, response)). helpful / harmless are MACPO's own
+#: datasets (one row per unique prompt, with the unaligned student's replies; harmless balanced, scored by
+#: ``harmless_balanced``: refusing a benign request costs).
 TASKS = {
-    "helpful": ("tiny_helpful", scorers.helpfulness),
-    "harmless": ("tiny_harmless", scorers.harmlessness),
+    "helpful": ("tiny_helpful_v2", _helpfulness),
+    "harmless": ("tiny_harmless_v2", scorers.harmless_balanced),
     "safety": ("tiny_safety", scorers.harmlessness),
 }
+POSITIVES = ("perplexity", "random")
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,10 @@ class MACPOConfig(Config):
 
     task: str = knob("helpful", choices=tuple(TASKS), help="tiny-world task (dataset + gold reward)")
     teachers: tuple[str, ...] = knob(("tinygpt-xs", "tinygpt-s"), help="weak teachers (SFT on half A)")
-    students: tuple[str, ...] = knob(("tinygpt-l",), help="strong students (base checkpoints)")
+    students: tuple[str, ...] = knob(("tinygpt-l",), help="strong students")
+    student_init: str = knob("base", choices=("unaligned", "base"),
+                             help="unaligned (chapter 30): the zoo student after a short SFT on the task's unaligned "
+                                  "replies (knows the world, answers badly); base: the zoo checkpoint as it is")
     n_labelled: int = knob(128, low=4, help="labelled training pairs; half A → teacher SFT and negatives, half B → prompts")
     n_test: int = knob(48, low=1, help="test prompts for the gold evaluation")
     iterations: int = knob(3, low=1, help="MACPO iterations (paper: 3)", affects_result=False)
@@ -92,7 +105,12 @@ class MACPOConfig(Config):
                   "sft_epochs": 1.0, "dpo_epochs": 1.0, "batch_size": 8, "iterations": 2},
         # tiny: sized to run the whole chapter (3 seeds × 3 tasks, MACPO + 6 baselines + the teacher-count
         # ablation) in minutes on 2 CPU cores: 24 alignment prompts, 16-token replies, 3 DPO steps per agent
-        "tiny": {"n_labelled": 48, "n_test": 32, "max_new_tokens": 16, "batch_size": 8, "dpo_epochs": 1.0},
+        # tiny: 200 labelled pairs for the teachers (half A), 200 alignment prompts (half B), 100 unique test
+        # prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7, top-k 50 (at 1.0 the
+        # 1-layer teacher's samples name the wrong person); 13 DPO steps per agent per iteration at lr 1e-4
+        # (at 5e-4 every agent's replies degenerated into repetitions by iteration 2 in a seed-0 diagnostic)
+        "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "batch_size": 16, "dpo_epochs": 1.0,
+                 "sft_epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo_lr": 1e-4},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
                   "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft_lr": 2e-4,
@@ -260,8 +278,31 @@ def _agent_dir(cfg: MACPOConfig, agent: str, iteration: int) -> str:
     return str(agent_step(cfg, agent, iteration).path / "model")
 
 
+def unaligned_student(cfg: MACPOConfig, student: str) -> Artifact:
+    """The badly-behaved strong student: the zoo checkpoint after a short SFT (one epoch) on the task's
+    ``unaligned`` replies to every train prompt — a model that keeps the world's facts from pretraining but
+    answers like an unaligned base model (repeats the question or deflects; complies with any request).
+    No label is used (the unaligned replies ignore the chosen/rejected pair). One cached model per world,
+    task and student, shared by every seed."""
+    name = TASKS[cfg.task][0]
+    key = f"unaligned:{name}:w{current_world_seed()}:lr{cfg.sft_lr}:bs{cfg.batch_size}:lora{cfg.lora}"
+
+    def compute(out):
+        torch.manual_seed(0)
+        train = data.load(name, "train")
+        tok = zoo.load_tokenizer(student)
+        model = _sft(_load(student, cfg), tok, train["prompt"], train["unaligned"], cfg.replace(sft_epochs=1.0), 0)
+        _save(model, tok, out / "model")
+        return {"agent": student, "n_examples": len(train)}
+
+    step = StepConfig(preset=cfg.preset, seed=0, experiment=key, step="unaligned", agent=student)
+    with torch_threads(1):
+        return load_or_run(step, compute)
+
+
 def init_agent(cfg: MACPOConfig, agent: str, force: bool = False) -> Artifact:
-    """Teachers: SFT on half A (prompt → chosen). Students: their base weights. Evaluated (iteration 0)."""
+    """Teachers: SFT on half A (prompt → chosen). Students: the unaligned student (:func:`unaligned_student`,
+    ``student_init="unaligned"``) or the base weights. Evaluated (iteration 0)."""
     if agent not in cfg.agents:
         raise W2SError(f"unknown agent {agent!r}; this experiment's agents are {list(cfg.agents)}")
 
@@ -271,7 +312,10 @@ def init_agent(cfg: MACPOConfig, agent: str, force: bool = False) -> Artifact:
         half_a = splits(cfg)[0]
         return _sft(model, tok, half_a["prompt"], half_a["chosen"], cfg, cfg.seed), {}
 
-    return fit_step(cfg, "init", agent, 0, agent, fit, force=force)
+    src = agent
+    if agent in cfg.students and cfg.student_init == "unaligned":
+        src = unaligned_student(cfg, agent).path / "model"
+    return fit_step(cfg, "init", agent, 0, src, fit, force=force)
 
 
 def _sampled_responses(cfg: MACPOConfig, step: str, agent: str, iteration: int, make_model, seed: int,
@@ -336,17 +380,28 @@ def negative_step(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
                               "negative_gold_mean")
 
 
-def build_pairs(cfg: MACPOConfig, agent: str, iteration: int, model, tok) -> datasets.Dataset:
-    """The agent's DPO pairs at ``iteration``: (lowest-perplexity other agent's response, its hard negative)."""
+def build_pairs(cfg: MACPOConfig, agent: str, iteration: int, model, tok,
+                selection: str = "perplexity") -> datasets.Dataset:
+    """The agent's DPO pairs at ``iteration``: (lowest-perplexity other agent's response, its hard negative).
+
+    ``selection="random"`` is the mechanism-off control: the positive is a uniformly random other agent's
+    (non-empty) response instead of the lowest-perplexity one."""
+    if selection not in POSITIVES:
+        raise W2SError(f"selection must be one of {POSITIVES}, got {selection!r}")
     _, half_b, _ = splits(cfg)
     prompts = half_b["prompt"]
     responses = {a: generate_step(cfg, a, iteration) for a in cfg.agents}
     negatives = negative_step(cfg, agent, iteration)
     ppl = {a: [math.inf] * len(prompts) for a in cfg.agents}
-    for i, p in enumerate(prompts):
-        others = [a for a in cfg.agents if a != agent]
-        for a, v in zip(others, perplexities(model, tok, p, [responses[a][i] for a in others])):
-            ppl[a][i] = v
+    others = [a for a in cfg.agents if a != agent]
+    if selection == "random":
+        rng = np.random.default_rng([cfg.seed, iteration, 7])
+        for a in others:
+            ppl[a] = rng.random(len(prompts)).tolist()  # a random order stands in for the perplexity
+    else:
+        for i, p in enumerate(prompts):
+            for a, v in zip(others, perplexities(model, tok, p, [responses[a][i] for a in others])):
+                ppl[a][i] = v
     pos = select_positives(ppl, responses, agent)
     pairs = pairs_dataset(prompts, [c for _, c in pos], negatives, source=[src for src, _ in pos])
     if len(pairs) == 0:
@@ -407,13 +462,21 @@ def pairs_dataset(prompts, chosen, rejected, **extra) -> datasets.Dataset:
     return datasets.Dataset.from_dict({k: [v[i] for i in keep] for k, v in cols.items()})
 
 
-def agent_step(cfg: MACPOConfig, agent: str, iteration: int, force: bool = False) -> Artifact:
+def agent_step(cfg: MACPOConfig, agent: str, iteration: int, force: bool = False,
+               selection: str = "perplexity") -> Artifact:
     """One MACPO iteration of one agent: pairs (:func:`build_pairs`), DPO, evaluation; saves ``model/`` and
-    ``pairs.jsonl`` (with each positive's source agent)."""
+    ``pairs.jsonl`` (with each positive's source agent).
+
+    ``selection="random"`` runs the mechanism-off control for this agent alone: its own chain of
+    iterations (step ``train_random``) picks positives at random among the other agents' responses, which
+    are the ones of the MACPO run itself (the other agents and the agent's negatives are shared)."""
     if iteration < 1:
         raise W2SError("MACPO iterations start at 1 (0 is the initialisation: init_agent)")
-    src = _agent_dir(cfg, agent, iteration - 1)
-    fit = dpo_fit(cfg, lambda model, tok: build_pairs(cfg, agent, iteration, model, tok), cfg.seed + iteration)
+    if selection == "perplexity":
+        src = _agent_dir(cfg, agent, iteration - 1)
+    else:
+        src = _agent_dir(cfg, agent, 0) if iteration == 1 else agent_step(cfg, agent, iteration - 1, selection=selection).path / "model"
+    fit = dpo_fit(cfg, lambda model, tok: build_pairs(cfg, agent, iteration, model, tok, selection), cfg.seed + iteration)
 
     def fit_with_sources(model, tok, out):
         model, info = fit(model, tok, out)
@@ -421,7 +484,8 @@ def agent_step(cfg: MACPOConfig, agent: str, iteration: int, force: bool = False
         info["positive_sources"] = {a: sources.count(a) for a in cfg.agents if a != agent}
         return model, info
 
-    return fit_step(cfg, "train", agent, iteration, src, fit_with_sources, force=force)
+    step = "train" if selection == "perplexity" else f"train_{selection}"
+    return fit_step(cfg, step, agent, iteration, src, fit_with_sources, force=force)
 
 
 def run(cfg: MACPOConfig) -> list[dict]:
@@ -475,7 +539,7 @@ def naive_sft(cfg: MACPOConfig, student: str | None = None) -> Artifact:
         weak = weak_responses(cfg)
         return [p for _ in cfg.teachers for p in prompts], [r for t in cfg.teachers for r in weak[t]]
 
-    return fit_step(cfg, "naive_sft", student, 0, student, sft_fit(cfg, examples, cfg.seed))
+    return fit_step(cfg, "naive_sft", student, 0, _agent_dir(cfg, student, 0), sft_fit(cfg, examples, cfg.seed))
 
 
 def confident_loss(cfg: MACPOConfig, student: str | None = None) -> Artifact:
