@@ -89,9 +89,7 @@ def test_the_project_url_lives_in_one_config_value():
         assert not others, f"{nb.stem} names another repository: {others}"
 
 
-# Chapters whose figures are captioned by other means or still pending: 99_scorecard captions its one figure in the
-# markdown cell after it; 30_macpo is being reworked in another branch (the lead removes it from this set).
-_UNCAPTIONED_FOR_NOW = {"30_macpo", "99_scorecard"}
+_UNCAPTIONED_FOR_NOW: set[str] = set()  # every chapter's figures carry a caption
 _FIGURE_CALLS = {"show", "subplots", "figure"}
 
 
