@@ -29,6 +29,10 @@ submitit = pytest.importorskip("submitit")
 
 SMALL = {"ladder": ("minilm-l1", "minilm-l2", "minilm-l3"), "n_docs": 60, "n_test": 30, "probe_steps": 50}
 SMALL_P = {k: v for k, v in SMALL.items()}
+#: a cached mode (one run per fit, per seed): what the notebooks' parameter cells suggest for full fine-tuning
+FULL = {"mode": "full", "ceiling_data": "d_gt", "crossfit": False}
+#: Part I's smoke default, mode 'head' on the smoke ladder (bow, minilm-l1, minilm-l2), fewer rows
+HEAD = {"n_docs": 60, "n_test": 30}
 
 
 @pytest.fixture(autouse=True)
@@ -84,50 +88,142 @@ def test_chunks_deal_round_robin():
     assert jobs._chunks(list(range(2)), 8) == [[0], [1]]
 
 
-def _record_fits(monkeypatch):
-    """run_fit replaced by a recorder: the run ids a chapter's functions would compute, in call order."""
+def _record_fits(monkeypatch, root: Path):
+    """run_fit replaced by a recorder: the run ids a chapter's functions would compute, in call order. Each
+    fake fit writes predictions of the right lengths, different per run (the cached modes map a student's
+    labels back to the supervisor run that predicted them)."""
+    import hashlib
+
     seen = []
 
     def fake(fc, force=False):
         seen.append(fc.run_id)
-        return Artifact(Path("/nonexistent"), {"acc": 0.6, "auroc": 0.6, "label_acc": 0.6, "train_seconds": 0.0}, {})
+        rows = w2s._fit_data(fc)
+        rng = np.random.default_rng(int(hashlib.sha256(fc.run_id.encode()).hexdigest()[:12], 16))
+        out = root / "fake_runs" / fc.run_id
+        out.mkdir(parents=True, exist_ok=True)
+        np.savez(out / "preds.npz", **{k: rng.random(len(rows[k])) for k in ("weak_train", "weak_val", "test")})
+        return Artifact(out, {"acc": 0.6, "auroc": 0.6, "label_acc": 0.6, "train_seconds": 0.0}, {})
 
     monkeypatch.setattr(w2s, "run_fit", fake)
     return seen
 
 
+def _record_runs(monkeypatch):
+    """Every cached run of the Part I modules (fits, head-mode layer features, probe features) recorded,
+    then computed for real (mode 'head' at these sizes: seconds)."""
+    from w2s_lib.generalization import frozen
+    from w2s_lib.train import probe
+
+    seen = []
+
+    def recording(cfg, compute, force=False):
+        seen.append(cfg.run_id)
+        return artifacts.load_or_run(cfg, compute, force=force)
+
+    for mod in (w2s, frozen, probe):
+        monkeypatch.setattr(mod, "load_or_run", recording)
+    return seen
+
+
 def test_part1_plans_are_exactly_what_the_chapters_compute(monkeypatch):
-    seen = _record_fits(monkeypatch)
-    cfg = w2s.W2SConfig.for_preset("smoke", SMALL)
+    """Mode 'head' (Part I's smoke and tiny default): every rung and seed is one batched in-process head fit,
+    no cached run; the cached runs are the frozen encoder's layer features, pretrained (supervisors, and
+    students / ceilings) and randomly initialised (the mechanism-off arm). Each chapter, cell by cell."""
+    seen = _record_runs(monkeypatch)
+    cfg = w2s.W2SConfig.for_preset("smoke", HEAD)
     seeds = [0, 1]
+    params = {"seeds": seeds, **HEAD}
+    off = cfg.replace(strong_init="random")
     w2s.ladder_table(cfg, seeds)
-    w2s.run_w2s(cfg, seeds, progress=False, force=True)  # force: the aggregate runs are cached too
-    assert set(seen) == {t.run_id for t in jobs.chapter_plan("10", "smoke", {"seeds": seeds, **SMALL_P})}
+    w2s.run_w2s(cfg, seeds, progress=False)
+    w2s.run_w2s(off, seeds, progress=False)
+    w2s.run_w2s(cfg.replace(lr=1e-2), seeds, progress=False)
+    plan10 = jobs.chapter_plan("10", "smoke", params)
+    assert set(seen) == {t.run_id for t in plan10}
+    assert len(plan10) == 2 and not any(t.after for t in plan10)  # pretrained and random-init features
+    assert {t.config.init for t in plan10} == {"pretrained", "random"}
+    seen.clear()
+    w2s.loss_comparison(cfg, seeds, losses=("xent", "logconf", "product"))
+    w2s.loss_comparison(off, seeds, losses=("xent", "logconf"))
+    assert set(seen) == {t.run_id for t in jobs.chapter_plan("11", "smoke", params)}
+    seen.clear()
+    w2s.run_bootstrap(cfg, seeds)
+    w2s.run_bootstrap(cfg, seeds, crossfit=False)
+    w2s.run_bootstrap(off, seeds)
+    assert set(seen) == {t.run_id for t in jobs.chapter_plan("12", "smoke", params)}
+    seen.clear()
+    # chapter 00: the weakest rung supervising the strongest (one seed), and the learning curves' features
+    c0 = w2s.W2SConfig.for_preset("smoke", HEAD, seed=4)
+    w2s.run_w2s(c0.replace(ladder=(c0.ladder[0], c0.ladder[-1])), progress=False)
+    rows = w2s.w2s_data(c0.dataset, c0.n_docs, c0.n_test, c0.seed)
+    from w2s_lib.train.probe import cached_features
+    for model in ("minilm-l1", "minilm-l2", "minilm-l4", "minilm-l6"):
+        cached_features(model, list(rows["gt_train"]["text"]), c0.preset)
+        cached_features(model, list(rows["test"]["text"]), c0.preset)
+    assert set(seen) == {t.run_id for t in jobs.chapter_plan("00", "smoke", {"seed": 4, **HEAD})}
+    seen.clear()
+    jobs.chapter_plan("10", "smoke", params)[0].fn()  # a task computes its run as the chapter does
+    assert seen == [jobs.chapter_plan("10", "smoke", params)[0].run_id]
+
+
+def test_part1_plans_in_a_cached_mode_are_exactly_what_the_chapters_compute(monkeypatch, tmp_path):
+    """mode='full' (one cached run per fit and seed): GT fits, students after their supervisors, the chain."""
+    seen = _record_fits(monkeypatch, tmp_path)
+    cfg = w2s.W2SConfig.for_preset("smoke", {**SMALL, **FULL})
+    seeds = [0, 1]
+    params = {"seeds": seeds, **SMALL_P, **FULL}
+    w2s.ladder_table(cfg, seeds)
+    w2s.run_w2s(cfg, seeds, progress=False, force=True)
+    assert set(seen) == {t.run_id for t in jobs.chapter_plan("10", "smoke", params)}
     seen.clear()
     w2s.loss_comparison(cfg, seeds, force=True)
-    assert set(seen) == {t.run_id for t in jobs.chapter_plan("11", "smoke", {"seeds": seeds, **SMALL_P})}
+    assert set(seen) == {t.run_id for t in jobs.chapter_plan("11", "smoke", params)}
     seen.clear()
     w2s.run_bootstrap(cfg, seeds, force=True)
-    plan12 = jobs.chapter_plan("12", "smoke", {"seeds": seeds, **SMALL_P})
+    plan12 = jobs.chapter_plan("12", "smoke", params)
     assert set(seen) == {t.run_id for t in plan12}
     # the chain: each link after the previous one, so the chain's end is two stages after the GT fits
     levels = jobs.stages(plan12)
     assert len(levels) == 3 and all(t.label.startswith("tiny_sentiment: gt ") for t in levels[0])
-    seen.clear()
-    w2s.run_w2s(cfg.replace(ladder=(cfg.ladder[0], cfg.ladder[-1])), [4], progress=False, force=True)
-    assert set(seen) == {t.run_id for t in jobs.chapter_plan("00", "smoke", {"seed": 4, **SMALL_P})}
 
 
-def test_comparison_chapter_plan_is_what_it_computes(monkeypatch):
-    seen = _record_fits(monkeypatch)
-    know, reward = (w2s.comparison_config(t, "smoke") for t in ("knowledge", "reward"))
-    seeds = [0, 1]
-    w2s.run_w2s(know, seeds, progress=False, force=True)
-    w2s.ladder_table(know, seeds)
-    w2s.generative_comparison(reward, seeds, epochs=1.0, force=True)
-    w2s.ladder_table(reward, seeds)
-    plan = jobs.chapter_plan("13", "smoke", {"seeds": seeds})
+def test_comparison_chapter_plan_is_what_it_computes(monkeypatch, tmp_path):
+    """Chapter 13: C4 on the slang task (one cached run per seed, reading the two self-supervised passes) and
+    reward modelling (naive and generative, and its ladder table). Fits and passes are recorded, not trained."""
+    from w2s_lib.data.tinyworld.world import current_world_seed
+    from w2s_lib.generalization import generative as G
+    from w2s_lib.models import zoo
+
+    seen = _record_fits(monkeypatch, tmp_path)
+
+    def fake_load_or_run(cfg, compute, force=False):  # run_seed's body runs (and asks for the passes it reads)
+        seen.append(cfg.run_id)
+        out = tmp_path / "fake_runs" / cfg.run_id
+        out.mkdir(parents=True, exist_ok=True)
+        return Artifact(out, compute(out), {})
+
+    def fake_ssl(sc, force=False):
+        seen.append(sc.run_id)
+        return None, None
+
+    monkeypatch.setattr(G, "load_or_run", fake_load_or_run)
+    monkeypatch.setattr(G, "ssl_backbone", fake_ssl)
+    monkeypatch.setattr(G, "_features", lambda model, tok, texts: np.zeros((len(texts), 2)))
+    monkeypatch.setattr(G, "_probe", lambda x_train, y_train, x_test, cfg, seed: np.zeros(len(x_test)))
+    monkeypatch.setattr(zoo, "load_backbone", lambda name: None)
+    monkeypatch.setattr(zoo, "load_tokenizer", lambda name: None)
+    seeds, rm_seeds = [0, 1], [0, 1]  # the notebook keeps 2 seeds at smoke
+    cfg = G.SlangConfig.for_preset("smoke", {"world": current_world_seed()})
+    G.run(cfg, seeds)
+    reward = w2s.comparison_config("reward", "smoke")
+    w2s.generative_comparison(reward, rm_seeds, epochs=1.0, force=True)
+    w2s.ladder_table(reward, rm_seeds)
+    plan = jobs.chapter_plan("13", "smoke", {"seeds": [0, 1, 2], "rm_seeds": [0, 1, 2]})
     assert set(seen) == {t.run_id for t in plan}
+    by_id = {t.run_id: t for t in plan}
+    ssl = {t.run_id for t in plan if t.config.SLUG == "ssl"}
+    assert len(ssl) == 2 and all(set(by_id[r].after) == ssl for r in by_id if by_id[r].config.SLUG == "slang")
 
 
 def test_chess_chapter_plan_is_what_it_computes(monkeypatch):
@@ -139,14 +235,21 @@ def test_chess_chapter_plan_is_what_it_computes(monkeypatch):
         seen.append(fc.run_id)
         return Artifact(Path("/nonexistent"), {"acc": 0.5, "label_acc": 0.5, "imitation": 0.5, "train_seconds": 0}, {})
 
+    from w2s_lib.models import tinygpt
+
     monkeypatch.setattr(C, "run_fit", fake)
-    monkeypatch.setattr(C.chessgpt, "SIZES", {})  # ladder_table reads the rungs' build markers: not here
+    # ladder_table reads the rungs' build markers, cross-fitted links the halves' predicted moves: not here
+    monkeypatch.setattr(C.chessgpt, "model_dir", lambda *a, **k: Path("/nonexistent"))
+    monkeypatch.setattr(tinygpt, "read_marker", lambda d: {"params": 1, "zero_shot_puzzle_acc": 0.0})
+    monkeypatch.setattr(C, "_cross_fitted", lambda halves: {"acc": 0.5, "label_acc": 0.5})
     cfg = C.ChessW2SConfig.for_preset("smoke")
+    off = cfg.replace(corpus="greedy")  # the notebook's mechanism-off ladder: bootstrapping only
     seeds = [0, 1]
-    C.ladder_table(cfg, seeds), C.run_pairs(cfg, seeds), C.run_bootstrap(cfg, seeds)
+    C.ladder_table(cfg, seeds), C.run_pairs(cfg, seeds), C.run_bootstrap(cfg, seeds), C.run_bootstrap(off, seeds)
     plan = jobs.chapter_plan("14", "smoke", {"seeds": [0, 1, 2]})  # the notebook keeps 2 seeds at smoke
     assert set(seen) == {t.run_id for t in plan}
     assert len(jobs.stages(plan)) == len(cfg.ladder)  # GT fits, then one stage per link of the chain
+    assert cfg.cross_fit and sum("half" in t.label for t in plan) == 2 * 2 * 2 * (len(cfg.ladder) - 2)  # 2 ladders
 
 
 @pytest.mark.slow
@@ -175,21 +278,30 @@ def test_search_chapter_plan_is_what_it_computes(micro_zoo_env, monkeypatch):
     plan = jobs.chapter_plan("20", "tiny", {"seeds": [0, 1, 2]})  # the notebook keeps 2 seeds at smoke
     assert set(seen) == {t.run_id for t in plan}
     first, rest = jobs.stages(plan)
-    assert {t.label.split()[0] for t in first} == {"tune"} and len(rest) == len(plan) - 4
+    # one tuning per seed and per other task (a task with the chapter's own prompts and gold shares seed 0's)
+    tunes = {S._tune_cfg(c).run_id for c in cfgs + [cfg.replace(prompts=p, gold=g) for p, g in jobs.SEARCH_TASKS]}
+    assert {t.label.split()[0] for t in first} == {"tune"} and {t.run_id for t in first} == tunes
+    assert all(len(t.after) == 1 and t.after[0] in tunes for t in rest)
 
 
 def test_students_wait_for_their_supervisor_and_probe_seeds_share_features():
-    plan = jobs.chapter_plan("10", "smoke", {"seeds": [0, 1], **SMALL_P})
+    plan = jobs.chapter_plan("10", "smoke", {"seeds": [0, 1], **SMALL_P, **FULL, "mode": "probe"})
     by_label = {t.label.removeprefix("tiny_sentiment: "): t for t in plan}
     student = by_label["minilm-l1→minilm-l3 xent s1"]
     assert student.after == (by_label["gt minilm-l1 s1"].run_id,)
     assert by_label["gt minilm-l2 s1"].after == (by_label["gt minilm-l2 s0"].run_id,)  # probe features
-    assert not jobs.chapter_plan("10", "smoke", {"seeds": [0], "mode": "full", **SMALL_P})[1].after
+    assert not jobs.chapter_plan("10", "smoke", {"seeds": [0], **SMALL_P, **FULL})[1].after
+    # mode 'head': the layer features, independent of each other; the heads are trained by the notebook
+    head = jobs.chapter_plan("10", "smoke", {"seeds": [0, 1], **SMALL_P})
+    assert [t.config.init for t in head] == ["pretrained", "random"] and not any(t.after for t in head)
 
 
 def test_chapter_plan_takes_notebook_defaults_and_validates():
-    plan = jobs.chapter_plan("10", "smoke", SMALL_P)  # seeds from the notebook's parameters cell
-    assert {t.config.seed for t in plan} == {0, 1, 2}
+    plan = jobs.chapter_plan("10", "smoke", {**SMALL_P, **FULL})  # seeds from the parameters cell: list(range(10))
+    assert {t.config.seed for t in plan} == set(range(10))
+    head = jobs.chapter_plan("10", "smoke", SMALL_P)  # the feature runs cover the default seeds' texts
+    assert {t.run_id for t in head} == {t.run_id for t in jobs.chapter_plan("10", "smoke", {"seeds": list(range(10)),
+                                                                                           **SMALL_P})}
     with pytest.raises(W2SError, match="unknown override"):
         jobs.chapter_plan("10", "smoke", {"bogus": 1})
     assert jobs.chapter_plan("01", "smoke") == []  # no independent runs: the chapter runs whole
@@ -210,8 +322,9 @@ def test_job_options_and_cli_errors(capsys, monkeypatch):
 
 
 def test_jobs_plan_lists_stages_and_what_is_finished(capsys):
-    argv = ["jobs", "plan", "12", "--preset", "smoke", "-p", "seeds=[0]", "-p", "ladder=('minilm-l1','minilm-l2')"]
-    plan = jobs.chapter_plan("12", "smoke", {"seeds": [0], "ladder": ("minilm-l1", "minilm-l2")})
+    argv = ["jobs", "plan", "12", "--preset", "smoke", "-p", "seeds=[0]", "-p", "ladder=('minilm-l1','minilm-l2')",
+            "-p", "mode=full", "-p", "ceiling_data=d_gt", "-p", "crossfit=False"]
+    plan = jobs.chapter_plan("12", "smoke", {"seeds": [0], "ladder": ("minilm-l1", "minilm-l2"), **FULL})
     artifacts.load_or_run(plan[0].config, lambda out: {"acc": 1.0})  # as if a job had finished it
     assert cli.main(argv) == 0
     out = capsys.readouterr().out.splitlines()
@@ -342,36 +455,49 @@ def _table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fit_results(home: Path, run_ids) -> dict:
+    """Per run: its result (times left out) and its arrays (a fit's preds.npz, a feature run's features.npy)."""
     out = {}
     for rid in run_ids:
         run = home / "runs" / rid
         res = json.loads((run / "result.json").read_text())
         res = {k: v for k, v in res.items() if not k.endswith("_seconds")}
-        out[rid] = (res, {k: v for k, v in np.load(run / "preds.npz").items()})
+        arrays = {k: v for k, v in np.load(run / "preds.npz").items()} if (run / "preds.npz").is_file() else {}
+        arrays.update({p.name: np.load(p) for p in run.glob("*.npy")})
+        assert arrays, rid
+        out[rid] = (res, arrays)
     return out
 
 
 @pytest.mark.slow
 def test_two_chapters_through_the_local_executor_equal_in_process(tmp_path, monkeypatch):
+    """Chapters 10 and 12 in mode 'head' (Part I's default): their plans (the layer features, shared by both)
+    through local jobs; the chapters' own functions then find every cached run finished and give the tables
+    an in-process run gives."""
+    from w2s_lib.generalization import frozen
+
     seeds = [0]
-    params = {"seeds": seeds, **SMALL_P}
+    params = {"seeds": seeds, **HEAD}
     plan = jobs.chapter_plan("10", "smoke", params) + jobs.chapter_plan("12", "smoke", params)
     ids = {t.run_id for t in plan}
+    assert len(ids) == 2  # pretrained and random-init features, one run each for both chapters
     opts = jobs.JobOptions("local", max_jobs=1, timeout_min=10, folder=tmp_path / "logs")
     sweep = jobs.run_tasks(plan, opts, log=lambda *_: None)
     assert sweep.reports and not sweep.failed, [r.line() for r in sweep.failed]
     assert all(Path(r.log).is_file() for r in sweep.reports)
-    cfg = w2s.W2SConfig.for_preset("smoke", SMALL)
+    cfg = w2s.W2SConfig.for_preset("smoke", HEAD)
 
     def chapters():
-        return _table(w2s.run_w2s(cfg, seeds, progress=False)), _table(w2s.run_bootstrap(cfg, seeds))
+        off = cfg.replace(strong_init="random")
+        return (_table(w2s.run_w2s(cfg, seeds, progress=False)), _table(w2s.run_w2s(off, seeds, progress=False)),
+                _table(w2s.run_bootstrap(cfg, seeds)), _table(w2s.run_bootstrap(off, seeds)))
 
-    def no_training(*a, **k):
-        raise AssertionError("a run the jobs should have finished was computed again")
+    def cached_only(cfg, compute, force=False):
+        if artifacts.load(cfg) is None:
+            raise AssertionError(f"a run the jobs should have finished was computed again: {cfg.run_id}")
+        return artifacts.load_or_run(cfg, compute, force=force)
 
-    from w2s_lib.train import classifier
     with monkeypatch.context() as m:
-        m.setattr(classifier, "train_classifier", no_training)
+        m.setattr(frozen, "load_or_run", cached_only)
         via_jobs = chapters()  # the chapters' own functions find every run cached
     by_jobs = _fit_results(paths.home(), ids)
 
@@ -399,7 +525,7 @@ def _kill_when_started(run_id: str, stop: threading.Event, killed: list):
 
 @pytest.mark.slow
 def test_killed_job_is_resumed_on_resubmission(tmp_path):
-    params = {"seeds": [0], **SMALL_P, "ladder": ("minilm-l1", "minilm-l2")}
+    params = {"seeds": [0], **SMALL_P, **FULL, "mode": "probe", "ladder": ("minilm-l1", "minilm-l2")}
     plan = jobs.chapter_plan("10", "smoke", params)
     gt_weak, gt_strong, student = plan
     assert student.after == (gt_weak.run_id,)

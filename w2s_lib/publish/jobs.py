@@ -20,8 +20,14 @@ Several GPUs inside one job stay HF Trainer / TRL: with ``gpus_per_job > 1`` the
 ranks of ``accelerate launch`` with ``configs/accelerate/multi_gpu.yaml`` (data-parallel).
 
 A plan builds its run ids with the chapter modules' own config builders (``pipeline._fit_cfg``,
-``chess._fit_cfg``, ``experiment._tune_cfg`` / ``_method_key``); ``tests/test_jobs.py`` checks each plan
-against the run ids that the chapter's functions compute, so a change there that a plan misses fails a test.
+``chess._fit_cfg``, ``experiment._tune_cfg`` / ``_method_key``, and for Part I's ``mode='head'`` the feature
+runs of :class:`~w2s_lib.generalization.frozen.HeadFit`); ``tests/test_jobs.py`` checks each plan against the
+run ids that the chapter's functions compute, so a change there that a plan misses fails a test.
+
+In ``mode='head'`` (Part I's tiny/smoke default) the heads of every rung and every seed are one batched
+in-process fit that is not a cached run at all: the only cached (and expensive) runs are the frozen encoder's
+layer features, one run per (encoder, init, texts). Such a plan is therefore short — one or two feature runs
+— and the notebook, run afterwards, trains the heads itself (seconds).
 """
 
 from __future__ import annotations
@@ -100,13 +106,56 @@ def stages(tasks: Iterable[Task]) -> list[list[Task]]:
     return out
 
 
+def _head_features(cfg, seeds: tuple[int, ...], init: str) -> None:
+    """The body of a ``mode='head'`` feature task: the frozen encoder's layer features (one cached run)
+    exactly as :class:`~w2s_lib.generalization.frozen.HeadFit` asks for them in the chapter."""
+    from w2s_lib.generalization import pipeline as w2s
+
+    fit = w2s.ladder_fit(cfg, list(seeds))
+    fit.features(next(r for r in cfg.ladder if r != _BOW), init)
+
+
+_BOW = "bow"  # frozen.BOW: the bag-of-words rung has no cached features
+
+
+def head_plan(cfg, seeds: Sequence[int], inits: Iterable[str]) -> list[Task]:
+    """The cached runs of a ``mode='head'`` chapter arm: the layer features of the frozen encoder for each
+    of ``inits`` (``pretrained`` for supervisors, ``cfg.strong_init`` for ceilings and students) over the
+    texts :class:`~w2s_lib.generalization.frozen.HeadFit` encodes for ``seeds``. The heads themselves (all
+    rungs, all seeds, one batched fit) are not cached runs: the notebook trains them in process."""
+    from w2s_lib.generalization import frozen
+    from w2s_lib.generalization import pipeline as w2s
+    from w2s_lib.train.probe import texts_hash
+
+    if not any(r != _BOW for r in cfg.ladder):
+        return []
+    fit = w2s.ladder_fit(cfg, list(seeds))  # loads the rows (cheap); encodes nothing
+    tasks = []
+    for init in dict.fromkeys(inits):
+        fc = frozen.LayerFeaturesConfig(preset=cfg.preset, model=fit._encoder, init=init,
+                                        texts_hash=texts_hash(fit._texts), max_length=cfg.max_length)
+        tasks.append(Task(fc, functools.partial(_head_features, cfg, tuple(int(s) for s in seeds), init), (),
+                          f"{cfg.dataset}: {init} {fit._encoder} features, {len(fit._texts)} texts"))
+    return dedupe(tasks)
+
+
+def _head_inits(cfg, supervisors: Sequence[str], strong: Sequence[str]) -> list[str]:
+    """The feature inits a head-mode arm reads: supervisors are pretrained, ceilings and students
+    ``cfg.strong_init``; the bag-of-words rung reads no features."""
+    out = ["pretrained"] if any(r != _BOW for r in supervisors) else []
+    return out + ([cfg.strong_init] if any(r != _BOW for r in strong) else [])
+
+
 def ladder_plan(cfg, seeds: Sequence[int]) -> list[Task]:
     """The runs of :func:`~w2s_lib.generalization.pipeline.run_w2s` (also ``ladder_table`` and
     ``loss_comparison``): per seed every rung fitted on GT, and a student per (weak < strong) pair, each
     after its supervisor. In probe mode the first seed's GT fit of a model computes the frozen features all
-    seeds share, so the other seeds' fits of that model wait for it (instead of encoding the data again)."""
+    seeds share, so the other seeds' fits of that model wait for it (instead of encoding the data again).
+    In head mode: the feature runs (:func:`head_plan`)."""
     from w2s_lib.generalization import pipeline as w2s
 
+    if cfg.mode == "head":
+        return head_plan(cfg, seeds, _head_inits(cfg, cfg.ladder[:-1], cfg.ladder[1:]))
     tasks: list[Task] = []
     first: dict[str, str] = {}
     for seed in seeds:
@@ -132,18 +181,20 @@ def ladder_plan(cfg, seeds: Sequence[int]) -> list[Task]:
 
 
 def bootstrap_plan(cfg, seeds: Sequence[int]) -> list[Task]:
-    """The runs of :func:`~w2s_lib.generalization.pipeline.run_bootstrap`: the supervisors and the ceiling
-    on GT, the chain M1 → M2 → … (each link after the previous one) and the direct student."""
+    """The runs of :func:`~w2s_lib.generalization.pipeline.run_bootstrap` (``ladder.bootstrap_chain``): M1
+    (the first supervisor) and Mn's ceiling on GT, the chain M1 → M2 → … (each link after the previous one)
+    and the direct student. In head mode: the feature runs (:func:`head_plan`)."""
     from w2s_lib.generalization import pipeline as w2s
 
+    if cfg.mode == "head":
+        return head_plan(cfg, seeds, _head_inits(cfg, cfg.ladder[:1], cfg.ladder[1:]))
     tasks: list[Task] = []
     for seed in seeds:
         c = cfg.replace(seed=seed)
         plain = c.replace(generative_epochs=0.0)
-        for m in c.ladder[:-1]:  # run_bootstrap asks for every supervisor (pipeline.supervisors)
-            tasks.append(Task(w2s._fit_cfg(plain, m, None, seed), functools.partial(w2s.fit_gt, plain, m, seed), (),
-                              f"{c.dataset}: gt {m} s{seed}"))
         first = w2s._fit_cfg(plain, c.ladder[0], None, seed)
+        tasks.append(Task(first, functools.partial(w2s.fit_gt, plain, c.ladder[0], seed), (),
+                          f"{c.dataset}: gt {c.ladder[0]} s{seed}"))
         ceiling = w2s._fit_cfg(c, c.ladder[-1], None, seed)
         tasks.append(Task(ceiling, functools.partial(w2s.fit_gt, c, c.ladder[-1], seed), (),
                           f"{c.dataset}: gt {c.ladder[-1]} s{seed}"))
@@ -162,7 +213,7 @@ def bootstrap_plan(cfg, seeds: Sequence[int]) -> list[Task]:
 def chess_plan(cfg, seeds: Sequence[int]) -> list[Task]:
     """The runs of chapter 14 (:mod:`w2s_lib.generalization.chess`: ``ladder_table``, ``run_pairs``,
     ``run_bootstrap``): per seed every rung fine-tuned on GT, a student per (weak < strong) pair after its
-    supervisor, and the bootstrapping chain, each link after the previous one."""
+    supervisor, and the bootstrapping chain (:func:`chess_bootstrap_plan`)."""
     from w2s_lib.generalization import chess as C
 
     tasks: list[Task] = []
@@ -175,11 +226,39 @@ def chess_plan(cfg, seeds: Sequence[int]) -> list[Task]:
                 tasks.append(Task(C._fit_cfg(c, strong, gt[weak], seed),
                                   functools.partial(C.fit, c, strong, seed, gt[weak]), (gt[weak].run_id,),
                                   f"{weak}→{strong} s{seed}"))
-        sup = gt[c.ladder[0]]
-        for m in c.ladder[1:]:
-            fc = C._fit_cfg(c, m, sup, seed)
-            tasks.append(Task(fc, functools.partial(C.fit, c, m, seed, sup), (sup.run_id,), f"chain →{m} s{seed}"))
-            sup = fc
+    return dedupe(tasks + chess_bootstrap_plan(cfg, seeds))
+
+
+def chess_bootstrap_plan(cfg, seeds: Sequence[int]) -> list[Task]:
+    """The runs of :func:`~w2s_lib.generalization.chess.run_bootstrap`: the first and last rungs on GT, the
+    chain (with ``cross_fit`` each intermediate is two half-students, each after the previous link, and
+    the next link after both halves), the top of the chain and the direct student."""
+    from w2s_lib.generalization import chess as C
+
+    tasks: list[Task] = []
+    for seed in seeds:
+        c = cfg.replace(seed=seed)
+        first, top = C._fit_cfg(c, c.ladder[0], None, seed), C._fit_cfg(c, c.ladder[-1], None, seed)
+        tasks += [Task(fc, functools.partial(C.fit, c, m, seed), (), f"gt {m} s{seed}")
+                  for m, fc in ((c.ladder[0], first), (c.ladder[-1], top))]
+        sup = first
+        for m in c.ladder[1:-1]:
+            reads = tuple(f.run_id for f in (sup if isinstance(sup, tuple) else (sup,)))
+            if c.cross_fit:
+                halves = tuple(C._fit_cfg(c, m, sup, seed, h) for h in (0, 1))
+                tasks += [Task(fc, functools.partial(C.fit, c, m, seed, sup, half=h), reads,
+                               f"chain →{m} half {h} s{seed}") for h, fc in enumerate(halves)]
+                sup = halves
+            else:
+                fc = C._fit_cfg(c, m, sup, seed)
+                tasks.append(Task(fc, functools.partial(C.fit, c, m, seed, sup), reads, f"chain →{m} s{seed}"))
+                sup = fc
+        reads = tuple(f.run_id for f in (sup if isinstance(sup, tuple) else (sup,)))
+        tasks.append(Task(C._fit_cfg(c, c.ladder[-1], sup, seed), functools.partial(C.fit, c, c.ladder[-1], seed, sup),
+                          reads, f"chain →{c.ladder[-1]} s{seed}"))
+        tasks.append(Task(C._fit_cfg(c, c.ladder[-1], first, seed),
+                          functools.partial(C.fit, c, c.ladder[-1], seed, first), (first.run_id,),
+                          f"direct {c.ladder[0]}→{c.ladder[-1]} s{seed}"))
     return dedupe(tasks)
 
 
@@ -210,39 +289,97 @@ def _w2s_cfg(preset: str, p: dict, **more):
     return W2SConfig.for_preset(preset, p.get("overrides") or {}, **more)
 
 
+#: chapter 00's learning curves: frozen features of these models on the first seed's D_gt and test rows
+CURVE_MODELS = ("minilm-l1", "minilm-l2", "minilm-l4", "minilm-l6")
+
+
+def _curve_rows(cfg, split: str) -> list[str]:
+    from w2s_lib.generalization.pipeline import w2s_data
+
+    return list(w2s_data(cfg.dataset, cfg.n_docs, cfg.n_test, cfg.seed)[split]["text"])  # as the notebook
+
+
+def _curve_features(cfg, split: str, model: str) -> None:
+    from w2s_lib.train.probe import cached_features
+
+    cached_features(model, _curve_rows(cfg, split), cfg.preset)
+
+
 def _plan_00(preset: str, p: dict) -> list[Task]:
+    from w2s_lib.train.probe import FeaturesConfig, texts_hash
+
     cfg = _w2s_cfg(preset, p, seed=p.get("seed", 0))
-    return ladder_plan(cfg.replace(ladder=(cfg.ladder[0], cfg.ladder[-1])), [cfg.seed])
+    pair = cfg.replace(ladder=(cfg.ladder[0], cfg.ladder[-1]), lrs=(cfg.lrs[0], cfg.lrs[-1]) if cfg.lrs else ())
+    tasks = ladder_plan(pair, [cfg.seed])
+    for split in ("gt_train", "test"):
+        h = texts_hash(_curve_rows(cfg, split))
+        tasks += [Task(FeaturesConfig(preset=cfg.preset, model=m, texts_hash=h),
+                       functools.partial(_curve_features, cfg, split, m), (), f"{cfg.dataset}: {m} features, {split}")
+                  for m in CURVE_MODELS]
+    return dedupe(tasks)
+
+
+def _ladder_table_plan(cfg, seeds: Sequence[int]) -> list[Task]:
+    """``ladder_table``: cached modes read the GT fits ``ladder_plan`` lists; head mode fits every rung as
+    supervisor (pretrained) and as ceiling (``strong_init``)."""
+    if cfg.mode == "head":
+        return head_plan(cfg, seeds, _head_inits(cfg, cfg.ladder, cfg.ladder))
+    return []
 
 
 def _plan_10(preset: str, p: dict) -> list[Task]:
-    return ladder_plan(_w2s_cfg(preset, p), p["seeds"])
+    cfg, seeds = _w2s_cfg(preset, p), p["seeds"]
+    tasks = _ladder_table_plan(cfg, seeds) + ladder_plan(cfg, seeds)
+    if cfg.mode == "head":  # the mechanism-off arm and the lr 1e-2 check (notebook 10, head mode only)
+        tasks += ladder_plan(cfg.replace(strong_init="random"), seeds) + ladder_plan(cfg.replace(lr=1e-2), seeds)
+    return dedupe(tasks)
 
 
 def _plan_11(preset: str, p: dict) -> list[Task]:
-    cfg = _w2s_cfg(preset, p)
-    return dedupe(t for loss in ("xent", "logconf", "product") for t in ladder_plan(cfg.replace(loss=loss), p["seeds"]))
+    cfg, seeds = _w2s_cfg(preset, p), p["seeds"]
+    arms = [cfg.replace(loss=loss) for loss in ("xent", "logconf", "product")]
+    if cfg.mode == "head":  # random-init students, xent and logconf
+        arms += [cfg.replace(strong_init="random", loss=loss) for loss in ("xent", "logconf")]
+    return dedupe(t for c in arms for t in ladder_plan(c, seeds))
 
 
 def _plan_12(preset: str, p: dict) -> list[Task]:
-    return bootstrap_plan(_w2s_cfg(preset, p), p["seeds"])
+    cfg, seeds = _w2s_cfg(preset, p), p["seeds"]
+    tasks = bootstrap_plan(cfg, seeds)
+    if cfg.mode == "head":  # in-sample relabelling and the random-init arm (notebook 12, head mode only)
+        tasks += bootstrap_plan(cfg.replace(crossfit=False), seeds)
+        tasks += bootstrap_plan(cfg.replace(strong_init="random"), seeds)
+    return dedupe(tasks)
 
 
 def _plan_13(preset: str, p: dict) -> list[Task]:
+    """C4 on the slang task (per seed one cached run of all three arms, each after the two self-supervised
+    passes it reads) and reward modelling (naive and with generative finetuning, and its ladder table)."""
+    from w2s_lib.data.tinyworld.world import current_world_seed
+    from w2s_lib.generalization import generative as G
     from w2s_lib.generalization.pipeline import comparison_config
 
-    seeds = seeds_for(preset, p["seeds"])
-    know = comparison_config("knowledge", preset, p.get("overrides"))
-    reward = comparison_config("reward", preset, p.get("overrides"))
+    seeds, rm_seeds = seeds_for(preset, p["seeds"]), seeds_for(preset, p["rm_seeds"])
+    cfg = G.SlangConfig.for_preset(preset, {"world": current_world_seed(), **dict(p.get("overrides") or {})})
+    ssl = [G.SSLConfig(preset=cfg.preset, world=cfg.world, strong=cfg.strong, signal=signal, n_pairs=cfg.n_pairs,
+                       epochs=cfg.ssl_epochs, lr=cfg.ssl_lr, batch=cfg.ssl_batch, scale=cfg.ssl_scale)
+           for signal in (True, False)]  # the arms 'generative' and 'control' (generative.run_seed)
+    tasks = [Task(sc, functools.partial(G.ssl_backbone, sc), (), f"slang: ssl pass signal={sc.signal}") for sc in ssl]
+    tasks += [Task(cfg.replace(seed=s), functools.partial(G.run_seed, cfg, s), tuple(sc.run_id for sc in ssl),
+                   f"slang: arms s{s}") for s in seeds]
+    reward = comparison_config("reward", preset, p.get("rm_overrides"))
     epochs = float(p.get("generative_epochs", 1.0))
-    return dedupe(ladder_plan(know, seeds) + ladder_plan(reward.replace(generative_epochs=0.0), seeds)
-                  + ladder_plan(reward.replace(generative_epochs=epochs), seeds))
+    return dedupe(tasks + ladder_plan(reward.replace(generative_epochs=0.0), rm_seeds)
+                  + ladder_plan(reward.replace(generative_epochs=epochs), rm_seeds))
 
 
 def _plan_14(preset: str, p: dict) -> list[Task]:
     from w2s_lib.generalization.chess import ChessW2SConfig
 
-    return chess_plan(ChessW2SConfig.for_preset(preset, p.get("overrides") or {}), seeds_for(preset, p["seeds"]))
+    cfg = ChessW2SConfig.for_preset(preset, p.get("overrides") or {})
+    seeds = seeds_for(preset, p["seeds"])
+    off = cfg.replace(corpus="greedy")  # the mechanism-off ladder: bootstrapping only
+    return dedupe(chess_plan(cfg, seeds) + chess_bootstrap_plan(off, seeds))
 
 
 #: chapter 20's sweep of search budgets on the largest base, and its other tasks (run on the first seed)
@@ -287,13 +424,24 @@ def chapter_plan(name: str, preset: str = "tiny", params: dict | None = None) ->
 
 
 def _literal(text: Any) -> Any:
-    """papermill reports a parameter's default as its source text (``"[0, 1, 2]"``)."""
+    """papermill reports a parameter's default as its source text (``"[0, 1, 2]"``, ``"list(range(10))"``)."""
     import ast
 
-    try:
-        return ast.literal_eval(text) if isinstance(text, str) else text
-    except (ValueError, SyntaxError):
+    if not isinstance(text, str):
         return text
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        pass
+    try:  # list(range(n)) and the like: no names but these, no builtins
+        tree = ast.parse(text, mode="eval")
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        if names <= {"list", "range", "tuple"} and not any(isinstance(n, ast.Attribute) for n in ast.walk(tree)):
+            return eval(compile(tree, "<parameter>", "eval"), {"__builtins__": {}},  # noqa: S307
+                        {"list": list, "range": range, "tuple": tuple})
+    except (ValueError, SyntaxError, TypeError):
+        pass
+    return text
 
 
 # --------------------------------------------------------------------------------------------------
