@@ -48,6 +48,7 @@ from w2s_lib.core.artifacts import Artifact, load_or_run
 from w2s_lib.core.config import Config, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.train import lm
+from w2s_lib.core.numerics import LossGuard, lr_hint
 
 ALGOS = ("dpo", "simpo")
 
@@ -218,11 +219,13 @@ def sft(model, tok, prompts: list[str], completions: list[str], cfg: PrefDecepti
         return model
     enc = _encode(tok, prompts, completions, cfg.max_length)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.sft_lr)
+    guard = LossGuard(lr_hint("sft_lr", cfg.sft_lr))
     model.train()
     torch.manual_seed(seed)
     for idx in _batches(len(enc), cfg.batch_size, cfg.sft_epochs, random.Random(f"sft-{seed}")):
         lp, n = seq_logps(model, [enc[i] for i in idx], tok.pad_token_id)
         loss = -(lp.sum() / n.sum())
+        guard(loss)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -249,6 +252,7 @@ def optimise(model, tok, pairs: list[dict], keep: np.ndarray, cfg: PrefDeception
             ref_r = torch.cat([seq_logps(model, enc_r[i: i + 64], pad)[0] for i in range(0, len(allp), 64)])
     keep_t = torch.as_tensor(np.asarray(keep), dtype=torch.float32)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    guard = LossGuard(lr_hint("lr", cfg.lr))
     model.train()
     torch.manual_seed(seed)
     rng = random.Random(f"po-{seed}")
@@ -269,6 +273,7 @@ def optimise(model, tok, pairs: list[dict], keep: np.ndarray, cfg: PrefDeception
         # reference, 0 at the start; SimPO: the length-normalised margin), not on the raw log-prob margin,
         # which facts a rung memorised in pretraining almost never cross
         loss = preference_loss(z, keep_t[idx], zh, alpha, gamma=cfg.gamma)
+        guard(loss)
         opt.zero_grad()
         loss.backward()
         opt.step()

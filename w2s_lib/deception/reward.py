@@ -51,6 +51,7 @@ from w2s_lib.core.artifacts import Artifact, load_or_run
 from w2s_lib.core.config import Config, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.data.splits import w2s_splits
+from w2s_lib.core.numerics import LossGuard, lr_hint
 
 SETTINGS = ("none", "implicit", "explicit")
 CONFLICTS = ("implicit", "explicit")
@@ -180,9 +181,11 @@ def fit_reward_head(xc, xr, targets, help_c=None, help_r=None, alpha: float = 0.
             return x @ w2
     y = torch.as_tensor(np.asarray(targets), dtype=torch.float32)
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    guard = LossGuard(lr_hint("lr", lr))
     for _ in range(steps):
         opt.zero_grad()
         loss = conflict_loss(f(c) - f(r), y, None if hc is None else f(hc) - f(hr), alpha)
+        guard(loss)
         loss.backward()
         opt.step()
     out = {"mean": mean, "std": std, "w2": w2.detach().numpy()}

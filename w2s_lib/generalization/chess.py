@@ -45,6 +45,7 @@ from w2s_lib.core.artifacts import Artifact, atomic_write_json, load_or_run
 from w2s_lib.core.config import Config, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.models import chessgpt
+from w2s_lib.core.numerics import LossGuard, lr_hint
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ def finetune(model, tok, prompts: list[str], answers: list[str], lr: float, epoc
     gen = torch.Generator().manual_seed(seed)
     order: list[int] = []
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+    guard = LossGuard(lr_hint("lr", lr))
     device = next(model.parameters()).device
     model.train()
     losses = []
@@ -156,6 +158,7 @@ def finetune(model, tok, prompts: list[str], answers: list[str], lr: float, epoc
             g["lr"] = lr * (step + 1) / warmup if step < warmup else lr * 0.5 * (1 + math.cos(math.pi * frac))
         mask = (ids != tok.pad_token_id).long()
         loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
+        guard(loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -37,6 +37,7 @@ from w2s_lib.core.config import Config, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.generalization.ladder import CEILING, SUPERVISOR, Preds
 from w2s_lib.train.losses import get_loss
+from w2s_lib.core.numerics import LossGuard, lr_hint
 
 INITS = ("pretrained", "random")
 BOW = "bow"
@@ -125,6 +126,7 @@ def train_heads(x: torch.Tensor, targets: torch.Tensor, predict: list[torch.Tens
     w = torch.zeros(S, d, 2, requires_grad=True)
     b = torch.zeros(S, 1, 2, requires_grad=True)
     opt = torch.optim.Adam([w, b], lr=lr, weight_decay=weight_decay)
+    guard = LossGuard(lr_hint("lr", lr))
     per_epoch = math.ceil(n / batch_size)
     total = max(1, math.ceil(per_epoch * epochs))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5 * (1 + math.cos(math.pi * k / total)))
@@ -144,6 +146,7 @@ def train_heads(x: torch.Tensor, targets: torch.Tensor, predict: list[torch.Tens
                 value = -(tb * torch.log_softmax(logits, -1)).sum(-1).mean(1).sum()
             else:
                 value = sum(fn(logits[s], tb[s], step / total) for s in range(S))
+            guard(value)
             opt.zero_grad()
             value.backward()
             opt.step()

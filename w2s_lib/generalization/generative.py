@@ -51,6 +51,7 @@ from w2s_lib import metrics
 from w2s_lib.core.artifacts import Artifact, load_or_run
 from w2s_lib.core.config import Config, knob
 from w2s_lib.core.errors import W2SError
+from w2s_lib.core.numerics import LossGuard, lr_hint
 
 #: sentiment-neutral English words that are one WordPiece token each in MiniLM's uncased vocabulary
 SLANG_POOL = ("amber", "cobalt", "violet", "olive", "ivory", "maroon", "indigo", "copper", "silver", "granite",
@@ -185,6 +186,7 @@ def contrastive_finetune(model, tok, pairs: list[tuple[str, str]], epochs: float
     torch.manual_seed(seed)
     steps = max(1, math.ceil(epochs * math.ceil(len(pairs) / batch)))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    guard = LossGuard(lr_hint("lr", lr))
     order: list[int] = []
     losses = []
     model.train()
@@ -201,6 +203,7 @@ def contrastive_finetune(model, tok, pairs: list[tuple[str, str]], epochs: float
         loss = (torch.nn.functional.cross_entropy(sim, target) + torch.nn.functional.cross_entropy(sim.T, target)) / 2
         for pg in opt.param_groups:
             pg["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+        guard(loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
