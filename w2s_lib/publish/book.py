@@ -306,7 +306,6 @@ SHARED_RUNS: tuple[tuple[str, ...], ...] = (("00", "10", "11", "12", "13"), ("30
 
 
 def _groups(chosen: list[Notebook]) -> list[list[Notebook]]:
-    keys = {nb.key for nb in chosen}
     out, placed = [], set()
     for group in SHARED_RUNS:
         members = [nb for nb in chosen if nb.key in group]
@@ -314,7 +313,6 @@ def _groups(chosen: list[Notebook]) -> list[list[Notebook]]:
             out.append(members)
             placed |= {nb.key for nb in members}
     out += [[nb] for nb in chosen if nb.key not in placed and not nb.reads_claims]
-    assert placed <= keys
     return out
 
 
@@ -445,9 +443,10 @@ STATUS_PAGE = CHAPTER_DIR / "runtime.md"
 
 def write_status_page() -> Path:
     """The book's execution-statistics page, generated from the recorded runtimes (never typed)."""
+    recorded = runtimes()
     rows = []
     for nb in NOTEBOOKS:
-        rt = runtimes().get(nb.stem)
+        rt = recorded.get(nb.stem)
         if rt is None:
             rows.append(f"| {nb.title} | — | — | — | — | not run by `w2s reproduce` yet |")
             continue
@@ -455,8 +454,8 @@ def write_status_page() -> Path:
         rows.append(f"| [{nb.title}]({nb.stem}) | {rt['preset']} | {rt['wall_s']:.0f} | {rt['cpu_s']:.0f} | "
                     f"{rt['peak_rss_mb']:.0f} | {rt['date']}, {m.get('cores', '?')} cores ({m.get('cpu', '?')}), "
                     f"{rt.get('threads', '?')} thread(s), torch {m.get('torch', '?')} |")
-    total_wall = sum(r["wall_s"] for r in runtimes().values())
-    total_cpu = sum(r["cpu_s"] for r in runtimes().values())
+    total_wall = sum(r["wall_s"] for r in recorded.values())
+    total_cpu = sum(r["cpu_s"] for r in recorded.values())
     text = "\n".join([
         "# Execution statistics",
         "",

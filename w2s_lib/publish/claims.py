@@ -106,8 +106,6 @@ RULES: dict[str, Rule] = {r.claim: r for r in (
          (Part("grows_with_gap", "excess at the largest gap − excess at the smallest gap > 0"),
           Part("bootstrap_lowers", "excess, direct − bootstrapped > 0")), min_seeds=5),
 )}
-#: kept for readers of the old table: id -> (paper, statement)
-CLAIMS: dict[str, tuple[str, str]] = {c: (r.paper, r.statement) for c, r in RULES.items()}
 
 
 @dataclass(frozen=True)

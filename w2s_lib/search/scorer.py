@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from w2s_lib.search.decoding import CachedLM, format_prompt
+from w2s_lib.train.lm import sequence_logprobs
 
 
 def same_vocabulary(tok_a, tok_b) -> bool:
@@ -26,24 +27,9 @@ def same_vocabulary(tok_a, tok_b) -> bool:
 @torch.no_grad()
 def response_logprob(model, prompt_ids: list[int], responses: list[list[int]], batch_size: int = 32) -> torch.Tensor:
     """Σ log p(response | prompt) per response, by full forward passes (no cache; right padding)."""
-    out = []
-    for start in range(0, len(responses), batch_size):
-        chunk = responses[start:start + batch_size]
-        seqs = [prompt_ids + r for r in chunk]
-        width = max(len(s) for s in seqs)
-        ids = torch.zeros(len(seqs), width, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, s in enumerate(seqs):
-            ids[i, :len(s)] = torch.tensor(s)
-            mask[i, :len(s)] = 1
-        ids = ids.to(model.device)
-        logp = model(input_ids=ids, attention_mask=mask.to(model.device)).logits.float().log_softmax(-1)
-        # p(ids[t] | ids[<t]), gathered where the model runs: only these rows × tokens come back to the CPU
-        token_logp = logp[:, :-1].gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1).cpu()
-        for i, r in enumerate(chunk):
-            p = len(prompt_ids)
-            out.append(token_logp[i, p - 1:p - 1 + len(r)].sum())
-    return torch.stack(out) if out else torch.zeros(0)
+    total, _ = sequence_logprobs(model, [prompt_ids + r for r in responses], [len(prompt_ids)] * len(responses),
+                                 pad_id=0, batch_size=batch_size)
+    return total
 
 
 def joint_response_ids(tokenizer, prompt_text: str, response: str, eos: bool) -> tuple[list[int], list[int]]:
