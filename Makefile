@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 zoo: setup
 	$(VENV)/bin/w2s zoo build
 
-reproduce: zoo
+reproduce: setup
 	$(VENV)/bin/w2s reproduce --preset $(PRESET)
 
 book: setup
@@ -48,4 +48,4 @@ bench: setup
 	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f; done
 
 clean:
-	rm -rf book/_build book/chapters/*.ipynb book/chapters/*.done.json outputs .cache/w2s-smoke
+	rm -rf book/_build book/chapters/*.ipynb book/chapters/*.done.json book/chapters/reproduce.json book/chapters/zoo outputs .cache/w2s-smoke

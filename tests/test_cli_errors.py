@@ -33,6 +33,7 @@ CLI_CASES = [
     (["reproduce", "--only", "77"], "unknown notebook '77'"),
     (["claims", "--preset", "nope"], "invalid choice: 'nope'"),
     (["zoo", "destroy"], "invalid choice: 'destroy'"),
+    (["zoo", "build", "--micro", "--rung", "tinygpt-xl"], "unknown model 'tinygpt-xl'"),
     ([], "the following arguments are required: command"),
 ]
 

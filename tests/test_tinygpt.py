@@ -128,3 +128,14 @@ def test_fact_recall_is_exact_for_an_oracle(zoo):
             return type("Out", (), {"logits": logits})()
 
     assert G.fact_recall(Oracle(), tok, 0, micro=True) == 1.0
+
+
+def test_cli_builds_only_the_named_rung(tmp_path, monkeypatch, capsys):
+    from w2s_lib import cli
+
+    monkeypatch.setenv("W2S_ZOO_DIR", str(tmp_path))
+    assert cli.main(["zoo", "build", "--micro", "--rung", "tinygpt-xs", "--quiet"]) == 0
+    root = tmp_path / G.world_tag(0, micro=True)
+    built = sorted(p.name for p in root.iterdir() if G.read_marker(p) is not None)
+    assert built == ["tinygpt-xs", "tokenizer"]
+    assert "tinygpt-xs:" in capsys.readouterr().out

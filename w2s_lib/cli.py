@@ -1,7 +1,7 @@
 """The ``w2s`` command.
 
     w2s list [datasets|models|presets|notebooks]
-    w2s zoo build [--micro] [--world-seed N] [--force]
+    w2s zoo build [--micro] [--world-seed N] [--force] [--rung NAME ...]
     w2s run NB [--preset P] [-p key=value ...] [-o OUT]
     w2s reproduce [--preset P] [--only 00,01] [--force] [--no-build] [--executor local|slurm …]
     w2s jobs plan NB [--preset P] [-p key=value ...]
@@ -59,7 +59,8 @@ def _cmd_list(args) -> None:
 def _cmd_zoo(args) -> None:
     from w2s_lib.models import tinygpt
 
-    built = tinygpt.build_zoo(micro=args.micro, world_seed=args.world_seed, force=args.force)
+    built = tinygpt.build_zoo(micro=args.micro, world_seed=args.world_seed, force=args.force,
+                              progress=not args.quiet, names=args.rung or None)
     for name, path in built.items():
         print(f"{name}: {path}")
 
@@ -196,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--micro", action="store_true", help="the seconds-sized zoo tests use")
     p.add_argument("--world-seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="rebuild even if present")
+    p.add_argument("--rung", action="append", default=[], metavar="NAME",
+                   help="build only this rung (repeatable), e.g. --rung tinygpt-l")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(fn=_cmd_zoo)
 
     p = sub.add_parser("run", help="execute one notebook with papermill")

@@ -395,6 +395,17 @@ def _worker(names: list[str], world_seed: int, micro: bool, zoo: str, progress: 
             build_rung(n, _sizes(micro)[n], world_seed, micro, root, tok, progress=progress, position=position)
 
 
+def prepare_zoo(world_seed: int = 0) -> dict[str, float]:
+    """Train the world's tokenizer if needed; return the full zoo's rungs not built yet, name -> relative
+    cost (for scheduling them as separate one-thread processes, as `w2s reproduce` does)."""
+    sizes = _sizes(False)
+    root = zoo_dir() / world_tag(world_seed, False)
+    root.mkdir(parents=True, exist_ok=True)
+    with torch_threads(1):
+        _tokenizer(world_seed, False, root)
+    return {n: _cost(r) for n, r in sizes.items() if read_marker(root / n) is None}
+
+
 def build_jobs(micro: bool) -> int:
     """Worker processes for a zoo build: ``W2S_BUILD_JOBS``, else 1 (micro) or min(2, cores) (full)."""
     env = os.environ.get("W2S_BUILD_JOBS", "").strip()

@@ -35,6 +35,8 @@ class Notebook:
     title: str
     config: str | None = None  # dotted path of the config class that validates `overrides`
     reads_claims: bool = False  # shows the claims other chapters registered: stale once any claim is newer
+    needs_zoo: bool = False  # loads the tiny GPT zoo at the tiny preset: waits for `w2s zoo build`
+    est_cpu_s: float = 60.0  # CPU seconds at tiny, last measured; orders a fresh clone's first reproduce
 
     @property
     def path(self) -> Path:
@@ -51,20 +53,26 @@ class Notebook:
 
 #: The chapters, in book order. The scorecard runs last: it reads the claims the others registered.
 NOTEBOOKS: tuple[Notebook, ...] = (
-    Notebook("00", "00_orientation", "Orientation: weak-to-strong in one notebook", "w2s_lib.generalization.pipeline.W2SConfig"),
-    Notebook("01", "01_tiny_world", "The tiny world"),
-    Notebook("10", "10_naive_w2s", "Naive weak-to-strong finetuning and PGR across a ladder", "w2s_lib.generalization.pipeline.W2SConfig"),
-    Notebook("11", "11_confidence_loss", "The auxiliary confidence loss vs naive finetuning", "w2s_lib.generalization.pipeline.W2SConfig"),
-    Notebook("12", "12_bootstrapping", "Bootstrapping through intermediate models", "w2s_lib.generalization.pipeline.W2SConfig"),
-    Notebook("13", "13_generative_finetuning", "Generative finetuning and reward modelling", "w2s_lib.generalization.pipeline.W2SConfig"),
+    Notebook("00", "00_orientation", "Orientation: weak-to-strong in one notebook",
+             "w2s_lib.generalization.pipeline.W2SConfig", est_cpu_s=94),
+    Notebook("01", "01_tiny_world", "The tiny world", needs_zoo=True, est_cpu_s=26),
+    Notebook("10", "10_naive_w2s", "Naive weak-to-strong finetuning and PGR across a ladder",
+             "w2s_lib.generalization.pipeline.W2SConfig", est_cpu_s=63),
+    Notebook("11", "11_confidence_loss", "The auxiliary confidence loss vs naive finetuning",
+             "w2s_lib.generalization.pipeline.W2SConfig", est_cpu_s=37),
+    Notebook("12", "12_bootstrapping", "Bootstrapping through intermediate models",
+             "w2s_lib.generalization.pipeline.W2SConfig", est_cpu_s=23),
+    Notebook("13", "13_generative_finetuning", "Generative finetuning and reward modelling",
+             "w2s_lib.generalization.pipeline.W2SConfig", est_cpu_s=232),
     Notebook("14", "14_chess", "Chess puzzles: weak-to-strong on a generative task",
-             "w2s_lib.generalization.chess.ChessW2SConfig"),
+             "w2s_lib.generalization.chess.ChessW2SConfig", est_cpu_s=318),
     Notebook("20", "20_w2s_search", "Weak-to-strong search: steering a large model with a small pair",
-             "w2s_lib.search.experiment.SearchConfig"),
+             "w2s_lib.search.experiment.SearchConfig", needs_zoo=True, est_cpu_s=390),
     Notebook("30", "30_macpo", "MACPO: weak teachers and strong students aligning each other",
-             "w2s_lib.macpo.loop.MACPOConfig"),
-    Notebook("40", "40_deception", "Weak-to-strong deception, measured", "w2s_lib.deception.reward.DeceptionConfig"),
-    Notebook("99", "99_scorecard", "Claims scorecard", reads_claims=True),
+             "w2s_lib.macpo.loop.MACPOConfig", needs_zoo=True, est_cpu_s=816),
+    Notebook("40", "40_deception", "Weak-to-strong deception, measured", "w2s_lib.deception.reward.DeceptionConfig",
+             needs_zoo=True, est_cpu_s=255),
+    Notebook("99", "99_scorecard", "Claims scorecard", reads_claims=True, est_cpu_s=10),
 )
 
 
@@ -338,27 +346,41 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform(terse=True)}
 
 
-def _run_child(nb: Notebook, preset: str, threads: int) -> dict[str, Any]:
-    """Execute one chapter in a child process with ``threads`` torch/BLAS threads; measure it.
+def _run_measured(cmd: list[str], log_path: Path, threads: int, what: str) -> dict[str, Any]:
+    """Run ``cmd`` (a ``w2s`` subcommand) in a child process with ``threads`` torch/BLAS threads; measure it.
 
-    Returns the runtime record: wall and CPU seconds (the child and the kernel it waits for), peak RSS.
+    Returns the runtime record: wall and CPU seconds (the child and everything it waits for, e.g. a
+    notebook kernel), peak RSS. The child's output goes to ``log_path``; a failure names the log.
     """
-    out = CHAPTER_DIR / f"{nb.stem}.ipynb"
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
            "OPENBLAS_NUM_THREADS": str(threads)}
-    cmd = [sys.executable, "-m", "w2s_lib.cli", "run", nb.stem, "--preset", preset, "-o", str(out), "--quiet"]
-    log_path = out.with_suffix(".log")
     started = time.time()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log_file:
-        proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=paths.REPO_ROOT)
+        proc = subprocess.Popen([sys.executable, "-m", "w2s_lib.cli", *cmd], env=env, stdout=log_file,
+                                stderr=subprocess.STDOUT, cwd=paths.REPO_ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.time() - started
-    if proc.returncode != 0:
+    if os.waitstatus_to_exitcode(status) != 0:
         tail = log_path.read_text().strip().splitlines()[-1:] or ["(no output)"]
-        raise W2SError(f"chapter {nb.stem} failed: {tail[0]} (full log: {log_path})")
+        raise W2SError(f"{what} failed: {tail[0]} (full log: {log_path})")
     return {"wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "threads": threads}
+
+
+def _run_child(nb: Notebook, preset: str, threads: int) -> dict[str, Any]:
+    """Execute one chapter in a child process (see :func:`_run_measured`)."""
+    out = CHAPTER_DIR / f"{nb.stem}.ipynb"
+    return _run_measured(["run", nb.stem, "--preset", preset, "-o", str(out), "--quiet"],
+                         out.with_suffix(".log"), threads, f"chapter {nb.stem}")
+
+
+def _build_rung(name: str) -> dict[str, Any]:
+    """Pretrain one tiny GPT rung of the current world in a child process of one thread (as `w2s zoo build`)."""
+    from w2s_lib.data.tinyworld import current_world_seed
+
+    return _run_measured(["zoo", "build", "--rung", name, "--world-seed", str(current_world_seed()), "--quiet"],
+                         CHAPTER_DIR / "zoo" / f"{name}.log", 1, f"zoo build of {name}")
 
 
 def record_runtime(nb: Notebook, preset: str, runtime: dict[str, Any]) -> None:
@@ -384,18 +406,24 @@ def runtimes() -> dict[str, dict[str, Any]]:
     return out
 
 
+RUN_RECORD = CHAPTER_DIR / "reproduce.json"  # the last `w2s reproduce`: wall vs CPU, zoo rungs, jobs
+
+
 def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool = False,
               build: bool = True, jobs: int | None = None, log=print) -> Path | None:
     """Run every chapter (or ``only`` some) at ``preset`` into ``book/chapters/``, then build the book.
 
-    ``jobs`` chapters run at once (default: the machine's cores), each in its own process with
-    ``cores // jobs`` torch threads, so both cores of a 2-core laptop work; chapters that share cached runs
-    (:data:`SHARED_RUNS`) run in one worker, longest first by their last recorded CPU time, and the claims
-    scorecard runs last. Chapters whose executed copy is current (same source, same parameters) are
-    skipped, so an interrupted call resumes; the caches behind each chapter make re-running cheap as well.
-    Each chapter's wall time, CPU time and peak memory are recorded (:func:`record_runtime`).
+    ``jobs`` workers run at once (default: the machine's cores), each chapter in its own process with
+    ``cores // jobs`` torch threads, so both cores of a 2-core laptop work. At the tiny preset the missing
+    rungs of the tiny GPT zoo are pretrained as tasks of the same schedule (one thread each), and only the
+    chapters that load the zoo wait for them: the others run meanwhile. Chapters that share cached runs
+    (:data:`SHARED_RUNS`) run in one worker, costliest first (last recorded CPU time, else the chapter's
+    estimate), and the claims scorecard runs last. Chapters whose executed copy is current (same source,
+    same parameters) are skipped, so an interrupted call resumes; the caches behind each chapter make
+    re-running cheap as well. Each chapter's and rung's wall time, CPU time and peak memory are recorded
+    (:func:`record_runtime`, :data:`RUN_RECORD`).
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from w2s_lib.publish.schedule import Task, run_tasks
 
     if preset not in PRESETS:
         raise unknown("preset", preset, PRESETS)
@@ -409,33 +437,67 @@ def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool =
     for nb in chosen:
         if nb not in todo:
             log(f"{nb.stem} ({preset}): up to date, skipped")
+    started, cpu0 = time.time(), os.times()
+    records: dict[str, dict[str, Any]] = {}
+
+    rungs = _zoo_todo(preset, [nb for nb in todo if nb.needs_zoo], log)
+    tasks = [Task(f"zoo:{name}", (lambda name=name: records.__setitem__(f"zoo:{name}", _build_rung(name))),
+                  cost=cost) for name, cost in rungs.items()]
     last = runtimes()
-    groups = sorted(_groups([nb for nb in todo if not nb.reads_claims]),
-                    key=lambda g: -sum(last.get(nb.stem, {}).get("cpu_s", 0.0) for nb in g))
-    log(f"running {len(todo)} chapter(s) at {preset}: {jobs} at once, {threads} thread(s) each")
+
+    def cost(nb: Notebook) -> float:
+        return last.get(nb.stem, {}).get("cpu_s", nb.est_cpu_s)
 
     def work(group: list[Notebook]) -> None:
         for nb in group:
             log(f"{nb.stem}: running…")
             rt = _run_child(nb, preset, threads)
             record_runtime(nb, preset, rt)
+            records[nb.stem] = rt
             log(f"{nb.stem}: done, {rt['wall_s']:.0f} s wall, {rt['cpu_s']:.0f} s CPU, {rt['peak_rss_mb']:.0f} MB")
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        failures = []
-        for group, fut in [(g, pool.submit(work, g)) for g in groups]:
-            try:
-                fut.result()
-            except W2SError as exc:
-                failures.append(str(exc))
+    zoo_names = frozenset(t.name for t in tasks)
+    for group in _groups([nb for nb in todo if not nb.reads_claims]):
+        tasks.append(Task("+".join(nb.key for nb in group), (lambda group=group: work(group)),
+                          cost=sum(cost(nb) for nb in group),
+                          needs=zoo_names if any(nb.needs_zoo for nb in group) else frozenset()))
+    log(f"running {len(todo)} chapter(s) at {preset}"
+        + (f" and {len(rungs)} zoo rung(s)" if rungs else "") + f": {jobs} at once, {threads} thread(s) each")
+    outcome = run_tasks(tasks, jobs)
+    failures = [str(exc) for exc in outcome.values() if exc is not None]
     if failures:
         raise W2SError("; ".join(failures))
     for nb in todo:  # the scorecard last: it reads what the others decided
         if nb.reads_claims:
             log(f"{nb.stem}: running…")
-            record_runtime(nb, preset, _run_child(nb, preset, cores))
+            records[nb.stem] = rt = _run_child(nb, preset, cores)
+            record_runtime(nb, preset, rt)
+    cpu1 = os.times()
+    own_cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    atomic_write_json(RUN_RECORD, {
+        "preset": "smoke" if is_smoke() else preset, "jobs": jobs, "threads": threads,
+        "wall_s": round(time.time() - started, 1),
+        "cpu_s": round(own_cpu + sum(r["cpu_s"] for r in records.values()), 1),
+        "tasks": records, "date": time.strftime("%Y-%m-%d"), "machine": machine()})
     write_status_page()
     return build_book(log=log) if build else None
+
+
+def _zoo_todo(preset: str, zoo_chapters: list[Notebook], log) -> dict[str, float]:
+    """Rungs of the tiny GPT zoo the chosen chapters need and that are not built yet: name -> relative cost.
+
+    Only the tiny preset reads the zoo (smoke scale builds its micro zoo on demand, in seconds); the world's
+    tokenizer is trained here, once, before any rung's process needs it.
+    """
+    if preset != "tiny" or is_smoke() or not zoo_chapters:
+        return {}
+    from w2s_lib.data.tinyworld import current_world_seed
+    from w2s_lib.models import tinygpt
+
+    need = tinygpt.prepare_zoo(current_world_seed())
+    if need:
+        log(f"zoo: {len(need)} rung(s) to pretrain for {', '.join(nb.key for nb in zoo_chapters)}")
+    return need
 
 
 STATUS_PAGE = CHAPTER_DIR / "runtime.md"
@@ -461,7 +523,7 @@ def write_status_page() -> Path:
         "",
         "Measured by `w2s reproduce` when it last executed each chapter: wall-clock and CPU seconds (the chapter's",
         "process and its kernel), peak resident memory, and the machine. Generated from the runtime records in",
-        "`book/chapters/*.done.json`; nothing on this page is typed by hand.",
+        "`book/chapters/*.done.json` and `book/chapters/reproduce.json`; nothing on this page is typed by hand.",
         "",
         "| chapter | preset | wall (s) | CPU (s) | peak RSS (MB) | when, where |",
         "|---|---|---|---|---|---|",
@@ -470,10 +532,32 @@ def write_status_page() -> Path:
         f"Sum over chapters: {total_wall:.0f} s wall (chapters ran side by side, so the run took less), "
         f"{total_cpu:.0f} s CPU.",
         "",
+        *_last_run_lines(),
     ])
     STATUS_PAGE.parent.mkdir(parents=True, exist_ok=True)
     STATUS_PAGE.write_text(text)
     return STATUS_PAGE
+
+
+def _last_run_lines() -> list[str]:
+    """The last `w2s reproduce` as a whole: wall vs CPU (how well the cores were used), zoo rungs it built."""
+    try:
+        run = json.loads(RUN_RECORD.read_text())
+    except (OSError, ValueError):
+        return []
+    m = run.get("machine", {})
+    lines = ["## The last `w2s reproduce`", "",
+             f"{run['date']}, {run['preset']} preset, {run['jobs']} worker(s) of {run['threads']} thread(s) on "
+             f"{m.get('cores', '?')} cores ({m.get('cpu', '?')}): **{run['wall_s']:.0f} s wall for "
+             f"{run['cpu_s']:.0f} s CPU** (wall / CPU = {run['wall_s'] / max(run['cpu_s'], 1e-9):.2f}; the book "
+             "build and the set-up are not included).", ""]
+    rungs = {k.split(":", 1)[1]: r for k, r in run.get("tasks", {}).items() if k.startswith("zoo:")}
+    if rungs:
+        lines += ["Tiny GPT zoo rungs pretrained in that run (one thread each, beside the chapters that do not "
+                  "need them):", "", "| rung | wall (s) | CPU (s) | peak RSS (MB) |", "|---|---|---|---|",
+                  *(f"| {n} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['peak_rss_mb']:.0f} |"
+                    for n, r in rungs.items()), ""]
+    return lines
 
 
 #: Cells the rendered page leaves out or folds, by what they are (the notebooks stay runnable as they are).

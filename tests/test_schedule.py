@@ -1,0 +1,98 @@
+"""The task graph `w2s reproduce` runs: the zoo beside the chapters that do not need it, failures contained."""
+
+import threading
+import time
+
+import pytest
+
+from w2s_lib.publish import book
+from w2s_lib.publish.schedule import Task, order, run_tasks
+
+
+def test_order_puts_waited_on_tasks_first_then_the_costliest():
+    tasks = [Task("small", lambda: None, cost=1), Task("zoo", lambda: None, cost=0.1),
+             Task("big", lambda: None, cost=9), Task("after", lambda: None, cost=50, needs=frozenset({"zoo"}))]
+    assert [t.name for t in order(tasks)] == ["zoo", "after", "big", "small"]
+
+
+def test_a_free_worker_runs_independent_work_while_a_dependency_is_still_running():
+    chapter_ran = threading.Event()
+    log = []
+
+    def zoo():  # only finishes once the independent chapter has run beside it
+        assert chapter_ran.wait(timeout=10), "the independent task never ran beside the zoo"
+        log.append("zoo")
+
+    def chapter():
+        log.append("chapter")
+        chapter_ran.set()
+
+    tasks = [Task("zoo", zoo, cost=1), Task("uses-zoo", lambda: log.append("uses-zoo"), cost=9,
+                                            needs=frozenset({"zoo"})),
+             Task("chapter", chapter, cost=5)]
+    outcome = run_tasks(tasks, workers=2)
+    assert outcome == {"zoo": None, "chapter": None, "uses-zoo": None}
+    assert log == ["chapter", "zoo", "uses-zoo"]
+
+
+def test_one_worker_runs_everything_in_dependency_order():
+    log = []
+    tasks = [Task(n, (lambda n=n: log.append(n)), cost=c, needs=frozenset(d))
+             for n, c, d in [("c", 3, {"b"}), ("b", 2, {"a"}), ("a", 1, ()), ("x", 10, ())]]
+    run_tasks(tasks, workers=1)
+    assert log.index("a") < log.index("b") < log.index("c") and sorted(log) == ["a", "b", "c", "x"]
+
+
+def test_a_failure_skips_what_waits_on_it_and_nothing_else():
+    ran = []
+
+    def broken():
+        raise RuntimeError("rung diverged")
+
+    tasks = [Task("zoo", broken), Task("needs-zoo", lambda: ran.append("needs-zoo"), needs=frozenset({"zoo"})),
+             Task("chain", lambda: ran.append("chain"), needs=frozenset({"needs-zoo"})),
+             Task("free", lambda: ran.append("free"))]
+    outcome = run_tasks(tasks, workers=2)
+    assert ran == ["free"] and outcome["free"] is None
+    assert str(outcome["zoo"]) == "rung diverged"
+    assert "zoo failed" in str(outcome["needs-zoo"]) and "needs-zoo failed" in str(outcome["chain"])
+
+
+@pytest.mark.parametrize("tasks, message", [
+    ([Task("a", lambda: None, needs=frozenset({"zooo"}))], "unknown task"),
+    ([Task("a", lambda: None, needs=frozenset({"b"})), Task("b", lambda: None, needs=frozenset({"a"}))],
+     "circle"),
+])
+def test_graphs_that_would_wait_forever_are_refused_before_anything_runs(tasks, message):
+    with pytest.raises(ValueError, match=message):
+        run_tasks(tasks, workers=2)
+
+
+def test_reproduce_builds_the_zoo_beside_the_chapters_that_do_not_need_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
+    monkeypatch.setattr(book, "STATUS_PAGE", tmp_path / "runtime.md")
+    monkeypatch.setattr(book, "RUN_RECORD", tmp_path / "reproduce.json")
+    monkeypatch.setattr(book, "is_current", lambda nb, preset: False)
+    monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: {"tinygpt-l": 2.0, "tinygpt-xs": 1.0})
+    events = []
+    lock = threading.Lock()
+
+    def fake(what):
+        with lock:
+            events.append(("start", what))
+        time.sleep(0.05)
+        with lock:
+            events.append(("end", what))
+        return {"wall_s": 1.0, "cpu_s": 2.0, "peak_rss_mb": 10.0, "threads": 1}
+
+    monkeypatch.setattr(book, "_build_rung", lambda name: fake(f"zoo:{name}"))
+    monkeypatch.setattr(book, "_run_child", lambda nb, preset, threads: fake(nb.key))
+    book.reproduce("tiny", only=["20", "14", "99"], build=False, jobs=2, log=lambda *a: None)
+
+    at = {(kind, what): i for i, (kind, what) in enumerate(events)}
+    zoo_done = max(at[("end", "zoo:tinygpt-l")], at[("end", "zoo:tinygpt-xs")])
+    assert at[("start", "20")] > zoo_done  # the search chapter loads the zoo: it waits for every rung
+    assert at[("start", "14")] < zoo_done  # chess does not: it runs beside the zoo build
+    assert at[("start", "99")] > max(at[("end", "20")], at[("end", "14")])  # the scorecard last
+    page = (tmp_path / "runtime.md").read_text()
+    assert "The last `w2s reproduce`" in page and "| tinygpt-l | 1 | 2 | 10 |" in page
