@@ -102,3 +102,47 @@ def test_a_field_added_later_keeps_old_run_ids_until_it_is_set():
 
     assert Demo().run_id == old
     assert Demo(depth=2).run_id != old
+
+
+# -- composed sections: the shared training vocabulary ------------------------------------------------------
+import re  # noqa: E402
+
+from w2s_lib.core.config import TrainStage  # noqa: E402
+
+
+@dataclass(frozen=True)
+class _TwoStages(Config):
+    sft: TrainStage = TrainStage(lr=1e-4, epochs=1.0)
+    dpo: TrainStage = TrainStage(lr=5e-6, epochs=3.0, beta=0.1)
+    n: int = knob(10, low=1)
+    SLUG = "two"
+    PRESET_VALUES = {"tiny": {"dpo.lr": 1e-3, "sft": {"epochs": 2.0}}}
+
+
+def test_sections_take_dotted_and_partial_dict_overrides_and_keep_the_rest():
+    cfg = _TwoStages.for_preset("tiny", {"dpo.beta": 0.5, "sft": {"lr": 3e-4}})
+    assert cfg.dpo == TrainStage(lr=1e-3, epochs=3.0, beta=0.5)  # preset lr kept, beta overridden
+    assert cfg.sft == TrainStage(lr=3e-4, epochs=2.0)
+    assert cfg.flat_dict()["dpo.lr"] == 1e-3 and cfg.to_dict()["sft"]["epochs"] == 2.0
+
+
+def test_sections_round_trip_through_json_and_enter_the_run_id():
+    import json
+
+    cfg = _TwoStages.for_preset("tiny")
+    again = _TwoStages(**json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg and again.run_id == cfg.run_id
+    assert cfg.replace(**{"dpo.beta": 0.2}).run_id != cfg.run_id
+    assert cfg.replace(**{"dpo.beta": 0.1}).run_id == cfg.run_id
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"dpo.lrr": 1e-5}, "unknown override for _TwoStages.dpo: 'lrr'"),
+    ({"dpo.lr": -1.0}, "_TwoStages.dpo.lr = -1.0 is out of range"),
+    ({"dpo": {"epochs": "two"}}, "_TwoStages.dpo.epochs must be of type float"),
+    ({"n.lr": 1.0}, "_TwoStages.n has no knobs to set"),
+    ({"dpo": 3}, "_TwoStages.dpo must be a TrainStage or a dict of its knobs"),
+])
+def test_bad_section_overrides_are_one_line_errors(overrides, message):
+    with pytest.raises(W2SError, match=re.escape(message)):
+        _TwoStages.for_preset("tiny", overrides)

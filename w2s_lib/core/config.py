@@ -16,6 +16,12 @@ Presets:
 
 ``run_id`` = a readable slug + a short hash of the fields that change results, so two configs that
 would compute the same thing share one cached artifact.
+
+Configs compose: a field typed as a :class:`Section` (a frozen dataclass of knobs, e.g. :class:`TrainStage`,
+the one training vocabulary — ``lr``, ``epochs``, ``batch_size``, ``weight_decay``, ``warmup_ratio``, and
+``beta`` for preference stages) is validated like the config's own fields and overridden by dotted name::
+
+    cfg = MACPOConfig.for_preset("tiny", {"dpo.lr": 1e-5, "sft": {"epochs": 2.0}})
 """
 
 from __future__ import annotations
@@ -155,6 +161,42 @@ def _type_name(tp: Any) -> str:
 
 
 @dataclass(frozen=True)
+class Section:
+    """A group of knobs a config composes (one field of the config, typed as the section's class).
+
+    Validated with the config (errors name ``Config.field.knob``), hashed into the run id as a nested dict,
+    built from a dict where a config arrives as JSON (papermill parameters, a cached ``config.json``) and
+    overridden by dotted name (``{"dpo.lr": 1e-5}``) or by a partial dict (``{"dpo": {"lr": 1e-5}}``).
+    """
+
+    def check(self, owner: str) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            _check_value(owner, f, hints[f.name], getattr(self, f.name))
+
+    def merged(self, owner: str, changes: Mapping[str, Any]):
+        names = {f.name for f in dataclasses.fields(self)}
+        for key in changes:
+            if key not in names:
+                raise unknown(f"override for {owner}:", key, names)
+        return dataclasses.replace(self, **{k: _tuples(v) for k, v in changes.items()})
+
+
+@dataclass(frozen=True)
+class TrainStage(Section):
+    """One optimisation stage: the training vocabulary every config shares (Adam-family optimiser, linear or
+    cosine schedule as the stage's trainer documents). ``epochs`` may be fractional; ``beta`` is the
+    preference loss's inverse temperature (DPO β) and is ignored by supervised stages."""
+
+    lr: float = knob(1e-4, low=1e-8, high=10.0, help="peak learning rate")
+    epochs: float = knob(1.0, low=0.0, high=1000.0, help="passes over the stage's data (fractions allowed)")
+    batch_size: int = knob(8, low=1, high=65536, help="examples per optimiser step")
+    weight_decay: float = knob(0.0, low=0.0, high=1.0)
+    warmup_ratio: float = knob(0.0, low=0.0, high=1.0, help="share of steps with a linear warm-up")
+    beta: float = knob(0.1, low=1e-4, high=100.0, help="preference stages: DPO/SimPO β")
+
+
+@dataclass(frozen=True)
 class Config:
     """Base of every experiment config: a preset, a seed, validation, and a run id."""
 
@@ -173,6 +215,16 @@ class Config:
             if isinstance(value, list) or (isinstance(value, tuple) and any(isinstance(v, list) for v in value)):
                 value = _tuples(value)
                 object.__setattr__(self, f.name, value)
+            section = _section_class(hints[f.name])
+            if section is not None:  # a composed section: from a dict (JSON) or as given, checked knob by knob
+                if isinstance(value, Mapping):
+                    value = section().merged(f"{type(self).__name__}.{f.name}", value)
+                    object.__setattr__(self, f.name, value)
+                if not isinstance(value, section):
+                    raise W2SError(f"{type(self).__name__}.{f.name} must be a {section.__name__} or a dict of its "
+                                   f"knobs, got {value!r}")
+                value.check(f"{type(self).__name__}.{f.name}")
+                continue
             _check_value(type(self).__name__, f, hints[f.name], value)
 
     # -- construction -------------------------------------------------------------------------
@@ -180,15 +232,36 @@ class Config:
     def for_preset(cls, preset: str, overrides: Mapping[str, Any] | None = None, **more: Any):
         """The config of ``preset`` with ``overrides`` applied (each one validated)."""
         preset = resolve_preset(preset)
-        values = {**cls.PRESET_VALUES.get(preset, {}), "preset": preset}
-        return cls(**values).replace(**{**parse_overrides(overrides), **more})
+        return cls.preset_values(preset).replace(**{**parse_overrides(overrides), **more})
+
+    @classmethod
+    def preset_values(cls, preset: str):
+        """The config of ``preset`` exactly as :data:`PRESET_VALUES` states it (no smoke substitution)."""
+        return cls(preset=preset).replace(**cls.PRESET_VALUES.get(preset, {}))
 
     def replace(self, **overrides: Any):
+        """A copy with ``overrides`` applied; ``section.knob`` names (or a partial dict) reach into sections."""
         names = {f.name for f in dataclasses.fields(self)}
-        for key in overrides:
-            if key not in names:
+        hints = typing.get_type_hints(type(self))
+        direct: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in overrides.items():
+            head, dot, rest = key.partition(".")
+            if head not in names:
                 raise unknown(f"override for {type(self).__name__}:", key, names)
-        return dataclasses.replace(self, **overrides)
+            section = _section_class(hints[head])
+            if dot and section is None:
+                raise W2SError(f"{type(self).__name__}.{head} has no knobs to set; write {head}=… instead of {key}=…")
+            if dot:
+                nested.setdefault(head, {})[rest] = value
+            elif section is not None and isinstance(value, Mapping):
+                nested.setdefault(head, {}).update(value)
+            else:
+                direct[key] = value
+        for head, changes in nested.items():
+            base = direct.get(head, getattr(self, head))
+            direct[head] = base.merged(f"{type(self).__name__}.{head}", changes)
+        return dataclasses.replace(self, **direct)
 
     # -- identity -----------------------------------------------------------------------------
     def result_fields(self) -> dict[str, Any]:
@@ -203,11 +276,26 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
+    def flat_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` with each section's knobs as ``section.knob`` entries (tables, overrides)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Section):
+                out.update({f"{f.name}.{g.name}": _jsonable(getattr(value, g.name)) for g in dataclasses.fields(value)})
+            else:
+                out[f.name] = _jsonable(value)
+        return out
+
     @property
     def run_id(self) -> str:
         blob = json.dumps({"kind": type(self).__name__, **self.result_fields()}, sort_keys=True)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
         return f"{self.SLUG}-{self.preset}-s{self.seed}-{digest}"
+
+
+def _section_class(tp: Any) -> type[Section] | None:
+    return tp if isinstance(tp, type) and issubclass(tp, Section) else None
 
 
 def _tuples(value: Any) -> Any:
@@ -238,6 +326,9 @@ def _check_value(owner: str, f: dataclasses.Field, tp: Any, value: Any) -> None:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, Section):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.metadata.get("affects_result", True)}
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):

@@ -21,7 +21,7 @@ def config_table(cfg_cls, presets=("smoke", "tiny", "colab", "paper")):
     """The values of ``cfg_cls`` at each preset, as a DataFrame (rows: fields, columns: presets)."""
     import pandas as pd
 
-    cols = {p: cfg_cls(**{**cfg_cls.PRESET_VALUES.get(p, {}), "preset": p}).to_dict() for p in presets}
+    cols = {p: cfg_cls.preset_values(p).flat_dict() for p in presets}
     return pd.DataFrame(cols).drop(index=["preset"])
 
 
