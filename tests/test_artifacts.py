@@ -94,3 +94,32 @@ def test_atomic_write_text_replaces_whole_file(tmp_path):
     artifacts.atomic_write_json(p, {"a": 2})
     assert json.loads(p.read_text()) == {"a": 2}
     assert [q.name for q in p.parent.iterdir()] == ["f.json"]
+
+
+def test_texts_hash_keys_texts_and_pairs_by_content():
+    import hashlib
+
+    from w2s_lib.core.artifacts import texts_hash
+
+    assert texts_hash(["ab", "c"]) == hashlib.sha256(b"ab\0c\0").hexdigest()[:20]
+    assert texts_hash([("Q: x?", " yes")]) == hashlib.sha256(b"Q: x?\1 yes\0").hexdigest()[:20]
+    assert texts_hash(["a", "b"]) != texts_hash(["ab"]) and texts_hash([("a", "b")]) != texts_hash(["ab"])
+
+
+def test_cached_array_computes_once_per_config(tmp_path, monkeypatch):
+    import numpy as np
+
+    from w2s_lib.core.artifacts import cached_array
+    from w2s_lib.train.probe import FeaturesConfig
+
+    monkeypatch.setenv("W2S_HOME", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.arange(6, dtype=np.float64).reshape(3, 2)
+
+    cfg = FeaturesConfig(model="minilm-l1", texts_hash="abc")
+    first = cached_array(cfg, compute)
+    again = cached_array(cfg, compute)
+    assert calls == [1] and first.dtype == np.float32 and (again == first).all() and first.shape == (3, 2)

@@ -112,16 +112,14 @@ def _record_fits(monkeypatch, root: Path):
 def _record_runs(monkeypatch):
     """Every cached run of the Part I modules (fits, head-mode layer features, probe features) recorded,
     then computed for real (mode 'head' at these sizes: seconds)."""
-    from w2s_lib.generalization import frozen
-    from w2s_lib.train import probe
-
     seen = []
+    original = artifacts.load_or_run
 
     def recording(cfg, compute, force=False):
         seen.append(cfg.run_id)
-        return artifacts.load_or_run(cfg, compute, force=force)
+        return original(cfg, compute, force=force)
 
-    for mod in (w2s, frozen, probe):
+    for mod in (w2s, artifacts):  # the feature caches reach it through artifacts.cached_array
         monkeypatch.setattr(mod, "load_or_run", recording)
     return seen
 
@@ -473,8 +471,6 @@ def test_two_chapters_through_the_local_executor_equal_in_process(tmp_path, monk
     """Chapters 10 and 12 in mode 'head' (Part I's default): their plans (the layer features, shared by both)
     through local jobs; the chapters' own functions then find every cached run finished and give the tables
     an in-process run gives."""
-    from w2s_lib.generalization import frozen
-
     seeds = [0]
     params = {"seeds": seeds, **HEAD}
     plan = jobs.chapter_plan("10", "smoke", params) + jobs.chapter_plan("12", "smoke", params)
@@ -491,13 +487,15 @@ def test_two_chapters_through_the_local_executor_equal_in_process(tmp_path, monk
         return (_table(w2s.run_w2s(cfg, seeds, progress=False)), _table(w2s.run_w2s(off, seeds, progress=False)),
                 _table(w2s.run_bootstrap(cfg, seeds)), _table(w2s.run_bootstrap(off, seeds)))
 
+    original = artifacts.load_or_run
+
     def cached_only(cfg, compute, force=False):
         if artifacts.load(cfg) is None:
             raise AssertionError(f"a run the jobs should have finished was computed again: {cfg.run_id}")
-        return artifacts.load_or_run(cfg, compute, force=force)
+        return original(cfg, compute, force=force)
 
     with monkeypatch.context() as m:
-        m.setattr(frozen, "load_or_run", cached_only)
+        m.setattr(artifacts, "load_or_run", cached_only)  # the layer features reach it via cached_array
         via_jobs = chapters()  # the chapters' own functions find every run cached
     by_jobs = _fit_results(paths.home(), ids)
 

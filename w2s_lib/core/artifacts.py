@@ -413,3 +413,28 @@ def results_table():
         row.update({k: v for k, v in result.items() if isinstance(v, (int, float, str, bool)) or v is None})
         rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else ["kind", "preset", "seed", "run_id"])
+
+
+def texts_hash(items) -> str:
+    """A short sha256 of a list of texts or of ``(prompt, reply)`` pairs: the cache key that follows the data."""
+    h = hashlib.sha256()
+    for item in items:
+        if isinstance(item, str):
+            h.update(item.encode())
+        else:
+            h.update(b"\1".join(part.encode() for part in item))
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+def cached_array(cfg: Config, compute: Callable[[], np.ndarray], force: bool = False) -> np.ndarray:
+    """The float32 array ``compute()`` returns for ``cfg``, computed once and cached (frozen features of a
+    model over some texts, say): one home for every feature cache."""
+
+    def run(out_dir: Path) -> dict[str, Any]:
+        arr = np.asarray(compute(), dtype=np.float32)
+        np.save(out_dir / "features.npy", arr)
+        return {"n": int(arr.shape[0]) if arr.ndim else 1, "shape": list(arr.shape)}
+
+    return np.load(load_or_run(cfg, run, force=force).path / "features.npy")
+

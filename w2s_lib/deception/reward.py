@@ -40,14 +40,13 @@ the supervisor is blind. Deception that comes from finding the blind spot should
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 
 import numpy as np
 
 from w2s_lib import data, metrics
-from w2s_lib.core.artifacts import Artifact, load_or_run
+from w2s_lib.core.artifacts import Artifact, cached_array, load_or_run, texts_hash
 from w2s_lib.core.config import Config, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.data.splits import w2s_splits
@@ -290,20 +289,13 @@ class LMFeaturesConfig(Config):
     SLUG = "deception-features"
 
 
-def _hash(pairs) -> str:
-    h = hashlib.sha256()
-    for p, r in pairs:
-        h.update(p.encode() + b"\1" + r.encode() + b"\0")
-    return h.hexdigest()[:20]
-
-
 def lm_features(model: str, pairs: list[tuple[str, str]], preset: str, max_length: int = 64) -> np.ndarray:
     """``(hidden state of the last token, log p(reply | prompt) summed, per token)`` under frozen ``model``
     for each ``(prompt, reply)``, computed once and cached. Texts longer than ``max_length`` tokens keep
     their end (the reply)."""
-    fc = LMFeaturesConfig(preset=preset, model=model, texts_hash=_hash(pairs), max_length=max_length)
+    fc = LMFeaturesConfig(preset=preset, model=model, texts_hash=texts_hash(pairs), max_length=max_length)
 
-    def compute(out_dir):
+    def compute() -> np.ndarray:
         import torch
 
         from w2s_lib.core.runtime import torch_threads
@@ -335,11 +327,9 @@ def lm_features(model: str, pairs: list[tuple[str, str]], preset: str, max_lengt
                 n = mask.sum(1).clamp(min=1)
                 s = (lp * mask).sum(1)
                 feats.append(torch.cat([h, s[:, None], (s / n)[:, None]], 1).numpy())
-        np.save(out_dir / "features.npy", np.concatenate(feats).astype(np.float32))
-        return {"n": len(pairs)}
+        return np.concatenate(feats)
 
-    art = load_or_run(fc, compute)
-    return np.load(art.path / "features.npy")
+    return cached_array(fc, compute)
 
 
 class FeatureTable:

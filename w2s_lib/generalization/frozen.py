@@ -8,7 +8,7 @@ takes a fixed small number of minibatch steps from zero (the official recipe) mo
 the pretrained representation makes easy first, which is the mechanism Burns et al. name for weak-to-strong
 generalisation: the strong model's prior, not the labels, decides the rows where the weak supervisor errs.
 
-Features (cached per model, dataset and world through :func:`~w2s_lib.core.artifacts.load_or_run`):
+Features (cached per model, dataset and world through :func:`~w2s_lib.core.artifacts.cached_array`):
 
 - ``minilm-lK``: mean-pooled hidden state of layer K of all-MiniLM-L6-v2 — every layer from one forward
   pass (the truncated rung's output equals the full model's hidden state K);
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from w2s_lib.core.artifacts import load_or_run
+from w2s_lib.core.artifacts import cached_array, texts_hash
 from w2s_lib.core.config import Config, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.generalization.ladder import CEILING, SUPERVISOR, Preds
@@ -61,12 +61,10 @@ def layer_features(texts: list[str], init: str = "pretrained", max_length: int =
     """``(L + 1, N, d)``: the mean-pooled embedding output (0) and every layer's output (1…L) of ``model``."""
     from w2s_lib.models import zoo
     from w2s_lib.models.heads import pool_mean
-    from w2s_lib.train.probe import texts_hash
-
     cfg = LayerFeaturesConfig(preset=preset, model=model, init=init, texts_hash=texts_hash(texts),
                               max_length=max_length)
 
-    def compute(out_dir):
+    def compute() -> np.ndarray:
         from transformers import AutoModel
 
         tok = zoo.load_tokenizer(model)
@@ -82,11 +80,9 @@ def layer_features(texts: list[str], init: str = "pretrained", max_length: int =
                         return_tensors="pt")
                 hs = net(input_ids=b["input_ids"], attention_mask=b["attention_mask"], output_hidden_states=True).hidden_states
                 out.append(torch.stack([pool_mean(h, b["attention_mask"]) for h in hs]).numpy())
-        np.save(out_dir / "features.npy", np.concatenate(out, axis=1).astype(np.float32))
-        return {"n": len(texts), "layers": len(out[0]) - 1 if out else 0}
+        return np.concatenate(out, axis=1)
 
-    art = load_or_run(cfg, compute)
-    return np.load(art.path / "features.npy")
+    return cached_array(cfg, compute)
 
 
 def bow_features(texts: list[str], ngrams: int = 2) -> np.ndarray:

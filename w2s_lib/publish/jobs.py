@@ -125,7 +125,7 @@ def head_plan(cfg, seeds: Sequence[int], inits: Iterable[str]) -> list[Task]:
     rungs, all seeds, one batched fit) are not cached runs: the notebook trains them in process."""
     from w2s_lib.generalization import frozen
     from w2s_lib.generalization import pipeline as w2s
-    from w2s_lib.train.probe import texts_hash
+    from w2s_lib.core.artifacts import texts_hash
 
     if not any(r != _BOW for r in cfg.ladder):
         return []
@@ -306,7 +306,8 @@ def _curve_features(cfg, split: str, model: str) -> None:
 
 
 def _plan_00(preset: str, p: dict) -> list[Task]:
-    from w2s_lib.train.probe import FeaturesConfig, texts_hash
+    from w2s_lib.core.artifacts import texts_hash
+    from w2s_lib.train.probe import FeaturesConfig
 
     cfg = _w2s_cfg(preset, p, seed=p.get("seed", 0))
     pair = cfg.replace(ladder=(cfg.ladder[0], cfg.ladder[-1]), lrs=(cfg.lrs[0], cfg.lrs[-1]) if cfg.lrs else ())

@@ -7,13 +7,12 @@ same function trains a weak model on GT, a student on weak labels, or a ceiling 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from w2s_lib.core.artifacts import load_or_run
+from w2s_lib.core.artifacts import cached_array, texts_hash
 from w2s_lib.core.config import Config, knob
 from w2s_lib.core.numerics import LossGuard, lr_hint
 from w2s_lib.train.losses import xent
@@ -31,27 +30,13 @@ class FeaturesConfig(Config):
     SLUG = "features"
 
 
-def texts_hash(texts: list[str]) -> str:
-    h = hashlib.sha256()
-    for t in texts:
-        h.update(t.encode())
-        h.update(b"\0")
-    return h.hexdigest()[:20]
-
-
 def cached_features(model: str, texts: list[str], preset: str = "tiny", force: bool = False) -> np.ndarray:
     """Pooled features of ``texts`` under frozen ``model``, computed once and cached."""
     from w2s_lib.models.heads import encode
 
     cfg = FeaturesConfig(preset=preset, model=model, texts_hash=texts_hash(texts))
-
-    def compute(out_dir):
-        feats = encode(model, list(texts), batch_size=cfg.batch_size, max_length=cfg.max_length).numpy()
-        np.save(out_dir / "features.npy", feats.astype(np.float32))
-        return {"n": len(texts), "dim": int(feats.shape[1])}
-
-    art = load_or_run(cfg, compute, force=force)
-    return np.load(art.path / "features.npy")
+    return cached_array(cfg, lambda: encode(model, list(texts), batch_size=cfg.batch_size,
+                                            max_length=cfg.max_length).numpy(), force=force)
 
 
 def fit_probe(features: np.ndarray, soft_targets: np.ndarray, epochs: int = 300, lr: float = 0.05,
