@@ -195,6 +195,11 @@ def test_ladder_protocol_pairs_and_chain_on_a_hand_fit():
     boot = bootstrap_chain(["a", "b", "c"], fit, y, seeds=[7], crossfit=True)
     assert set(x["method"] for x in boot) == {"direct", "bootstrap", "chain"}
     assert ("b", "labels", True) in calls and ("c", "labels", False) in calls  # only intermediates cross-fit
+    # each link against its own supervisor: b (acc 0.75) repeats one of a's two errors; c corrects all of b's
+    chain_b = next(x for x in boot if x["method"] == "chain")
+    assert (chain_b["strong"], chain_b["sup_acc"], chain_b["w2s_acc"], chain_b["inheritance"]) == ("b", 0.5, 0.75, 0.5)
+    final = next(x for x in boot if x["method"] == "bootstrap")
+    assert (final["link_sup_acc"], final["link_inheritance"]) == (0.75, 0.0)
 
 
 def _head_cfg(**kw):
@@ -223,6 +228,29 @@ def test_head_mode_bow_never_sees_the_shifted_words():
     x = torch.as_tensor(bow_features(texts))[None]
     (p,) = train_heads(x[:, :2], torch.tensor([[1.0, 0.0]]), [x[:, 2:]], lr=0.1, epochs=20, batch_size=2)
     assert p[0, 0] == pytest.approx(0.5, abs=1e-6)  # "tasty" unseen, "the/soup/is" carry no label signal
+
+
+def test_head_crossfit_k_folds_label_each_row_with_a_head_that_did_not_train_on_it(monkeypatch):
+    from w2s_lib.generalization import frozen
+
+    fit = w2s.ladder_fit(_head_cfg(crossfit_folds=5), seeds=[0])
+    heads = []
+
+    def fake_train(self, rung, init, train_key, targets, predict_keys, loss, extra_seed):
+        train = set(self.idx[train_key][0].tolist())
+        for k in predict_keys:
+            if not isinstance(k, str):  # a fold's held-out rows
+                assert not train & set(np.asarray(k)[0].tolist())
+        heads.append(train)
+        return [np.full((1, (self.idx[k] if isinstance(k, str) else np.asarray(k)).shape[1]), float(len(heads)))
+                for k in predict_keys]
+
+    monkeypatch.setattr(frozen.HeadFit, "_train", fake_train)
+    n = fit.idx["weak_train"].shape[1]
+    p = fit("minilm-l2", np.full((1, n), 0.5, dtype=np.float32), crossfit=True)
+    assert len(heads) == 1 + 5 and all(len(h) == n - n // 5 for h in heads[1:])
+    assert sorted(np.unique(p.weak).tolist()) == [2.0, 3.0, 4.0, 5.0, 6.0]  # every row from a fold head
+    assert np.all(p.test == 1.0)  # test predictions from the head trained on all of D_weak
 
 
 def test_head_mode_crossfit_and_controls_are_head_only():

@@ -221,16 +221,19 @@ class HeadFit:
         pw, pt = self._train(rung, c.strong_init, "weak_train", targets, ["weak_train", "test"], c.loss, f"{rung}/student")
         if not crossfit:
             return Preds(pw, pt)
-        # cross-fitted relabelling: each half of D_weak labelled by a head trained on the other half
+        # cross-fitted relabelling: each of k folds of D_weak labelled by a head trained on the other k − 1
+        # (k = 2: two halves, as before; more folds train each relabelling head on more of D_weak)
         n = targets.shape[1]
-        half = n // 2
+        k = int(c.crossfit_folds)
         order = np.stack([np.random.default_rng(s).permutation(n) for s in self.seeds])
+        bounds = np.linspace(0, n, k + 1).astype(int)
         out = np.empty_like(pw)
-        for a, bb in ((order[:, :half], order[:, half:]), (order[:, half:], order[:, :half])):
-            saved = self.idx["weak_train"]
-            sub = np.take_along_axis(saved, a, 1)
-            self.idx["_fold"] = sub
+        saved = self.idx["weak_train"]
+        for f in range(k):
+            bb = order[:, bounds[f]:bounds[f + 1]]
+            a = np.concatenate([order[:, :bounds[f]], order[:, bounds[f + 1]:]], axis=1)
+            self.idx["_fold"] = np.take_along_axis(saved, a, 1)
             (p,) = self._train(rung, c.strong_init, "_fold", np.take_along_axis(targets, a, 1),
-                               [np.take_along_axis(saved, bb, 1)], c.loss, f"{rung}/fold")
+                               [np.take_along_axis(saved, bb, 1)], c.loss, f"{rung}/fold" if k == 2 else f"{rung}/fold{f}")
             np.put_along_axis(out, bb, p, 1)
         return Preds(out, pt)

@@ -104,7 +104,9 @@ def bootstrap_chain(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int]
 
     Records: ``method`` ``direct`` / ``bootstrap`` (the final students, :func:`pair_record` columns against
     M1 and Mn's ceiling) and ``chain`` (each intermediate's test accuracy, and with ``y_weak`` — D_weak's GT,
-    ``(n_weak,)`` or ``(S, n_weak)``, for reporting only — the accuracy of the labels it passes on)."""
+    ``(n_weak,)`` or ``(S, n_weak)``, for reporting only — the accuracy of the labels it passes on). Each link
+    of the chain is also scored against its own supervisor (the rung before it): ``sup_acc`` and
+    ``inheritance`` on ``chain`` rows, ``link_sup_acc`` and ``link_inheritance`` on the ``bootstrap`` row."""
     rungs, seeds = list(rungs), list(seeds)
     if len(rungs) < 3:
         raise W2SError(f"bootstrapping needs at least three rungs (an intermediate); got {rungs}")
@@ -121,16 +123,21 @@ def bootstrap_chain(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int]
     out = []
     for s, seed in enumerate(seeds):
         yw = None if y_weak is None else (np.asarray(y_weak)[s] if np.ndim(y_weak) == 2 else np.asarray(y_weak))
+        y = np.asarray(y_test)[s] if np.ndim(y_test) == 2 else np.asarray(y_test)
+        sups = [first] + [p for _, p in chain[:-1]]  # each link's supervisor: the rung before it
         for method, st in (("direct", direct), ("bootstrap", chain[-1][1])):
             rec = {"seed": seed, "method": method, "weak": rungs[0], "strong": rungs[-1],
                    **pair_record(first, ceiling, st, y_test, s)}
             if yw is not None:
                 rec["weak_label_acc"] = metrics.accuracy(first.weak[s], yw)
+            if method == "bootstrap":
+                rec["link_sup_acc"] = metrics.accuracy(sups[-1].test[s], y)
+                rec["link_inheritance"] = metrics.error_inheritance(st.test[s], sups[-1].test[s], y)
             out.append(rec)
-        y = np.asarray(y_test)[s] if np.ndim(y_test) == 2 else np.asarray(y_test)
-        for m, p in chain[:-1]:
+        for (m, p), sup in zip(chain[:-1], sups):
             rec = {"seed": seed, "method": "chain", "weak": rungs[0], "strong": m,
-                   "w2s_acc": metrics.accuracy(p.test[s], y)}
+                   "w2s_acc": metrics.accuracy(p.test[s], y), "sup_acc": metrics.accuracy(sup.test[s], y),
+                   "inheritance": metrics.error_inheritance(p.test[s], sup.test[s], y)}
             if yw is not None:
                 rec["label_acc"] = metrics.accuracy(p.weak[s], yw)
             out.append(rec)

@@ -68,6 +68,8 @@ class W2SConfig(Config):
     crossfit: bool = knob(False, added_later=True,
                           help="bootstrapping: intermediates relabel D_weak cross-fitted (2 folds: each row "
                                "labelled by a model that did not train on it); mode='head' only")
+    crossfit_folds: int = knob(2, low=2, high=20, added_later=True,
+                               help="crossfit: folds of D_weak; each relabelling head trains on the other k − 1")
     head: str = knob("linear", choices=HEADS, help="zero-init linear head, the causal LM's answer-token logits, or "
                                                    "(comparisons only) the causal LM's log-likelihood of each text")
     pairing: str = knob("none", choices=PAIRINGS, added_later=True,
@@ -96,17 +98,19 @@ class W2SConfig(Config):
         # seconds: two MiniLM rungs, a few dozen rows
         "smoke": {"ladder": ("bow", "minilm-l1", "minilm-l2"), "n_docs": 200, "n_test": 100, "epochs": 2.0,
                   "batch_size": 32, "max_length": 48, "lr": 1e-3, "mode": "head", "val_frac": 0.0,
-                  "gt_domains": ("gadgets",), "ceiling_data": "d_weak", "crossfit": True},
+                  "gt_domains": ("gadgets",), "ceiling_data": "d_weak", "crossfit": True, "crossfit_folds": 5},
         # 2 CPU cores, minutes, ≥ 10 seeds: Burns' structure on the tiny world's sentiment task. The weak
         # supervisors learn from a vocabulary-shifted D_gt (gadget reviews) and are judged on food reviews,
         # whose sentiment words they never saw; the weakest is another family (a bag of uni+bigrams). The
-        # strong rungs are MiniLM truncated to 1, 2, 4 layers, which know those words from pretraining; each
-        # is a zero-init linear head on its frozen features trained by the official recipe (Adam, batch 32,
-        # 2 epochs, cosine, no warmup; lr 1e-3), all seeds in one batched fit. Ceilings: the same recipe on
-        # D_weak's GT. Full fine-tuning stays one override away (mode="full", ceiling_data="d_gt").
-        "tiny": {"ladder": ("bow", "minilm-l1", "minilm-l2", "minilm-l4"), "n_docs": 2000, "n_test": 1000,
+        # strong rungs are MiniLM truncated to 2, 3, 4 layers, which know those words from pretraining — each
+        # depth kept because its GT ceiling beats the rung below by ≥ 1 point (one layer does not beat the bag
+        # of words; chapter 10 shows the table); each is a zero-init linear head on its frozen features trained
+        # by the official recipe (Adam, batch 32, 2 epochs, cosine, no warmup; lr 1e-3), all seeds in one
+        # batched fit. Ceilings: the same recipe on D_weak's GT. Bootstrapping relabels 5-fold cross-fitted.
+        # Full fine-tuning stays one override away (mode="full", ceiling_data="d_gt").
+        "tiny": {"ladder": ("bow", "minilm-l2", "minilm-l3", "minilm-l4"), "n_docs": 2000, "n_test": 1000,
                  "max_length": 64, "mode": "head", "lr": 1e-3, "epochs": 2.0, "batch_size": 32, "val_frac": 0.0,
-                 "gt_domains": ("gadgets",), "ceiling_data": "d_weak", "crossfit": True},
+                 "gt_domains": ("gadgets",), "ceiling_data": "d_weak", "crossfit": True, "crossfit_folds": 5},
         # one GPU: gpt2 → gpt2-medium → gpt2-large on SciQ (also boolq, amazon_polarity, cosmos_qa)
         "colab": {"dataset": "sciq", "ladder": ("gpt2", "gpt2-medium", "gpt2-large"),
                   "lrs": (5e-5, 5e-5, 1e-5), "n_docs": 10000, "n_test": 2000, "max_length": 1024},
@@ -623,12 +627,15 @@ def ladder_table(cfg: W2SConfig, seeds) -> "pd.DataFrame":  # noqa: F821
         return pd.DataFrame(rows)
     fit = ladder_fit(cfg, seeds)
     y = fit.y["test"]
+    weakest = fit(cfg.ladder[0], SUPERVISOR).test
     for role in (SUPERVISOR, CEILING):
         for m in cfg.ladder:
             p = fit(m, role)
             for i, seed in enumerate(seeds):
                 rows.append({"seed": seed, "model": m, "role": role, "acc": metrics.accuracy(p.test[i], y[i]),
-                             "auroc": metrics.auroc(p.test[i], y[i])})
+                             "auroc": metrics.auroc(p.test[i], y[i]),
+                             # what the rung *knows* where the weakest supervisor errs (head mode)
+                             "knows_weak_errors": metrics.correction_rate(p.test[i], weakest[i], y[i])})
     return pd.DataFrame(rows)
 
 
