@@ -56,17 +56,17 @@ def official_style_fit(name, texts, targets, args, seed, loss_name, loss_params=
         for n_, p in model.named_parameters():
             p.requires_grad_(n_.startswith("head"))
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(params, lr=args.stage.lr, weight_decay=0.0)
     n = len(texts)
-    steps = math.ceil(n / args.batch_size) * int(args.epochs)
+    steps = math.ceil(n / args.stage.batch_size) * int(args.stage.epochs)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
     loss_fn = get_loss(loss_name, **dict(loss_params))
     rng = np.random.default_rng(seed)
     step = 0
-    for _ in range(int(args.epochs)):
+    for _ in range(int(args.stage.epochs)):
         order = rng.permutation(n)
-        for start in range(0, n, args.batch_size):
-            idx = order[start:start + args.batch_size]
+        for start in range(0, n, args.stage.batch_size):
+            idx = order[start:start + args.stage.batch_size]
             opt.zero_grad()
             logits_all, tgt_all = [], []
             for i in idx:
@@ -84,8 +84,8 @@ def official_style_fit(name, texts, targets, args, seed, loss_name, loss_params=
     @torch.no_grad()
     def predict(xs):
         out = []
-        for start in range(0, len(xs), args.batch_size):  # dataset order, padded to the batch's longest
-            enc = tok(xs[start:start + args.batch_size], truncation=True, max_length=args.max_length,
+        for start in range(0, len(xs), args.stage.batch_size):  # dataset order, padded to the batch's longest
+            enc = tok(xs[start:start + args.stage.batch_size], truncation=True, max_length=args.max_length,
                       padding="longest", return_tensors="pt")
             out.append(torch.softmax(model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits, 1)[:, 1])
         return torch.cat(out).numpy()
@@ -107,7 +107,7 @@ def official_style_head(cfg, losses, seeds):
             c = cfg.replace(loss=loss)
             for i, weak in enumerate(c.ladder):
                 for strong in c.ladder[i + 1:]:
-                    a = TrainArgs(lr=c.lr, epochs=c.epochs, batch_size=c.batch_size, max_length=c.max_length)
+                    a = TrainArgs(stage=c.train, max_length=c.max_length)
                     weak_fit = official_style_fit(weak, list(rows["gt_train"]["text"]),
                                                   np.asarray(rows["gt_train"]["label"], float), a, seed, "xent", frozen=True)
                     soft = weak_fit(list(rows["weak_train"]["text"]))
@@ -170,11 +170,11 @@ def main(argv=None):
 
     cfg = w2s.W2SConfig.for_preset("tiny", {
         "ladder": tuple(args.ladder.split(",")), "n_docs": args.n_docs, "n_test": args.n_test, "mode": "full",
-        "epochs": args.epochs, "lr": 2e-4, "max_length": 64, "batch_size": 32, "val_frac": 0.0,
+        "train": {"epochs": args.epochs, "lr": 2e-4, "batch_size": 32}, "max_length": 64, "val_frac": 0.0,
         "freeze_embeddings": True})
     losses = ("xent", "logconf")
     print(f"workload: ladder {cfg.ladder}, {cfg.n_docs} docs, {cfg.n_test} test, losses {losses}, "
-          f"full finetuning, {cfg.epochs} epoch(s), torch threads {torch.get_num_threads()}")
+          f"full finetuning, {cfg.train.epochs} epoch(s), torch threads {torch.get_num_threads()}")
 
     from w2s_lib.core import paths
 
@@ -203,10 +203,10 @@ def main_head(args):
     from w2s_lib.train import classifier  # noqa: F401  (one-off import cost outside both timings)
 
     cfg = w2s.W2SConfig.for_preset("tiny", {"ladder": tuple(args.ladder.split(",")), "n_docs": args.n_docs,
-                                            "n_test": args.n_test, "epochs": args.epochs or 2.0})
+                                            "n_test": args.n_test, "train.epochs": args.epochs or 2.0})
     seeds, losses = list(range(args.seeds)), ("xent", "logconf")
     print(f"workload: ladder {cfg.ladder}, {cfg.n_docs} docs, {cfg.n_test} test, seeds {seeds}, losses {losses}, "
-          f"mode head, {cfg.epochs} epochs, torch threads {torch.get_num_threads()}")
+          f"mode head, {cfg.train.epochs} epochs, torch threads {torch.get_num_threads()}")
     c0, w0 = time.process_time(), time.perf_counter()
     ours = {}
     for loss in losses:

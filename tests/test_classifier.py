@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from w2s_lib.core.config import TrainStage
 from w2s_lib.core.errors import W2SError
 from w2s_lib.models.heads import pool_last_nonpad
 from w2s_lib.train import classifier as C
@@ -14,13 +17,13 @@ from w2s_lib.train import classifier as C
 TEXTS = ["a wonderful great day", "truly excellent and nice", "great great fine", "nice and lovely food",
          "a terrible awful day", "truly bad and poor", "awful awful rude", "poor and nasty food"] * 4
 LABELS = ([1] * 4 + [0] * 4) * 4
-FAST = C.TrainArgs(lr=1e-3, epochs=3, batch_size=8, max_length=16, freeze_embeddings=True)
+FAST = C.TrainArgs(stage=TrainStage(lr=1e-3, epochs=3, batch_size=8), max_length=16, freeze_embeddings=True)
 
 
 def test_official_defaults():
     a = C.OFFICIAL
-    assert (a.lr, a.epochs, a.batch_size, a.max_length) == (5e-5, 2.0, 32, 1024)
-    assert (a.weight_decay, a.scheduler, a.warmup_ratio, a.dropout) == (0.0, "cosine", 0.0, 0.0)
+    assert (a.stage.lr, a.stage.epochs, a.stage.batch_size, a.max_length) == (5e-5, 2.0, 32, 1024)
+    assert (a.stage.weight_decay, a.scheduler, a.stage.warmup_ratio, a.dropout) == (0.0, "cosine", 0.0, 0.0)
     targs = C.training_arguments(a, 0, "/tmp/unused", 64)
     assert targs.optim == "adamw_torch" and targs.weight_decay == 0.0 and targs.warmup_steps == 0
     assert targs.lr_scheduler_type == "cosine" and targs.report_to == [] and targs.save_strategy == "no"
@@ -80,7 +83,7 @@ def test_trainer_learns_calls_the_loss_with_step_frac_and_is_deterministic(monke
 
 
 def test_prediction_sorted_by_length_keeps_input_order():
-    fit = C.train_classifier("minilm-l1", TEXTS[:8], LABELS[:8], FAST.__class__(**{**FAST.__dict__, "epochs": 1.0}))
+    fit = C.train_classifier("minilm-l1", TEXTS[:8], LABELS[:8], dataclasses.replace(FAST, stage=dataclasses.replace(FAST.stage, epochs=1.0)))
     texts = ["great", "a terrible awful day with more words in it", "nice", "poor and nasty food indeed"]
     batched = C.predict_proba(fit.model, fit.tokenizer, texts, fit.args)
     single = np.concatenate([C.predict_proba(fit.model, fit.tokenizer, [t], fit.args) for t in texts])
@@ -100,7 +103,7 @@ def test_lora_trains_adapters_and_head_only():
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n or n.startswith("head.") for n in trainable)
     assert any(n.startswith("head.") for n in trainable)
-    fit = C.train_classifier("minilm-l1", TEXTS, LABELS, C.TrainArgs(**{**args.__dict__, "lr": 3e-3}), seed=0)
+    fit = C.train_classifier("minilm-l1", TEXTS, LABELS, dataclasses.replace(args, stage=dataclasses.replace(args.stage, lr=3e-3)), seed=0)
     assert np.mean(fit.losses[-3:]) < fit.losses[0]
 
 

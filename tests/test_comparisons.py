@@ -9,10 +9,11 @@ import torch
 
 from w2s_lib import data
 from w2s_lib.generalization import pipeline as w2s
+from w2s_lib.core.config import TrainStage
 from w2s_lib.core.errors import W2SError
 from w2s_lib.train import classifier as C
 
-LOGLIK = C.TrainArgs(head="loglik", lr=3e-3, epochs=4, batch_size=4, max_length=32)
+LOGLIK = C.TrainArgs(head="loglik", stage=TrainStage(lr=3e-3, epochs=4, batch_size=4), max_length=32)
 
 
 def test_loglik_score_is_the_sum_of_next_token_log_probs(micro_zoo_env):
@@ -136,8 +137,8 @@ def test_reward_model_run_with_generative_finetuning_reads_both_sides(micro_zoo_
 
     monkeypatch.setattr(w2s, "generative_finetune", spy)
     cfg = w2s.W2SConfig.for_preset("smoke", {"dataset": "tiny_helpful", "ladder": ("tinygpt-xs",), "mode": "full",
-                                             "head": "loglik", "n_docs": 16, "n_test": 8, "epochs": 1.0,
-                                             "batch_size": 4, "lr": 1e-3, "generative_epochs": 1.0,
+                                             "head": "loglik", "n_docs": 16, "n_test": 8, "train.epochs": 1.0,
+                                             "train.batch_size": 4, "train.lr": 1e-3, "generative_epochs": 1.0,
                                              "gt_domains": ()})  # the smoke preset's sentiment domain shift
     fc, art = w2s.fit_gt(cfg, "tinygpt-xs", 0)
     rows = w2s._fit_data(fc)
@@ -165,8 +166,8 @@ def test_comparison_configs_per_preset(monkeypatch):
     assert w2s.comparison_config("reward", "tiny").dataset == "tiny_helpful"
     assert w2s.comparison_config("knowledge", "paper") == w2s.W2SConfig.for_preset("paper")  # the official sciq sweep
     paper_rm = w2s.comparison_config("reward", "paper")
-    assert (paper_rm.dataset, paper_rm.epochs, paper_rm.lr) == ("hh_helpful", 1.0, 1e-5)
-    assert w2s.comparison_config("reward", "tiny", {"lr": 1e-4}).lr == 1e-4
+    assert (paper_rm.dataset, paper_rm.train.epochs, paper_rm.train.lr) == ("hh_helpful", 1.0, 1e-5)
+    assert w2s.comparison_config("reward", "tiny", {"train.lr": 1e-4}).train.lr == 1e-4
     with pytest.raises(W2SError):
         w2s.comparison_config("chess", "tiny")
     with pytest.raises(W2SError):

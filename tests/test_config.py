@@ -138,6 +138,7 @@ def test_sections_round_trip_through_json_and_enter_the_run_id():
 
 @pytest.mark.parametrize("overrides, message", [
     ({"dpo.lrr": 1e-5}, "unknown override for _TwoStages.dpo: 'lrr'"),
+    ({"lr": 1e-5}, "_TwoStages keeps 'lr' in its"),
     ({"dpo.lr": -1.0}, "_TwoStages.dpo.lr = -1.0 is out of range"),
     ({"dpo": {"epochs": "two"}}, "_TwoStages.dpo.epochs must be of type float"),
     ({"n.lr": 1.0}, "_TwoStages.n has no knobs to set"),

@@ -136,7 +136,7 @@ def test_part1_plans_are_exactly_what_the_chapters_compute(monkeypatch):
     w2s.ladder_table(cfg, seeds)
     w2s.run_w2s(cfg, seeds, progress=False)
     w2s.run_w2s(off, seeds, progress=False)
-    w2s.run_w2s(cfg.replace(lr=1e-2), seeds, progress=False)
+    w2s.run_w2s(cfg.replace(train={"lr": 1e-2}), seeds, progress=False)
     plan10 = jobs.chapter_plan("10", "smoke", params)
     assert set(seen) == {t.run_id for t in plan10}
     assert len(plan10) == 2 and not any(t.after for t in plan10)  # pretrained and random-init features

@@ -18,7 +18,7 @@ import pytest
 
 from w2s_lib import cli
 from w2s_lib.core import artifacts, paths
-from w2s_lib.core.config import Config, env_flag, is_smoke, knob, parse_overrides
+from w2s_lib.core.config import Config, TrainStage, env_flag, is_smoke, knob, parse_overrides
 from w2s_lib.core.errors import DivergedError, W2SError
 from w2s_lib.core.numerics import LossGuard, check_loss, guard_trainer
 from w2s_lib.publish import book, preflight
@@ -159,8 +159,8 @@ def test_non_utf8_dataset_name(capsys):  # bad input: bytes that are not UTF-8 o
 # -- values keep their types on the way to the kernel ------------------------------------------------------
 def test_tuples_reach_the_notebook_as_lists():
     nb = book.get_notebook("00")
-    got = book.split_parameters(nb, "tiny", {"ladder": ("minilm-l1", "minilm-l2"), "lr": 1e-3})
-    assert got["overrides"] == {"ladder": ["minilm-l1", "minilm-l2"], "lr": 1e-3}
+    got = book.split_parameters(nb, "tiny", {"ladder": ("minilm-l1", "minilm-l2"), "train.lr": 1e-3})
+    assert got["overrides"] == {"ladder": ["minilm-l1", "minilm-l2"], "train.lr": 1e-3}
     from papermill.translators import PythonTranslator
 
     code = PythonTranslator.codify(got)
@@ -169,7 +169,7 @@ def test_tuples_reach_the_notebook_as_lists():
     from w2s_lib.generalization.pipeline import W2SConfig
 
     cfg = W2SConfig.for_preset(scope["preset"], scope["overrides"])
-    assert cfg.ladder == ("minilm-l1", "minilm-l2") and cfg.lr == 1e-3
+    assert cfg.ladder == ("minilm-l1", "minilm-l2") and cfg.train.lr == 1e-3
 
 
 def test_seeds_and_flags_pass_through():
@@ -547,13 +547,13 @@ def test_full_finetune_with_lr_1_stops_and_caches_nothing():  # bad input: -p mo
 
     texts = [f"the film was {'great' if i % 2 else 'awful'} number {i}" for i in range(64)]
     labels = [float(i % 2) for i in range(64)]
-    args = TrainArgs(lr=1.0, epochs=4.0, batch_size=8, max_length=16, mode="full")
+    args = TrainArgs(stage=TrainStage(lr=1.0, epochs=4.0, batch_size=8), max_length=16, mode="full")
 
     def fn(out):
         train_classifier("minilm-l1", texts, labels, args)
         return {"done": True}
 
-    with pytest.raises(DivergedError, match=r"lower lr \(now 1\), e.g. -p lr=0.1"):
+    with pytest.raises(DivergedError, match=r"lower train.lr \(now 1\), e.g. -p train.lr=0.1"):
         artifacts.load_or_run(Job(x=6000), fn)
     assert artifacts.load(Job(x=6000)) is None and not list(paths.runs_dir().glob(".tmp-*"))
 

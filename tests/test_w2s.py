@@ -12,7 +12,7 @@ from w2s_lib.train import classifier as C
 
 REAL_TRAIN = C.train_classifier
 SMALL = {"ladder": ("minilm-l1", "minilm-l2"), "n_docs": 60, "n_test": 30, "mode": "probe", "probe_steps": 50,
-         "gt_domains": (), "ceiling_data": "d_gt", "crossfit": False, "val_frac": 0.1, "lr": 2e-4}
+         "gt_domains": (), "ceiling_data": "d_gt", "crossfit": False, "val_frac": 0.1, "train.lr": 2e-4}
 
 
 def cfg(**kw):
@@ -42,7 +42,7 @@ class Counter:
 
 def test_presets_quote_the_official_values():
     p = w2s.W2SConfig.for_preset("paper")
-    assert (p.batch_size, p.epochs, p.n_docs, p.n_test, p.max_length) == (32, 2.0, 20000, 10000, 1024)
+    assert (p.train.batch_size, p.train.epochs, p.n_docs, p.n_test, p.max_length) == (32, 2.0, 20000, 10000, 1024)
     assert p.lr_of("gpt2") == 5e-5 and p.lr_of("gpt2-medium") == 5e-5 and p.lr_of("gpt2-large") == 1e-5
     assert w2s.W2SConfig.for_preset("colab").ladder == ("gpt2", "gpt2-medium", "gpt2-large")
     assert len(w2s.W2SConfig.for_preset("tiny").ladder) >= 4

@@ -248,6 +248,11 @@ class Config:
         for key, value in overrides.items():
             head, dot, rest = key.partition(".")
             if head not in names:
+                homes = [n for n in names if _section_class(hints[n]) is not None
+                         and key in {g.name for g in dataclasses.fields(_section_class(hints[n]))}]
+                if homes:  # a knob of a section, named bare: say where it lives
+                    raise W2SError(f"{type(self).__name__} keeps {key!r} in its {homes[0]!r} section; write "
+                                   f"{homes[0]}.{key}=… (e.g. {{'{homes[0]}.{key}': …}})")
                 raise unknown(f"override for {type(self).__name__}:", key, names)
             section = _section_class(hints[head])
             if dot and section is None:
@@ -340,8 +345,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     """Parse one ``key=value`` from the command line; the value is a Python literal or a plain string."""
     key, sep, raw = text.partition("=")
     key = key.strip()
-    if not sep or not key.isidentifier():
-        raise W2SError(f"malformed parameter {text!r}; write it as key=value, e.g. -p seed=1")
+    if not sep or not all(part.isidentifier() for part in key.split(".")):
+        raise W2SError(f"malformed parameter {text!r}; write it as key=value, e.g. -p seed=1 or -p train.lr=1e-4")
     raw = raw.strip()
     try:
         value = ast.literal_eval(raw)

@@ -200,9 +200,9 @@ class HeadFit:
         preds = [f[torch.as_tensor(self.idx[k])] if isinstance(k, str) else f[torch.as_tensor(k)] for k in predict_keys]
         c = self.cfg
         salt = zlib.crc32(extra_seed.encode()) % 100_000
-        return train_heads(x, torch.as_tensor(targets, dtype=torch.float32), preds, lr=c.lr, epochs=c.epochs,
-                           batch_size=c.batch_size, loss=loss, loss_params=c.loss_params() if loss != "xent" else (),
-                           weight_decay=c.weight_decay, seeds=[s * 100_003 + salt for s in self.seeds])
+        return train_heads(x, torch.as_tensor(targets, dtype=torch.float32), preds, lr=c.train.lr, epochs=c.train.epochs,
+                           batch_size=c.train.batch_size, loss=loss, loss_params=c.loss_params() if loss != "xent" else (),
+                           weight_decay=c.train.weight_decay, seeds=[s * 100_003 + salt for s in self.seeds])
 
     def __call__(self, rung: str, targets, crossfit: bool = False) -> Preds:
         c = self.cfg

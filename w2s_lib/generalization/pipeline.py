@@ -21,7 +21,7 @@ import numpy as np
 from w2s_lib import data, metrics
 from w2s_lib.core import paths
 from w2s_lib.core.artifacts import Artifact, load_or_run
-from w2s_lib.core.config import Config, knob
+from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.data.splits import w2s_splits
 from w2s_lib.core.errors import W2SError
 from w2s_lib.train.losses import LOSSES
@@ -75,13 +75,11 @@ class W2SConfig(Config):
     pairing: str = knob("none", choices=PAIRINGS, added_later=True,
                         help="classification data: 'twins' poses each true statement and its false twin (same "
                              "text, another value) as one comparison; preference data are always comparisons")
-    lr: float = knob(5e-5, low=1e-7, high=1.0, help="learning rate (all rungs unless `lrs` is set)")
-    lrs: tuple[float, ...] = knob((), help="per-rung learning rates, aligned with `ladder` (overrides lr)")
-    epochs: float = knob(2.0, low=0.01, high=100.0)
-    batch_size: int = knob(32, low=1, high=4096)
+    train: TrainStage = knob(TrainStage(lr=5e-5, epochs=2.0, batch_size=32),
+                             help="the fine-tuning stage of every rung (official: Adam, lr 5e-5, 2 epochs, batch "
+                                  "32, cosine, no warmup, no weight decay); train.lr is every rung's unless `lrs`")
+    lrs: tuple[float, ...] = knob((), help="per-rung learning rates, aligned with `ladder` (overrides train.lr)")
     max_length: int = knob(1024, low=8, high=8192, help="tokens; longer texts are truncated")
-    weight_decay: float = knob(0.0, low=0.0, high=1.0)
-    warmup_ratio: float = knob(0.0, low=0.0, high=1.0)
     freeze_embeddings: bool = knob(False, help="keep the token embedding fixed (a CPU speed option)")
     lora_r: int = knob(8, low=1, high=1024)
     probe_steps: int = knob(300, low=1, high=100_000, help="probe mode: full-batch Adam steps")
@@ -96,8 +94,8 @@ class W2SConfig(Config):
     SLUG = "w2s"
     PRESET_VALUES = {
         # seconds: two MiniLM rungs, a few dozen rows
-        "smoke": {"ladder": ("bow", "minilm-l1", "minilm-l2"), "n_docs": 200, "n_test": 100, "epochs": 2.0,
-                  "batch_size": 32, "max_length": 48, "lr": 1e-3, "mode": "head", "val_frac": 0.0,
+        "smoke": {"ladder": ("bow", "minilm-l1", "minilm-l2"), "n_docs": 200, "n_test": 100, "train.epochs": 2.0,
+                  "train.batch_size": 32, "max_length": 48, "train.lr": 1e-3, "mode": "head", "val_frac": 0.0,
                   "gt_domains": ("gadgets",), "ceiling_data": "d_weak", "crossfit": True, "crossfit_folds": 5},
         # 2 CPU cores, minutes, ≥ 10 seeds: Burns' structure on the tiny world's sentiment task. The weak
         # supervisors learn from a vocabulary-shifted D_gt (gadget reviews) and are judged on food reviews,
@@ -109,7 +107,7 @@ class W2SConfig(Config):
         # batched fit. Ceilings: the same recipe on D_weak's GT. Bootstrapping relabels 5-fold cross-fitted.
         # Full fine-tuning stays one override away (mode="full", ceiling_data="d_gt").
         "tiny": {"ladder": ("bow", "minilm-l2", "minilm-l3", "minilm-l4"), "n_docs": 2000, "n_test": 1000,
-                 "max_length": 64, "mode": "head", "lr": 1e-3, "epochs": 2.0, "batch_size": 32, "val_frac": 0.0,
+                 "max_length": 64, "mode": "head", "train.lr": 1e-3, "train.epochs": 2.0, "train.batch_size": 32, "val_frac": 0.0,
                  "gt_domains": ("gadgets",), "ceiling_data": "d_weak", "crossfit": True, "crossfit_folds": 5},
         # one GPU: gpt2 → gpt2-medium → gpt2-large on SciQ (also boolq, amazon_polarity, cosmos_qa)
         "colab": {"dataset": "sciq", "ladder": ("gpt2", "gpt2-medium", "gpt2-large"),
@@ -118,13 +116,13 @@ class W2SConfig(Config):
         "paper": {"dataset": "sciq",
                   "ladder": ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"),
                   "lrs": (5e-5, 5e-5, 1e-5, 1e-5),  # "lr 5e-5 for gpt2 / gpt2-medium, 1e-5 for larger models"
-                  "batch_size": 32,  # "batch_size = 32"
-                  "epochs": 2.0,  # "epochs = 2"
+                  "train.batch_size": 32,  # "batch_size = 32"
+                  "train.epochs": 2.0,  # "epochs = 2"
                   "n_docs": 20000,  # "n_docs = 20000" (10k D_gt / 10k D_weak)
                   "n_test": 10000,  # "n_test_docs = 10000"
                   "max_length": 1024,  # "max_ctx = 1024"
                   "val_frac": 0.0,  # the official code trains on all of D_gt / D_weak
-                  "mode": "full", "weight_decay": 0.0, "warmup_ratio": 0.0},  # Adam, cosine, no warmup
+                  "mode": "full", "train.weight_decay": 0.0, "train.warmup_ratio": 0.0},  # Adam, cosine, no warmup
     }
 
     def __post_init__(self) -> None:
@@ -138,7 +136,7 @@ class W2SConfig(Config):
 
     # -- derived ------------------------------------------------------------------------------
     def lr_of(self, model: str) -> float:
-        return self.lrs[self.ladder.index(model)] if self.lrs and model in self.ladder else self.lr
+        return self.lrs[self.ladder.index(model)] if self.lrs and model in self.ladder else self.train.lr
 
     def loss_params(self) -> tuple[tuple[str, Any], ...]:
         if self.loss in ("logconf", "entropy"):
@@ -151,8 +149,7 @@ class W2SConfig(Config):
         from w2s_lib.train.classifier import TrainArgs
 
         return TrainArgs(
-            lr=self.lr_of(model), epochs=self.epochs, batch_size=self.batch_size, max_length=self.max_length,
-            weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio, head=self.head,
+            stage=dataclasses.replace(self.train, lr=self.lr_of(model)), max_length=self.max_length, head=self.head,
             # mode='head' never trains through TrainArgs (generalization.frozen does); a cached fit of its config
             # is the nearest cached mode, a head on frozen features
             mode="probe" if self.mode == "head" else self.mode,
@@ -375,7 +372,8 @@ def run_fit(fc: FitConfig, force: bool = False) -> Artifact:
     from w2s_lib.train.classifier import TrainArgs, train_classifier
 
     def compute(out_dir: Path) -> dict:
-        args = TrainArgs(**{**fc.args, "answer_tokens": tuple(fc.args["answer_tokens"]),
+        args = TrainArgs(**{**fc.args, "stage": TrainStage(**fc.args["stage"]),
+                            "answer_tokens": tuple(fc.args["answer_tokens"]),
                             "loss_params": tuple(tuple(p) for p in fc.args["loss_params"]),
                             "eval_batch_size": fc.eval_batch_size})
         if args.mode == "probe" and (data.get_spec(fc.dataset).task == "preference" or fc.pairing == "twins"):
@@ -393,8 +391,8 @@ def run_fit(fc: FitConfig, force: bool = False) -> Artifact:
             if args.mode == "probe":
                 raise W2SError("generative finetuning changes the backbone; use mode='full' or 'lora', not 'probe'")
             text = task_text(rows["gt_train"], rows["weak_train"])
-            backbone = generative_finetune(fc.model, text, fc.generative_epochs, args.lr, fc.seed, args.head,
-                                           max_length=args.max_length, batch_size=args.batch_size)
+            backbone = generative_finetune(fc.model, text, fc.generative_epochs, args.stage.lr, fc.seed, args.head,
+                                           max_length=args.max_length, batch_size=args.stage.batch_size)
         if args.mode == "probe" and "text_b" in train_rows.column_names:
             raise W2SError("comparisons (text pairs) train the model itself: use mode='full' or 'lora', not 'probe'")
         lookup = _pool_features(fc, args) if args.mode == "probe" and _pool_pays(fc) else None
@@ -700,14 +698,14 @@ def _json(obj) -> str:
 #: read facts out, its next-token path could). Colab / paper: the gpt2 ladder; the knowledge task is SciQ
 #: with the official linear head, reward modelling Anthropic HH helpful pairs (the paper's ChatGPT
 #: comparison data are not public).
-_TINY_GPT = {"mode": "full", "head": "loglik", "lr": 2e-4, "epochs": 2.0, "batch_size": 32, "max_length": 64,
+_TINY_GPT = {"mode": "full", "head": "loglik", "train.lr": 2e-4, "train.epochs": 2.0, "train.batch_size": 32, "max_length": 64,
              "n_docs": 400, "n_test": 300, "freeze_embeddings": True,
              # not the sentiment ladder's vocabulary-shifted setup (tiny/smoke presets): official splits and ceilings
              "gt_domains": (), "ceiling_data": "d_gt", "crossfit": False, "val_frac": 0.1}
 COMPARISON_TASKS: dict[str, dict[str, dict[str, Any]]] = {
     "knowledge": {
         "smoke": {**_TINY_GPT, "dataset": "tiny_facts", "pairing": "twins", "ladder": ("tinygpt-xs", "tinygpt-s"),
-                  "n_docs": 40, "n_test": 30, "epochs": 1.0, "batch_size": 8, "lr": 1e-3},
+                  "n_docs": 40, "n_test": 30, "train.epochs": 1.0, "train.batch_size": 8, "train.lr": 1e-3},
         "tiny": {**_TINY_GPT, "dataset": "tiny_facts", "pairing": "twins",
                  "ladder": ("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l")},
         "colab": {},  # the preset's own SciQ on gpt2 → gpt2-medium → gpt2-large, linear head
@@ -715,11 +713,11 @@ COMPARISON_TASKS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "reward": {
         "smoke": {**_TINY_GPT, "dataset": "tiny_helpful", "ladder": ("tinygpt-xs", "tinygpt-s"),
-                  "n_docs": 40, "n_test": 30, "epochs": 1.0, "batch_size": 8, "lr": 1e-3},
+                  "n_docs": 40, "n_test": 30, "train.epochs": 1.0, "train.batch_size": 8, "train.lr": 1e-3},
         "tiny": {**_TINY_GPT, "dataset": "tiny_helpful", "ladder": ("tinygpt-xs", "tinygpt-s", "tinygpt-m")},
         "colab": {"dataset": "hh_helpful", "head": "loglik", "n_docs": 4000, "n_test": 1000, "max_length": 512},
         "paper": {"dataset": "hh_helpful", "head": "loglik",
-                  "epochs": 1.0, "lrs": (), "lr": 1e-5},  # RM: 1 epoch, lr 1e-5 (Yang et al.'s RM setting)
+                  "train.epochs": 1.0, "lrs": (), "train.lr": 1e-5},  # RM: 1 epoch, lr 1e-5 (Yang et al.'s RM setting)
     },
 }
 

@@ -332,7 +332,7 @@ def _plan_10(preset: str, p: dict) -> list[Task]:
     cfg, seeds = _w2s_cfg(preset, p), p["seeds"]
     tasks = _ladder_table_plan(cfg, seeds) + ladder_plan(cfg, seeds)
     if cfg.mode == "head":  # the mechanism-off arm and the lr 1e-2 check (notebook 10, head mode only)
-        tasks += ladder_plan(cfg.replace(strong_init="random"), seeds) + ladder_plan(cfg.replace(lr=1e-2), seeds)
+        tasks += ladder_plan(cfg.replace(strong_init="random"), seeds) + ladder_plan(cfg.replace(train={"lr": 1e-2}), seeds)
     return dedupe(tasks)
 
 

@@ -48,6 +48,7 @@ import torch
 from torch import nn
 from transformers import Trainer
 
+from w2s_lib.core.config import TrainStage
 from w2s_lib.core.errors import W2SError, unknown
 from w2s_lib.core.numerics import LossGuard, guard_trainer, lr_hint
 from w2s_lib.train.losses import get_loss
@@ -64,13 +65,11 @@ class TrainArgs:
     """Hyperparameters of one classifier training run (all of them change results except batch sizes
     for prediction)."""
 
-    lr: float = 5e-5  # official: 5e-5 for gpt2 / gpt2-medium, 1e-5 for larger models
-    epochs: float = 2.0  # official: 2
-    batch_size: int = 32  # official: 32
+    # official: lr 5e-5 for gpt2 / gpt2-medium, 1e-5 for larger models; 2 epochs; batch 32; Adam, i.e. no
+    # weight decay; no warmup
+    stage: TrainStage = TrainStage(lr=5e-5, epochs=2.0, batch_size=32, weight_decay=0.0, warmup_ratio=0.0)
     max_length: int = 1024  # official: max context 1024
-    weight_decay: float = 0.0  # official: Adam, i.e. no weight decay
     scheduler: str = "cosine"  # official: cosine decay
-    warmup_ratio: float = 0.0  # official: no warmup
     dropout: float = 0.0  # official: dropout off
     mode: str = "full"
     head: str = "linear"
@@ -366,14 +365,14 @@ def training_arguments(args: TrainArgs, seed: int, out_dir: str, n_rows: int):
     use_cuda = torch.cuda.is_available()
     return TrainingArguments(
         output_dir=out_dir,
-        learning_rate=args.lr,
-        num_train_epochs=args.epochs,
-        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.stage.lr,
+        num_train_epochs=args.stage.epochs,
+        per_device_train_batch_size=args.stage.batch_size,
         per_device_eval_batch_size=args.eval_batch_size,
-        weight_decay=args.weight_decay,
+        weight_decay=args.stage.weight_decay,
         optim="adamw_torch",
         lr_scheduler_type=args.scheduler,
-        warmup_steps=int(round(args.warmup_ratio * math.ceil(n_rows / args.batch_size) * args.epochs)),
+        warmup_steps=int(round(args.stage.warmup_ratio * math.ceil(n_rows / args.stage.batch_size) * args.stage.epochs)),
         train_sampling_strategy="group_by_length" if args.group_by_length else "random",
         length_column_name="length",
         remove_unused_columns=False,
@@ -455,7 +454,7 @@ def _fit_probe(name: str, texts: list[str], soft_labels, args: TrainArgs, seed: 
     head = nn.Linear(x.shape[1], 2)
     nn.init.zeros_(head.weight)
     nn.init.zeros_(head.bias)
-    opt = torch.optim.Adam(head.parameters(), lr=args.probe_lr, weight_decay=args.weight_decay)
+    opt = torch.optim.Adam(head.parameters(), lr=args.probe_lr, weight_decay=args.stage.weight_decay)
     loss_fn = get_loss(args.loss, **dict(args.loss_params))
     log, guard = [], LossGuard(lr_hint("probe_lr", args.probe_lr))
     for step in range(args.probe_steps):
@@ -510,7 +509,7 @@ def train_classifier(name: str, texts: list, soft_labels, args: TrainArgs = OFFI
             processing_class=tok,
             w2s_loss=get_loss(args.loss, **dict(args.loss_params)),
         )
-        quiet(guard_trainer(trainer, lr_hint("lr", args.lr)))
+        quiet(guard_trainer(trainer, lr_hint("train.lr", args.stage.lr)))
         trainer.train()
     model.eval()
     return FittedClassifier(name, args, model=model, tokenizer=tok, losses=trainer.loss_log,
