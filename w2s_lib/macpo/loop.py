@@ -12,7 +12,9 @@ Weak teachers and strong students learn from each other over iterations:
    - every agent samples one response per alignment prompt (:func:`generate_step`);
    - **mutual positive behaviour augmentation** — the agent's positive for a prompt is the response of
      another agent with the *lowest perplexity under the learning agent* (:func:`select_positives`):
-     unfamiliar to its own sampling, but plausible to it;
+     unfamiliar to its own sampling, but plausible to it. With ``positive_pool="cross"`` (default) the
+     candidates cross the weak/strong line (:func:`candidates`): students choose among the teachers'
+     samples, teachers among the students' samples drawn after the students' update (students train first);
    - **hard negative behaviour construction** — a copy of the agent is fine-tuned by SFT on the negative data (half A's *rejected* responses); its samples are the
      agent's familiar negative behaviour (:func:`negative_step`);
    - DPO (TRL, :func:`w2s_lib.train.preference.dpo_train`) of the agent on (positive, negative) pairs.
