@@ -85,7 +85,8 @@ def test_resume_after_a_kill_mid_iteration(micro, monkeypatch):
     monkeypatch.setattr(preference, "dpo_train", killing)
     with pytest.raises(KeyboardInterrupt):
         macpo.run(cfg)
-    first = macpo.agent_step(cfg, cfg.agents[0], 1)  # finished before the kill: loaded, not retrained
+    order = (*cfg.students, *cfg.teachers)  # students train first in each iteration
+    first = macpo.agent_step(cfg, order[0], 1)  # finished before the kill: loaded, not retrained
     assert calls["n"] == 2
     counted = {"n": 0}
 
@@ -97,7 +98,7 @@ def test_resume_after_a_kill_mid_iteration(micro, monkeypatch):
     rows = macpo.run(cfg)
     # iteration 1 of agent 0 was cached; the rest of the 2 agents × 2 iterations ran now
     assert counted["n"] == len(cfg.agents) * cfg.iterations - 1
-    assert macpo.agent_step(cfg, cfg.agents[0], 1).path == first.path
+    assert macpo.agent_step(cfg, order[0], 1).path == first.path
     assert len(rows) == len(cfg.agents) * (cfg.iterations + 1)
 
 
@@ -168,8 +169,9 @@ def test_resume_does_not_redo_finished_iterations(micro, monkeypatch):
     assert log.count("dpo") == len(cfg.agents)  # iteration 2 only
     assert {a: macpo.agent_step(cfg, a, 1).path.stat().st_mtime_ns for a in cfg.agents} == done
     # iteration 2's samples of every agent and the first agent's negatives were cached before the kill:
-    # what is sampled now is the other agents' negatives and the evaluation of each agent trained now
-    assert log.count("gen") == 2 * len(cfg.agents) - 1
+    # what is sampled now is the other agents' negatives, the evaluation of each agent trained now and the
+    # students' samples after their update (the teachers' positives: positive_pool="cross")
+    assert log.count("gen") == 2 * len(cfg.agents) - 1 + len(cfg.students)
     assert [r["iteration"] for r in rows] == [0] * len(cfg.agents) + [1] * len(cfg.agents) + [2] * len(cfg.agents)
 
 
@@ -259,6 +261,21 @@ def test_macpo_tasks_have_unique_prompts_balance_and_unaligned_replies():
     assert all(S.is_harmful_request(r["prompt"]) == r["harmful"] for r in harm)
     helpful = T.helpful_v2_rows(0, "train")
     assert all(S.helpfulness(r["prompt"], r["unaligned"], 0) <= 0.2 for r in helpful)  # non-answers
+
+
+def test_cross_pool_students_learn_from_teachers_and_teachers_from_updated_students(micro):
+    cfg = _cfg(seed=17)
+    teacher, student = cfg.teachers[0], cfg.students[0]
+    assert set(macpo.candidates(cfg, student, 1)) == set(cfg.teachers)
+    assert macpo.candidates(cfg, student, 1)[teacher] == macpo.generate_step(cfg, teacher, 1)
+    # a teacher's candidates are the students' samples after the students' own update of this iteration
+    assert set(macpo.candidates(cfg, teacher, 1)) == set(cfg.students)
+    assert macpo.candidates(cfg, teacher, 1)[student] == macpo.generate_step(cfg, student, 2)
+    pairs = [json.loads(line) for line in (macpo.agent_step(cfg, teacher, 1).path / "pairs.jsonl").read_text().splitlines()]
+    assert pairs and {p["source"] for p in pairs} == {student}
+    # "all": every other agent's samples of the iteration
+    assert macpo.candidates(cfg.replace(positive_pool="all"), teacher, 1) == {student: macpo.generate_step(
+        cfg.replace(positive_pool="all"), student, 1)}
 
 
 def test_random_control_shares_the_other_agents_and_changes_only_the_selection(micro):

@@ -12,7 +12,9 @@ Weak teachers and strong students learn from each other over iterations:
    - every agent samples one response per alignment prompt (:func:`generate_step`);
    - **mutual positive behaviour augmentation** — the agent's positive for a prompt is the response of
      another agent with the *lowest perplexity under the learning agent* (:func:`select_positives`):
-     unfamiliar to its own sampling, but plausible to it;
+     unfamiliar to its own sampling, but plausible to it. With ``positive_pool="cross"`` (default) the
+     candidates cross the weak/strong line (:func:`candidates`): students choose among the teachers'
+     samples, teachers among the students' samples drawn after the students' update (students train first);
    - **hard negative behaviour construction** — a copy of the agent is fine-tuned by SFT on the negative data (half A's *rejected* responses); its samples are the
      agent's familiar negative behaviour (:func:`negative_step`);
    - DPO (TRL, :func:`w2s_lib.train.preference.dpo_train`) of the agent on (positive, negative) pairs.
@@ -94,6 +96,10 @@ class MACPOConfig(Config):
     dpo_lr: float = knob(5e-4, low=0.0)
     dpo_epochs: float = knob(2.0, low=0.0)
     batch_size: int = knob(16, low=1)
+    positive_pool: str = knob("cross", choices=("cross", "all"),
+                              help="cross (the paper's 'learn from each other'): a student's positives come from the "
+                                   "teachers' samples, a teacher's from the students' samples after their update in the "
+                                   "same iteration; all: any other agent's samples of the iteration")
     refresh_negative: bool = knob(False, help="re-derive the negative copy from the current agent every iteration (else once, from the initial agent)")
     activation_checkpointing: bool = knob(False, help="recompute activations in backward (TRL's default; saves GPU memory, "
                                           "costs ~25% more time on the tiny CPU models)", affects_result=False)
@@ -255,11 +261,12 @@ def perplexities(model, tok, prompt: str, responses: list[str]) -> list[float]:
 def select_positives(ppl: dict[str, list[float]], responses: dict[str, list[str]], learner: str) -> list[tuple[str, str]]:
     """Per prompt, the (agent, response) of the *other* agent whose response has the lowest perplexity under
     ``learner``. ``ppl[a][i]`` is the perplexity of agent a's response i under the learner; ties go to the
-    first agent in order; ("", "") where no other agent has a non-empty response."""
+    first agent in order; ("", "") where no other agent has a non-empty response. ``responses`` may omit
+    the learner (only its candidates: :func:`candidates`)."""
     others = [a for a in responses if a != learner]
     if not others:
         raise W2SError("MACPO needs at least two agents: positives come from the other agents")
-    n = len(responses[learner])
+    n = len(responses[others[0]])
     chosen = []
     for i in range(n):
         cands = [(ppl[a][i], k, a) for k, a in enumerate(others) if responses[a][i].strip() and math.isfinite(ppl[a][i])]
@@ -269,6 +276,26 @@ def select_positives(ppl: dict[str, list[float]], responses: dict[str, list[str]
         _, _, best = min(cands)
         chosen.append((best, responses[best][i]))
     return chosen
+
+
+def candidates(cfg: MACPOConfig, agent: str, iteration: int) -> dict[str, list[str]]:
+    """The responses ``agent``'s positives are chosen from at ``iteration``: other agent → one sample per
+    alignment prompt.
+
+    ``positive_pool="cross"`` (default), the paper's mutual augmentation read as teachers and students
+    learning *from each other*: a student chooses among the weak teachers' samples (drawn by the teachers
+    as they stood after iteration − 1); a teacher chooses among the strong students' samples drawn *after*
+    the students' own update of this iteration (:func:`generate_step` at iteration + 1, the same cached
+    samples the students' next iteration uses), so what the students have just learned reaches the
+    teachers in the same iteration. A weak teacher never takes another weak teacher's answer (the
+    diagnostic of chapter 30: ``tinygpt-s`` took 75–90% of its positives from the weaker ``tinygpt-xs`` and
+    lost half its reward). ``"all"``: every other agent's samples of this iteration."""
+    others = [a for a in cfg.agents if a != agent]
+    if cfg.positive_pool == "all":
+        return {a: generate_step(cfg, a, iteration) for a in others}
+    if agent in cfg.students:
+        return {a: generate_step(cfg, a, iteration) for a in cfg.teachers}
+    return {a: generate_step(cfg, a, iteration + 1) for a in cfg.students}
 
 
 def _agent_dir(cfg: MACPOConfig, agent: str, iteration: int) -> str:
@@ -390,10 +417,10 @@ def build_pairs(cfg: MACPOConfig, agent: str, iteration: int, model, tok,
         raise W2SError(f"selection must be one of {POSITIVES}, got {selection!r}")
     _, half_b, _ = splits(cfg)
     prompts = half_b["prompt"]
-    responses = {a: generate_step(cfg, a, iteration) for a in cfg.agents}
+    responses = candidates(cfg, agent, iteration)
     negatives = negative_step(cfg, agent, iteration)
-    ppl = {a: [math.inf] * len(prompts) for a in cfg.agents}
-    others = [a for a in cfg.agents if a != agent]
+    others = list(responses)
+    ppl = {a: [math.inf] * len(prompts) for a in others}
     if selection == "random":
         rng = np.random.default_rng([cfg.seed, iteration, 7])
         for a in others:
@@ -481,7 +508,7 @@ def agent_step(cfg: MACPOConfig, agent: str, iteration: int, force: bool = False
     def fit_with_sources(model, tok, out):
         model, info = fit(model, tok, out)
         sources = [json.loads(line)["source"] for line in (out / "pairs.jsonl").read_text().splitlines()]
-        info["positive_sources"] = {a: sources.count(a) for a in cfg.agents if a != agent}
+        info["positive_sources"] = {a: sources.count(a) for a in candidates(cfg, agent, iteration)}
         return model, info
 
     step = "train" if selection == "perplexity" else f"train_{selection}"
@@ -494,7 +521,7 @@ def run(cfg: MACPOConfig) -> list[dict]:
     for agent in cfg.agents:
         rows.append({"seed": cfg.seed, "task": cfg.task, "iteration": 0, **init_agent(cfg, agent).result})
     for t in range(1, cfg.iterations + 1):
-        for agent in cfg.agents:
+        for agent in (*cfg.students, *cfg.teachers):  # students first: with the cross pool, teachers learn from them
             r = agent_step(cfg, agent, t).result
             rows.append({"seed": cfg.seed, "task": cfg.task, **r})
     return rows
