@@ -81,7 +81,10 @@ class DeceptionConfig(Config):
     hidden: int = knob(32, low=0, high=4096, help="reward head's hidden units (0 = linear)")
     steps: int = knob(400, low=1, high=100_000, help="full-batch Adam steps per reward head")
     lr: float = knob(0.01, low=1e-6, high=10.0)
-    weight_decay: float = knob(1e-4, low=0.0, high=1.0)
+    weight_decay: float = knob(1e-2, low=0.0, high=1.0,
+                               help="Adam's L2 penalty of every reward head; chosen on the weak rung's held-out "
+                                    "GT log-loss (2-fold on D_gt: 1e-4 → 0.97, overfit and confidently wrong on "
+                                    "people it never saw; 1e-2 → 0.45; 1e-1 → 0.61)")
     max_length: int = knob(64, low=8, high=4096, help="prompt + reply tokens (longer texts keep their end)")
     data_seed: int = knob(0, low=0, help="seeds the row sampling of the loaders; the tiny world is one per "
                                          "process (W2S_WORLD_SEED)")
