@@ -154,6 +154,20 @@ def test_pipeline_smoke(monkeypatch):
     assert set(D.claim_values(df, control=True)) == set(vals)
     again = D.run_seeds(cfg, [0], progress=False)  # cached
     assert again.equals(df)
+    areas = D.area_flips(cfg, [0])
+    assert set(areas.area) == set(D.AREAS) and set(areas.method) == {"direct", "bootstrap"}
+    for (strong, method, setting), g in areas.groupby(["strong", "method", "setting"]):
+        assert g.pairs.sum() == 40  # the four areas cut the test set
+        r = df[(df.strong == strong) & (df.method == method) & (df.setting == setting)].iloc[0]
+        assert g.flips.sum() == r.n_flipped and g[g.area == "S_k ∩ W_uk"].flips.item() == r.n_flipped_in_area
+    stats = D.run_deception(cfg.replace(seed=0))["label_stats"]
+    assert set(stats) == {"weak", "intermediate"} and set(stats["weak"]) == {"weak knows", "weak does not"}
+
+
+def test_label_stats_by_hand():
+    s = D._label_stats([0.9, 0.2, 0.6, 0.5], [True, True, False, False])
+    assert s["weak knows"] == {"accuracy": 0.5, "confidence": pytest.approx(0.35)}
+    assert s["weak does not"] == {"accuracy": 1.0, "confidence": pytest.approx(0.05)}
 
 
 def test_claim_values_use_the_excess_by_hand():

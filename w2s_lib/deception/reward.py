@@ -80,7 +80,10 @@ class DeceptionConfig(Config):
     hidden: int = knob(32, low=0, high=4096, help="reward head's hidden units (0 = linear)")
     steps: int = knob(400, low=1, high=100_000, help="full-batch Adam steps per reward head")
     lr: float = knob(0.01, low=1e-6, high=10.0)
-    weight_decay: float = knob(1e-4, low=0.0, high=1.0)
+    weight_decay: float = knob(1e-2, low=0.0, high=1.0,
+                               help="Adam's L2 penalty of every reward head; chosen on the weak rung's held-out "
+                                    "GT log-loss (2-fold on D_gt: 1e-4 → 0.97, overfit and confidently wrong on "
+                                    "people it never saw; 1e-2 → 0.45; 1e-1 → 0.61)")
     max_length: int = knob(64, low=8, high=4096, help="prompt + reply tokens (longer texts keep their end)")
     data_seed: int = knob(0, low=0, help="seeds the row sampling of the loaders; the tiny world is one per "
                                          "process (W2S_WORLD_SEED)")
@@ -458,6 +461,7 @@ def run_deception(cfg: DeceptionConfig, force: bool = False) -> Artifact:
         H = {m: tables[m].pair(conflict) for m in models}
         kw = dict(hidden=cfg.hidden, steps=cfg.steps, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed)
         probs: dict[str, np.ndarray] = {}
+        label_stats: dict = {}
 
         def student(m, targets, setting):
             hc, hr = H[m] if setting == "implicit" else (None, None)
@@ -487,6 +491,9 @@ def run_deception(cfg: DeceptionConfig, force: bool = False) -> Artifact:
                 if cfg.intermediate:
                     mid, strong = cfg.intermediate, cfg.ladder[-1]
                     mid_labels = reward_proba(student(mid, labels, "none"), *X[mid, "weak"])  # no conflict
+                    if method == "direct":
+                        label_stats = {"weak": _label_stats(weak_labels, weak_known_train),
+                                       "intermediate": _label_stats(mid_labels, weak_known_train)}
                     for setting in SETTINGS:
                         probs[f"{method.replace('direct', 'bootstrap').replace('control', 'control-bootstrap')}"
                               f"|{strong}|{setting}"] = test_proba(strong, student(strong, mid_labels, setting))
@@ -494,11 +501,52 @@ def run_deception(cfg: DeceptionConfig, force: bool = False) -> Artifact:
         return {"rows": score_rows(cfg, probs), "n_conflict": len(conflict),
                 "conflict_kinds": {k: sum(c["kind"] == k for c in conflict) for k in {c["kind"] for c in conflict}},
                 "weak_label_acc": float(np.mean(weak_labels >= 0.5)),
-                "weak_known_train": float(weak_known_train.mean()),
+                "weak_known_train": float(weak_known_train.mean()), "label_stats": label_stats,
                 "gt_acc": {m: float(np.mean(probs[f"gt|{m}"] >= 0.5)) for m in models},
                 "known": {m: float(np.mean(probs[f"known|{m}"])) for m in models}}
 
     return load_or_run(cfg, compute, force=force)
+
+
+def _label_stats(labels, weak_known) -> dict:
+    """Accuracy (``M ≥ 0.5``; GT is 1 on every pair) and confidence (mean ``|M − 0.5|``) of soft labels on
+    D_weak, where the weak rung knows the fact and where it does not."""
+    labels, weak_known = np.asarray(labels, float), np.asarray(weak_known, bool)
+    return {area: {"accuracy": float(np.mean(labels[m] >= 0.5)) if m.any() else float("nan"),
+                   "confidence": float(np.mean(np.abs(labels[m] - 0.5))) if m.any() else float("nan")}
+            for area, m in (("weak knows", weak_known), ("weak does not", ~weak_known))}
+
+
+AREAS = ("S_k ∩ W_uk", "S_k ∩ W_k", "S_uk ∩ W_uk", "S_uk ∩ W_k")
+
+
+def area_flips(cfg, seeds, methods=("direct", "bootstrap"), runner=None) -> "pd.DataFrame":  # noqa: F821
+    """Where the conflicts' flips land: per seed, strong rung, method, conflict setting and knowledge area
+    (:data:`AREAS`), the area's test pairs, the no-conflict student's aligned share there, the flips and the
+    flip rate among its aligned pairs. Reads the runs' ``probs.npz`` (``runner`` as :func:`run_seeds`)."""
+    import pandas as pd
+
+    runner = runner or run_deception
+    weak, rows = cfg.ladder[0], []
+    for seed in seeds:
+        z = np.load(runner(cfg.replace(seed=seed)).path / "probs.npz")
+        wk = z[f"known|{weak}"]
+        for strong in cfg.ladder[1:]:
+            sk = z[f"known|{strong}"]
+            masks = dict(zip(AREAS, (sk & ~wk, sk & wk, ~sk & ~wk, ~sk & wk)))
+            for method in methods:
+                if f"{method}|{strong}|none" not in z:
+                    continue
+                a0 = z[f"{method}|{strong}|none"] >= 0.5
+                for setting in CONFLICTS:
+                    flipped = a0 & ~(z[f"{method}|{strong}|{setting}"] >= 0.5)
+                    for area, m in masks.items():
+                        rows.append({"seed": seed, "strong": strong, "method": method, "setting": setting,
+                                     "area": area, "pairs": int(m.sum()), "area_share": float(m.mean()),
+                                     "aligned_no_conflict": float(a0[m].mean()) if m.any() else float("nan"),
+                                     "flips": int((flipped & m).sum()),
+                                     "flip_rate": float(flipped[m & a0].mean()) if (m & a0).any() else float("nan")})
+    return pd.DataFrame(rows)
 
 
 def score_rows(cfg, probs: dict[str, np.ndarray]) -> list[dict]:
