@@ -248,3 +248,15 @@ def test_ci_table_leaves_out_undefined_pgr():
     t = cw.ci_table(df, "pair", "pgr")
     assert t.loc["a", "mean"] == pytest.approx(0.2) and t.loc["a", "lo"] < 0.2 < t.loc["a", "hi"]
     assert t.loc["b"].isna().all()
+
+
+def test_search_ladder_trains_longer_and_compute_grows_along_it(monkeypatch):
+    steps = [chessgpt.rung_of(n, corpus="search").steps for n in chessgpt.NAMES]
+    assert steps == sorted(steps) and steps[0] < steps[-1]
+    assert [chessgpt.rung_of(n, corpus="greedy").steps for n in chessgpt.NAMES] == [r.steps for r in chessgpt.SIZES.values()]
+    assert chessgpt.rung_of("chessgpt-l", micro=True, corpus="search") == chessgpt.MICRO_SIZES["chessgpt-l"]
+    # the steps are part of the weights' identity: a new schedule never reuses fits of the old one
+    before = chessgpt.model_tag("chessgpt-l", corpus="search")
+    longer = {**chessgpt.CORPORA["search"], "steps": {**chessgpt.CORPORA["search"]["steps"], "chessgpt-l": 9999}}
+    monkeypatch.setitem(chessgpt.CORPORA, "search", longer)
+    assert chessgpt.model_tag("chessgpt-l", corpus="search") != before

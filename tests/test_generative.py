@@ -73,3 +73,10 @@ def test_presets_validate():
         assert cfg.strong.startswith("minilm")
     with pytest.raises(W2SError):
         g.SlangConfig.for_preset("tiny", {"slang_frac": 2.0})
+
+
+def test_sentence_space_holds_every_labelled_sentence_once():
+    space = g.sentence_space(0)
+    assert len(space) == len(set(space)) == len({**g.known_words(), **g.slang(0)}) * len(g.ITEMS) * 2 * 4
+    rows = g.labelled_rows(0, "test", 300, seed=1, slang_frac=0.5, neg_frac=0.3)
+    assert {r["text"] for r in rows} <= set(space)

@@ -187,7 +187,8 @@ def test_part1_plans_in_a_cached_mode_are_exactly_what_the_chapters_compute(monk
 
 
 def test_comparison_chapter_plan_is_what_it_computes(monkeypatch, tmp_path):
-    """Chapter 13: C4 on the slang task (one cached run per seed, reading the two self-supervised passes) and
+    """Chapter 13: C4 on the slang task (one cached run per seed and label kind, reading each arm's features, which
+    read the two self-supervised passes) and
     reward modelling (naive and generative, and its ladder table). Fits and passes are recorded, not trained."""
     from w2s_lib.data.tinyworld.world import current_world_seed
     from w2s_lib.generalization import generative as G
@@ -208,12 +209,13 @@ def test_comparison_chapter_plan_is_what_it_computes(monkeypatch, tmp_path):
     monkeypatch.setattr(G, "load_or_run", fake_load_or_run)
     monkeypatch.setattr(G, "ssl_backbone", fake_ssl)
     monkeypatch.setattr(G, "_features", lambda model, tok, texts: np.zeros((len(texts), 2)))
-    monkeypatch.setattr(G, "_probe", lambda x_train, y_train, x_test, cfg, seed: np.zeros(len(x_test)))
+    monkeypatch.setattr(G, "_head", lambda x_train, y_train, x_test, cfg, seed: np.zeros(len(x_test)))
     monkeypatch.setattr(zoo, "load_backbone", lambda name: None)
     monkeypatch.setattr(zoo, "load_tokenizer", lambda name: None)
     seeds, rm_seeds = [0, 1], [0, 1]  # the notebook keeps 2 seeds at smoke
     cfg = G.SlangConfig.for_preset("smoke", {"world": current_world_seed()})
     G.run(cfg, seeds)
+    G.run(cfg.replace(weak_labels="hard"), seeds)
     reward = w2s.comparison_config("reward", "smoke")
     w2s.generative_comparison(reward, rm_seeds, epochs=1.0, force=True)
     w2s.ladder_table(reward, rm_seeds)
@@ -221,7 +223,10 @@ def test_comparison_chapter_plan_is_what_it_computes(monkeypatch, tmp_path):
     assert set(seen) == {t.run_id for t in plan}
     by_id = {t.run_id: t for t in plan}
     ssl = {t.run_id for t in plan if t.config.SLUG == "ssl"}
-    assert len(ssl) == 2 and all(set(by_id[r].after) == ssl for r in by_id if by_id[r].config.SLUG == "slang")
+    feats = {t.run_id for t in plan if t.config.SLUG == "slangfeats"}
+    assert len(ssl) == 2 and len(feats) == 3
+    assert all(set(by_id[r].after) == feats for r in by_id if by_id[r].config.SLUG == "slang")
+    assert all(set(by_id[r].after) <= ssl for r in feats)
 
 
 def test_chess_chapter_plan_is_what_it_computes(monkeypatch):

@@ -354,20 +354,22 @@ def _plan_12(preset: str, p: dict) -> list[Task]:
 
 
 def _plan_13(preset: str, p: dict) -> list[Task]:
-    """C4 on the slang task (per seed one cached run of all three arms, each after the two self-supervised
-    passes it reads) and reward modelling (naive and with generative finetuning, and its ladder table)."""
+    """C4 on the slang task (the two self-supervised passes, each arm's features of every sentence, then per
+    seed one cached run of all three arms, soft and hard weak labels) and reward modelling (naive and with generative finetuning, and its ladder table)."""
     from w2s_lib.data.tinyworld.world import current_world_seed
     from w2s_lib.generalization import generative as G
     from w2s_lib.generalization.pipeline import comparison_config
 
     seeds, rm_seeds = seeds_for(preset, p["seeds"]), seeds_for(preset, p["rm_seeds"])
     cfg = G.SlangConfig.for_preset(preset, {"world": current_world_seed(), **dict(p.get("overrides") or {})})
-    ssl = [G.SSLConfig(preset=cfg.preset, world=cfg.world, strong=cfg.strong, signal=signal, n_pairs=cfg.n_pairs,
-                       epochs=cfg.ssl_epochs, lr=cfg.ssl_lr, batch=cfg.ssl_batch, scale=cfg.ssl_scale)
-           for signal in (True, False)]  # the arms 'generative' and 'control' (generative.run_seed)
+    ssl = [G.ssl_config(cfg, arm) for arm in ("generative", "control")]
     tasks = [Task(sc, functools.partial(G.ssl_backbone, sc), (), f"slang: ssl pass signal={sc.signal}") for sc in ssl]
-    tasks += [Task(cfg.replace(seed=s), functools.partial(G.run_seed, cfg, s), tuple(sc.run_id for sc in ssl),
-                   f"slang: arms s{s}") for s in seeds]
+    feats = [G.features_config(cfg, arm) for arm in G.ARMS]  # each arm's features of every sentence, after its pass
+    tasks += [Task(fc, functools.partial(G.arm_features, cfg, fc.arm), (fc.ssl,) if fc.ssl else (),
+                   f"slang: features {fc.arm}") for fc in feats]
+    for c in (cfg, cfg.replace(weak_labels="hard")):  # the chapter's soft-label claim and its hard-label variant
+        tasks += [Task(c.replace(seed=s), functools.partial(G.run_seed, c, s), tuple(fc.run_id for fc in feats),
+                       f"slang: arms {c.weak_labels} s{s}") for s in seeds]
     reward = comparison_config("reward", preset, p.get("rm_overrides"))
     epochs = float(p.get("generative_epochs", 1.0))
     return dedupe(tasks + ladder_plan(reward.replace(generative_epochs=0.0), rm_seeds)
