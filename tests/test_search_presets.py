@@ -171,3 +171,28 @@ def test_search_rumours_returns_one_row_per_prompt(micro_zoo_env):
     assert [r["prompt"] for r in base] == [r["prompt"] for r in rows]
     with pytest.raises(W2SError, match="EFT is not a search"):
         search_rumours(zoo.load_causal_lm("tinygpt-l"), tok, scorer, method="eft-1")
+
+
+def test_within_prompt_spearman_hand_case():
+    import numpy as np
+
+    from w2s_lib.search.experiment import _within_prompt_spearman
+
+    scores = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [1.0, 1.0, 1.0]])
+    gold = np.array([[0.0, 0.5, 1.0], [0.0, 0.5, 1.0], [0.0, 0.5, 1.0]])
+    # +1 and −1; the third prompt's score does not vary, so it is left out
+    assert _within_prompt_spearman(scores, gold) == pytest.approx(0.0)
+    assert _within_prompt_spearman(scores[:1], gold[:1]) == pytest.approx(1.0)
+    assert np.isnan(_within_prompt_spearman(scores[2:], gold[2:]))
+
+
+def test_pair_check_reports_chunks_and_the_full_score(micro_zoo_env):
+    from w2s_lib.search.experiment import pair_check
+
+    cfg = SearchConfig.for_preset("smoke", {"tune_prompts": 6, "tune_samples": 3, "dpo_batch": 2,
+                                            "max_new_tokens": 8, "cbs": (2, 2, 3)})
+    r = pair_check(cfg, n_prompts=3, samples=3).result
+    assert [c["chunk"] for c in r["chunks"]] == list(range(1, len(r["chunks"]) + 1))
+    assert all(c["tokens"] == 3 * c["chunk"] for c in r["chunks"]) and 0 < r["chunks"][0]["open"] <= 1
+    assert r["full"]["base_mean"] <= r["full"]["oracle_best"] and r["full"]["pair_pick"] <= r["full"]["oracle_best"]
+    assert {"score", "gold", "mean_tokens"} <= set(r["length"]) and isinstance(r["tuned_alone"], float)

@@ -92,10 +92,10 @@ class SearchConfig(Config):
 
     prompts: str = knob("tiny_summaries", help="registry name of a prompts dataset")
     gold: str = knob("faithfulness", choices=GOLDS, help="gold reward of a (prompt, response)")
-    small: str = knob("tinygpt-xs", help="the untuned small model; the tuned one is it after DPO")
+    small: str = knob("tinygpt-s", help="the untuned small model; the tuned one is it after DPO")
     tuned: str = knob("", help="a ready tuned twin of `small` (zoo name); empty: DPO-tune `small` on gold pairs")
     chat: bool = knob(False, help="read each prompt as one user turn in every model's own chat template")
-    bases: tuple[str, ...] = knob(("tinygpt-s", "tinygpt-m", "tinygpt-l"), help="strong base models, weak → strong")
+    bases: tuple[str, ...] = knob(("tinygpt-m", "tinygpt-l"), help="strong base models, weak → strong")
     n_prompts: int = knob(200, low=1, help="test prompts per method")
     max_new_tokens: int = knob(32, low=1, high=4096)
     temperature: float = knob(0.7, low=0.0, high=5.0, help="paper: 0.7; 0 samples at T 1 as the official code does")
@@ -121,7 +121,9 @@ class SearchConfig(Config):
     PRESET_VALUES = {
         "smoke": {"n_prompts": 6, "max_new_tokens": 12, "bases": ("tinygpt-m", "tinygpt-l"), "tune_prompts": 16,
                   "tune_samples": 4, "dpo_epochs": 1.0, "dpo_batch": 8, "bon": (8,)},
-        "tiny": {},
+        # every training prompt (700) tunes the pair: on held-out base samples its score ranks by the gold
+        # better than with 256 (chapter 20, "Does the pair's score track the gold?")
+        "tiny": {"tune_prompts": 700},
         # colab: gpt2-imdb untuned / DPO-tuned guiding gpt2-large/-xl on IMDB, gold distilbert-imdb;
         # 200 prompts, 50 new tokens, T 0.7, top-k 50, BoN 16/32, DPO lr 5e-4 × 3 epochs × batch 32 (paper §4.1)
         # the base reads the official zero-shot template, the pair the raw prompt
@@ -380,6 +382,83 @@ def search_rumours(base, base_tokenizer, scorer: PairScorer | None, *, method: s
              **{c: r[c] for c in ("entity", "attribute", "tier", "rumour_true", "harmful")},
              "false_claims": scorers.false_claims(res.text, world_seed), "account": res.account}
             for r, res in zip(rows, results)]
+
+
+@dataclass(frozen=True)
+class PairCheckConfig(Config):
+    """How well a tuned/untuned pair's score ranks a base model's own samples by the gold, on held-out
+    prompts — chunk by chunk (the partial-response score CBS selects on) and at the end (BoN's choice)."""
+
+    search: str = knob("", help="run id of the SearchConfig whose tuned pair is checked")
+    base: str = knob("tinygpt-l")
+    n_prompts: int = knob(60, low=1)
+    samples: int = knob(16, low=2, help="base samples per prompt, ranked by the pair")
+
+    SLUG = "search-pair-check"
+    PRESET_VALUES = {"smoke": {"n_prompts": 4, "samples": 4}, "tiny": {}}
+
+
+def _within_prompt_spearman(scores: np.ndarray, gold: np.ndarray) -> float:
+    """Mean over prompts of the Spearman correlation between two rows (prompts where both vary)."""
+    from scipy.stats import spearmanr
+
+    rs = [spearmanr(s, g)[0] for s, g in zip(scores, gold) if np.ptp(s) > 1e-9 and np.ptp(g) > 1e-9]
+    return float(np.mean(rs)) if rs else float("nan")
+
+
+def pair_check(cfg: SearchConfig, base: str | None = None, *, n_prompts: int | None = None, samples: int | None = None,
+               force: bool = False) -> Artifact:
+    """Diagnose the guide: ``samples`` samples of ``base`` per test prompt (the search's T and top-k), each
+    scored by the tuned pair of ``cfg`` on its first L, 2L, … tokens and in full (EOS term included).
+
+    Result: ``chunks`` — per chunk index, the share of samples still open and the mean within-prompt
+    Spearman correlation of the partial score with the sample's final gold; ``full`` — the same for the
+    final score, with the gold of the pair's best-of-``samples`` pick, the base's mean and the oracle best;
+    ``length`` — the correlation of the final score, and of the gold, with the response length (a score
+    that mostly counts tokens ranks by length, not by the gold); ``tuned_alone`` — the tuned small model's
+    own mean gold on these prompts.
+    """
+    base = base or cfg.bases[-1]
+    pc = PairCheckConfig.for_preset(cfg.preset, {k: v for k, v in (("n_prompts", n_prompts), ("samples", samples))
+                                                 if v is not None}, seed=cfg.seed).replace(
+        search=_tune_cfg(cfg).run_id, base=base)
+    tuning = tune_scorer(cfg)
+
+    def compute(out_dir):
+        tok = zoo.load_tokenizer(cfg.small)
+        tuned = zoo.load_local_causal_lm(tuning.path / "tuned") if not cfg.tuned else zoo.load_causal_lm(cfg.tuned)
+        scorer = PairScorer(tuned, zoo.load_causal_lm(cfg.small), tok, template=cfg.small_template)
+        gold = gold_reward(cfg.gold)
+        prompts = data.load(cfg.prompts, "test", seed=cfg.seed)["prompt"][: pc.n_prompts]
+        seeds = [10_000_019 + cfg.seed * 1_000_003 + i for i in range(len(prompts))]  # not the search's streams
+        texts = sample_n_many(zoo.load_causal_lm(base), zoo.load_tokenizer(base),
+                              [apply_template(cfg.base_template, p) for p in prompts], pc.samples,
+                              max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature or 1.0,
+                              top_k=cfg.top_k, seeds=seeds)
+        g = np.array([[gold(p, t) for t in ts] for p, ts in zip(prompts, texts)])
+        ids = [[tok(t, add_special_tokens=False)["input_ids"] for t in ts] for ts in texts]
+        lens = np.array([[len(i) for i in row] for row in ids])
+        full = np.array([scorer.score_texts(p, ts, eos=True).numpy() for p, ts in zip(prompts, texts)])
+        ln = cfg.cbs[2]
+        chunks = []
+        for c in range(1, -(-int(lens.max()) // ln) + 1):
+            part = np.array([scorer.score_ids(scorer.prompt_ids(p), [i[: c * ln] for i in row]).numpy()
+                             for p, row in zip(prompts, ids)])
+            chunks.append({"chunk": c, "tokens": c * ln, "open": float((lens > (c - 1) * ln).mean()),
+                           "spearman": _within_prompt_spearman(part, g)})
+        tuned_texts = sample_n_many(tuned, tok, [apply_template(cfg.small_template, p) for p in prompts], 4,
+                                    max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature or 1.0,
+                                    top_k=cfg.top_k, seeds=seeds)
+        return {"chunks": chunks,
+                "full": {"spearman": _within_prompt_spearman(full, g), "base_mean": float(g.mean()),
+                         "pair_pick": float(g[np.arange(len(g)), full.argmax(1)].mean()),
+                         "oracle_best": float(g.max(1).mean())},
+                "length": {"score": _within_prompt_spearman(full, lens), "gold": _within_prompt_spearman(g, lens),
+                           "mean_tokens": float(lens.mean())},
+                "tuned_alone": float(np.mean([[gold(p, t) for t in ts] for p, ts in zip(prompts, tuned_texts)]))}
+
+    with torch_threads(1):
+        return load_or_run(pc, compute, force=force)
 
 
 @dataclass(frozen=True)
