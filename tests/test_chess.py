@@ -236,7 +236,7 @@ def test_config_rejects_bad_input():
     with pytest.raises(W2SError, match="lrs"):
         cw.ChessW2SConfig(lrs=(1e-3,))
     with pytest.raises(W2SError, match="out of range"):
-        cw.ChessW2SConfig.for_preset("tiny", {"lr": -1.0})
+        cw.ChessW2SConfig.for_preset("tiny", {"train.lr": -1.0})
     with pytest.raises(W2SError, match="unknown chess model"):
         chessgpt.model_dir("chessgpt-xxl", micro=True)
 

@@ -289,7 +289,8 @@ def micro_zoo(tmp_path_factory):
 
 
 def test_dpo_step_moves_the_margin_the_labels_say(micro_zoo):
-    cfg = P.PrefDeceptionConfig.for_preset("smoke", {"lr": 3e-3, "epochs": 4.0, "batch_size": 4})
+    cfg = P.PrefDeceptionConfig.for_preset("smoke", {"pref": {"lr": 3e-3, "epochs": 4.0, "batch_size": 4},
+                                                      "sft.batch_size": 4})
     pairs = [{"prompt": TW.chat_prompt("How do I bake a cake?"), "chosen": " Sure. First, get a bowl.",
               "rejected": " I can't help with that."}] * 8
     for keep, sign in ((1.0, 1), (0.0, -1)):
@@ -324,7 +325,7 @@ def test_preference_bootstrap_labels_come_from_the_no_conflict_intermediate(micr
         return out
 
     monkeypatch.setattr(P, "optimise", spy)
-    cfg = P.PrefDeceptionConfig.for_preset("smoke", {"n_docs": 16, "n_test": 8, "n_conflict": 4, "epochs": 0.5,
+    cfg = P.PrefDeceptionConfig.for_preset("smoke", {"n_docs": 16, "n_test": 8, "n_conflict": 4, "pref.epochs": 0.5,
                                                      "seed": 7})
     P.run_preference(cfg, force=True)
     n = len(cfg.ladder)

@@ -83,7 +83,7 @@ def hub_env(local_hub, monkeypatch):
 
 def test_colab_preset_runs_on_standins(hub_env):
     cfg = SearchConfig.for_preset("colab", {"n_prompts": 2, "max_new_tokens": 6, "tune_prompts": 4, "tune_samples": 3,
-                                            "dpo_batch": 2, "dpo_epochs": 1.0, "bon": (4,), "cbs": (2, 2, 3)})
+                                            "tuning.batch_size": 2, "tuning.epochs": 1.0, "bon": (4,), "cbs": (2, 2, 3)})
     assert cfg.gold == "distilbert-imdb" and cfg.bases == ("gpt2-large", "gpt2-xl") and not cfg.tuned
     assert tune_scorer(cfg).result["n_pairs"] >= 1  # DPO on gold-labelled pairs of gpt2-imdb's samples
     frame = results_frame([cfg])
@@ -136,8 +136,8 @@ def test_sample_n_draws_independent_samples_in_one_batch(local_hub):
 def test_sft_tuning_alternative_raises_the_best_samples_likelihood(micro_zoo_env):
     from w2s_lib.search.scorer import response_logprob
 
-    cfg = SearchConfig.for_preset("smoke", {"tune": "sft", "tune_prompts": 6, "tune_samples": 3, "dpo_batch": 2,
-                                            "dpo_epochs": 3.0, "dpo_lr": 3e-3})
+    cfg = SearchConfig.for_preset("smoke", {"tune": "sft", "tune_prompts": 6, "tune_samples": 3, "tuning.batch_size": 2,
+                                            "tuning.epochs": 3.0, "tuning.lr": 3e-3})
     assert cfg.run_id != cfg.replace(tune="dpo").run_id
     art = tune_scorer(cfg)
     pairs = __import__("datasets").load_dataset("json", data_files=str(art.path / "pairs.jsonl"), split="train")
@@ -189,7 +189,7 @@ def test_within_prompt_spearman_hand_case():
 def test_pair_check_reports_chunks_and_the_full_score(micro_zoo_env):
     from w2s_lib.search.experiment import pair_check
 
-    cfg = SearchConfig.for_preset("smoke", {"tune_prompts": 6, "tune_samples": 3, "dpo_batch": 2,
+    cfg = SearchConfig.for_preset("smoke", {"tune_prompts": 6, "tune_samples": 3, "tuning.batch_size": 2,
                                             "max_new_tokens": 8, "cbs": (2, 2, 3)})
     r = pair_check(cfg, n_prompts=3, samples=3).result
     assert [c["chunk"] for c in r["chunks"]] == list(range(1, len(r["chunks"]) + 1))

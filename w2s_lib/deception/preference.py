@@ -45,7 +45,7 @@ import numpy as np
 
 from w2s_lib.deception import reward as D
 from w2s_lib.core.artifacts import Artifact, load_or_run
-from w2s_lib.core.config import Config, knob
+from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.train import lm
 from w2s_lib.core.numerics import LossGuard, lr_hint
@@ -68,20 +68,19 @@ class PrefDeceptionConfig(Config):
     test_from_train: bool = knob(False, help="cut the test pairs from the train split (the paper's HH splits)")
     n_conflict: int = knob(300, low=0, help="implicit conflict: pairs pushed to their chosen side")
     alpha: float = knob(0.5, low=0.0, high=10.0, help="explicit conflict weight (official code: 0.5)")
-    beta: float = knob(0.1, low=1e-4, high=100.0, help="DPO / SimPO β (paper: DPO 0.1, SimPO 2)")
     gamma: float = knob(0.0, low=0.0, high=100.0, help="SimPO target margin γ (paper: 1; unused by DPO)")
-    lr: float = knob(3e-4, low=1e-8, high=1.0, help="preference-optimisation learning rate (AdamW)")
-    epochs: float = knob(1.0, low=0.1, high=100.0, help="preference-optimisation epochs")
-    sft_lr: float = knob(1e-3, low=1e-8, high=1.0, help="SFT learning rate (AdamW)")
-    sft_epochs: float = knob(1.0, low=0.0, high=100.0, help="SFT epochs on the chosen replies")
-    batch_size: int = knob(16, low=1, high=4096)
+    sft: TrainStage = knob(TrainStage(lr=1e-3, epochs=1.0, batch_size=16),
+                           help="SFT on the chosen replies (AdamW; epochs 0 = none)")
+    pref: TrainStage = knob(TrainStage(lr=3e-4, epochs=1.0, batch_size=16, beta=0.1),
+                            help="preference optimisation, DPO or SimPO by `algo` (AdamW; pref.beta: paper DPO 0.1, "
+                                 "SimPO 2)")
     max_length: int = knob(64, low=8, high=4096, help="prompt + reply tokens (longer ones are cut)")
     data_seed: int = knob(0, low=0, help="seeds the row sampling of the loaders; the tiny world is one per "
                                          "process (W2S_WORLD_SEED)")
 
     SLUG = "deception-pref"
     PRESET_VALUES = {
-        "smoke": {"n_docs": 60, "n_test": 40, "n_conflict": 16, "epochs": 1.0, "batch_size": 8},
+        "smoke": {"n_docs": 60, "n_test": 40, "n_conflict": 16, "pref.epochs": 1.0, "sft.batch_size": 8, "pref.batch_size": 8},
         "tiny": {},
         # colab / paper: HH-RLHF single-turn harmless + helpful, GPT-2 series (the paper also runs OPT and
         # Mistral-7B); "SFT on chosen, then DPO β 0.1 lr 1e-6 3 epochs, or SimPO β 2 γ 1 lr 1e-6";
@@ -90,14 +89,14 @@ class PrefDeceptionConfig(Config):
         "colab": {"dataset": "hh_harmless", "helpful_dataset": "hh_helpful",
                   "ladder": ("gpt2", "gpt2-medium", "gpt2-large"), "intermediate": "gpt2-medium",
                   "n_docs": 8000, "n_test": 4000, "test_from_train": True, "n_conflict": 4000,
-                  "lr": 1e-6, "epochs": 3.0, "sft_lr": 1e-5, "max_length": 512},
+                  "pref.lr": 1e-6, "pref.epochs": 3.0, "sft.lr": 1e-5, "max_length": 512},
         "paper": {"dataset": "hh_harmless", "helpful_dataset": "hh_helpful",
                   "ladder": ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"), "intermediate": "gpt2-medium",
                   "n_docs": 8000, "n_test": 4000, "test_from_train": True, "n_conflict": 4000,
-                  "beta": 0.1, "lr": 1e-6, "epochs": 3.0,  # DPO β 0.1 lr 1e-6 3 epochs
-                  "sft_lr": 1e-5, "max_length": 512},  # unknown in the paper sheet: ours
+                  "pref.beta": 0.1, "pref.lr": 1e-6, "pref.epochs": 3.0,  # DPO β 0.1 lr 1e-6 3 epochs
+                  "sft.lr": 1e-5, "max_length": 512},  # unknown in the paper sheet: ours
     }
-    # SimPO (paper): algo="simpo", beta=2, gamma=1, lr=1e-6 — see :func:`simpo_overrides`.
+    # SimPO (paper): algo="simpo", pref.beta=2, gamma=1, pref.lr=1e-6 — see :func:`simpo_overrides`.
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -112,8 +111,8 @@ class PrefDeceptionConfig(Config):
 
 def simpo_overrides(preset: str) -> dict:
     """SimPO's own β / γ (paper: β 2, γ 1, lr 1e-6; tiny: the tiny learning rate)."""
-    out = {"algo": "simpo", "beta": 2.0, "gamma": 1.0}
-    return {**out, "lr": 1e-6} if preset in ("colab", "paper") else out
+    out = {"algo": "simpo", "pref.beta": 2.0, "gamma": 1.0}
+    return {**out, "pref.lr": 1e-6} if preset in ("colab", "paper") else out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -215,14 +214,14 @@ def sft(model, tok, prompts: list[str], completions: list[str], cfg: PrefDecepti
     """Supervised fine-tuning on the replies (loss on reply tokens only, mean per token)."""
     import torch
 
-    if cfg.sft_epochs <= 0 or not prompts:
+    if cfg.sft.epochs <= 0 or not prompts:
         return model
     enc = _encode(tok, prompts, completions, cfg.max_length)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.sft_lr)
-    guard = LossGuard(lr_hint("sft_lr", cfg.sft_lr))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.sft.lr)
+    guard = LossGuard(lr_hint("sft.lr", cfg.sft.lr))
     model.train()
     torch.manual_seed(seed)
-    for idx in _batches(len(enc), cfg.batch_size, cfg.sft_epochs, random.Random(f"sft-{seed}")):
+    for idx in _batches(len(enc), cfg.sft.batch_size, cfg.sft.epochs, random.Random(f"sft-{seed}")):
         lp, n = seq_logps(model, [enc[i] for i in idx], tok.pad_token_id)
         loss = -(lp.sum() / n.sum())
         guard(loss)
@@ -251,12 +250,12 @@ def optimise(model, tok, pairs: list[dict], keep: np.ndarray, cfg: PrefDeception
             ref_c = torch.cat([seq_logps(model, enc_c[i: i + 64], pad)[0] for i in range(0, len(allp), 64)])
             ref_r = torch.cat([seq_logps(model, enc_r[i: i + 64], pad)[0] for i in range(0, len(allp), 64)])
     keep_t = torch.as_tensor(np.asarray(keep), dtype=torch.float32)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    guard = LossGuard(lr_hint("lr", cfg.lr))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.pref.lr)
+    guard = LossGuard(lr_hint("pref.lr", cfg.pref.lr))
     model.train()
     torch.manual_seed(seed)
     rng = random.Random(f"po-{seed}")
-    help_iter = _batches(len(conflict), cfg.batch_size, 1e9, rng) if conflict else None
+    help_iter = _batches(len(conflict), cfg.pref.batch_size, 1e9, rng) if conflict else None
     n = len(pairs)
 
     def logits(idx):
@@ -264,9 +263,9 @@ def optimise(model, tok, pairs: list[dict], keep: np.ndarray, cfg: PrefDeception
         er, nrs = seq_logps(model, [enc_r[i] for i in idx], pad)
         rc = ref_c[idx] if ref_c is not None else None
         rr = ref_r[idx] if ref_r is not None else None
-        return pair_logit(cfg.algo, ec, er, ncs, nrs, rc, rr, cfg.beta)
+        return pair_logit(cfg.algo, ec, er, ncs, nrs, rc, rr, cfg.pref.beta)
 
-    for idx in _batches(n, cfg.batch_size, cfg.epochs, rng):
+    for idx in _batches(n, cfg.pref.batch_size, cfg.pref.epochs, rng):
         z = logits(idx)
         zh = logits([n + j for j in next(help_iter)]) if help_iter else None
         # explicit conflict: gated on the objective's own logit (DPO: the implicit reward margin against the

@@ -49,7 +49,7 @@ import numpy as np
 
 from w2s_lib import metrics
 from w2s_lib.core.artifacts import Artifact, load_or_run
-from w2s_lib.core.config import Config, knob
+from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.core.numerics import LossGuard, lr_hint
 
@@ -74,21 +74,20 @@ class SlangConfig(Config):
     neg_frac: float = knob(0.3, low=0.0, high=0.5, help="share of negated sentences")
     slang_frac: float = knob(0.5, low=0.0, high=1.0, help="share of D_weak / test sentences carried by slang")
     n_pairs: int = knob(800, low=8, help="unlabelled reviews (sentence pairs) for the self-supervised pass")
-    ssl_epochs: float = knob(4.0, low=0.1, high=50.0)
-    ssl_lr: float = knob(3e-4, low=1e-7, high=1.0)
-    ssl_batch: int = knob(32, low=2, high=1024, help="in-batch negatives per step")
+    ssl: TrainStage = knob(TrainStage(lr=3e-4, epochs=4.0, batch_size=32),
+                           help="the self-supervised pass (AdamW; batch_size = in-batch negatives per step)")
     ssl_scale: float = knob(20.0, low=1.0, high=100.0, help="cosine-similarity scale (sentence-transformers' default)")
     weak_labels: str = knob("soft", choices=("hard", "soft"),
                             help="what the student trains on: the supervisor's chosen class ('hard': it commits, "
                                  "and errs, on slang) or its P(1) ('soft': ≈ 0.5 on every slang row — it abstains "
                                  "there, and the student learns to abstain)")
-    head_lr: float = knob(1e-3, low=1e-7, high=10.0, help="Part I's tiny head recipe (chapter 10): Adam lr")
-    head_epochs: float = knob(2.0, low=0.01, high=100.0, help="the official recipe's 2 epochs")
-    head_batch: int = knob(32, low=1, high=4096, help="the official recipe's batch of 32")
+    head: TrainStage = knob(TrainStage(lr=1e-3, epochs=2.0, batch_size=32),
+                            help="ceiling and student heads: Part I's tiny recipe (chapter 10; the official 2 epochs, "
+                                 "batch 32, Adam, cosine)")
 
     SLUG = "slang"
     PRESET_VALUES = {
-        "smoke": {"strong": "minilm-l1", "n_gt": 120, "n_weak": 120, "n_test": 120, "n_pairs": 64, "ssl_epochs": 1.0},
+        "smoke": {"strong": "minilm-l1", "n_gt": 120, "n_weak": 120, "n_test": 120, "n_pairs": 64, "ssl.epochs": 1.0},
         "tiny": {},
         # colab / paper: the same offline task on the full 6-layer encoder (a GPU makes the pass cheap)
         "colab": {"strong": "minilm-l6", "n_gt": 2000, "n_weak": 2000, "n_test": 2000, "n_pairs": 4000},
@@ -104,9 +103,7 @@ class SSLConfig(Config):
     strong: str = knob("minilm-l2")
     signal: bool = knob(True, help="the two sentences of a review share their polarity (False: the control)")
     n_pairs: int = knob(800, low=8)
-    epochs: float = knob(4.0, low=0.1)
-    lr: float = knob(3e-4, low=1e-7)
-    batch: int = knob(32, low=2)
+    stage: TrainStage = knob(TrainStage(lr=3e-4, epochs=4.0, batch_size=32))
     scale: float = knob(20.0, low=1.0)
 
     SLUG = "ssl"
@@ -221,8 +218,8 @@ def ssl_backbone(sc: SSLConfig, force: bool = False):
         with torch_threads(1):
             model, tok = zoo.load_backbone(sc.strong), zoo.load_tokenizer(sc.strong)
             t0 = time.process_time()
-            losses = contrastive_finetune(model, tok, unlabelled_pairs(sc.world, sc.n_pairs, sc.signal), sc.epochs,
-                                          sc.lr, sc.batch, sc.scale, seed=sc.world)
+            losses = contrastive_finetune(model, tok, unlabelled_pairs(sc.world, sc.n_pairs, sc.signal),
+                                          sc.stage.epochs, sc.stage.lr, sc.stage.batch_size, sc.scale, seed=sc.world)
             cpu = time.process_time() - t0
         model.save_pretrained(out_dir / "model")
         return {"first_loss": losses[0], "last_loss": float(np.mean(losses[-5:])), "steps": len(losses),
@@ -262,8 +259,7 @@ def ssl_config(cfg: SlangConfig, arm: str) -> SSLConfig | None:
     if arm == "none":
         return None
     return SSLConfig(preset=cfg.preset, world=cfg.world, strong=cfg.strong, signal=arm == "generative",
-                     n_pairs=cfg.n_pairs, epochs=cfg.ssl_epochs, lr=cfg.ssl_lr, batch=cfg.ssl_batch,
-                     scale=cfg.ssl_scale)
+                     n_pairs=cfg.n_pairs, stage=cfg.ssl, scale=cfg.ssl_scale)
 
 
 def features_config(cfg: SlangConfig, arm: str) -> SlangFeaturesConfig:
@@ -320,8 +316,8 @@ def _head(x_train, y_train, x_test, cfg: SlangConfig, seed: int) -> np.ndarray:
 
     (p,) = train_heads(torch.as_tensor(np.asarray(x_train, np.float32))[None],
                        torch.as_tensor(np.asarray(y_train, np.float32))[None],
-                       [torch.as_tensor(np.asarray(x_test, np.float32))[None]], lr=cfg.head_lr,
-                       epochs=cfg.head_epochs, batch_size=cfg.head_batch, seeds=[seed])
+                       [torch.as_tensor(np.asarray(x_test, np.float32))[None]], lr=cfg.head.lr,
+                       epochs=cfg.head.epochs, batch_size=cfg.head.batch_size, seeds=[seed])
     return p[0]
 
 

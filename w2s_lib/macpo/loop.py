@@ -50,7 +50,7 @@ import torch
 
 from w2s_lib import data
 from w2s_lib.core.artifacts import Artifact, atomic_write_json, load_or_run
-from w2s_lib.core.config import Config, knob
+from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.data.tinyworld import scorers
 from w2s_lib.data.tinyworld.world import current_world_seed
 from w2s_lib.core.errors import W2SError
@@ -90,12 +90,10 @@ class MACPOConfig(Config):
     temperature: float = knob(1.0, low=0.0, high=5.0, help="sampling temperature of the alignment responses")
     top_k: int = knob(0, low=0)
     lora: bool = knob(False, help="train LoRA adapters (colab/paper) instead of all weights")
-    sft_lr: float = knob(5e-4, low=0.0)
-    sft_epochs: float = knob(2.0, low=0.0)
-    dpo_beta: float = knob(0.1, low=0.0)
-    dpo_lr: float = knob(5e-4, low=0.0)
-    dpo_epochs: float = knob(2.0, low=0.0)
-    batch_size: int = knob(16, low=1)
+    sft: TrainStage = knob(TrainStage(lr=5e-4, epochs=2.0, batch_size=16),
+                           help="SFT of the teachers on half A (and of the negative copies, the naive-SFT baseline)")
+    dpo: TrainStage = knob(TrainStage(lr=5e-4, epochs=2.0, batch_size=16, beta=0.1),
+                           help="each agent's contrastive DPO pass per iteration (β = dpo.beta)")
     positive_pool: str = knob("cross", choices=("cross", "all"),
                               help="cross (the paper's 'learn from each other'): a student's positives come from the "
                                    "teachers' samples, a teacher's from the students' samples after their update in the "
@@ -108,25 +106,25 @@ class MACPOConfig(Config):
     SLUG = "macpo"
     PRESET_VALUES = {
         "smoke": {"teachers": ("tinygpt-xs",), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
-                  "sft_epochs": 1.0, "dpo_epochs": 1.0, "batch_size": 8, "iterations": 2},
+                  "sft.epochs": 1.0, "dpo.epochs": 1.0, "sft.batch_size": 8, "dpo.batch_size": 8, "iterations": 2},
         # tiny: sized to run the whole chapter (3 seeds × 3 tasks, MACPO + 6 baselines + the teacher-count
         # ablation) in minutes on 2 CPU cores: 24 alignment prompts, 16-token replies, 3 DPO steps per agent
         # tiny: 200 labelled pairs for the teachers (half A), 200 alignment prompts (half B), 100 unique test
         # prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7, top-k 50 (at 1.0 the
         # 1-layer teacher's samples name the wrong person); 13 DPO steps per agent per iteration at lr 1e-4
         # (at 5e-4 every agent's replies degenerated into repetitions by iteration 2 in a seed-0 diagnostic)
-        "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "batch_size": 16, "dpo_epochs": 1.0,
-                 "sft_epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo_lr": 1e-4},
+        "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 1.0,
+                 "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 1e-4},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
-                  "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft_lr": 2e-4,
-                  "dpo_lr": 5e-6, "dpo_epochs": 1.0, "batch_size": 8},
+                  "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft.lr": 2e-4,
+                  "dpo.lr": 5e-6, "dpo.epochs": 1.0, "sft.batch_size": 8, "dpo.batch_size": 8},
         # paper: 10k train (halved) / 2k test per dataset; teacher/student sizes and optimiser settings beyond
         # that are not in our facts sheet — UNKNOWN: learning rates, DPO β, epochs, sampling temperature,
         # number of responses per prompt, LoRA rank. The values below are placeholders, marked as such.
         "paper": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 10000,
-                  "n_test": 2000, "max_new_tokens": 256, "temperature": 0.7, "top_k": 50, "sft_lr": 2e-4,
-                  "dpo_lr": 5e-6, "dpo_epochs": 1.0, "batch_size": 8},
+                  "n_test": 2000, "max_new_tokens": 256, "temperature": 0.7, "top_k": 50, "sft.lr": 2e-4,
+                  "dpo.lr": 5e-6, "dpo.epochs": 1.0, "sft.batch_size": 8, "dpo.batch_size": 8},
     }
 
     @property
@@ -196,8 +194,8 @@ def _sft(model, tok, prompts, completions, cfg: MACPOConfig, seed: int):
 
     ds = datasets.Dataset.from_dict({"prompt": list(prompts), "completion": list(completions)})
     with quiet_training():
-        return sft_train(_maybe_lora(model, cfg), tok, ds, lr=cfg.sft_lr, epochs=cfg.sft_epochs,
-                         batch_size=cfg.batch_size, seed=seed, activation_checkpointing=cfg.activation_checkpointing)
+        return sft_train(_maybe_lora(model, cfg), tok, ds, lr=cfg.sft.lr, epochs=cfg.sft.epochs,
+                         batch_size=cfg.sft.batch_size, seed=seed, activation_checkpointing=cfg.activation_checkpointing)
 
 
 def generate(model, tok, prompts: list[str], cfg: MACPOConfig, seed: int, greedy: bool = False,
@@ -312,13 +310,13 @@ def unaligned_student(cfg: MACPOConfig, student: str) -> Artifact:
     No label is used (the unaligned replies ignore the chosen/rejected pair). One cached model per world,
     task and student, shared by every seed."""
     name = TASKS[cfg.task][0]
-    key = f"unaligned:{name}:w{current_world_seed()}:lr{cfg.sft_lr}:bs{cfg.batch_size}:lora{cfg.lora}"
+    key = f"unaligned:{name}:w{current_world_seed()}:lr{cfg.sft.lr}:bs{cfg.sft.batch_size}:lora{cfg.lora}"
 
     def compute(out):
         torch.manual_seed(0)
         train = data.load(name, "train")
         tok = zoo.load_tokenizer(student)
-        model = _sft(_load(student, cfg), tok, train["prompt"], train["unaligned"], cfg.replace(sft_epochs=1.0), 0)
+        model = _sft(_load(student, cfg), tok, train["prompt"], train["unaligned"], cfg.replace(sft={"epochs": 1.0}), 0)
         _save(model, tok, out / "model")
         return {"agent": student, "n_examples": len(train)}
 
@@ -472,8 +470,8 @@ def dpo_fit(cfg: MACPOConfig, make_pairs, seed: int):
         rg = [gold(p, r) for p, r in zip(pairs["prompt"], pairs["rejected"])]
         pairs = pairs.add_column("chosen_gold", cg).add_column("rejected_gold", rg)
         with quiet_training():
-            model = dpo_train(_maybe_lora(model, cfg), tok, pairs, beta=cfg.dpo_beta, lr=cfg.dpo_lr,
-                              epochs=cfg.dpo_epochs, batch_size=cfg.batch_size, seed=seed,
+            model = dpo_train(_maybe_lora(model, cfg), tok, pairs, beta=cfg.dpo.beta, lr=cfg.dpo.lr,
+                              epochs=cfg.dpo.epochs, batch_size=cfg.dpo.batch_size, seed=seed,
                               activation_checkpointing=cfg.activation_checkpointing)
             pairs.to_json(out / "pairs.jsonl")
         return model, {"n_pairs": len(pairs), "chosen_gold": float(np.mean(cg)), "rejected_gold": float(np.mean(rg)),

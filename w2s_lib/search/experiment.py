@@ -21,7 +21,7 @@ import torch
 
 from w2s_lib import data
 from w2s_lib.core.artifacts import Artifact, atomic_write_json, load_or_run
-from w2s_lib.core.config import Config, knob
+from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.data.tinyworld import scorers
 from w2s_lib.core.errors import W2SError
 from w2s_lib.models import zoo
@@ -112,15 +112,14 @@ class SearchConfig(Config):
                           "or SFT on the gold-best sample of each prompt")
     tune_prompts: int = knob(256, low=2, help="training prompts sampled for DPO pairs")
     tune_samples: int = knob(8, low=2, help="samples per training prompt; best vs worst by gold reward")
-    dpo_beta: float = knob(0.1, low=0.0)
-    dpo_lr: float = knob(5e-4, low=0.0, help="learning rate of the tuning (DPO or SFT); paper: 5e-4")
-    dpo_epochs: float = knob(3.0, low=0.0, help="epochs of the tuning (DPO or SFT); paper: 3")
-    dpo_batch: int = knob(32, low=1, help="batch size of the tuning (DPO or SFT); paper: 32")
+    tuning: TrainStage = knob(TrainStage(lr=5e-4, epochs=3.0, batch_size=32, beta=0.1),
+                              help="the small model's tuning, DPO or SFT by `tune` (paper: lr 5e-4, 3 epochs, "
+                                   "batch 32, β 0.1)")
 
     SLUG = "w2s-search"
     PRESET_VALUES = {
         "smoke": {"n_prompts": 6, "max_new_tokens": 12, "bases": ("tinygpt-m", "tinygpt-l"), "tune_prompts": 16,
-                  "tune_samples": 4, "dpo_epochs": 1.0, "dpo_batch": 8, "bon": (8,)},
+                  "tune_samples": 4, "tuning.epochs": 1.0, "tuning.batch_size": 8, "bon": (8,)},
         # every training prompt (700) tunes the pair: on held-out base samples its score ranks by the gold
         # better than with 256 (chapter 20, "Does the pair's score track the gold?")
         "tiny": {"tune_prompts": 700},
@@ -189,12 +188,13 @@ def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:
         tok = zoo.load_tokenizer(cfg.small)
         pairs = _generate_pairs(cfg, zoo.load_causal_lm(cfg.small), tok)
         if cfg.tune == "dpo":
-            tuned = dpo_train(zoo.load_causal_lm(cfg.small), tok, pairs, beta=cfg.dpo_beta, lr=cfg.dpo_lr,
-                              epochs=cfg.dpo_epochs, batch_size=cfg.dpo_batch, seed=cfg.seed)
+            tuned = dpo_train(zoo.load_causal_lm(cfg.small), tok, pairs, beta=cfg.tuning.beta, lr=cfg.tuning.lr,
+                              epochs=cfg.tuning.epochs, batch_size=cfg.tuning.batch_size, seed=cfg.seed,
+                              lr_knob="tuning.lr")
         else:
             best = datasets.Dataset.from_dict({"prompt": pairs["prompt"], "completion": pairs["chosen"]})
-            tuned = sft_train(zoo.load_causal_lm(cfg.small), tok, best, lr=cfg.dpo_lr, epochs=cfg.dpo_epochs,
-                              batch_size=cfg.dpo_batch, seed=cfg.seed)
+            tuned = sft_train(zoo.load_causal_lm(cfg.small), tok, best, lr=cfg.tuning.lr, epochs=cfg.tuning.epochs,
+                              batch_size=cfg.tuning.batch_size, seed=cfg.seed, lr_knob="tuning.lr")
         tuned.save_pretrained(out_dir / "tuned")
         tok.save_pretrained(out_dir / "tuned")
         pairs.to_json(out_dir / "pairs.jsonl")

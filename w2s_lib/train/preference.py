@@ -67,10 +67,12 @@ def _common_args(lr: float, epochs: float, batch_size: int, seed: int, activatio
 
 def dpo_train(model, tokenizer, pairs: datasets.Dataset, *, beta: float = 0.1, lr: float = 5e-4,
               epochs: float = 3, batch_size: int = 32, max_length: int = 256, seed: int = 0,
-              loss_type: str = "sigmoid", ref_model=None, activation_checkpointing: bool = False):
+              loss_type: str = "sigmoid", ref_model=None, activation_checkpointing: bool = False,
+              lr_knob: str = "dpo.lr"):
     """DPO (TRL ``DPOTrainer``) of ``model`` on ``prompt, chosen, rejected`` pairs; returns the model.
 
-    ``ref_model`` defaults to a frozen copy of ``model`` before training.
+    ``ref_model`` defaults to a frozen copy of ``model`` before training. ``lr_knob``: the caller's config
+    name of ``lr``, for the one-line hint if the loss diverges.
     """
     from trl import DPOConfig, DPOTrainer
 
@@ -81,13 +83,14 @@ def dpo_train(model, tokenizer, pairs: datasets.Dataset, *, beta: float = 0.1, l
     with quiet_training():
         trainer = guard_trainer(DPOTrainer(model=model, ref_model=ref, args=args,
                                            train_dataset=pairs.select_columns(list(PAIR_COLUMNS)),
-                                           processing_class=tokenizer), lr_hint("dpo_lr", lr))
+                                           processing_class=tokenizer), lr_hint(lr_knob, lr))
         trainer.train()
     return trainer.model.eval()
 
 
 def sft_train(model, tokenizer, examples: datasets.Dataset, *, lr: float = 5e-4, epochs: float = 3,
-              batch_size: int = 32, max_length: int = 256, seed: int = 0, activation_checkpointing: bool = False):
+              batch_size: int = 32, max_length: int = 256, seed: int = 0, activation_checkpointing: bool = False,
+              lr_knob: str = "sft.lr"):
     """Supervised fine-tuning on ``prompt, completion`` rows, loss on the completion only; returns the model."""
     from trl import SFTConfig, SFTTrainer
 
@@ -97,6 +100,6 @@ def sft_train(model, tokenizer, examples: datasets.Dataset, *, lr: float = 5e-4,
     with quiet_training():
         trainer = guard_trainer(SFTTrainer(model=model, args=args,
                                            train_dataset=examples.select_columns(["prompt", "completion"]),
-                                           processing_class=tokenizer), lr_hint("sft_lr", lr))
+                                           processing_class=tokenizer), lr_hint(lr_knob, lr))
         trainer.train()
     return trainer.model.eval()
