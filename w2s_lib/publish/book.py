@@ -441,8 +441,12 @@ def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool =
     records: dict[str, dict[str, Any]] = {}
 
     rungs = _zoo_todo(preset, [nb for nb in todo if nb.needs_zoo], log)
-    tasks = [Task(f"zoo:{name}", (lambda name=name: records.__setitem__(f"zoo:{name}", _build_rung(name))),
-                  cost=cost) for name, cost in rungs.items()]
+    def pretrain(name: str) -> None:
+        log(f"zoo: pretraining {name}…")
+        records[f"zoo:{name}"] = rt = _build_rung(name)
+        log(f"zoo: {name} done, {rt['wall_s']:.0f} s wall, {rt['cpu_s']:.0f} s CPU")
+
+    tasks = [Task(f"zoo:{name}", (lambda name=name: pretrain(name)), cost=cost) for name, cost in rungs.items()]
     last = runtimes()
 
     def cost(nb: Notebook) -> float:
