@@ -43,3 +43,20 @@ def test_runtime_record_feeds_the_status_page_and_the_runtime_line(tmp_path, mon
     tags = {"".join(c["source"])[:12]: c["metadata"].get("tags", []) for c in out if c["cell_type"] == "code"}
     assert tags["# On Colab: "] == ["remove-cell"] and tags["preset = 'ti"] == ["hide-cell", "injected-parameters"]
     assert tags["glue('x', 1,"] == ["hide-input"] and tags["print(1)"] == []
+
+
+def test_duplicate_glue_names_are_found_in_an_executed_notebook(tmp_path):
+    def glued(name):
+        return nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "1"},
+                                      metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}})
+
+    src = nbformat.v4.new_notebook()
+    src.cells = [nbformat.v4.new_code_cell("glue(...)", outputs=[glued("a"), glued("b")]),
+                 nbformat.v4.new_code_cell("glue(...)", outputs=[glued("a")]),
+                 nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", text="1")])]
+    path = tmp_path / "ch.ipynb"
+    nbformat.write(src, path)
+    assert book.duplicate_glue(path) == ["a"]
+    src.cells = src.cells[:1]
+    nbformat.write(src, path)
+    assert book.duplicate_glue(path) == []

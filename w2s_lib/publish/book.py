@@ -235,12 +235,29 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
         raise
     finally:
         kernel_log.unlink(missing_ok=True)
+    twice = duplicate_glue(tmp)
+    if twice:  # the book build would reject the page: say so now, not after every other chapter has run
+        failed = output.with_name(f"{output.stem}.failed.ipynb")
+        os.replace(tmp, failed)
+        raise W2SError(f"notebook {nb.stem} glues {', '.join(map(repr, twice))} more than once; the book build "
+                       f"rejects a duplicate glue key — glue each name once (executed copy: {failed})")
     output.with_suffix(".done.json").unlink(missing_ok=True)  # the old stamp must not vouch for the new copy
     os.replace(tmp, output)
     output.with_name(f"{output.stem}.failed.ipynb").unlink(missing_ok=True)  # an earlier failure is history now
     atomic_write_json(output.with_suffix(".done.json"), {"stamp": _stamp(nb, parameters), "parameters": parameters,
                                                           "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return output
+
+
+def duplicate_glue(path: Path) -> list[str]:
+    """The glue names an executed notebook records more than once (MyST-NB refuses to build such a page)."""
+    seen: dict[str, int] = {}
+    for cell in json.loads(Path(path).read_text(encoding="utf-8")).get("cells", []):
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name is not None:
+                seen[name] = seen.get(name, 0) + 1
+    return sorted(n for n, k in seen.items() if k > 1)
 
 
 def check_output(output: Path) -> Path:
