@@ -96,3 +96,21 @@ def test_reproduce_builds_the_zoo_beside_the_chapters_that_do_not_need_it(tmp_pa
     assert at[("start", "99")] > max(at[("end", "20")], at[("end", "14")])  # the scorecard last
     page = (tmp_path / "runtime.md").read_text()
     assert "The last `w2s reproduce`" in page and "| tinygpt-l | 1 | 2 | 10 |" in page
+
+
+def test_the_scorecard_reruns_when_a_chapter_re_decided_its_claim(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
+    monkeypatch.setattr(book, "STATUS_PAGE", tmp_path / "runtime.md")
+    monkeypatch.setattr(book, "RUN_RECORD", tmp_path / "reproduce.json")
+    ran = []
+    # before the run only chapter 30 is stale; once it has run (and re-decided C6) the scorecard is stale too
+    monkeypatch.setattr(book, "is_current", lambda nb, preset: nb.key not in ({"30", "99"} if ran else {"30"}))
+    monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: {})
+
+    def fake(nb, preset, threads):
+        ran.append(nb.key)
+        return {"wall_s": 1.0, "cpu_s": 1.0, "peak_rss_mb": 1.0, "threads": threads}
+
+    monkeypatch.setattr(book, "_run_child", fake)
+    book.reproduce("tiny", only=["30", "99"], build=False, jobs=2, log=lambda *a: None)
+    assert ran == ["30", "99"]

@@ -488,8 +488,8 @@ def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool =
     failures = [str(exc) for exc in outcome.values() if exc is not None]
     if failures:
         raise W2SError("; ".join(failures))
-    for nb in todo:  # the scorecard last: it reads what the others decided
-        if nb.reads_claims:
+    for nb in chosen:  # the scorecard last: it reads what the others decided (stale once a chapter re-decided)
+        if nb.reads_claims and (nb in todo or not is_current(nb, preset)):
             log(f"{nb.stem}: running…")
             records[nb.stem] = rt = _run_child(nb, preset, cores)
             record_runtime(nb, preset, rt)
