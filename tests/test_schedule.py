@@ -95,7 +95,15 @@ def test_reproduce_builds_the_zoo_beside_the_chapters_that_do_not_need_it(tmp_pa
     assert at[("start", "14")] < zoo_done  # chess does not: it runs beside the zoo build
     assert at[("start", "99")] > max(at[("end", "20")], at[("end", "14")])  # the scorecard last
     page = (tmp_path / "runtime.md").read_text()
-    assert "The last `w2s reproduce`" in page and "| tinygpt-l | 1 | 2 | 10 |" in page
+    assert "Recent `w2s reproduce` runs" in page and "| tinygpt-l | 1 | 2 | 10 |" in page
+    assert "| 3 / 2 |" in page  # chapters 14, 20, 99 and two zoo rungs
+
+    events.clear()  # a resumed run is added to the history; the full run and its rungs stay on the page
+    monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: {})
+    book.reproduce("tiny", only=["14"], build=False, jobs=2, log=lambda *a: None)
+    page = (tmp_path / "runtime.md").read_text()
+    assert "| 3 / 2 |" in page and "| 1 / 0 |" in page and "| tinygpt-l | 1 | 2 | 10 |" in page
+    assert len(book._run_history()) == 2
 
 
 def test_the_scorecard_reruns_when_a_chapter_re_decided_its_claim(tmp_path, monkeypatch):

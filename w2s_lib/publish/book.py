@@ -423,7 +423,8 @@ def runtimes() -> dict[str, dict[str, Any]]:
     return out
 
 
-RUN_RECORD = CHAPTER_DIR / "reproduce.json"  # the last `w2s reproduce`: wall vs CPU, zoo rungs, jobs
+RUN_RECORD = CHAPTER_DIR / "reproduce.json"  # every `w2s reproduce` (newest last): wall vs CPU, zoo rungs, jobs
+RUN_HISTORY = 10  # runs kept: a resumed run that found everything cached must not hide the full run before it
 
 
 def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool = False,
@@ -495,11 +496,11 @@ def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool =
             record_runtime(nb, preset, rt)
     cpu1 = os.times()
     own_cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    atomic_write_json(RUN_RECORD, {
-        "preset": "smoke" if is_smoke() else preset, "jobs": jobs, "threads": threads,
-        "wall_s": round(time.time() - started, 1),
-        "cpu_s": round(own_cpu + sum(r["cpu_s"] for r in records.values()), 1),
-        "tasks": records, "date": time.strftime("%Y-%m-%d"), "machine": machine()})
+    run = {"preset": "smoke" if is_smoke() else preset, "jobs": jobs, "threads": threads,
+           "wall_s": round(time.time() - started, 1),
+           "cpu_s": round(own_cpu + sum(r["cpu_s"] for r in records.values()), 1),
+           "tasks": records, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}
+    atomic_write_json(RUN_RECORD, {"runs": (_run_history() + [run])[-RUN_HISTORY:]})
     write_status_page()
     return build_book(log=log) if build else None
 
@@ -560,24 +561,39 @@ def write_status_page() -> Path:
     return STATUS_PAGE
 
 
-def _last_run_lines() -> list[str]:
-    """The last `w2s reproduce` as a whole: wall vs CPU (how well the cores were used), zoo rungs it built."""
+def _run_history() -> list[dict[str, Any]]:
     try:
-        run = json.loads(RUN_RECORD.read_text())
-    except (OSError, ValueError):
+        return list(json.loads(RUN_RECORD.read_text()).get("runs", []))
+    except (OSError, ValueError, AttributeError):
+        return []  # none yet, or an unreadable record: start a new history
+
+
+def _last_run_lines() -> list[str]:
+    """The recent `w2s reproduce` runs as a whole: wall vs CPU (how well the cores were used), what each ran,
+    and the zoo rungs the latest full run pretrained."""
+    runs = _run_history()
+    if not runs:
         return []
-    m = run.get("machine", {})
-    lines = ["## The last `w2s reproduce`", "",
-             f"{run['date']}, {run['preset']} preset, {run['jobs']} worker(s) of {run['threads']} thread(s) on "
-             f"{m.get('cores', '?')} cores ({m.get('cpu', '?')}): **{run['wall_s']:.0f} s wall for "
-             f"{run['cpu_s']:.0f} s CPU** (wall / CPU = {run['wall_s'] / max(run['cpu_s'], 1e-9):.2f}; the book "
-             "build and the set-up are not included).", ""]
-    rungs = {k.split(":", 1)[1]: r for k, r in run.get("tasks", {}).items() if k.startswith("zoo:")}
-    if rungs:
-        lines += ["Tiny GPT zoo rungs pretrained in that run (one thread each, beside the chapters that do not "
-                  "need them):", "", "| rung | wall (s) | CPU (s) | peak RSS (MB) |", "|---|---|---|---|",
-                  *(f"| {n} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['peak_rss_mb']:.0f} |"
-                    for n, r in rungs.items()), ""]
+    m = runs[-1].get("machine", {})
+    lines = ["## Recent `w2s reproduce` runs", "",
+             f"Newest last; {m.get('cores', '?')} cores ({m.get('cpu', '?')}). A run resumes: it executes only the "
+             "chapters whose copy is stale, and a chapter whose runs are cached costs little. The book build and the "
+             "set-up are not included.", "",
+             "| when | preset | workers × threads | chapters / zoo rungs run | wall (s) | CPU (s) | wall / CPU |",
+             "|---|---|---|---|---|---|---|"]
+    for run in runs:
+        tasks = run.get("tasks", {})
+        n_zoo = sum(k.startswith("zoo:") for k in tasks)
+        lines.append(f"| {run['date']} | {run['preset']} | {run['jobs']} × {run['threads']} | {len(tasks) - n_zoo} / "
+                     f"{n_zoo} | {run['wall_s']:.0f} | {run['cpu_s']:.0f} | "
+                     f"{run['wall_s'] / max(run['cpu_s'], 1e-9):.2f} |")
+    lines.append("")
+    full = next((r for r in reversed(runs) if any(k.startswith("zoo:") for k in r.get("tasks", {}))), None)
+    if full:
+        lines += [f"Tiny GPT zoo rungs pretrained in the run of {full['date']} (one thread each, beside the chapters "
+                  "that do not need them):", "", "| rung | wall (s) | CPU (s) | peak RSS (MB) |", "|---|---|---|---|",
+                  *(f"| {k.split(':', 1)[1]} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['peak_rss_mb']:.0f} |"
+                    for k, r in full["tasks"].items() if k.startswith("zoo:")), ""]
     return lines
 
 
