@@ -500,7 +500,8 @@ def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool =
            "wall_s": round(time.time() - started, 1),
            "cpu_s": round(own_cpu + sum(r["cpu_s"] for r in records.values()), 1),
            "tasks": records, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}
-    atomic_write_json(RUN_RECORD, {"runs": (_run_history() + [run])[-RUN_HISTORY:]})
+    if records:  # a run that found every chapter current adds nothing to the history
+        atomic_write_json(RUN_RECORD, {"runs": (_run_history() + [run])[-RUN_HISTORY:]})
     write_status_page()
     return build_book(log=log) if build else None
 
