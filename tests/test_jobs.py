@@ -207,6 +207,7 @@ def test_comparison_chapter_plan_is_what_it_computes(monkeypatch, tmp_path):
         return None, None
 
     monkeypatch.setattr(G, "load_or_run", fake_load_or_run)
+    monkeypatch.setattr(artifacts, "load_or_run", fake_load_or_run)  # the arms' features, via cached_array
     monkeypatch.setattr(G, "ssl_backbone", fake_ssl)
     monkeypatch.setattr(G, "_features", lambda model, tok, texts: np.zeros((len(texts), 2)))
     monkeypatch.setattr(G, "_head", lambda x_train, y_train, x_test, cfg, seed: np.zeros(len(x_test)))

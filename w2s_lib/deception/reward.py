@@ -49,8 +49,9 @@ from w2s_lib import data, metrics
 from w2s_lib.core.artifacts import Artifact, cached_array, load_or_run, texts_hash
 from w2s_lib.core.config import Config, knob
 from w2s_lib.core.errors import W2SError
-from w2s_lib.data.splits import w2s_splits
 from w2s_lib.core.numerics import LossGuard, lr_hint
+from w2s_lib.data.splits import w2s_splits
+from w2s_lib.train.probe import FeaturesConfig
 
 SETTINGS = ("none", "implicit", "explicit")
 CONFLICTS = ("implicit", "explicit")
@@ -281,11 +282,10 @@ def candidates(row: dict) -> list[str] | None:
 
 
 @dataclass(frozen=True)
-class LMFeaturesConfig(Config):
+class LMFeaturesConfig(FeaturesConfig):
     """Frozen features of a causal LM over (prompt, reply) texts (identified by their hash)."""
 
     model: str = knob("tinygpt-l", help="zoo name of the frozen causal LM")
-    texts_hash: str = knob("", help="sha256 of the texts, so the cache key follows the data")
     max_length: int = knob(64, low=8, high=4096)
     batch_size: int = knob(128, low=1, affects_result=False)
 

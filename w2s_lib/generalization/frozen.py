@@ -33,25 +33,25 @@ import numpy as np
 import torch
 
 from w2s_lib.core.artifacts import cached_array, texts_hash
-from w2s_lib.core.config import Config, knob
+from w2s_lib.core.config import knob
 from w2s_lib.core.errors import W2SError
+from w2s_lib.core.numerics import LossGuard, lr_hint
 from w2s_lib.generalization.ladder import CEILING, SUPERVISOR, Preds
 from w2s_lib.train.losses import get_loss
-from w2s_lib.core.numerics import LossGuard, lr_hint
+from w2s_lib.train.probe import FeaturesConfig
 
 INITS = ("pretrained", "random")
 BOW = "bow"
 
 
 @dataclass(frozen=True)
-class LayerFeaturesConfig(Config):
+class LayerFeaturesConfig(FeaturesConfig):
     """Mean-pooled features of every layer of ``model`` over a list of texts (identified by their hash)."""
 
     model: str = knob("minilm-l6", help="zoo name of the full encoder (its layers are the rungs)")
-    init: str = knob("pretrained", choices=INITS, help="'random': the architecture with random weights")
-    texts_hash: str = knob("", help="sha256 of the texts")
     max_length: int = knob(64, low=8, high=4096)
     batch_size: int = knob(128, low=1, affects_result=False)
+    init: str = knob("pretrained", choices=INITS, help="'random': the architecture with random weights")
 
     SLUG = "layerfeats"
 

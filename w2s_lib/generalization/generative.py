@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from w2s_lib import metrics
-from w2s_lib.core.artifacts import Artifact, load_or_run
+from w2s_lib.core.artifacts import Artifact, cached_array, load_or_run
 from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.core.numerics import LossGuard, lr_hint
@@ -273,17 +273,15 @@ def arm_features(cfg: SlangConfig, arm: str, force: bool = False) -> tuple[dict[
     sc, fc = ssl_config(cfg, arm), features_config(cfg, arm)
     texts = sentence_space(cfg.world)
 
-    def compute(out_dir: Path) -> dict:
+    def compute() -> np.ndarray:
         from w2s_lib.core.runtime import torch_threads
         from w2s_lib.models import zoo
 
         with torch_threads(1):
             model = zoo.load_backbone(cfg.strong) if sc is None else ssl_backbone(sc, force=force)[0]
-            np.save(out_dir / "features.npy", _features(model, zoo.load_tokenizer(cfg.strong), texts).astype(np.float32))
-        return {"n": len(texts)}
+            return _features(model, zoo.load_tokenizer(cfg.strong), texts)
 
-    art = load_or_run(fc, compute, force=force)
-    return {t: i for i, t in enumerate(texts)}, np.load(art.path / "features.npy")
+    return {t: i for i, t in enumerate(texts)}, cached_array(fc, compute, force=force)
 
 
 def _features(model, tok, texts: list[str]) -> np.ndarray:
