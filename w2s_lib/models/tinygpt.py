@@ -395,15 +395,25 @@ def _worker(names: list[str], world_seed: int, micro: bool, zoo: str, progress: 
             build_rung(n, _sizes(micro)[n], world_seed, micro, root, tok, progress=progress, position=position)
 
 
-def prepare_zoo(world_seed: int = 0) -> dict[str, float]:
-    """Train the world's tokenizer if needed; return the full zoo's rungs not built yet, name -> relative
-    cost (for scheduling them as separate one-thread processes, as `w2s reproduce` does)."""
-    sizes = _sizes(False)
-    root = zoo_dir() / world_tag(world_seed, False)
+def prepare_zoo(world_seed: int = 0, micro: bool = False, names: list[str] | None = None,
+                force: bool = False) -> dict[str, float]:
+    """The rungs (``names``, default all) still to build — missing, partial, corrupt, or every one with
+    ``force`` — as name -> relative cost; trains the world's tokenizer first when any is (once, before any
+    rung's process needs it). `w2s reproduce` schedules the rungs as one-thread processes of its own."""
+    sizes = _sizes(micro)
+    todo = list(sizes) if names is None else list(names)
+    for n in todo:
+        if n not in sizes:
+            raise unknown("model", n, sizes)
+    root = zoo_dir() / world_tag(world_seed, micro)
     root.mkdir(parents=True, exist_ok=True)
-    with torch_threads(1):
-        _tokenizer(world_seed, False, root)
-    return {n: _cost(r) for n, r in sizes.items() if read_marker(root / n) is None}
+    need = [n for n in todo if force or read_marker(root / n) is None]
+    if need:
+        if force and (root / "tokenizer").exists():
+            shutil.rmtree(root / "tokenizer")
+        with torch_threads(1):
+            _tokenizer(world_seed, micro, root)
+    return {n: _cost(sizes[n]) for n in need}
 
 
 def build_jobs(micro: bool) -> int:
@@ -424,20 +434,10 @@ def build_zoo(micro: bool = False, world_seed: int = 0, force: bool = False, pro
     together); every rung is trained by one thread, so the weights do not depend on the job count.
     ``micro`` (tests) builds in one process in seconds.
     """
-    sizes = _sizes(micro)
-    todo = list(sizes) if names is None else list(names)
-    for n in todo:
-        if n not in sizes:
-            raise unknown("model", n, sizes)
+    need = list(prepare_zoo(world_seed, micro, names, force))
     root = zoo_dir() / world_tag(world_seed, micro)
-    root.mkdir(parents=True, exist_ok=True)
-    need = [n for n in todo if force or read_marker(root / n) is None]
     if need:
-        if force and (root / "tokenizer").exists():
-            shutil.rmtree(root / "tokenizer")
-        with torch_threads(1):
-            _tokenizer(world_seed, micro, root)  # once, before any worker needs it
-        groups = _plan(need, sizes, build_jobs(micro))
+        groups = _plan(need, _sizes(micro), build_jobs(micro))
         if len(groups) == 1:
             _worker(groups[0], world_seed, micro, str(zoo_dir()), progress, 0)
         else:
@@ -449,7 +449,7 @@ def build_zoo(micro: bool = False, world_seed: int = 0, force: bool = False, pro
                         for i, g in enumerate(groups)]
                 for f in futs:
                     f.result()
-    return {n: root / n for n in todo}
+    return {n: root / n for n in (_sizes(micro) if names is None else names)}
 
 
 def model_dir(name: str, micro: bool | None = None, world_seed: int | None = None) -> Path:
