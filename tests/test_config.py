@@ -147,3 +147,21 @@ def test_sections_round_trip_through_json_and_enter_the_run_id():
 def test_bad_section_overrides_are_one_line_errors(overrides, message):
     with pytest.raises(W2SError, match=re.escape(message)):
         _TwoStages.for_preset("tiny", overrides)
+
+
+def test_a_section_knob_that_does_not_change_results_round_trips_but_stays_out_of_the_run_id():
+    import json
+    from w2s_lib.core.config import Section
+
+    @dataclass(frozen=True)
+    class Eval(Section):
+        batch_size: int = knob(8, low=1, affects_result=False)
+        n: int = knob(3, low=1)
+
+    @dataclass(frozen=True)
+    class WithEval(Config):
+        eval: Eval = Eval()
+
+    cfg = WithEval().replace(**{"eval.batch_size": 64})
+    assert WithEval(**json.loads(json.dumps(cfg.to_dict()))) == cfg  # nothing lost in config.json
+    assert cfg.run_id == WithEval().run_id and cfg.replace(**{"eval.n": 4}).run_id != cfg.run_id

@@ -272,7 +272,7 @@ class Config:
     def result_fields(self) -> dict[str, Any]:
         """The fields that change results, as plain JSON values."""
         return {
-            f.name: _jsonable(getattr(self, f.name))
+            f.name: _result_jsonable(getattr(self, f.name))
             for f in dataclasses.fields(self)
             if f.metadata.get("affects_result", True)
             and not (f.metadata.get("added_later") and getattr(self, f.name) == f.default)
@@ -330,10 +330,17 @@ def _check_value(owner: str, f: dataclasses.Field, tp: Any, value: Any) -> None:
                 raise W2SError(f"{owner}.{f.name} = {item!r} is out of range; allowed range is {span}")
 
 
-def _jsonable(value: Any) -> Any:
+def _result_jsonable(value: Any) -> Any:
+    """:func:`_jsonable`, leaving out a section's knobs that do not change results (as for a config's own)."""
     if isinstance(value, Section):
         return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
                 if f.metadata.get("affects_result", True)}
+    return _jsonable(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Section):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
