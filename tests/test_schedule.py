@@ -6,13 +6,23 @@ import time
 import pytest
 
 from w2s_lib.publish import book
-from w2s_lib.publish.schedule import Task, order, run_tasks
+from w2s_lib.publish.schedule import Task, critical_path, order, run_tasks
 
 
-def test_order_puts_waited_on_tasks_first_then_the_costliest():
+def test_order_puts_the_longest_remaining_chain_first():
     tasks = [Task("small", lambda: None, cost=1), Task("zoo", lambda: None, cost=0.1),
              Task("big", lambda: None, cost=9), Task("after", lambda: None, cost=50, needs=frozenset({"zoo"}))]
-    assert [t.name for t in order(tasks)] == ["zoo", "after", "big", "small"]
+    assert [t.name for t in order(tasks)] == ["zoo", "after", "big", "small"]  # zoo's chain: 0.1 + 50
+    # a dependency whose chain is short does not jump the queue: big (9) before zoo (0.1 + 1)
+    tasks[3] = Task("after", lambda: None, cost=1, needs=frozenset({"zoo"}))
+    assert [t.name for t in order(tasks)] == ["big", "zoo", "after", "small"]
+
+
+def test_critical_path_is_the_costliest_chain_of_waiters():
+    tasks = [Task("a", lambda: None, cost=2), Task("b", lambda: None, cost=3, needs=frozenset({"a"})),
+             Task("c", lambda: None, cost=10, needs=frozenset({"a"})), Task("d", lambda: None, cost=1,
+                                                                           needs=frozenset({"b", "c"}))]
+    assert critical_path(tasks) == {"a": 13, "b": 4, "c": 11, "d": 1}
 
 
 def test_a_free_worker_runs_independent_work_while_a_dependency_is_still_running():

@@ -1,9 +1,9 @@
 """Run a small graph of tasks on N workers: what `w2s reproduce` uses to keep every core busy.
 
 A task is a name, a callable, an estimated cost and the names of the tasks it waits for. A free worker takes
-the first *ready* task in priority order (tasks that others wait for first, then the costliest), so on a
-2-core laptop one worker pretrains the tiny GPT zoo while the other runs the chapters that do not need it,
-and no worker idles at a barrier. A failed task fails the tasks that wait on it (they are reported, not run);
+the first *ready* task in critical-path order (the longest chain of estimated cost that starts with the task,
+i.e. list scheduling by "highest level first"), so on a 2-core laptop the zoo rung that gates the costliest
+chapter starts first, the other worker runs what does not need the zoo, and no worker idles at a barrier. A failed task fails the tasks that wait on it (they are reported, not run);
 independent tasks still run, so one broken chapter does not cost the others.
 """
 
@@ -22,10 +22,30 @@ class Task:
     needs: frozenset[str] = field(default_factory=frozenset)
 
 
+def critical_path(tasks: list[Task]) -> dict[str, float]:
+    """Name -> the task's cost plus the costliest chain of tasks that wait on it (its "level")."""
+    waiters: dict[str, list[Task]] = {t.name: [] for t in tasks}
+    for t in tasks:
+        for n in t.needs:
+            waiters.setdefault(n, []).append(t)
+    level: dict[str, float] = {}
+
+    def visit(t: Task, path: tuple[str, ...] = ()) -> float:
+        if t.name not in level:
+            if t.name in path:
+                raise ValueError(f"tasks wait for each other in a circle: {sorted(path)}")
+            level[t.name] = t.cost + max((visit(w, path + (t.name,)) for w in waiters[t.name]), default=0.0)
+        return level[t.name]
+
+    for t in tasks:
+        visit(t)
+    return level
+
+
 def order(tasks: list[Task]) -> list[Task]:
-    """Priority order: tasks that others wait for first (they gate more work), then the costliest."""
-    waited_on = {n for t in tasks for n in t.needs}
-    return sorted(tasks, key=lambda t: (t.name not in waited_on, -t.cost))
+    """Priority order: the longest remaining chain first (it bounds the run's end), then the costliest, then name."""
+    level = critical_path(tasks)
+    return sorted(tasks, key=lambda t: (-level[t.name], -t.cost, t.name))
 
 
 def _check_acyclic(tasks: list[Task]) -> None:
