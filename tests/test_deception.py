@@ -379,3 +379,17 @@ def test_hh_splits_cut_test_from_train_and_keep_the_transcript_format(monkeypatc
             assert len(conflict) == 3 and {c["kind"] for c in conflict} == {"helpful"}
     finally:
         hub._hub_reachable.cache_clear()
+
+
+def test_plot_gap_marks_a_gap_where_nothing_flipped():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    rows = [dict(method="control", setting=setting, gap=gap, score=np.nan if gap == 2 else 0.3, chance=0.2,
+                 area_share=0.3) for setting in D.CONFLICTS for gap in (1, 2) for _ in range(3)]
+    fig, axes = plt.subplots(1, len(D.CONFLICTS))
+    D.plot_gap(pd.DataFrame(rows), ("tinygpt-s", "tinygpt-m", "tinygpt-l"), axes, method="control")
+    assert [[(t.get_text(), t.xy[0]) for t in ax.texts] for ax in axes] == [[("no flips", 2)]] * len(D.CONFLICTS)
+    plt.close(fig)

@@ -678,6 +678,9 @@ def plot_gap(df, ladder, axes, title: str = "", method: str = "direct") -> None:
             err = np.nan_to_num(np.vstack([mean - lo, hi - mean]))
             ax.errorbar(gaps, mean, yerr=err, marker="o", capsize=3, label=label, ls=style,
                         color=plotting.color(role))
+        undefined = [gap for gap, v in sub.groupby("gap")["score"] if v.isna().all()]
+        for gap in undefined:  # no pair flipped in any seed: the score (a share of flips) has no value there
+            ax.annotate("no flips", (gap, 0.0), ha="center", va="bottom", fontsize=8, color=plotting.color("deception"))
         ax.set(title=f"{title}{setting} conflict", xlabel=f"capability gap (rungs above {ladder[0]})",
                xticks=sorted(sub.gap.unique()), ylim=(-0.05, 1.05))
     axes[0].set_ylabel("share of flips / of pairs")
