@@ -77,7 +77,7 @@ BAD_CLI = [
     (["run", "40", "-p", "pref_overrides={'ladder': ('tinygpt-s', 'tinygpt-m', 'gpt5')}"], "unknown model 'gpt5'"),
     (["run", "00", "-p", "overrides={1: 2}"], "override names must be strings"),
     (["run", "00", "-p", "overrides='{n_docs: 4'"], "is not a dict"),
-    (["run", "00", "-p", "lrs=(1e-4,)"], "lrs has 1 values but the ladder has 4 rungs"),
+    (["run", "00", "-p", "lrs=(1e-4,)"], "lrs has 1 values but the ladder has 3 rungs"),
     (["run", "00", "-p", "n_docs=1", "-p", "n_docs=2"], "given twice"),
     (["run", "01", "-p", "bogus=1"], "unknown parameter of notebook 01_tiny_world: 'bogus'"),
     (["run", "/nonexistent/dir/01_tiny_world.ipynb"], "does not exist"),

@@ -5,8 +5,9 @@ import pytest
 from w2s_lib.data import COLUMNS, get_spec, load
 from w2s_lib.data.tinyworld import scorers as S
 from w2s_lib.data import tinyworld as T
+from w2s_lib.data.tinyworld.tasks import POLARITY_MARGIN
 
-TINY = ["tiny_facts", "tiny_sentiment", "tiny_helpful", "tiny_harmless", "tiny_safety", "tiny_reviews",
+TINY = ["tiny_facts", "tiny_sentiment", "tiny_polarity", "tiny_helpful", "tiny_harmless", "tiny_safety", "tiny_reviews",
         "tiny_summaries", "tiny_instructions"]
 
 
@@ -91,6 +92,19 @@ def test_sentiment_balanced_hard_and_shiftable():
     food_only = set(T.lexicon.SENTIMENT_LEXICON["food"])
     gad = " ".join(t for t, d in zip(ds["text"], ds["domain"]) if d == "gadgets").lower().split()
     assert not food_only & set(gad)
+
+
+def test_polarity_keeps_only_clear_reviews_and_the_shift():
+    train, test = T.load_tiny_polarity("train", 0), T.load_tiny_polarity("test", 0)
+    assert len(train) == 4000 and len(test) == 1000 and 0.4 < sum(train["label"]) / len(train) < 0.6
+    assert min(abs(s) for s in list(train["score"]) + list(test["score"])) >= POLARITY_MARGIN
+    assert all(int(s > 0) == y for s, y in zip(train["score"], train["label"]))
+    assert not set(train["text"]) & set(test["text"])
+    food_only = set(T.lexicon.SENTIMENT_LEXICON["food"])
+    gad = " ".join(t for t, d in zip(train["text"], train["domain"]) if d == "gadgets").lower().split()
+    assert not food_only & set(gad)
+    # tiny_sentiment itself is unchanged by the margin option
+    assert T.sentiment_rows(0, "test")[:5] == T.sentiment_rows(0, "test", margin=0.0)[:5]
 
 
 def test_preference_sets_are_gold_ordered():

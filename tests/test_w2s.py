@@ -45,7 +45,7 @@ def test_presets_quote_the_official_values():
     assert (p.train.batch_size, p.train.epochs, p.n_docs, p.n_test, p.max_length) == (32, 2.0, 20000, 10000, 1024)
     assert p.lr_of("gpt2") == 5e-5 and p.lr_of("gpt2-medium") == 5e-5 and p.lr_of("gpt2-large") == 1e-5
     assert w2s.W2SConfig.for_preset("colab").ladder == ("gpt2", "gpt2-medium", "gpt2-large")
-    assert len(w2s.W2SConfig.for_preset("tiny").ladder) >= 4
+    assert len(w2s.W2SConfig.for_preset("tiny").ladder) >= 3  # bootstrapping needs an intermediate rung
     with pytest.raises(W2SError):
         w2s.W2SConfig.for_preset("tiny", {"lrs": (1e-5,)})
 

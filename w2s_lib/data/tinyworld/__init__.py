@@ -90,6 +90,7 @@ from w2s_lib.data.tinyworld.tasks import (  # noqa: F401
     load_tiny_rumours,
     load_tiny_rumours8,
     load_tiny_safety,
+    load_tiny_polarity,
     load_tiny_sentiment,
     load_tiny_summaries,
     rumour8_rows,

@@ -82,27 +82,30 @@ def load_tiny_facts(split: str, sample_seed: int) -> datasets.Dataset:
     return _ds([{c: r[c] for c in cols} for r in facts_rows(seed, split)])
 
 
-def sentiment_rows(seed: int, split: str, n: int | None = None) -> list[dict]:
+def sentiment_rows(seed: int, split: str, n: int | None = None, margin: float = 0.0) -> list[dict]:
+    """Reviews alternating gadgets / food, ``n`` per split (4000 train, 1000 test); with ``margin`` > 0 only
+    reviews whose gold ``|score|`` is at least ``margin`` (the clear ones: ``tiny_polarity``)."""
     n = n if n is not None else (4000 if split == "train" else 1000)
     rng = _rng("sentiment", seed, split)
-    other = {r for r in _sentiment_texts(seed, "test" if split == "train" else "train")} if split == "train" else set()
+    other = set(_sentiment_texts(seed, "test", margin)) if split == "train" else set()
+    name = "tiny_sentiment" if margin == 0 else "tiny_polarity"
     rows, seen = [], set(other)
     while len(rows) < n:
         domain = "gadgets" if len(rows) % 2 == 0 else "food"
         opening, body, score = review(rng, domain)
         text = f"{opening} {body}"
-        if text in seen:
+        if text in seen or abs(score) < margin:
             continue
         seen.add(text)
         lab = int(score > 0)
-        rows.append(dict(text=text, label=lab, soft_label=float(lab), id=f"tiny_sentiment-{seed}-{split}-{len(rows)}",
+        rows.append(dict(text=text, label=lab, soft_label=float(lab), id=f"{name}-{seed}-{split}-{len(rows)}",
                          domain=domain, score=float(score)))
     return rows
 
 
 @lru_cache(maxsize=8)
-def _sentiment_texts(seed: int, split: str) -> frozenset[str]:
-    return frozenset(r["text"] for r in sentiment_rows(seed, split))
+def _sentiment_texts(seed: int, split: str, margin: float = 0.0) -> frozenset[str]:
+    return frozenset(r["text"] for r in sentiment_rows(seed, split, margin=margin))
 
 
 @register("tiny_sentiment", "classification",
@@ -112,6 +115,19 @@ def load_tiny_sentiment(split: str, sample_seed: int) -> datasets.Dataset:
     seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     _check_split(split)
     return _ds(sentiment_rows(seed, split))
+
+
+#: ``tiny_polarity``'s margin: a review's net gold sentiment is at least one strong word's (``great`` = 2)
+POLARITY_MARGIN = 2.0
+
+
+@register("tiny_polarity", "classification",
+          "Tiny world: tiny_sentiment's reviews with a clear polarity only (gold |score| >= 2, as amazon_polarity "
+          "keeps 1-2 vs 4-5 stars and drops the 3-star middle); column `domain` (gadgets|food)")
+def load_tiny_polarity(split: str, sample_seed: int) -> datasets.Dataset:
+    seed = current_world_seed()
+    _check_split(split)
+    return _ds(sentiment_rows(seed, split, margin=POLARITY_MARGIN))
 
 
 def _fact_pairs(w: World, rng: random.Random, e: str, a: str) -> list[tuple[str, str]]:
