@@ -533,8 +533,8 @@ class LadderConfig(Config):
     max_new_tokens: int = knob(32, low=1)
 
     SLUG = "search-ladder"
-    # tiny: 50 prompts (100 before the chapter's 4-minute CPU budget)
-    PRESET_VALUES = {"smoke": {"n_prompts": 6, "samples": 2, "max_new_tokens": 12}, "tiny": {"n_prompts": 50}}
+    # tiny: 30 prompts (100 before the chapter's 4-minute CPU budget)
+    PRESET_VALUES = {"smoke": {"n_prompts": 6, "samples": 2, "max_new_tokens": 12}, "tiny": {"n_prompts": 30}}
 
 
 def capability_ladder(cfg: LadderConfig, force: bool = False) -> Artifact:
