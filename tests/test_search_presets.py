@@ -196,3 +196,27 @@ def test_pair_check_reports_chunks_and_the_full_score(micro_zoo_env):
     assert all(c["tokens"] == 3 * c["chunk"] for c in r["chunks"]) and 0 < r["chunks"][0]["open"] <= 1
     assert r["full"]["base_mean"] <= r["full"]["oracle_best"] and r["full"]["pair_pick"] <= r["full"]["oracle_best"]
     assert {"score", "gold", "mean_tokens"} <= set(r["length"]) and isinstance(r["tuned_alone"], float)
+
+
+def test_the_pair_is_tuned_once_for_every_search_seed():
+    from w2s_lib.search.experiment import _tune_cfg
+
+    one, two = (SearchConfig.for_preset("smoke", seed=s) for s in (1, 2))
+    assert one.run_id != two.run_id  # the searches differ by seed ...
+    assert _tune_cfg(one).run_id == _tune_cfg(two).run_id and _tune_cfg(one).seed == 0  # ... their guide does not
+    assert _tune_cfg(one).run_id != _tune_cfg(one.replace(tune_prompts=7)).run_id  # a tuning knob does change it
+
+
+def test_chunk_sweep_runs_base_bon_and_cbs_per_chunk_length_on_held_out_prompts(micro_zoo_env):
+    from w2s_lib.search.experiment import chunk_sweep
+
+    cfg = SearchConfig.for_preset("smoke", {"tune_prompts": 6, "tune_samples": 3, "tuning.batch_size": 2,
+                                            "max_new_tokens": 8, "cbs": (2, 2, 3)})
+    r = chunk_sweep(cfg, n_prompts=3, chunk_lens=(2, 4)).result
+    assert list(r["methods"]) == ["base", "bon-4", "cbs-2-2-2", "cbs-2-2-4"]
+    assert all(len(v["gold"]) == 3 == len(v["response_tokens"]) for v in r["methods"].values())
+    assert len(r["n_facts"]) == 3 and set(r["n_facts"]) <= {2, 3, 4}
+    # four candidates sample more base tokens per prompt than one
+    assert r["methods"]["bon-4"]["tokens_per_prompt"] > r["methods"]["base"]["tokens_per_prompt"]
+    with pytest.raises(W2SError, match="test prompts"):
+        chunk_sweep(cfg, first_prompt=10_000)

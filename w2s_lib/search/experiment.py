@@ -180,8 +180,9 @@ def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:
     """
     from w2s_lib.train.preference import dpo_train, quiet_training, sft_train
 
+    cfg = _tune_cfg(cfg)
     if cfg.tuned:
-        return load_or_run(_tune_cfg(cfg), lambda out_dir: {"tuned": cfg.tuned, "untuned": cfg.small})
+        return load_or_run(cfg, lambda out_dir: {"tuned": cfg.tuned, "untuned": cfg.small})
 
     def compute(out_dir):
         torch.manual_seed(cfg.seed)
@@ -202,12 +203,13 @@ def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:
                 "rejected_gold": float(np.mean(pairs["rejected_gold"]))}
 
     with torch_threads(1), quiet_training():  # no trainer, save or export progress bars in the book
-        return load_or_run(_tune_cfg(cfg), compute, force=force)
+        return load_or_run(cfg, compute, force=force)
 
 
 def _tune_cfg(cfg: SearchConfig) -> SearchConfig:
-    # the tuned scorer depends only on the small model, data and tuning knobs: share it across bases/methods
-    return cfg.replace(bases=(), n_prompts=1, cbs=(1, 1, 1), bon=(1,), eft_beta=0.0)
+    # the tuned scorer depends only on the small model, data and tuning knobs: share it across bases/methods.
+    # It is tuned once (seed 0), as the paper tunes its small pair once: the seeds vary the search's sampling
+    return cfg.replace(bases=(), n_prompts=1, cbs=(1, 1, 1), bon=(1,), eft_beta=0.0, seed=0)
 
 
 def method_names(cfg: SearchConfig, base: str | None = None) -> list[str]:
@@ -395,7 +397,8 @@ class PairCheckConfig(Config):
     samples: int = knob(16, low=2, help="base samples per prompt, ranked by the pair")
 
     SLUG = "search-pair-check"
-    PRESET_VALUES = {"smoke": {"n_prompts": 4, "samples": 4}, "tiny": {}}
+    # tiny: 30 prompts × 16 samples (60 before the chapter's 4-minute CPU budget)
+    PRESET_VALUES = {"smoke": {"n_prompts": 4, "samples": 4}, "tiny": {"n_prompts": 30}}
 
 
 def _within_prompt_spearman(scores: np.ndarray, gold: np.ndarray) -> float:
@@ -462,6 +465,63 @@ def pair_check(cfg: SearchConfig, base: str | None = None, *, n_prompts: int | N
 
 
 @dataclass(frozen=True)
+class ChunkSweepConfig(Config):
+    """CBS against best-of-N on held-out prompts as the number of chunks per response varies (chunk length
+    L), with the response length (the number of facts to summarise) as the other axis."""
+
+    search: str = knob("", help="run id of the SearchConfig whose tuned pair guides")
+    base: str = knob("tinygpt-l")
+    first_prompt: int = knob(200, low=0, help="first test prompt used: the claim uses the ones before it")
+    n_prompts: int = knob(100, low=1)
+    chunk_lens: tuple[int, ...] = knob((2, 5), low=1, help="CBS chunk lengths L compared (W, K: the search's)")
+
+    SLUG = "search-chunk-sweep"
+    PRESET_VALUES = {"smoke": {"n_prompts": 4, "chunk_lens": (2, 5)}, "tiny": {}}
+
+
+def chunk_sweep(cfg: SearchConfig, base: str | None = None, *, force: bool = False, **overrides) -> Artifact:
+    """The base alone, best-of-(W·K) and CBS(W, K, L) for every L of the sweep, on held-out test prompts
+    (after the claim's) with random streams the claim does not use, guided by ``cfg``'s tuned pair.
+
+    Result: per method, the mean gold, the mean base tokens sampled per prompt and the per-prompt golds;
+    ``n_facts`` and ``tokens`` (the base's own response length) per prompt, for reading the gain of CBS
+    over best-of-N by response length.
+    """
+    base = base or cfg.bases[-1]
+    sc = ChunkSweepConfig.for_preset(cfg.preset, overrides, seed=cfg.seed).replace(search=_tune_cfg(cfg).run_id,
+                                                                                     base=base)
+    tuning = tune_scorer(cfg)
+
+    def compute(out_dir):
+        tok = zoo.load_tokenizer(cfg.small)
+        tuned = zoo.load_local_causal_lm(tuning.path / "tuned") if not cfg.tuned else zoo.load_causal_lm(cfg.tuned)
+        scorer = PairScorer(tuned, zoo.load_causal_lm(cfg.small), tok, chat=cfg.chat, template=cfg.small_template)
+        rows = data.load(cfg.prompts, "test", seed=cfg.seed)
+        if len(rows) < sc.first_prompt + sc.n_prompts:
+            raise W2SError(f"{cfg.prompts!r} has {len(rows)} test prompts; the sweep needs "
+                           f"first_prompt + n_prompts = {sc.first_prompt + sc.n_prompts}")
+        rows = rows.select(range(sc.first_prompt, sc.first_prompt + sc.n_prompts))
+        prompts = rows["prompt"]
+        seeds = [20_000_033 + cfg.seed * 1_000_003 + i for i in range(len(prompts))]  # not the claim's streams
+        model, model_tok = zoo.load_causal_lm(base), zoo.load_tokenizer(base)
+        gold = gold_reward(cfg.gold)
+        w, k, _ = cfg.cbs
+        out = {"n_facts": list(rows["n_facts"]) if "n_facts" in rows.column_names else None, "methods": {}}
+        for method in ["base", f"bon-{w * k}", *[f"cbs-{w}-{k}-{ln}" for ln in sc.chunk_lens]]:
+            res = run_prompts(cfg, method, model, model_tok, prompts, scorer, seeds)
+            g = [gold(p, r.text) for p, r in zip(prompts, res)]
+            out["methods"][method] = {"gold": g, "mean": float(np.mean(g)),
+                                      "tokens_per_prompt": float(np.mean([r.account["base_tokens_sampled"]
+                                                                          for r in res])),
+                                      "response_tokens": [len(model_tok(r.text, add_special_tokens=False)["input_ids"])
+                                                          for r in res]}
+        return out
+
+    with torch_threads(1):
+        return load_or_run(sc, compute, force=force)
+
+
+@dataclass(frozen=True)
 class LadderConfig(Config):
     """How well each zoo rung does on a task by itself: the capability a gold reward asks of a generator."""
 
@@ -473,7 +533,8 @@ class LadderConfig(Config):
     max_new_tokens: int = knob(32, low=1)
 
     SLUG = "search-ladder"
-    PRESET_VALUES = {"smoke": {"n_prompts": 6, "samples": 2, "max_new_tokens": 12}, "tiny": {}}
+    # tiny: 30 prompts (100 before the chapter's 4-minute CPU budget)
+    PRESET_VALUES = {"smoke": {"n_prompts": 6, "samples": 2, "max_new_tokens": 12}, "tiny": {"n_prompts": 30}}
 
 
 def capability_ladder(cfg: LadderConfig, force: bool = False) -> Artifact:
