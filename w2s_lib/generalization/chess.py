@@ -264,11 +264,75 @@ def fit(cfg: ChessW2SConfig, model: str, seed: int, supervisor=None, force: bool
 
 
 # ----------------------------------------------------------------------------- experiments
-def _row(weak_fit: Artifact, ceiling_fit: Artifact, student_fit: Artifact, **extra) -> dict:
-    r = {**extra, "weak_acc": weak_fit["acc"], "w2s_acc": student_fit["acc"], "ceiling_acc": ceiling_fit["acc"],
-         "weak_label_acc": weak_fit["label_acc"], "imitation": student_fit["imitation"]}
-    r["pgr"] = metrics.pgr(r["weak_acc"], r["w2s_acc"], r["ceiling_acc"])
-    return r
+class LadderFit:
+    """The chess ``fit`` of the ladder protocol (:mod:`w2s_lib.generalization.ladder`, ``scoring=CHOICES``):
+    ``fit(rung, targets, crossfit=False) -> Preds`` with the *moves* each seed's fit picks on D_weak and on
+    the test puzzles (object arrays ``(S, n)``).
+
+    ``targets`` is :data:`~w2s_lib.generalization.ladder.SUPERVISOR` / ``CEILING`` (one cached fit on D_gt's
+    true best moves: as in the official code, a rung's supervisor and ceiling are the same fit) or the moves
+    a fit of this ladder returned before — this object remembers which fits produced them, so a student's
+    cached run is keyed by its supervisor's run id (:class:`ChessFitConfig`), as before the protocol.
+    ``crossfit=True`` (an intermediate of bootstrapping): two students, one per half of D_weak (even / odd
+    rows), and each row's label is the move of the student that did not train on it; the test moves are the
+    first half's student's."""
+
+    def __init__(self, cfg: ChessW2SConfig, seeds, force: bool = False):
+        self.cfg, self.seeds, self.force = cfg, list(seeds), force
+        self._sources: dict[str, list] = {}
+
+    @staticmethod
+    def _key(moves) -> str:
+        import hashlib
+
+        return hashlib.sha256(json.dumps(np.asarray(moves, dtype=object).tolist()).encode()).hexdigest()
+
+    def __call__(self, rung: str, targets, crossfit: bool = False):
+        from w2s_lib.generalization.ladder import Preds
+
+        if isinstance(targets, str):
+            sups = [None] * len(self.seeds)
+        else:
+            key = self._key(targets)
+            if key not in self._sources:
+                raise W2SError("chess students train on the moves of a fit of the same ladder run; these "
+                               "targets were not produced by it")
+            sups = self._sources[key]
+        weak, test, made = [], [], []
+        for seed, sup in zip(self.seeds, sups):
+            c = self.cfg.replace(seed=seed)
+            if crossfit:
+                (fa, _), (fb, _) = (fit(c, rung, seed, sup, force=self.force, half=h) for h in (0, 1))
+                weak.append(supervisor_moves(fa.replace(supervisor=f"{fa.run_id}+{fb.run_id}")))
+                test.append(_preds_of(fa.run_id)["test"])
+                made.append((fa, fb))
+            else:
+                fc, _ = fit(c, rung, seed, sup, force=self.force)
+                p = _preds_of(fc.run_id)
+                weak.append(p["weak"])
+                test.append(p["test"])
+                made.append(fc)
+        out = Preds(weak=_moves_array(weak), test=_moves_array(test))
+        self._sources.setdefault(self._key(out.weak), made)
+        return out
+
+
+def _moves_array(rows: list[list[str]]) -> np.ndarray:
+    out = np.empty((len(rows), len(rows[0])), dtype=object)
+    for i, r in enumerate(rows):
+        out[i, :] = r
+    return out
+
+
+def _preds_of(run_id: str) -> dict:
+    return json.loads((paths.runs_dir() / run_id / "preds.json").read_text())
+
+
+def references(cfg: ChessW2SConfig, seeds) -> tuple[np.ndarray, np.ndarray]:
+    """The true best moves ``(S, n_weak)`` of D_weak and ``(S, n_test)`` of the test puzzles, per seed."""
+    ys = [_rows(_fit_cfg(cfg.replace(seed=s), cfg.ladder[0], None, s)) for s in seeds]
+    return (_moves_array([list(r["weak_train"]["reference"]) for r in ys]),
+            _moves_array([list(r["test"]["reference"]) for r in ys]))
 
 
 def ladder_table(cfg: ChessW2SConfig, seeds, force: bool = False):
@@ -292,58 +356,32 @@ def ladder_table(cfg: ChessW2SConfig, seeds, force: bool = False):
 
 
 def run_pairs(cfg: ChessW2SConfig, seeds, force: bool = False):
-    """Naive W2S for every (weak < strong) pair and seed: one row each, with PGR on test accuracy."""
+    """Naive W2S for every (weak < strong) pair and seed (:func:`~w2s_lib.generalization.ladder.ladder_pairs`
+    over the chess fit, moves as choices): one row each with accuracies, ``pgr_acc``, and agreement / error
+    inheritance / correction against the supervisor on the test puzzles."""
     import pandas as pd
 
-    rows = []
-    for seed in seeds:
-        c = cfg.replace(seed=seed)
-        gts = {m: fit(c, m, seed, force=force) for m in c.ladder}
-        for i, weak in enumerate(c.ladder):
-            for j in range(i + 1, len(c.ladder)):
-                strong = c.ladder[j]
-                _, student = fit(c, strong, seed, gts[weak][0], force=force)
-                rows.append(_row(gts[weak][1], gts[strong][1], student, seed=seed, weak=weak, strong=strong,
-                                 gap=j - i))
-    return pd.DataFrame(rows).astype({"pgr": float})
+    from w2s_lib.generalization.ladder import CHOICES, ladder_pairs
+
+    _, y_test = references(cfg, seeds)
+    rows = ladder_pairs(cfg.ladder, LadderFit(cfg, seeds, force), y_test, seeds, scoring=CHOICES)
+    return pd.DataFrame(rows).astype({"pgr_acc": float})
 
 
 def run_bootstrap(cfg: ChessW2SConfig, seeds, force: bool = False):
-    """Bootstrapping weak → … → strong (each rung on the previous rung's labels on D_weak) vs direct
-    weak → strong: rows ``method`` = direct / bootstrap with accuracies and PGR, and ``chain`` rows with
-    each intermediate student's test accuracy and label accuracy on D_weak."""
+    """Bootstrapping weak → … → strong (each rung on the previous rung's moves on D_weak, intermediates
+    cross-fitted when ``cfg.cross_fit``) vs direct weak → strong
+    (:func:`~w2s_lib.generalization.ladder.bootstrap_chain`): rows ``method`` = direct / bootstrap with
+    accuracies and ``pgr_acc``, and ``chain`` rows per intermediate (its test accuracy ``w2s_acc``, its
+    supervisor's ``sup_acc``, ``inheritance``, and ``label_acc``: its moves on D_weak vs the true best)."""
     import pandas as pd
 
-    rows = []
-    for seed in seeds:
-        c = cfg.replace(seed=seed)
-        gts = {m: fit(c, m, seed, force=force) for m in (c.ladder[0], c.ladder[-1])}
-        sup, chain = gts[c.ladder[0]][0], []
-        for m in c.ladder[1:-1]:
-            if c.cross_fit:  # each half's student labels the other half: no row is labelled in-sample
-                halves = tuple(fit(c, m, seed, sup, force=force, half=h) for h in (0, 1))
-                sup = tuple(f for f, _ in halves)
-                art = _cross_fitted(halves)
-            else:
-                sup, art = fit(c, m, seed, sup, force=force)
-            chain.append((m, art))
-        _, top = fit(c, c.ladder[-1], seed, sup, force=force)
-        chain.append((c.ladder[-1], top))
-        _, direct = fit(c, c.ladder[-1], seed, gts[c.ladder[0]][0], force=force)
-        weak, ceiling = gts[c.ladder[0]][1], gts[c.ladder[-1]][1]
-        for method, art in (("direct", direct), ("bootstrap", chain[-1][1])):
-            rows.append(_row(weak, ceiling, art, seed=seed, method=method, weak=c.ladder[0], strong=c.ladder[-1]))
-        for m, art in chain:
-            rows.append({"seed": seed, "method": "chain", "rung": m, "acc": art["acc"], "label_acc": art["label_acc"]})
+    from w2s_lib.generalization.ladder import CHOICES, bootstrap_chain
+
+    y_weak, y_test = references(cfg, seeds)
+    rows = bootstrap_chain(cfg.ladder, LadderFit(cfg, seeds, force), y_test, seeds, crossfit=cfg.cross_fit,
+                           y_weak=y_weak, scoring=CHOICES)
     return pd.DataFrame(rows)
-
-
-def _cross_fitted(halves) -> dict:
-    """Test accuracy (mean of the two halves' students) and label accuracy of the cross-fitted moves."""
-    (fa, a), (fb, b) = halves
-    rows = _rows(fa)
-    moves = supervisor_moves(fa.replace(supervisor=f"{fa.run_id}+{fb.run_id}"))
-    return {"acc": (a["acc"] + b["acc"]) / 2, "label_acc": _exact(moves, rows["weak_train"]["reference"])}
 
 
 def ci_table(df, by, col: str):
