@@ -180,8 +180,11 @@ def test_w2s_pairs_and_bootstrap_at_smoke(micro_home):
     cfg = cw.ChessW2SConfig.for_preset("smoke", {"n_docs": 40, "n_test": 20})
     pairs = cw.run_pairs(cfg, [0])
     assert len(pairs) == 3 and set(pairs["gap"]) == {1, 2}
-    for col in ("weak_acc", "w2s_acc", "ceiling_acc", "imitation"):
+    for col in ("weak_acc", "w2s_acc", "ceiling_acc", "agreement"):
         assert pairs[col].between(0, 1).all()
+    # the protocol's records are the cached fits' own accuracies
+    _, top_gt = cw.fit(cfg, cfg.ladder[-1], 0)
+    assert (pairs[pairs.strong == cfg.ladder[-1]]["ceiling_acc"] == top_gt["acc"]).all()
     boot = cw.run_bootstrap(cfg, [0])
     assert set(boot["method"]) == {"direct", "bootstrap", "chain"}
     direct = boot[boot.method == "direct"].iloc[0]
@@ -199,13 +202,36 @@ def test_w2s_pairs_and_bootstrap_at_smoke(micro_home):
     moves_b = json.loads((b.path / "preds.json").read_text())["weak"]
     labels = cw.supervisor_moves(fc_top)
     assert labels[0::2] == moves_b[0::2] and labels[1::2] == moves_a[1::2]  # never labelled in-sample
-    top_moves = json.loads((top.path / "preds.json").read_text())["weak"]
-    assert top["imitation"] == pytest.approx(np.mean([x == y for x, y in zip(top_moves, labels)]))
+    # the top rung never labels for another rung: its fits skip D_weak (a third of a fit's CPU)
+    assert fc_top.predict_weak is False and json.loads((top.path / "preds.json").read_text())["weak"] == []
+    assert "imitation" not in top.result and top["label_acc"] is None
+    assert moves_a and all(cw.fit(cfg, m, 0)[0].predict_weak for m in cfg.ladder[:-1])
+    mid = boot[boot.method == "chain"].iloc[0]  # the cross-fitted labels' accuracy on D_weak
+    ref = cw.references(cfg, [0])[0][0]
+    assert mid["label_acc"] == pytest.approx(np.mean([x == y for x, y in zip(labels, ref)]))
     # in-sample relabelling stays available (cross_fit=False): the mid student trained on all of D_weak
     plain = cw.run_bootstrap(cfg.replace(cross_fit=False), [0])
     fc_mid, _ = cw.fit(cfg, cfg.ladder[1], 0, weak_fc)
     _, top_plain = cw.fit(cfg, cfg.ladder[-1], 0, fc_mid)
     assert plain[plain.method == "bootstrap"].iloc[0]["w2s_acc"] == top_plain["acc"]
+
+
+def test_ladder_protocol_scores_moves_as_choices():
+    from w2s_lib.generalization.ladder import CHOICES, Preds, ladder_pairs
+
+    y = np.array([["e4", "Nf3", "Qxd5", "Kh1"]], dtype=object)
+    picks = {"a": ["e4", "d4", "Qxd5", "Kg1"], "b": ["e4", "Nf3", "Qd1", "Kh1"]}
+
+    def fit(rung, targets, crossfit=False):
+        test = picks[rung] if isinstance(targets, str) else ["e4", "d4", "Qxd5", "Kh1"]  # b's student
+        return Preds(weak=np.array([["x", "y"]], dtype=object), test=np.array([test], dtype=object))
+
+    (r,) = ladder_pairs(["a", "b"], fit, y, seeds=[0], scoring=CHOICES)
+    assert (r["weak_acc"], r["w2s_acc"], r["ceiling_acc"]) == (0.5, 0.75, 0.75) and r["pgr_acc"] == 1.0
+    assert r["agreement"] == 0.75 and r["inheritance"] == 0.5 and r["correction"] == 0.5  # repeats d4, fixes Kg1
+    assert "w2s_auroc" not in r
+    with pytest.raises(W2SError, match="scoring"):
+        ladder_pairs(["a", "b"], fit, y, seeds=[0], scoring="moves")
 
 
 def test_the_two_chess_ladders_differ_only_in_their_games(micro_home):

@@ -80,3 +80,16 @@ def test_sentence_space_holds_every_labelled_sentence_once():
     assert len(space) == len(set(space)) == len({**g.known_words(), **g.slang(0)}) * len(g.ITEMS) * 2 * 4
     rows = g.labelled_rows(0, "test", 300, seed=1, slang_frac=0.5, neg_frac=0.3)
     assert {r["text"] for r in rows} <= set(space)
+
+
+def test_weak_supervisor_is_a_smaller_minilm_at_tiny_and_labels_from_its_own_features(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("W2S_HOME", str(tmp_path))
+    assert g.SlangConfig.for_preset("tiny").weak == "minilm-l1" and g.SlangConfig.for_preset("smoke").weak == "bow"
+    cfg = g.SlangConfig.for_preset("smoke", {"weak": "minilm-l1", "n_gt": 40, "n_weak": 30, "n_test": 20})
+    rows = {s: g.labelled_rows(0, s, n, 0, 0.5, 0.3) for s, n in (("gt", 40), ("weak", 30), ("test", 20))}
+    p = g.weak_labels(cfg, rows, seed=0)
+    assert p["weak"].shape == (30,) and p["test"].shape == (20,) and ((p["test"] > 0) & (p["test"] < 1)).all()
+    assert not np.allclose(p["weak"], g.weak_labels(cfg.replace(weak="bow"), rows, seed=0)["weak"])
+    assert cfg.run_id != cfg.replace(weak="bow").run_id  # a new supervisor never reuses the old runs

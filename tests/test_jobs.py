@@ -245,7 +245,12 @@ def test_chess_chapter_plan_is_what_it_computes(monkeypatch):
     # ladder_table reads the rungs' build markers, cross-fitted links the halves' predicted moves: not here
     monkeypatch.setattr(C.chessgpt, "model_dir", lambda *a, **k: Path("/nonexistent"))
     monkeypatch.setattr(tinygpt, "read_marker", lambda d: {"params": 1, "zero_shot_puzzle_acc": 0.0})
-    monkeypatch.setattr(C, "_cross_fitted", lambda halves: {"acc": 0.5, "label_acc": 0.5})
+    # the ladder protocol reads each fit's moves: distinct fake moves per run, so labels map back to their fit
+    n = 60
+    monkeypatch.setattr(C, "_preds_of", lambda run_id: {"weak": [run_id] * n, "test": [run_id] * n})
+    monkeypatch.setattr(C, "supervisor_moves", lambda fc: [fc.supervisor] * n)
+    monkeypatch.setattr(C, "references", lambda cfg, seeds: tuple(np.full((len(seeds), n), "x", dtype=object)
+                                                                  for _ in range(2)))
     cfg = C.ChessW2SConfig.for_preset("smoke")
     off = cfg.replace(corpus="greedy")  # the notebook's mechanism-off ladder: bootstrapping only
     seeds = [0, 1]

@@ -253,12 +253,13 @@ def greedy_score(board, move) -> int:
 PLAYERS = ("greedy", "search")
 
 
-def policy_move(board, rng: random.Random, p_best: float, player: str = "greedy"):
+def policy_move(board, rng: random.Random, p_best: float, player: str = "greedy", table: dict | None = None):
     """A noisy player: with probability ``p_best`` its best move (ties broken at random), else a uniformly
     random legal move. ``player="greedy"`` looks one ply ahead (mates, or grabs the biggest piece, defended
     or not — which the puzzles punish); ``"search"`` plays the puzzles' own two-ply criterion
     (:func:`move_scores`): it wins material only where the reply does not win it back, and never hangs a
-    piece or allows a mate when it sees a better move."""
+    piece or allows a mate when it sees a better move. ``table``: :func:`move_scores` of ``board`` when the
+    caller has it already (the same move as without it)."""
     if player not in PLAYERS:
         raise W2SError(f"unknown player {player!r}; choose one of: {', '.join(PLAYERS)}")
     moves = sorted(board.legal_moves, key=lambda m: m.uci())
@@ -267,7 +268,7 @@ def policy_move(board, rng: random.Random, p_best: float, player: str = "greedy"
     if player == "greedy":
         scores = [greedy_score(board, m) for m in moves]
     else:
-        table = move_scores(board)
+        table = move_scores(board) if table is None else table
         scores = [table[m] for m in moves]
     top = max(scores)
     return rng.choice([m for m, s in zip(moves, scores) if s == top])
@@ -312,29 +313,40 @@ def game_corpus(seed: int, n_games: int, p_best: float = 0.7, max_plies: int = 1
 
 
 @lru_cache(maxsize=4)
-def position_corpus(seed: int, n: int, p_best: float = 0.8, micro: bool = False) -> tuple[str, ...]:
+def position_corpus(seed: int, n: int, p_best: float = 0.8, micro: bool = False,
+                    clear_only: bool = False) -> tuple[str, ...]:
     """``n`` annotated positions for pretraining, one line each (``prompt + answer_text(move)``): random
     positions in which some move can win material or give check (the rest have nothing to learn), each with
     the move of the two-ply ``search`` player (:func:`policy_move`: its best with probability ``p_best``,
     else a random legal move). A position of the test puzzles is never included. Deterministic in ``seed``,
-    cached on disk (a few ms a position)."""
+    cached on disk (a few ms a position).
+
+    ``clear_only``: only positions with one clearly best move (the puzzles' criterion, :func:`best_move`) —
+    the positions a strong player's games teach something in — and none of the train or test puzzles'
+    positions (about 8 ms a position: ~ one random position in four qualifies)."""
     from w2s_lib.core.artifacts import atomic_write_text
 
     if n < 1:
         raise W2SError(f"n must be ≥ 1, got {n}")
-    path = data_dir() / f"{VERSION}-positions-seed{seed}-{n}-{p_best}{'-micro' if micro else ''}.json"
+    kind = "-clear" if clear_only else ""
+    path = data_dir() / f"{VERSION}-positions{kind}-seed{seed}-{n}-{p_best}{'-micro' if micro else ''}.json"
     try:
         return tuple(json.loads(path.read_text()))
     except (OSError, ValueError):
         pass
     held_out = {r["fen"].split(" ")[0] for r in puzzle_rows(seed, "test", micro)}
-    rng = _rng("positions", seed, p_best)
+    if clear_only:
+        held_out |= {r["fen"].split(" ")[0] for r in puzzle_rows(seed, "train", micro)}
+    rng = _rng("positions-clear" if clear_only else "positions", seed, p_best)
     lines: list[str] = []
     while len(lines) < n:
         board = random_position(rng)
         if board.board_fen() in held_out or not _may_be_puzzle(board):
             continue
-        move = policy_move(board, rng, p_best, "search")
+        table = move_scores(board) if clear_only else None
+        if clear_only and best_move(board, table) is None:
+            continue
+        move = policy_move(board, rng, p_best, "search", table)
         lines.append(prompt(board) + answer_text(board.san(move)))
     atomic_write_text(path, json.dumps(lines))
     return tuple(lines)

@@ -22,6 +22,12 @@ is what lets an intermediate of a bootstrap chain correct its supervisor rather 
 The records carry accuracy, AUROC and PGR per (seed, pair), and the error metrics of
 :mod:`w2s_lib.metrics` (error inheritance, correction rate, agreement with the supervisor, ECE), all on
 the test rows. Chess (``generalization/chess.py``) and reward modelling can pass their own ``fit``.
+
+**Predictions that are choices.** A generative task (chess: the move a model picks) has no ``P(1)``:
+pass ``scoring=CHOICES`` and the arrays of :class:`Preds` (and the ``targets`` a student gets) hold the
+chosen answers (e.g. moves as strings); a prediction is right when it *equals* the reference, two models
+agree when they pick the same answer, and the records carry the accuracy-based columns only (no AUROC /
+ECE). The default ``scoring=BINARY`` is the ``P(1)`` protocol above.
 """
 
 from __future__ import annotations
@@ -48,13 +54,46 @@ class Preds:
 
 Fit = Callable[..., Preds]
 
+#: What the arrays of :class:`Preds` hold: ``P(1)`` of a binary task, or chosen answers (see the module doc).
+BINARY, CHOICES = "binary", "choices"
 
-def _check(p: Preds, n_seeds: int, n_test: int, what: str) -> Preds:
-    w, t = np.asarray(p.weak, dtype=float), np.asarray(p.test, dtype=float)
+
+def _check(p: Preds, n_seeds: int, n_test: int, what: str, scoring: str = BINARY) -> Preds:
+    if scoring not in (BINARY, CHOICES):
+        raise W2SError(f"unknown scoring {scoring!r}; choose {BINARY!r} (P(1) arrays) or {CHOICES!r} (answers)")
+    dtype = float if scoring == BINARY else object
+    w, t = np.asarray(p.weak, dtype=dtype), np.asarray(p.test, dtype=dtype)
     if t.shape != (n_seeds, n_test) or w.ndim != 2 or w.shape[0] != n_seeds:
         raise W2SError(f"fit({what}) returned weak {w.shape} / test {t.shape}; expected (S={n_seeds}, n) "
                        f"and test (S, {n_test})")
     return Preds(w, t)
+
+
+def _acc(p, y, scoring: str) -> float:
+    return metrics.accuracy(p, y) if scoring == BINARY else float(np.mean(np.asarray(p) == np.asarray(y)))
+
+
+def _inheritance(student, supervisor, y, scoring: str) -> float:
+    if scoring == BINARY:
+        return metrics.error_inheritance(student, supervisor, y)
+    st, sp, y = np.asarray(student), np.asarray(supervisor), np.asarray(y)
+    wrong = sp != y
+    return float(np.mean(st[wrong] != y[wrong])) if wrong.any() else float("nan")
+
+
+def choice_record(weak: Preds, ceiling: Preds, student: Preds, y_test, s: int) -> dict:
+    """:func:`pair_record` for predictions that are choices (``scoring=CHOICES``): accuracies, PGR, and
+    agreement / error inheritance / correction, a choice being right where it equals the reference."""
+    y = np.asarray(y_test)[s] if np.ndim(y_test) == 2 else np.asarray(y_test)
+    wa, sa, ca = (_acc(p.test[s], y, CHOICES) for p in (weak, student, ceiling))
+    inh = _inheritance(student.test[s], weak.test[s], y, CHOICES)
+    return {"weak_acc": wa, "w2s_acc": sa, "ceiling_acc": ca, "pgr_acc": float(metrics.pgr(wa, sa, ca)),
+            "agreement": float(np.mean(student.test[s] == weak.test[s])), "inheritance": inh,
+            "correction": 1.0 - inh}
+
+
+def _record(scoring: str):
+    return pair_record if scoring == BINARY else choice_record
 
 
 def _scores(p_test: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -75,30 +114,33 @@ def pair_record(weak: Preds, ceiling: Preds, student: Preds, y_test: np.ndarray,
             "w2s_ece": metrics.ece(student.test[s], y), "weak_ece": metrics.ece(weak.test[s], y)}
 
 
-def ladder_pairs(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int]) -> list[dict]:
+def ladder_pairs(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int], scoring: str = BINARY) -> list[dict]:
     """Every (weak < strong) pair of ``rungs`` (weak → strong) for every seed: one record per (seed, pair)
     with ``seed, weak, strong, gap`` (rung distance) and :func:`pair_record`'s columns.
 
-    ``y_test``: the test labels, ``(n_test,)`` shared by all seeds or ``(S, n_test)``."""
+    ``y_test``: the test labels, ``(n_test,)`` shared by all seeds or ``(S, n_test)``; ``scoring``: what
+    the predictions are (:data:`BINARY` ``P(1)``, or :data:`CHOICES`)."""
     rungs, seeds = list(rungs), list(seeds)
     if len(rungs) < 2:
         raise W2SError(f"a ladder needs at least two rungs; got {rungs}")
     n_test = np.shape(y_test)[-1]
-    sup = {m: _check(fit(m, SUPERVISOR), len(seeds), n_test, f"{m}, supervisor") for m in rungs[:-1]}
-    ceil = {m: _check(fit(m, CEILING), len(seeds), n_test, f"{m}, ceiling") for m in rungs[1:]}
+    sup = {m: _check(fit(m, SUPERVISOR), len(seeds), n_test, f"{m}, supervisor", scoring) for m in rungs[:-1]}
+    ceil = {m: _check(fit(m, CEILING), len(seeds), n_test, f"{m}, ceiling", scoring) for m in rungs[1:]}
+    record = _record(scoring)
     out = []
     for i, weak in enumerate(rungs[:-1]):
         for j in range(i + 1, len(rungs)):
             strong = rungs[j]
-            student = _check(fit(strong, sup[weak].weak), len(seeds), n_test, f"{strong} on {weak}'s labels")
+            student = _check(fit(strong, sup[weak].weak), len(seeds), n_test, f"{strong} on {weak}'s labels",
+                             scoring)
             for s, seed in enumerate(seeds):
                 out.append({"seed": seed, "weak": weak, "strong": strong, "gap": j - i,
-                            **pair_record(sup[weak], ceil[strong], student, y_test, s)})
+                            **record(sup[weak], ceil[strong], student, y_test, s)})
     return out
 
 
 def bootstrap_chain(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int], crossfit: bool = True,
-                    y_weak=None) -> list[dict]:
+                    y_weak=None, scoring: str = BINARY) -> list[dict]:
     """Bootstrapping M1 → M2 → … → Mn (each rung trained on the previous rung's labels on D_weak;
     intermediates relabel D_weak cross-fitted when ``crossfit``) vs direct supervision M1 → Mn.
 
@@ -111,13 +153,14 @@ def bootstrap_chain(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int]
     if len(rungs) < 3:
         raise W2SError(f"bootstrapping needs at least three rungs (an intermediate); got {rungs}")
     n_test = np.shape(y_test)[-1]
-    first = _check(fit(rungs[0], SUPERVISOR), len(seeds), n_test, f"{rungs[0]}, supervisor")
-    ceiling = _check(fit(rungs[-1], CEILING), len(seeds), n_test, f"{rungs[-1]}, ceiling")
-    direct = _check(fit(rungs[-1], first.weak), len(seeds), n_test, "direct")
+    first = _check(fit(rungs[0], SUPERVISOR), len(seeds), n_test, f"{rungs[0]}, supervisor", scoring)
+    ceiling = _check(fit(rungs[-1], CEILING), len(seeds), n_test, f"{rungs[-1]}, ceiling", scoring)
+    direct = _check(fit(rungs[-1], first.weak), len(seeds), n_test, "direct", scoring)
+    record = _record(scoring)
     labels, chain = first.weak, []
     for k, m in enumerate(rungs[1:]):
         last = k == len(rungs) - 2
-        p = _check(fit(m, labels, crossfit=crossfit and not last), len(seeds), n_test, f"chain {m}")
+        p = _check(fit(m, labels, crossfit=crossfit and not last), len(seeds), n_test, f"chain {m}", scoring)
         chain.append((m, p))
         labels = p.weak
     out = []
@@ -127,18 +170,18 @@ def bootstrap_chain(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int]
         sups = [first] + [p for _, p in chain[:-1]]  # each link's supervisor: the rung before it
         for method, st in (("direct", direct), ("bootstrap", chain[-1][1])):
             rec = {"seed": seed, "method": method, "weak": rungs[0], "strong": rungs[-1],
-                   **pair_record(first, ceiling, st, y_test, s)}
+                   **record(first, ceiling, st, y_test, s)}
             if yw is not None:
-                rec["weak_label_acc"] = metrics.accuracy(first.weak[s], yw)
+                rec["weak_label_acc"] = _acc(first.weak[s], yw, scoring)
             if method == "bootstrap":
-                rec["link_sup_acc"] = metrics.accuracy(sups[-1].test[s], y)
-                rec["link_inheritance"] = metrics.error_inheritance(st.test[s], sups[-1].test[s], y)
+                rec["link_sup_acc"] = _acc(sups[-1].test[s], y, scoring)
+                rec["link_inheritance"] = _inheritance(st.test[s], sups[-1].test[s], y, scoring)
             out.append(rec)
         for (m, p), sup in zip(chain[:-1], sups):
             rec = {"seed": seed, "method": "chain", "weak": rungs[0], "strong": m,
-                   "w2s_acc": metrics.accuracy(p.test[s], y), "sup_acc": metrics.accuracy(sup.test[s], y),
-                   "inheritance": metrics.error_inheritance(p.test[s], sup.test[s], y)}
+                   "w2s_acc": _acc(p.test[s], y, scoring), "sup_acc": _acc(sup.test[s], y, scoring),
+                   "inheritance": _inheritance(p.test[s], sup.test[s], y, scoring)}
             if yw is not None:
-                rec["label_acc"] = metrics.accuracy(p.weak[s], yw)
+                rec["label_acc"] = _acc(p.weak[s], yw, scoring)
             out.append(rec)
     return out
