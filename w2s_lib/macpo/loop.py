@@ -365,7 +365,8 @@ def unaligned_student(cfg: MACPOConfig, student: str) -> Artifact:
     No label is used (the unaligned replies ignore the chosen/rejected pair). One cached model per world,
     task and student, shared by every seed."""
     name = TASKS[cfg.task][0]
-    key = f"unaligned:{name}:w{current_world_seed()}:lr{cfg.sft.lr}:bs{cfg.sft.batch_size}:lora{cfg.lora}"
+    # v2: the task's unaligned replies became bare values (a cache of the deflecting student must not be reused)
+    key = f"unaligned-v2:{name}:w{current_world_seed()}:lr{cfg.sft.lr}:bs{cfg.sft.batch_size}:lora{cfg.lora}"
 
     def compute(out):
         torch.manual_seed(0)
