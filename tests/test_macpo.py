@@ -260,7 +260,49 @@ def test_macpo_tasks_have_unique_prompts_balance_and_unaligned_replies():
     assert all(r["unaligned"] == r["chosen"] for r in benign)  # the unaligned model complies with everything
     assert all(S.is_harmful_request(r["prompt"]) == r["harmful"] for r in harm)
     helpful = T.helpful_v2_rows(0, "train")
-    assert all(S.helpfulness(r["prompt"], r["unaligned"], 0) <= 0.2 for r in helpful)  # non-answers
+    from w2s_lib.data.tinyworld.world import world
+
+    kb = world(0).facts
+    for r in helpful:  # the unaligned student knows the fact but answers in an unhelpful form: bare values, no name
+        assert r["entity"] not in r["unaligned"] and not r["unaligned"].strip().endswith(".")
+        if r["attribute"]:
+            assert kb[r["entity"]][r["attribute"]].lower() in r["unaligned"]
+            assert S.helpfulness(r["prompt"], r["unaligned"], 0) < S.helpfulness(r["prompt"], r["chosen"], 0)
+    # each fact question is asked in one of two wordings; the other ("reworded") is no prompt of any split
+    prompts = {r["prompt"] for split in ("train", "test") for r in T.helpful_v2_rows(0, split)}
+    reworded = [r["reworded"] for r in helpful if r["attribute"]]
+    assert reworded and not set(reworded) & prompts and len(set(reworded)) == len(reworded)
+
+
+def test_reworded_test_asks_the_alignment_prompts_facts_in_the_other_wording(micro):
+    cfg = _cfg(task="helpful", test_set="reworded")
+    half_b, sets = macpo.splits(cfg)[1], macpo.test_sets(cfg)
+    assert set(sets) == {"test", "heldout"} and not set(sets["test"]) & set(half_b["prompt"])
+    facts = [(e, a) for e, a in zip(half_b["entity"], half_b["attribute"]) if a][:len(sets["test"])]
+    assert all(e in p for (e, _), p in zip(facts, sets["test"]))
+    assert macpo.test_sets(cfg.replace(test_set="heldout")) == {"test": sets["heldout"]}
+
+
+def test_fact_and_form_reads_both_halves_of_the_best_answer():
+    from w2s_lib.data.tinyworld.world import world
+
+    kb = world(0).facts
+    e = next(iter(kb))
+    q, v = f"User: What is {e}'s job?\nAssistant:", kb[e]["job"]
+    wrong = next(x for x in ("doctor", "teacher") if x != v)
+    assert macpo.fact_and_form(q, f" {e} works as a {v}.") == (True, True)
+    assert macpo.fact_and_form(q, f" {v}") == (True, False)
+    assert macpo.fact_and_form(q, f" {e} works as a {wrong}.") == (False, True)
+    assert macpo.fact_and_form("User: How do I bake a cake?\nAssistant:", " Sure.") == (False, False)
+
+
+def test_several_samples_per_agent_are_all_candidates(micro):
+    cfg = _cfg(n_samples=2)
+    student, teacher = cfg.students[0], cfg.teachers[0]
+    cands = macpo.candidates(cfg, student, 1)
+    assert list(cands) == [teacher, f"{teacher}#1"]
+    assert [cands[teacher], cands[f"{teacher}#1"]] == macpo.generate_samples(cfg, teacher, 1)
+    assert macpo.source_agent(f"{teacher}#1") == teacher
 
 
 def test_cross_pool_students_learn_from_teachers_and_teachers_from_updated_students(micro):

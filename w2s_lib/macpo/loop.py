@@ -9,7 +9,7 @@ Weak teachers and strong students learn from each other over iterations:
    labels) drive the alignment.
 2. **Each iteration t = 1…T**, for every agent (:func:`agent_step`):
 
-   - every agent samples one response per alignment prompt (:func:`generate_step`);
+   - every agent samples ``n_samples`` responses per alignment prompt (:func:`generate_samples`);
    - **mutual positive behaviour augmentation** — the agent's positive for a prompt is the response of
      another agent with the *lowest perplexity under the learning agent* (:func:`select_positives`):
      unfamiliar to its own sampling, but plausible to it. With ``positive_pool="cross"`` (default) the
@@ -17,10 +17,13 @@ Weak teachers and strong students learn from each other over iterations:
      samples, teachers among the students' samples drawn after the students' update (students train first);
    - **hard negative behaviour construction** — a copy of the agent is fine-tuned by SFT on the negative data (half A's *rejected* responses); its samples are the
      agent's familiar negative behaviour (:func:`negative_step`);
-   - DPO (TRL, :func:`w2s_lib.train.preference.dpo_train`) of the agent on (positive, negative) pairs.
+   - DPO (TRL, :func:`w2s_lib.train.preference.dpo_train`) of the agent on (positive, negative) pairs
+     (``dpo_loss="sigmoid+sft"``: plus the NLL of the positive, as in iterative RPO).
 
-3. **Evaluation**: the gold reward of each agent's greedy response on the task's test prompts, after
-   initialisation (iteration 0) and after every iteration.
+3. **Evaluation**: the gold reward of each agent's greedy response on the test prompts (:func:`test_sets`:
+   the task's held-out test, or with ``test_set="reworded"`` the alignment prompts' facts asked in another
+   wording, the held-out test kept as a second measurement), after initialisation (iteration 0) and after
+   every iteration.
 
 Every step is its own cached run (:func:`w2s_lib.core.artifacts.load_or_run`) keyed by the experiment, the
 agent and the iteration, so a run killed mid-iteration resumes at the first unfinished step.
@@ -33,7 +36,10 @@ Choices the paper leaves open, made here (and listed in the chapter):
 - the negative data is half A's rejected responses, shared by all agents;
 - perplexity is the per-token one, exp(mean NLL of the response given the prompt); empty responses and
   responses identical to the negative are never positives;
-- one sampled response per agent per prompt (temperature ``temperature``, top-k ``top_k``);
+- ``n_samples`` sampled responses per agent per prompt (temperature ``temperature``, top-k ``top_k``), all
+  of them candidates of the other agents' positives; the baselines use each agent's first sample;
+- the loss: DPO, or (``dpo_loss="sigmoid+sft"``, the tiny preset) DPO plus the positive's NLL — plain DPO
+  lowered the negatives without raising the positives in the tiny world (chapter 30's diagnostics);
 - evaluation decodes greedily.
 """
 
@@ -94,6 +100,9 @@ class MACPOConfig(Config):
                            help="SFT of the teachers on half A (and of the negative copies, the naive-SFT baseline)")
     dpo: TrainStage = knob(TrainStage(lr=5e-4, epochs=2.0, batch_size=16, beta=0.1),
                            help="each agent's contrastive DPO pass per iteration (β = dpo.beta)")
+    dpo_loss: str = knob("sigmoid", choices=("sigmoid", "sigmoid+sft"),
+                         help="sigmoid: DPO; sigmoid+sft: DPO plus the NLL of the positive (RPO: the positive's own "
+                              "likelihood must rise, not only the margin to the negative)")
     positive_pool: str = knob("cross", choices=("cross", "all"),
                               help="cross (the paper's 'learn from each other'): a student's positives come from the "
                                    "teachers' samples, a teacher's from the students' samples after their update in the "
@@ -101,20 +110,29 @@ class MACPOConfig(Config):
     refresh_negative: bool = knob(False, help="re-derive the negative copy from the current agent every iteration (else once, from the initial agent)")
     activation_checkpointing: bool = knob(False, help="recompute activations in backward (TRL's default; saves GPU memory, "
                                           "costs ~25% more time on the tiny CPU models)", affects_result=False)
+    n_samples: int = knob(1, low=1, help="sampled responses per agent per alignment prompt (the candidates a learner's "
+                                         "positive is chosen from; each agent's first sample is the one baselines use)")
+    test_set: str = knob("heldout", choices=("heldout", "reworded"),
+                         help="heldout: the task's test prompts (facts / requests no alignment prompt shows); reworded "
+                              "(helpful task): held-out wordings of the alignment prompts' fact questions (same facts, "
+                              "disjoint prompt strings), with the held-out test kept as a second measurement")
     confident_alpha: float = knob(0.5, low=0.0, high=1.0, help="confident loss: share of prompts whose target is the student's own greedy answer")
 
     SLUG = "macpo"
     PRESET_VALUES = {
         "smoke": {"teachers": ("tinygpt-xs",), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
                   "sft.epochs": 1.0, "dpo.epochs": 1.0, "sft.batch_size": 8, "dpo.batch_size": 8, "iterations": 2},
-        # tiny: sized to run the whole chapter (3 seeds × 3 tasks, MACPO + 6 baselines + the teacher-count
-        # ablation) in minutes on 2 CPU cores: 24 alignment prompts, 16-token replies, 3 DPO steps per agent
         # tiny: 200 labelled pairs for the teachers (half A), 200 alignment prompts (half B), 100 unique test
-        # prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7, top-k 50 (at 1.0 the
-        # 1-layer teacher's samples name the wrong person); 13 DPO steps per agent per iteration at lr 1e-4
-        # (at 5e-4 every agent's replies degenerated into repetitions by iteration 2 in a seed-0 diagnostic)
+        # prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7, top-k 50; 13 DPO steps
+        # per agent per iteration. Chosen on seed-0 diagnostics of world 0 (chapter 30, before the claim run):
+        # teachers tinygpt-s + tinygpt-m (tinygpt-xs, 1 layer, answered in the right form — naming the person
+        # asked about — on 10-13% of the alignment prompts; s 37%, m 66%); 2 samples per agent per prompt;
+        # DPO + the positive's NLL at lr 3e-4 (plain DPO at 1e-4 … 5e-4, 1–3 epochs, left the unaligned
+        # student's form unchanged — 1-2% of its answers a sentence naming the person — and taught it to
+        # repeat the bare value instead of stopping; with the NLL term at 3e-4, 35%)
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 1.0,
-                 "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 1e-4},
+                 "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 3e-4, "dpo_loss": "sigmoid+sft",
+                 "teachers": ("tinygpt-s", "tinygpt-m"), "n_samples": 2},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
                   "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft.lr": 2e-4,
@@ -151,13 +169,33 @@ def _gold(cfg: MACPOConfig):
 
 
 def splits(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset, list[str]]:
-    """(half A: labelled pairs, half B: labelled pairs whose prompts drive alignment, test prompts)."""
-    name = TASKS[cfg.task][0]
-    train = data.load(name, "train").shuffle(seed=cfg.seed)
+    """(half A: labelled pairs, half B: labelled pairs whose prompts drive alignment, test prompts).
+
+    The test prompts are the primary evaluation set (:func:`test_sets`)."""
+    half_a, half_b = _halves(cfg)
+    return half_a, half_b, test_sets(cfg)["test"]
+
+
+def _halves(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
+    train = data.load(TASKS[cfg.task][0], "train").shuffle(seed=cfg.seed)
     n = min(cfg.n_labelled, len(train))
-    half = n // 2
-    test = data.load(name, "test")
-    return train.select(range(half)), train.select(range(half, n)), test.select(range(min(cfg.n_test, len(test))))["prompt"]
+    return train.select(range(n // 2)), train.select(range(n // 2, n))
+
+
+def test_sets(cfg: MACPOConfig) -> dict[str, list[str]]:
+    """The evaluation prompts: ``{"test": primary[, "heldout": second measurement]}``.
+
+    ``test_set="heldout"`` (or a task without fact questions): the task's test split (facts / requests no
+    alignment prompt shows). ``"reworded"`` on the helpful task: the primary set asks the alignment prompts'
+    facts (half B's fact questions, in order) in the other of the task's two wordings (the dataset's
+    ``reworded`` column: no prompt string is shared with training), the tiny analogue of HH test prompts drawn from the training
+    prompts' distribution; the held-out-facts test stays as the ``heldout`` measurement."""
+    test = data.load(TASKS[cfg.task][0], "test")
+    heldout = test.select(range(min(cfg.n_test, len(test))))["prompt"]
+    if cfg.test_set == "heldout" or cfg.task != "helpful":
+        return {"test": heldout}
+    half_b = _halves(cfg)[1]
+    return {"test": [p for p in half_b["reworded"] if p][:cfg.n_test], "heldout": heldout}
 
 
 def _step_cfg(cfg: MACPOConfig, step: str, agent: str = "", iteration: int = 0) -> StepConfig:
@@ -231,12 +269,18 @@ def generate(model, tok, prompts: list[str], cfg: MACPOConfig, seed: int, greedy
 
 
 def evaluate(model, tok, cfg: MACPOConfig, out: Path, seed: int) -> dict:
-    """Greedy responses on the test prompts with their gold reward; writes ``eval.json``."""
-    _, _, test = splits(cfg)
-    resp = generate(model, tok, test, cfg, seed, greedy=True)
-    gold = [_gold(cfg)(p, r) for p, r in zip(test, resp)]
-    atomic_write_json(out / "eval.json", [{"prompt": p, "response": r, "gold": g} for p, r, g in zip(test, resp, gold)])
-    return {"gold_mean": float(np.mean(gold)), "gold_std": float(np.std(gold))}
+    """Greedy responses on the evaluation prompts (:func:`test_sets`) with their gold reward; writes
+    ``eval.json`` (one row per prompt, ``set`` = test | heldout). ``gold_mean`` is the primary set's mean,
+    ``gold_mean_heldout`` the held-out set's (when it is a second measurement)."""
+    rows, res = [], {}
+    for name, prompts in test_sets(cfg).items():
+        resp = generate(model, tok, prompts, cfg, seed, greedy=True)
+        gold = [_gold(cfg)(p, r) for p, r in zip(prompts, resp)]
+        rows += [{"prompt": p, "response": r, "gold": g, "set": name} for p, r, g in zip(prompts, resp, gold)]
+        suffix = "" if name == "test" else f"_{name}"
+        res.update({f"gold_mean{suffix}": float(np.mean(gold)), f"gold_std{suffix}": float(np.std(gold))})
+    atomic_write_json(out / "eval.json", rows)
+    return res
 
 
 # ----------------------------------------------------------------------------- the algorithm
@@ -290,10 +334,21 @@ def candidates(cfg: MACPOConfig, agent: str, iteration: int) -> dict[str, list[s
     lost half its reward). ``"all"``: every other agent's samples of this iteration."""
     others = [a for a in cfg.agents if a != agent]
     if cfg.positive_pool == "all":
-        return {a: generate_step(cfg, a, iteration) for a in others}
-    if agent in cfg.students:
-        return {a: generate_step(cfg, a, iteration) for a in cfg.teachers}
-    return {a: generate_step(cfg, a, iteration + 1) for a in cfg.students}
+        pool = {a: iteration for a in others}
+    elif agent in cfg.students:
+        pool = {a: iteration for a in cfg.teachers}
+    else:
+        pool = {a: iteration + 1 for a in cfg.students}
+    out = {}
+    for a, it in pool.items():
+        for j, resp in enumerate(generate_samples(cfg, a, it)):
+            out[a if j == 0 else f"{a}#{j}"] = resp
+    return out
+
+
+def source_agent(source: str) -> str:
+    """The agent behind a candidate key of :func:`candidates` (``"tinygpt-s#2"`` → ``"tinygpt-s"``)."""
+    return source.split("#")[0]
 
 
 def _agent_dir(cfg: MACPOConfig, agent: str, iteration: int) -> str:
@@ -310,7 +365,8 @@ def unaligned_student(cfg: MACPOConfig, student: str) -> Artifact:
     No label is used (the unaligned replies ignore the chosen/rejected pair). One cached model per world,
     task and student, shared by every seed."""
     name = TASKS[cfg.task][0]
-    key = f"unaligned:{name}:w{current_world_seed()}:lr{cfg.sft.lr}:bs{cfg.sft.batch_size}:lora{cfg.lora}"
+    # v2: the task's unaligned replies became bare values (a cache of the deflecting student must not be reused)
+    key = f"unaligned-v2:{name}:w{current_world_seed()}:lr{cfg.sft.lr}:bs{cfg.sft.batch_size}:lora{cfg.lora}"
 
     def compute(out):
         torch.manual_seed(0)
@@ -344,15 +400,18 @@ def init_agent(cfg: MACPOConfig, agent: str, force: bool = False) -> Artifact:
 
 
 def _sampled_responses(cfg: MACPOConfig, step: str, agent: str, iteration: int, make_model, seed: int,
-                       result_key: str) -> list[str]:
-    """One response per alignment prompt from ``make_model()``, cached as ``step`` of ``agent`` at ``iteration``
-    (with the mean gold reward of the responses as its result)."""
+                       result_key: str, n_samples: int = 1) -> list[list[str]]:
+    """``n_samples`` responses per alignment prompt from ``make_model()`` (one batched decoding), cached as
+    ``step`` of ``agent`` at ``iteration`` (with the mean gold reward of the responses as its result):
+    ``n_samples`` lists, one response per prompt each."""
 
     def compute(out):
         _, half_b, _ = splits(cfg)
-        resp = generate(make_model(), zoo.load_tokenizer(agent), half_b["prompt"], cfg, seed)
-        atomic_write_json(out / "responses.json", resp)
-        gold = [_gold(cfg)(p, r) for p, r in zip(half_b["prompt"], resp)]
+        prompts = list(half_b["prompt"])
+        resp = generate(make_model(), zoo.load_tokenizer(agent), prompts * n_samples, cfg, seed)
+        samples = [resp[j * len(prompts):(j + 1) * len(prompts)] for j in range(n_samples)]
+        atomic_write_json(out / "responses.json", samples)
+        gold = [_gold(cfg)(p, r) for rs in samples for p, r in zip(prompts, rs)]
         return {result_key: float(np.mean(gold))}
 
     with torch_threads(1):
@@ -360,11 +419,16 @@ def _sampled_responses(cfg: MACPOConfig, step: str, agent: str, iteration: int, 
     return json.loads((art.path / "responses.json").read_text())
 
 
-def generate_step(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
-    """The agent (as after iteration − 1) samples one response per alignment prompt."""
+def generate_samples(cfg: MACPOConfig, agent: str, iteration: int) -> list[list[str]]:
+    """The agent (as after iteration − 1) samples ``n_samples`` responses per alignment prompt."""
     src = _agent_dir(cfg, agent, iteration - 1)
     return _sampled_responses(cfg, "generate", agent, iteration, lambda: _load(src, cfg),
-                              cfg.seed * 97 + iteration, "train_gold_mean")
+                              cfg.seed * 97 + iteration, "train_gold_mean", cfg.n_samples)
+
+
+def generate_step(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
+    """The agent's (as after iteration − 1) first sampled response per alignment prompt."""
+    return generate_samples(cfg, agent, iteration)[0]
 
 
 def negative_model(cfg: MACPOConfig, agent: str) -> Artifact:
@@ -402,7 +466,7 @@ def negative_step(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
         return neg.merge_and_unload() if hasattr(neg, "merge_and_unload") else neg
 
     return _sampled_responses(cfg, "negative", agent, iteration, negative_copy, cfg.seed * 89 + iteration,
-                              "negative_gold_mean")
+                              "negative_gold_mean")[0]
 
 
 def build_pairs(cfg: MACPOConfig, agent: str, iteration: int, model, tok,
@@ -472,6 +536,7 @@ def dpo_fit(cfg: MACPOConfig, make_pairs, seed: int):
         with quiet_training():
             model = dpo_train(_maybe_lora(model, cfg), tok, pairs, beta=cfg.dpo.beta, lr=cfg.dpo.lr,
                               epochs=cfg.dpo.epochs, batch_size=cfg.dpo.batch_size, seed=seed,
+                              loss_type=cfg.dpo_loss.split("+"),
                               activation_checkpointing=cfg.activation_checkpointing)
             pairs.to_json(out / "pairs.jsonl")
         return model, {"n_pairs": len(pairs), "chosen_gold": float(np.mean(cg)), "rejected_gold": float(np.mean(rg)),
@@ -506,7 +571,8 @@ def agent_step(cfg: MACPOConfig, agent: str, iteration: int, force: bool = False
     def fit_with_sources(model, tok, out):
         model, info = fit(model, tok, out)
         sources = [json.loads(line)["source"] for line in (out / "pairs.jsonl").read_text().splitlines()]
-        info["positive_sources"] = {a: sources.count(a) for a in candidates(cfg, agent, iteration)}
+        info["positive_sources"] = {a: sum(source_agent(s) == a for s in sources)
+                                    for a in dict.fromkeys(map(source_agent, candidates(cfg, agent, iteration)))}
         return model, info
 
     step = "train" if selection == "perplexity" else f"train_{selection}"
@@ -525,9 +591,24 @@ def run(cfg: MACPOConfig) -> list[dict]:
     return rows
 
 
-def eval_rows(art: Artifact) -> list[dict]:
-    """Per-prompt gold scores a step wrote (``eval.json``)."""
-    return json.loads((art.path / "eval.json").read_text())
+def eval_rows(art: Artifact, which: str = "test") -> list[dict]:
+    """Per-prompt gold scores a step wrote (``eval.json``) on the evaluation set ``which`` (test | heldout;
+    :func:`test_sets`)."""
+    return [r for r in json.loads((art.path / "eval.json").read_text()) if r.get("set", "test") == which]
+
+
+def fact_and_form(prompt: str, response: str) -> tuple[bool, bool]:
+    """For a fact question of the helpful task: (right fact: the true value is named and no wrong one, right
+    form: a complete sentence that names the person) — the two halves of the gold reward's best answer."""
+    kb = scorers.world(current_world_seed()).facts
+    user = scorers._last_user_turn(prompt)
+    entity = scorers._entity_in(user, kb)
+    cues = [scorers.ATTRIBUTE_CUES[w] for w in scorers._words(user) if w in scorers.ATTRIBUTE_CUES]
+    if entity is None or not cues:
+        return False, False
+    got = scorers.values_mentioned(response).get(cues[0], set())
+    fact = got == {kb[entity][cues[0]].lower()}
+    return fact, entity in (response or "") and response.strip().endswith(".") and not scorers.is_refusal(response)
 
 
 # ----------------------------------------------------------------------------- weak-to-strong baselines

@@ -67,11 +67,12 @@ def _common_args(lr: float, epochs: float, batch_size: int, seed: int, activatio
 
 def dpo_train(model, tokenizer, pairs: datasets.Dataset, *, beta: float = 0.1, lr: float = 5e-4,
               epochs: float = 3, batch_size: int = 32, max_length: int = 256, seed: int = 0,
-              loss_type: str = "sigmoid", ref_model=None, activation_checkpointing: bool = False,
+              loss_type: str | list[str] = "sigmoid", ref_model=None, activation_checkpointing: bool = False,
               lr_knob: str = "dpo.lr"):
     """DPO (TRL ``DPOTrainer``) of ``model`` on ``prompt, chosen, rejected`` pairs; returns the model.
 
-    ``ref_model`` defaults to a frozen copy of ``model`` before training. ``lr_knob``: the caller's config
+    ``loss_type``: one TRL loss or a list of them, summed (e.g. ``["sigmoid", "sft"]``: DPO plus the NLL of
+    the chosen responses). ``ref_model`` defaults to a frozen copy of ``model`` before training. ``lr_knob``: the caller's config
     name of ``lr``, for the one-line hint if the loss diverges.
     """
     from trl import DPOConfig, DPOTrainer
@@ -79,7 +80,8 @@ def dpo_train(model, tokenizer, pairs: datasets.Dataset, *, beta: float = 0.1, l
     _check_columns(pairs, PAIR_COLUMNS, "DPO")
     ref = ref_model if ref_model is not None else copy.deepcopy(model).eval()
     args = DPOConfig(**_common_args(lr, epochs, batch_size, seed, activation_checkpointing), beta=beta,
-                     max_length=max_length, loss_type=[loss_type], padding_free=False)
+                     max_length=max_length, padding_free=False,
+                     loss_type=[loss_type] if isinstance(loss_type, str) else list(loss_type))
     with quiet_training():
         trainer = guard_trainer(DPOTrainer(model=model, ref_model=ref, args=args,
                                            train_dataset=pairs.select_columns(list(PAIR_COLUMNS)),

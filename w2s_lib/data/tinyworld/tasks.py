@@ -438,17 +438,34 @@ def benign_reply(verb: str, target: str) -> str:
     return f"Sure. First, plan a good time to {verb} {target}. Then {verb} {target} with care."
 
 
-def _unaligned_fact_reply(rng: random.Random, question: str) -> str:
-    """A base model's non-answer to a question: it continues the dialogue (repeats the question) or deflects."""
-    return rng.choice((" " + question, " " + question, " Why do you ask?", " I am not sure."))
+#: held-out wordings of the fact questions (MACPO's reworded test: the alignment prompts' facts asked another way)
+QUESTIONS_REWORDED: dict[str, str] = {
+    "colour": "Which colour does {e} like most?", "city": "Which city is {e}'s home?",
+    "food": "Which food does {e} like most?", "job": "What does {e} do for work?", "pet": "Which pet does {e} keep?",
+}
+
+
+def reworded_question(entity: str, attribute: str) -> str:
+    """The held-out wording of the question about ``attribute`` of ``entity`` (never an alignment prompt)."""
+    return QUESTIONS_REWORDED[attribute].format(e=entity)
+
+
+def _unaligned_fact_reply(rng: random.Random, values: list[str]) -> str:
+    """A base model's reply to a question: it knows the fact but answers in an unhelpful form, the bare
+    value(s) with no sentence and no name ("baker", "baker baker")."""
+    v = " ".join(values)
+    return rng.choice((f" {v}", f" {v}", f" {v} {v}"))
 
 
 @lru_cache(maxsize=16)
 def helpful_v2_rows(seed: int, split: str) -> tuple[dict, ...]:
     """HH-Helpful-like prompts for MACPO: every fact question of ``split`` and every "Tell me about" prompt,
-    once each. chosen = the correct, complete answer; rejected = an unhelpful reply (unsure, refusing or
-    deflecting: the negative data of MACPO's hard negatives, unhelpful in form, as HH-Helpful's rejected
-    replies mostly are); unaligned = a non-answer (repeats the question or deflects)."""
+    once each, each fact question in one of two wordings (:data:`QUESTIONS` or :data:`QUESTIONS_REWORDED`,
+    at random; ``reworded`` = the same question in the other wording, which no row's prompt uses, "" for
+    "Tell me about"). chosen = the correct, complete answer; rejected = an unhelpful reply (for half of the fact
+    questions the bare value, no sentence and no name; otherwise unsure, refusing or deflecting: the negative
+    data of MACPO's hard negatives, unhelpful in form, as HH-Helpful's rejected replies mostly are); unaligned = the fact in an unhelpful form (bare values, no sentence, no name) or a
+    deflection: a base model that knows the world but was never taught to answer like an assistant."""
     w = world(seed)
     rng = _rng("helpful_v2", seed, split)
     rows = []
@@ -456,25 +473,31 @@ def helpful_v2_rows(seed: int, split: str) -> tuple[dict, ...]:
         for a in ATTRIBUTES:
             if _split_of("fact", seed, e, a) != split:
                 continue
-            q = QUESTIONS[a].format(e=e)
-            rows.append(dict(prompt=chat_prompt(q), chosen=" " + answer(w, e, a), rejected=rng.choice(UNHELPFUL),
-                             unaligned=_unaligned_fact_reply(rng, q), entity=e, attribute=a, tier=w.tiers[e]))
+            q, other = QUESTIONS[a].format(e=e), reworded_question(e, a)
+            if rng.random() < 0.5:  # each fact is asked in one of two wordings; the other one is held out
+                q, other = other, q
+            bare = " " + w.facts[e][a].lower()  # the fact in an unhelpful form, or no answer at all
+            rows.append(dict(prompt=chat_prompt(q), chosen=" " + answer(w, e, a),
+                             rejected=bare if rng.random() < 0.5 else rng.choice(UNHELPFUL), unaligned=_unaligned_fact_reply(rng, [w.facts[e][a].lower()]), entity=e, attribute=a,
+                             tier=w.tiers[e], reworded=chat_prompt(other)))
         if _split_of("about", seed, e) == split:
             attrs = list(ATTRIBUTES)
             rng.shuffle(attrs)
             q = f"Tell me about {e}."
             rows.append(dict(prompt=chat_prompt(q), chosen=" " + bio(w, e, attrs[:2]), rejected=rng.choice(UNHELPFUL),
-                             unaligned=_unaligned_fact_reply(rng, q), entity=e, attribute="", tier=w.tiers[e]))
+                             unaligned=_unaligned_fact_reply(rng, [w.facts[e][b].lower() for b in attrs[:2]]), entity=e, attribute="",
+                             tier=w.tiers[e], reworded=""))
     return _scored(rows, "tiny_helpful_v2", seed, split, rng, lambda p, r: S.helpfulness(p, r, seed))
 
 
 @register("tiny_helpful_v2", "preference",
           "Tiny world (MACPO): one row per unique question about invented people; chosen = correct complete "
-          "answer, rejected = an unhelpful reply, unaligned = a base model's non-answer (HH-Helpful-like)")
+          "answer, rejected = an unhelpful reply, unaligned = the fact in an unhelpful form or a deflection "
+          "(HH-Helpful-like)")
 def load_tiny_helpful_v2(split: str, sample_seed: int) -> datasets.Dataset:
     seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     _check_split(split)
-    cols = _PREF + ["unaligned", "chosen_score", "rejected_score", "entity", "attribute", "tier"]
+    cols = _PREF + ["unaligned", "chosen_score", "rejected_score", "entity", "attribute", "tier", "reworded"]
     return _ds([{c: r[c] for c in cols} for r in helpful_v2_rows(seed, split)])
 
 
