@@ -183,7 +183,7 @@ def test_part1_plans_in_a_cached_mode_are_exactly_what_the_chapters_compute(monk
     assert set(seen) == {t.run_id for t in plan12}
     # the chain: each link after the previous one, so the chain's end is two stages after the GT fits
     levels = jobs.stages(plan12)
-    assert len(levels) == 3 and all(t.label.startswith("tiny_sentiment: gt ") for t in levels[0])
+    assert len(levels) == 3 and all(t.label.startswith(f"{cfg.dataset}: gt ") for t in levels[0])
 
 
 def test_comparison_chapter_plan_is_what_it_computes(monkeypatch, tmp_path):
@@ -295,7 +295,7 @@ def test_search_chapter_plan_is_what_it_computes(micro_zoo_env, monkeypatch):
 
 def test_students_wait_for_their_supervisor_and_probe_seeds_share_features():
     plan = jobs.chapter_plan("10", "smoke", {"seeds": [0, 1], **SMALL_P, **FULL, "mode": "probe"})
-    by_label = {t.label.removeprefix("tiny_sentiment: "): t for t in plan}
+    by_label = {t.label.split(": ", 1)[1]: t for t in plan}  # "<dataset>: <fit>"
     student = by_label["minilm-l1→minilm-l3 xent s1"]
     assert student.after == (by_label["gt minilm-l1 s1"].run_id,)
     assert by_label["gt minilm-l2 s1"].after == (by_label["gt minilm-l2 s0"].run_id,)  # probe features
