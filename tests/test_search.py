@@ -70,6 +70,37 @@ def test_cache_reordering_matches_recomputation(models):
     torch.testing.assert_close(lm.last_logprobs, ref, atol=1e-4, rtol=1e-4)
 
 
+def test_preallocated_cache_grows_and_reorders_as_the_dynamic_cache(models):
+    """Past the buffer's first capacity (prompt + 32 positions) and through reorders, CachedLM's preallocated
+    cache gives bit-identical next-token log-probs to the library's DynamicCache (torch.cat per step)."""
+    from transformers import DynamicCache
+
+    import w2s_lib.search.decoding as decoding
+
+    base, tok = models["base"], models["tok"]
+    prompts = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
+    gen = torch.Generator().manual_seed(0)
+    tokens = torch.randint(5, 60, (45, 6), generator=gen)
+    keeps = {10: torch.tensor([5, 5, 0, 1, 3, 2]), 33: torch.tensor([1, 0, 4, 4, 2, 5])}
+
+    def run(cache_factory):
+        old, decoding._preallocated_cache = decoding._preallocated_cache, cache_factory
+        try:
+            lm, out = CachedLM(base), []
+            lm.prefill_many(prompts, 2)
+            for t in range(len(tokens)):
+                lm.step(tokens[t])
+                if t in keeps:
+                    lm.select(keeps[t])
+                out.append(lm.last_logprobs)
+            return torch.stack(out)
+        finally:
+            decoding._preallocated_cache = old
+
+    assert isinstance(decoding._preallocated_cache(base.config).layers[0], decoding.PreallocatedLayer)
+    assert torch.equal(run(decoding._preallocated_cache), run(lambda config: DynamicCache(config=config)))
+
+
 def test_left_padded_prompts_match_each_prompt_alone(models):
     base, tok = models["base"], models["tok"]
     ids = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]

@@ -220,3 +220,23 @@ def test_chunk_sweep_runs_base_bon_and_cbs_per_chunk_length_on_held_out_prompts(
     assert r["methods"]["bon-4"]["tokens_per_prompt"] > r["methods"]["base"]["tokens_per_prompt"]
     with pytest.raises(W2SError, match="test prompts"):
         chunk_sweep(cfg, first_prompt=10_000)
+
+
+def test_tune_pairs_pairs_ith_best_with_ith_worst(monkeypatch):
+    """Hand case: golds 3, 1, 3, 0, 2, 2 → best vs worst is (sample 0, sample 3); two pairs add (2, 1);
+    three pairs add (4, 5) only if the gold separates them (it does not: both 2)."""
+    import datasets
+
+    from w2s_lib.search import experiment
+
+    texts = ["a", "b", "c", "d", "e", "f"]
+    golds = {"a": 3.0, "b": 1.0, "c": 3.0, "d": 0.0, "e": 2.0, "f": 2.0}
+    monkeypatch.setattr(experiment.data, "load", lambda *a, **k: datasets.Dataset.from_dict({"prompt": ["p"]}))
+    monkeypatch.setattr(experiment, "sample_n_many", lambda *a, **k: [texts])
+    monkeypatch.setattr(experiment, "gold_reward", lambda name: lambda p, t: golds[t])
+    cfg = SearchConfig.for_preset("smoke", {"tune_samples": 6})
+    pairs = lambda n: [(r["chosen"], r["rejected"]) for r in experiment._generate_pairs(cfg.replace(tune_pairs=n), None, None)]
+    assert pairs(1) == [("a", "d")]  # as argmax / argmin: first index among ties
+    assert pairs(2) == [("a", "d"), ("c", "b")]
+    assert pairs(3) == [("a", "d"), ("c", "b")]  # e vs f: a tie carries no preference
+    assert cfg.replace(tune_pairs=1).run_id == cfg.run_id  # the default keeps cached runs' ids

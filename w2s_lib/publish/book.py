@@ -67,7 +67,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("14", "14_chess", "Chess puzzles: weak-to-strong on a generative task",
              "w2s_lib.generalization.chess.ChessW2SConfig", est_cpu_s=225),
     Notebook("20", "20_w2s_search", "Weak-to-strong search: steering a large model with a small pair",
-             "w2s_lib.search.experiment.SearchConfig", needs_zoo=True, est_cpu_s=251),
+             "w2s_lib.search.experiment.SearchConfig", needs_zoo=True, est_cpu_s=227),
     Notebook("30", "30_macpo", "MACPO: weak teachers and strong students aligning each other",
              "w2s_lib.macpo.loop.MACPOConfig", needs_zoo=True, est_cpu_s=570),
     Notebook("40", "40_deception", "Weak-to-strong deception, measured", "w2s_lib.deception.reward.DeceptionConfig",

@@ -19,6 +19,7 @@ import inspect
 
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from w2s_lib.core.errors import W2SError
 
@@ -95,6 +96,56 @@ def search_temperature(temperature: float | None, greedy: bool = False) -> float
     return float(temperature) if temperature else 1.0
 
 
+class PreallocatedLayer(DynamicLayer):
+    """A ``DynamicLayer`` whose keys and values live in a buffer with room to grow: a decoding step writes
+    one position in place instead of copying the whole cache (``torch.cat``), and grows the buffer by
+    ``grow`` positions at a time. ``keys`` / ``values`` are views of the filled part."""
+
+    grow = 32
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        new = key_states.shape[-2]
+        if not self.is_initialized:
+            self.device, self.is_initialized, self.n = key_states.device, True, 0
+            self.buf_k = key_states.new_empty(*key_states.shape[:-2], new + self.grow, key_states.shape[-1])
+            self.buf_v = value_states.new_empty(*value_states.shape[:-2], new + self.grow, value_states.shape[-1])
+        if self.n + new > self.buf_k.shape[-2]:
+            extra = new + self.grow
+            self.buf_k = torch.cat([self.buf_k[..., : self.n, :], self.buf_k.new_empty(*self.buf_k.shape[:-2], extra,
+                                                                                        self.buf_k.shape[-1])], -2)
+            self.buf_v = torch.cat([self.buf_v[..., : self.n, :], self.buf_v.new_empty(*self.buf_v.shape[:-2], extra,
+                                                                                        self.buf_v.shape[-1])], -2)
+        self.buf_k[..., self.n: self.n + new, :] = key_states
+        self.buf_v[..., self.n: self.n + new, :] = value_states
+        self.n += new
+        self.keys, self.values = self.buf_k[..., : self.n, :], self.buf_v[..., : self.n, :]
+        return self.keys, self.values
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        if self.is_initialized:
+            idx = beam_idx.to(self.buf_k.device)
+            self.buf_k, self.buf_v = self.buf_k.index_select(0, idx), self.buf_v.index_select(0, idx)
+            self.keys, self.values = self.buf_k[..., : self.n, :], self.buf_v[..., : self.n, :]
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self.reorder_cache(torch.as_tensor(indices).view(-1) if not isinstance(indices, slice)
+                           else torch.arange(self.buf_k.shape[0])[indices])
+
+    def crop(self, tokens_to_remove: int) -> None:
+        raise NotImplementedError("PreallocatedLayer does not crop")
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        self.reorder_cache(torch.arange(self.buf_k.shape[0]).repeat_interleave(repeats))
+
+
+def _preallocated_cache(config) -> DynamicCache:
+    """A ``DynamicCache`` of :class:`PreallocatedLayer` (full attention only; any other layer type keeps the
+    library's own)."""
+    cache = DynamicCache(config=config)
+    cache.layers = [PreallocatedLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    return cache
+
+
 class CachedLM:
     """A causal LM advanced row-wise with a reusable KV cache (see module docstring).
 
@@ -131,7 +182,7 @@ class CachedLM:
             ids[i, width - len(p):] = torch.tensor(p)
             mask[i, width - len(p):] = 1
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        self.cache = DynamicCache(config=self.model.config)
+        self.cache = _preallocated_cache(self.model.config)
         dev = self.model.device
         out = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
                          use_cache=True, **{self._cache_kw: self.cache})

@@ -112,6 +112,9 @@ class SearchConfig(Config):
                           "or SFT on the gold-best sample of each prompt")
     tune_prompts: int = knob(256, low=2, help="training prompts sampled for DPO pairs")
     tune_samples: int = knob(8, low=2, help="samples per training prompt; best vs worst by gold reward")
+    tune_pairs: int = knob(1, low=1, added_later=True,
+                           help="DPO pairs per training prompt: the i-th best sample against the i-th worst, "
+                                "i < tune_pairs, where the gold separates them (1: best vs worst, the paper)")
     tuning: TrainStage = knob(TrainStage(lr=5e-4, epochs=3.0, batch_size=32, beta=0.1),
                               help="the small model's tuning, DPO or SFT by `tune` (paper: lr 5e-4, 3 epochs, "
                                    "batch 32, β 0.1)")
@@ -159,13 +162,17 @@ def _generate_pairs(cfg: SearchConfig, model, tok) -> datasets.Dataset:
     samples = sample_n_many(model, tok, [apply_template(cfg.small_template, p) for p in prompts], cfg.tune_samples,
                             max_new_tokens=cfg.max_new_tokens, temperature=1.0, top_k=0,
                             seeds=[cfg.seed * 100_003 + i for i in range(len(prompts))])
+    n_pairs = min(cfg.tune_pairs, cfg.tune_samples // 2)
     for prompt, texts in zip(prompts, samples):
-        golds = [gold(prompt, t) for t in texts]
-        hi, lo = int(np.argmax(golds)), int(np.argmin(golds))
-        if golds[hi] > golds[lo]:  # a tie carries no preference
-            for key, value in (("prompt", prompt), ("chosen", texts[hi]), ("rejected", texts[lo]),
-                               ("chosen_gold", golds[hi]), ("rejected_gold", golds[lo])):
-                out[key].append(value)
+        golds = np.array([gold(prompt, t) for t in texts])
+        # i-th best (first index among ties, as argmax) against i-th worst (first index among ties, as argmin)
+        desc, asc = np.argsort(-golds, kind="stable"), np.argsort(golds, kind="stable")
+        for i in range(n_pairs):
+            hi, lo = int(desc[i]), int(asc[i])
+            if golds[hi] > golds[lo]:  # a tie carries no preference
+                for key, value in (("prompt", prompt), ("chosen", texts[hi]), ("rejected", texts[lo]),
+                                   ("chosen_gold", float(golds[hi])), ("rejected_gold", float(golds[lo]))):
+                    out[key].append(value)
     if not out["prompt"]:
         raise W2SError("the untuned model's samples were all tied under the gold reward; raise tune_samples")
     return datasets.Dataset.from_dict(out)
@@ -193,7 +200,7 @@ def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:
                               epochs=cfg.tuning.epochs, batch_size=cfg.tuning.batch_size, seed=cfg.seed,
                               lr_knob="tuning.lr")
         else:
-            best = datasets.Dataset.from_dict({"prompt": pairs["prompt"], "completion": pairs["chosen"]})
+            best = datasets.Dataset.from_dict({"prompt": pairs["prompt"], "completion": pairs["chosen"]})  # i < tune_pairs
             tuned = sft_train(zoo.load_causal_lm(cfg.small), tok, best, lr=cfg.tuning.lr, epochs=cfg.tuning.epochs,
                               batch_size=cfg.tuning.batch_size, seed=cfg.seed, lr_knob="tuning.lr")
         tuned.save_pretrained(out_dir / "tuned")
@@ -395,6 +402,8 @@ class PairCheckConfig(Config):
     base: str = knob("tinygpt-l")
     n_prompts: int = knob(60, low=1)
     samples: int = knob(16, low=2, help="base samples per prompt, ranked by the pair")
+    first_prompt: int = knob(0, low=0, added_later=True,
+                             help="first test prompt used (200: after the claim's 200, for choosing a guide)")
 
     SLUG = "search-pair-check"
     # tiny: 30 prompts × 16 samples (60 before the chapter's 4-minute CPU budget)
@@ -410,7 +419,7 @@ def _within_prompt_spearman(scores: np.ndarray, gold: np.ndarray) -> float:
 
 
 def pair_check(cfg: SearchConfig, base: str | None = None, *, n_prompts: int | None = None, samples: int | None = None,
-               force: bool = False) -> Artifact:
+               first_prompt: int | None = None, force: bool = False) -> Artifact:
     """Diagnose the guide: ``samples`` samples of ``base`` per test prompt (the search's T and top-k), each
     scored by the tuned pair of ``cfg`` on its first L, 2L, … tokens and in full (EOS term included).
 
@@ -422,7 +431,8 @@ def pair_check(cfg: SearchConfig, base: str | None = None, *, n_prompts: int | N
     own mean gold on these prompts.
     """
     base = base or cfg.bases[-1]
-    pc = PairCheckConfig.for_preset(cfg.preset, {k: v for k, v in (("n_prompts", n_prompts), ("samples", samples))
+    pc = PairCheckConfig.for_preset(cfg.preset, {k: v for k, v in (("n_prompts", n_prompts), ("samples", samples),
+                                                                   ("first_prompt", first_prompt))
                                                  if v is not None}, seed=cfg.seed).replace(
         search=_tune_cfg(cfg).run_id, base=base)
     tuning = tune_scorer(cfg)
@@ -432,7 +442,7 @@ def pair_check(cfg: SearchConfig, base: str | None = None, *, n_prompts: int | N
         tuned = zoo.load_local_causal_lm(tuning.path / "tuned") if not cfg.tuned else zoo.load_causal_lm(cfg.tuned)
         scorer = PairScorer(tuned, zoo.load_causal_lm(cfg.small), tok, template=cfg.small_template)
         gold = gold_reward(cfg.gold)
-        prompts = data.load(cfg.prompts, "test", seed=cfg.seed)["prompt"][: pc.n_prompts]
+        prompts = data.load(cfg.prompts, "test", seed=cfg.seed)["prompt"][pc.first_prompt: pc.first_prompt + pc.n_prompts]
         seeds = [10_000_019 + cfg.seed * 1_000_003 + i for i in range(len(prompts))]  # not the search's streams
         texts = sample_n_many(zoo.load_causal_lm(base), zoo.load_tokenizer(base),
                               [apply_template(cfg.base_template, p) for p in prompts], pc.samples,
@@ -476,7 +486,8 @@ class ChunkSweepConfig(Config):
     chunk_lens: tuple[int, ...] = knob((2, 5), low=1, help="CBS chunk lengths L compared (W, K: the search's)")
 
     SLUG = "search-chunk-sweep"
-    PRESET_VALUES = {"smoke": {"n_prompts": 4, "chunk_lens": (2, 5)}, "tiny": {}}
+    # tiny: 40 held-out prompts (100 before the chapter's 4-minute CPU budget was measured at 254 s)
+    PRESET_VALUES = {"smoke": {"n_prompts": 4, "chunk_lens": (2, 5)}, "tiny": {"n_prompts": 40}}
 
 
 def chunk_sweep(cfg: SearchConfig, base: str | None = None, *, force: bool = False, **overrides) -> Artifact:
