@@ -45,10 +45,13 @@ def test_runtime_record_feeds_the_status_page_and_the_runtime_line(tmp_path, mon
     assert tags["glue('x', 1,"] == ["hide-input"] and tags["print(1)"] == []
 
 
-def test_duplicate_glue_names_are_found_in_an_executed_notebook(tmp_path):
+def test_duplicate_targets_are_found_in_an_executed_notebook(tmp_path):
     def glued(name):
         return nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "1"},
                                       metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}})
+
+    def shown(kind="image/png"):
+        return nbformat.v4.new_output("display_data", data={kind: "x"})
 
     src = nbformat.v4.new_notebook()
     src.cells = [nbformat.v4.new_code_cell("glue(...)", outputs=[glued("a"), glued("b")]),
@@ -56,7 +59,16 @@ def test_duplicate_glue_names_are_found_in_an_executed_notebook(tmp_path):
                  nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", text="1")])]
     path = tmp_path / "ch.ipynb"
     nbformat.write(src, path)
-    assert book.duplicate_glue(path) == ["a"]
+    assert book.duplicate_targets(path) == ["glue key 'a'"]
     src.cells = src.cells[:1]
     nbformat.write(src, path)
-    assert book.duplicate_glue(path) == []
+    assert book.duplicate_targets(path) == []
+    # a captioned figure cell that also displays a table labels both outputs (a glue in it does not count)
+    fig = nbformat.v4.new_code_cell("plt.show(); display(df)", outputs=[shown(), shown("text/html"), glued("c")],
+                                    metadata={"mystnb": {"figure": {"name": "fig-x", "caption": "x"}}})
+    src.cells.append(fig)
+    nbformat.write(src, path)
+    assert book.duplicate_targets(path) == ["figure label 'fig-x' (2 outputs in its cell)"]
+    fig.outputs = fig.outputs[:1]
+    nbformat.write(src, path)
+    assert book.duplicate_targets(path) == []

@@ -235,12 +235,13 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
         raise
     finally:
         kernel_log.unlink(missing_ok=True)
-    twice = duplicate_glue(tmp)
+    twice = duplicate_targets(tmp)
     if twice:  # the book build would reject the page: say so now, not after every other chapter has run
         failed = output.with_name(f"{output.stem}.failed.ipynb")
         os.replace(tmp, failed)
-        raise W2SError(f"notebook {nb.stem} glues {', '.join(map(repr, twice))} more than once; the book build "
-                       f"rejects a duplicate glue key — glue each name once (executed copy: {failed})")
+        raise W2SError(f"notebook {nb.stem} names {', '.join(twice)} twice; the book build rejects a duplicate "
+                       f"target — glue each name once, show one output per captioned figure cell (executed copy: "
+                       f"{failed})")
     output.with_suffix(".done.json").unlink(missing_ok=True)  # the old stamp must not vouch for the new copy
     os.replace(tmp, output)
     output.with_name(f"{output.stem}.failed.ipynb").unlink(missing_ok=True)  # an earlier failure is history now
@@ -249,15 +250,22 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
     return output
 
 
-def duplicate_glue(path: Path) -> list[str]:
-    """The glue names an executed notebook records more than once (MyST-NB refuses to build such a page)."""
-    seen: dict[str, int] = {}
+def duplicate_targets(path: Path) -> list[str]:
+    """What an executed notebook names twice, which MyST-NB refuses to build: glue keys recorded more than once,
+    and figure labels (a cell's ``mystnb.figure.name``) on more than one output — MyST-NB labels every displayed
+    output of a captioned cell, so a figure cell that also displays a table names the label twice."""
+    glued: dict[str, int] = {}
+    labels: dict[str, int] = {}
     for cell in json.loads(Path(path).read_text(encoding="utf-8")).get("cells", []):
+        label = cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("name")
         for out in cell.get("outputs", []):
             name = out.get("metadata", {}).get("scrapbook", {}).get("name")
             if name is not None:
-                seen[name] = seen.get(name, 0) + 1
-    return sorted(n for n, k in seen.items() if k > 1)
+                glued[name] = glued.get(name, 0) + 1
+            elif label is not None and out.get("output_type") in ("display_data", "execute_result"):
+                labels[label] = labels.get(label, 0) + 1
+    return ([f"glue key {n!r}" for n, k in sorted(glued.items()) if k > 1]
+            + [f"figure label {n!r} ({k} outputs in its cell)" for n, k in sorted(labels.items()) if k > 1])
 
 
 def check_output(output: Path) -> Path:
