@@ -47,3 +47,14 @@ def test_bad_starts_are_clear_errors(model):
     assert total.tolist() == [0.0] and n.tolist() == [0.0]
     with pytest.raises(ValueError, match="2 sequences but 1 start"):
         lm.sequence_logprobs(model, [[1, 2], [3]], [1])
+
+
+def test_answer_batch_pads_right_and_labels_only_the_answers():
+    from w2s_lib.train.lm import answer_batch
+
+    p_ids, a_ids = [[5, 6], [7], [8, 9, 10]], [[1], [2, 3], [4]]
+    ids, labels = answer_batch(p_ids, a_ids, [1, 0], pad_id=0)
+    assert ids.tolist() == [[7, 2, 3], [5, 6, 1]]
+    assert labels.tolist() == [[-100, 2, 3], [-100, -100, 1]]
+    ids, labels = answer_batch(p_ids, a_ids, [2, 1], pad_id=0)
+    assert ids.tolist() == [[8, 9, 10, 4], [7, 2, 3, 0]] and labels.tolist() == [[-100, -100, -100, 4], [-100, 2, 3, -100]]

@@ -134,6 +134,7 @@ def finetune(model, tok, prompts: list[str], answers: list[str], lr: float, epoc
     import torch
 
     from w2s_lib.data.chess_puzzles import answer_text
+    from w2s_lib.train.lm import answer_batch
 
     if len(prompts) != len(answers) or not prompts:
         raise W2SError(f"finetune needs as many answers as prompts (> 0); got {len(prompts)} / {len(answers)}")
@@ -153,13 +154,7 @@ def finetune(model, tok, prompts: list[str], answers: list[str], lr: float, epoc
         while len(order) < batch_size:
             order += torch.randperm(n, generator=gen).tolist()
         idx, order = order[:batch_size], order[batch_size:]
-        width = max(len(p_ids[i]) + len(a_ids[i]) for i in idx)
-        ids = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
-        labels = torch.full_like(ids, -100)
-        for r, i in enumerate(idx):
-            lp, la = len(p_ids[i]), len(a_ids[i])
-            ids[r, : lp + la] = torch.tensor(p_ids[i] + a_ids[i])
-            labels[r, lp: lp + la] = ids[r, lp: lp + la]
+        ids, labels = answer_batch(p_ids, a_ids, idx, tok.pad_token_id)
         frac = (step - warmup) / max(1, total - warmup)
         for g in opt.param_groups:
             g["lr"] = lr * (step + 1) / warmup if step < warmup else lr * 0.5 * (1 + math.cos(math.pi * frac))

@@ -266,6 +266,7 @@ def pretrain_moves(model, tok, lines: list[str], rung: Rung, seed: int) -> list[
     import torch
 
     from w2s_lib.core.numerics import LossGuard
+    from w2s_lib.train.lm import answer_batch
 
     cut = [ln.rindex(":") + 1 for ln in lines]
     p_ids = tok([ln[:c] for ln, c in zip(lines, cut)], add_special_tokens=False)["input_ids"]
@@ -280,13 +281,7 @@ def pretrain_moves(model, tok, lines: list[str], rung: Rung, seed: int) -> list[
         while len(order) < MOVES_BATCH:
             order += torch.randperm(len(lines), generator=gen).tolist()
         idx, order = order[:MOVES_BATCH], order[MOVES_BATCH:]
-        width = max(len(p_ids[i]) + len(a_ids[i]) for i in idx)
-        ids = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
-        labels = torch.full_like(ids, -100)
-        for r, i in enumerate(idx):
-            lp, la = len(p_ids[i]), len(a_ids[i])
-            ids[r, : lp + la] = torch.tensor(p_ids[i] + a_ids[i])
-            labels[r, lp: lp + la] = ids[r, lp: lp + la]
+        ids, labels = answer_batch(p_ids, a_ids, idx, tok.pad_token_id)
         if step < rung.warmup:
             lr = rung.lr * (step + 1) / rung.warmup
         else:

@@ -3,6 +3,9 @@
 One home for "how likely is this text under that model": reward heads that read an LM's own likelihood
 (Part I), the search scorer's log π_tuned − log π_untuned (Part II), MACPO's perplexity-chosen positives
 (Part III) and the DPO/SimPO margins of the deception chapter (Part IV) all call these.
+
+:func:`answer_batch` is the batch of "learn the answer, not the prompt" fine-tuning: the chess ladder's
+move-token pretraining and its fine-tuning on (position, move) pairs share it.
 """
 
 from __future__ import annotations
@@ -50,3 +53,17 @@ def sequence_logprobs(model, sequences: list[list[int]], starts: list[int], pad_
     if not sums:
         return torch.zeros(0), torch.zeros(0)
     return torch.cat(sums), torch.cat(counts)
+
+
+def answer_batch(p_ids: list[list[int]], a_ids: list[list[int]], idx: list[int], pad_id: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows ``idx`` of (prompt, answer) token lists as one right-padded batch for a loss on the answers only:
+    ``ids`` (prompt then answer, ``pad_id`` after) and ``labels`` (-100 except on the answer's tokens)."""
+    width = max(len(p_ids[i]) + len(a_ids[i]) for i in idx)
+    ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+    labels = torch.full_like(ids, -100)
+    for r, i in enumerate(idx):
+        lp, la = len(p_ids[i]), len(a_ids[i])
+        ids[r, : lp + la] = torch.tensor(p_ids[i] + a_ids[i])
+        labels[r, lp: lp + la] = ids[r, lp: lp + la]
+    return ids, labels
