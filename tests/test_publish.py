@@ -45,6 +45,37 @@ def test_runtime_record_feeds_the_status_page_and_the_runtime_line(tmp_path, mon
     assert tags["glue('x', 1,"] == ["hide-input"] and tags["print(1)"] == []
 
 
+def test_a_replay_from_the_cache_does_not_replace_what_the_chapter_cost(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
+    monkeypatch.setattr(book, "STATUS_PAGE", tmp_path / "runtime.md")
+    nb = book.get_notebook("30")
+    full = {"wall_s": 650.0, "cpu_s": 648.0, "peak_rss_mb": 2236.0, "threads": 1, "runs_computed": 40, "runs_loaded": 3}
+    book.record_runtime(nb, "tiny", full)
+    assert "replayed" not in book.runtimes()[nb.stem]
+    book.record_runtime(nb, "tiny", {**full, "wall_s": 30.0, "cpu_s": 29.0, "runs_computed": 0, "runs_loaded": 43})
+    rt = book.runtimes()[nb.stem]
+    assert rt["cpu_s"] == 648.0 and rt["replayed"]["cpu_s"] == 29.0
+    assert "| tiny | 650 | 648 | 2236 |" in book.write_status_page().read_text()
+    assert "re-executed from its cache on" in book._runtime_line(rt)
+    book.record_runtime(nb, "tiny", {**full, "cpu_s": 600.0})  # computed again: the new cost replaces both
+    assert book.runtimes()[nb.stem]["cpu_s"] == 600.0 and "replayed" not in book.runtimes()[nb.stem]
+    assert book.is_replay({"runs_computed": 0, "runs_loaded": 2}) and not book.is_replay({"runs_computed": 0,
+                                                                                          "runs_loaded": 0})
+
+
+def test_cached_runs_are_counted_computed_then_loaded(tmp_path, monkeypatch):
+    from w2s_lib.core import artifacts
+    from w2s_lib.generalization.pipeline import W2SConfig
+
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "home"))
+    counts = tmp_path / "counts"
+    monkeypatch.setenv(artifacts.RUN_COUNTS_ENV, str(counts))
+    cfg = W2SConfig.for_preset("smoke")
+    for _ in range(2):
+        artifacts.load_or_run(cfg, lambda out_dir: {"x": 1})
+    assert counts.read_text().split() == ["computed", "loaded"]
+
+
 def test_duplicate_targets_are_found_in_an_executed_notebook(tmp_path):
     def glued(name):
         return nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "1"},

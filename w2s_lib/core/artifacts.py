@@ -305,6 +305,18 @@ def run_lock(run_id: str):
 _CHILDREN: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("w2s_children", default=None)
 
 
+RUN_COUNTS_ENV = "W2S_RUN_COUNTS"  # a file: `w2s reproduce` counts each chapter's cached runs, computed vs loaded
+
+
+def _count_run(kind: str) -> None:
+    """Append ``kind`` ('computed' or 'loaded') to the file :data:`RUN_COUNTS_ENV` names, if set: how
+    `w2s reproduce` tells a chapter that computed its runs from one that only re-read them from the cache."""
+    path = os.environ.get(RUN_COUNTS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(kind + "\n")
+
+
 def _note_child(run_id: str) -> None:
     children = _CHILDREN.get()
     if children is not None:
@@ -357,11 +369,13 @@ def load_or_run(cfg: Config, fn: Callable[[Path], dict[str, Any]], force: bool =
     _sweep_once(paths.runs_dir())
     if not force and (done := _load_dir(final)) is not None:
         _note_child(cfg.run_id)
+        _count_run("loaded")
         return done
     root = paths.ensure_dir(paths.runs_dir(), "W2S_HOME")
     with run_lock(cfg.run_id):
         if not force and (done := _load_dir(final, announce=False)) is not None:  # another process finished it
             _note_child(cfg.run_id)
+            _count_run("loaded")
             return done
         _clear_debris(root, cfg.run_id)
         tmp = root / _tmp_name(cfg.run_id)
@@ -383,6 +397,7 @@ def load_or_run(cfg: Config, fn: Callable[[Path], dict[str, Any]], force: bool =
             atomic_write_json(tmp / MANIFEST, _manifest(tmp, [c for c in children if c != cfg.run_id]))
             atomic_write_json(tmp / "result.json", result)  # last: its presence marks completeness
             _install(tmp, final)
+            _count_run("computed")
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -242,11 +242,12 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
         raise W2SError(f"notebook {nb.stem} names {', '.join(twice)} twice; the book build rejects a duplicate "
                        f"target — glue each name once, show one output per captioned figure cell (executed copy: "
                        f"{failed})")
+    cost = _computed_cost(output.with_suffix(".done.json"))  # a replay of the cache must not erase what it cost
     output.with_suffix(".done.json").unlink(missing_ok=True)  # the old stamp must not vouch for the new copy
     os.replace(tmp, output)
     output.with_name(f"{output.stem}.failed.ipynb").unlink(missing_ok=True)  # an earlier failure is history now
     atomic_write_json(output.with_suffix(".done.json"), {"stamp": _stamp(nb, parameters), "parameters": parameters,
-                                                          "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                                                          "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **cost})
     return output
 
 
@@ -377,10 +378,14 @@ def _run_measured(cmd: list[str], log_path: Path, threads: int, what: str) -> di
     Returns the runtime record: wall and CPU seconds (the child and everything it waits for, e.g. a
     notebook kernel), peak RSS. The child's output goes to ``log_path``; a failure names the log.
     """
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "OPENBLAS_NUM_THREADS": str(threads)}
-    started = time.time()
+    from w2s_lib.core.artifacts import RUN_COUNTS_ENV
+
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    counts = log_path.with_suffix(".runs")
+    counts.unlink(missing_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+           "OPENBLAS_NUM_THREADS": str(threads), RUN_COUNTS_ENV: str(counts)}
+    started = time.time()
     with open(log_path, "w") as log_file:
         proc = subprocess.Popen([sys.executable, "-m", "w2s_lib.cli", *cmd], env=env, stdout=log_file,
                                 stderr=subprocess.STDOUT, cwd=paths.REPO_ROOT)
@@ -389,8 +394,11 @@ def _run_measured(cmd: list[str], log_path: Path, threads: int, what: str) -> di
     if os.waitstatus_to_exitcode(status) != 0:
         tail = log_path.read_text().strip().splitlines()[-1:] or ["(no output)"]
         raise W2SError(f"{what} failed: {tail[0]} (full log: {log_path})")
+    kinds = counts.read_text().split() if counts.is_file() else []
+    counts.unlink(missing_ok=True)
     return {"wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "threads": threads}
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "threads": threads,
+            "runs_computed": kinds.count("computed"), "runs_loaded": kinds.count("loaded")}
 
 
 def _run_child(nb: Notebook, preset: str, threads: int) -> dict[str, Any]:
@@ -414,19 +422,38 @@ def record_runtime(nb: Notebook, preset: str, runtime: dict[str, Any]) -> None:
     data = json.loads(stamp_file.read_text()) if stamp_file.is_file() else {}
     scale = "smoke" if is_smoke() else preset  # W2S_SMOKE=1 runs `tiny` at smoke scale
     data["runtime"] = {**runtime, "preset": scale, "date": time.strftime("%Y-%m-%d"), "machine": machine()}
+    if not is_replay(data["runtime"]) or data.get("computed", {}).get("preset") != scale:
+        data["computed"] = data["runtime"]  # what the chapter costs: kept when a later run only re-read its cache
     atomic_write_json(stamp_file, data)
 
 
+def _computed_cost(stamp_file: Path) -> dict[str, Any]:
+    try:
+        computed = json.loads(stamp_file.read_text()).get("computed")
+    except (OSError, ValueError):
+        return {}
+    return {"computed": computed} if computed else {}
+
+
+def is_replay(runtime: dict[str, Any]) -> bool:
+    """A chapter execution that computed none of its cached runs and re-read some (a resumed reproduce)."""
+    return runtime.get("runs_computed", 1) == 0 and runtime.get("runs_loaded", 0) > 0
+
+
 def runtimes() -> dict[str, dict[str, Any]]:
-    """stem -> the last recorded runtime of each executed chapter that has one."""
+    """stem -> each executed chapter's cost: its last execution that computed its runs; when the latest one
+    only re-read them from the cache, that one is attached as ``replayed`` (shown beside, never instead)."""
     out = {}
     for nb in NOTEBOOKS:
         stamp_file = CHAPTER_DIR / f"{nb.stem}.done.json"
         try:
-            rt = json.loads(stamp_file.read_text()).get("runtime")
+            data = json.loads(stamp_file.read_text())
         except (OSError, ValueError):
             continue
-        if rt:
+        rt, computed = data.get("runtime"), data.get("computed")
+        if rt and computed and computed != rt:
+            out[nb.stem] = {**computed, "replayed": rt}
+        elif rt:
             out[nb.stem] = rt
     return out
 
@@ -546,14 +573,16 @@ def write_status_page() -> Path:
         m = rt.get("machine", {})
         rows.append(f"| [{nb.title}]({nb.stem}) | {rt['preset']} | {rt['wall_s']:.0f} | {rt['cpu_s']:.0f} | "
                     f"{rt['peak_rss_mb']:.0f} | {rt['date']}, {m.get('cores', '?')} cores ({m.get('cpu', '?')}), "
-                    f"{rt.get('threads', '?')} thread(s), torch {m.get('torch', '?')} |")
+                    f"{rt.get('threads', '?')} thread(s), torch {m.get('torch', '?')}{_replay_note(rt)} |")
     total_wall = sum(r["wall_s"] for r in recorded.values())
     total_cpu = sum(r["cpu_s"] for r in recorded.values())
     text = "\n".join([
         "# Execution statistics",
         "",
-        "Measured by `w2s reproduce` when it last executed each chapter: wall-clock and CPU seconds (the chapter's",
-        "process and its kernel), peak resident memory, and the machine. Generated from the runtime records in",
+        "Measured by `w2s reproduce` when it last executed each chapter and computed its runs (an execution that",
+        "only re-read them from the cache, as a resumed run does, is noted beside it): wall-clock and CPU seconds",
+        "(the chapter's process and its kernel), peak resident memory, and the machine. Generated from the runtime",
+        "records in",
         "`book/chapters/*.done.json` and `book/chapters/reproduce.json`; nothing on this page is typed by hand.",
         "",
         "| chapter | preset | wall (s) | CPU (s) | peak RSS (MB) | when, where |",
@@ -611,13 +640,20 @@ INSTALL_CELL_MARK = "# On Colab: install"
 PLUMBING_CALLS = ("claims.decide(", "glue(")
 
 
+def _replay_note(rt: dict[str, Any]) -> str:
+    replay = rt.get("replayed")
+    return (f"; re-executed from its cache on {replay['date']} in {replay['wall_s']:.0f} s wall, "
+            f"{replay['cpu_s']:.0f} s CPU" if replay else "")
+
+
 def _runtime_line(rt: dict[str, Any] | None) -> str:
     if not rt:
         return "*Runtime: not measured yet (run `w2s reproduce`).*"
     m = rt.get("machine", {})
     return (f"*Runtime, measured by `w2s reproduce` on {rt['date']} at the {rt['preset']} preset: "
             f"{rt['wall_s']:.0f} s wall, {rt['cpu_s']:.0f} s CPU, peak {rt['peak_rss_mb']:.0f} MB, on "
-            f"{m.get('cores', '?')} cores with {rt.get('threads', '?')} thread(s) ({m.get('cpu', '?')}).*")
+            f"{m.get('cores', '?')} cores with {rt.get('threads', '?')} thread(s) ({m.get('cpu', '?')})"
+            f"{_replay_note(rt)}.*")
 
 
 def decorate_for_book(path: Path, rt: dict[str, Any] | None) -> None:
