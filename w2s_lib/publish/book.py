@@ -436,7 +436,8 @@ def _computed_cost(stamp_file: Path) -> dict[str, Any]:
 
 
 def is_replay(runtime: dict[str, Any]) -> bool:
-    """A chapter execution that computed none of its cached runs and re-read some (a resumed reproduce)."""
+    """A chapter execution that computed none of its cached runs and loaded some (a resumed reproduce); work a
+    chapter does outside :func:`~w2s_lib.core.artifacts.load_or_run` (e.g. cheap head fits) still ran."""
     return runtime.get("runs_computed", 1) == 0 and runtime.get("runs_loaded", 0) > 0
 
 
@@ -579,8 +580,8 @@ def write_status_page() -> Path:
     text = "\n".join([
         "# Execution statistics",
         "",
-        "Measured by `w2s reproduce` when it last executed each chapter and computed its runs (an execution that",
-        "only re-read them from the cache, as a resumed run does, is noted beside it): wall-clock and CPU seconds",
+        "Measured by `w2s reproduce` when it last executed each chapter and computed its cached runs (a later",
+        "execution that loaded them all instead, as a resumed run does, is noted beside it): wall-clock and CPU seconds",
         "(the chapter's process and its kernel), peak resident memory, and the machine. Generated from the runtime",
         "records in",
         "`book/chapters/*.done.json` and `book/chapters/reproduce.json`; nothing on this page is typed by hand.",
@@ -642,8 +643,8 @@ PLUMBING_CALLS = ("claims.decide(", "glue(")
 
 def _replay_note(rt: dict[str, Any]) -> str:
     replay = rt.get("replayed")
-    return (f"; re-executed from its cache on {replay['date']} in {replay['wall_s']:.0f} s wall, "
-            f"{replay['cpu_s']:.0f} s CPU" if replay else "")
+    return (f"; re-executed on {replay['date']} with all {replay['runs_loaded']} cached runs loaded: "
+            f"{replay['wall_s']:.0f} s wall, {replay['cpu_s']:.0f} s CPU" if replay else "")
 
 
 def _runtime_line(rt: dict[str, Any] | None) -> str:
