@@ -271,10 +271,7 @@ def run_method(cfg: SearchConfig, base: str, method: str, force: bool = False) -
     mcfg = MethodConfig(preset=cfg.preset, seed=cfg.seed, search=_method_key(cfg), base=base, method=method)
 
     def compute(out_dir):
-        tuned = _place(zoo.load_causal_lm(cfg.tuned) if cfg.tuned else zoo.load_local_causal_lm(tuning.path / "tuned"))
-        tok = zoo.load_tokenizer(cfg.small)
-        scorer = PairScorer(tuned, _place(zoo.load_causal_lm(cfg.small)), tok, chat=cfg.chat,
-                            template=cfg.small_template)
+        tuned, tok, scorer = _guide(cfg, tuning, place=_place)
         model, model_tok = (tuned, tok) if method == "tuned" else (_place(zoo.load_causal_lm(base)), zoo.load_tokenizer(base))
         prompts = data.load(cfg.prompts, "test", seed=cfg.seed)
         if len(prompts) < cfg.n_prompts:
@@ -311,6 +308,15 @@ def per_prompt_gold(cfgs: list[SearchConfig], base: str, method: str) -> np.ndar
 def _place(model):
     """On a GPU when there is one (decided at call time): the colab and paper presets' bases need it."""
     return model.to("cuda") if torch.cuda.is_available() else model
+
+
+def _guide(cfg: SearchConfig, tuning: Artifact, place=lambda model: model):
+    """The small pair of ``cfg`` (its tuned model from ``tuning``, or the ready ``cfg.tuned``) as
+    ``(tuned, tokenizer, scorer)``; ``place`` puts both models on a device."""
+    tuned = place(zoo.load_causal_lm(cfg.tuned) if cfg.tuned else zoo.load_local_causal_lm(tuning.path / "tuned"))
+    tok = zoo.load_tokenizer(cfg.small)
+    return tuned, tok, PairScorer(tuned, place(zoo.load_causal_lm(cfg.small)), tok, chat=cfg.chat,
+                                  template=cfg.small_template)
 
 
 def _method_key(cfg: SearchConfig) -> str:
@@ -438,9 +444,7 @@ def pair_check(cfg: SearchConfig, base: str | None = None, *, n_prompts: int | N
     tuning = tune_scorer(cfg)
 
     def compute(out_dir):
-        tok = zoo.load_tokenizer(cfg.small)
-        tuned = zoo.load_local_causal_lm(tuning.path / "tuned") if not cfg.tuned else zoo.load_causal_lm(cfg.tuned)
-        scorer = PairScorer(tuned, zoo.load_causal_lm(cfg.small), tok, template=cfg.small_template)
+        tuned, tok, scorer = _guide(cfg, tuning)
         gold = gold_reward(cfg.gold)
         prompts = data.load(cfg.prompts, "test", seed=cfg.seed)["prompt"][pc.first_prompt: pc.first_prompt + pc.n_prompts]
         seeds = [10_000_019 + cfg.seed * 1_000_003 + i for i in range(len(prompts))]  # not the search's streams
@@ -504,9 +508,7 @@ def chunk_sweep(cfg: SearchConfig, base: str | None = None, *, force: bool = Fal
     tuning = tune_scorer(cfg)
 
     def compute(out_dir):
-        tok = zoo.load_tokenizer(cfg.small)
-        tuned = zoo.load_local_causal_lm(tuning.path / "tuned") if not cfg.tuned else zoo.load_causal_lm(cfg.tuned)
-        scorer = PairScorer(tuned, zoo.load_causal_lm(cfg.small), tok, chat=cfg.chat, template=cfg.small_template)
+        _, _, scorer = _guide(cfg, tuning)
         rows = data.load(cfg.prompts, "test", seed=cfg.seed)
         if len(rows) < sc.first_prompt + sc.n_prompts:
             raise W2SError(f"{cfg.prompts!r} has {len(rows)} test prompts; the sweep needs "
