@@ -173,7 +173,7 @@ def splits(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset, list[s
 
     The test prompts are the primary evaluation set (:func:`test_sets`)."""
     half_a, half_b = _halves(cfg)
-    return half_a, half_b, test_sets(cfg)["test"]
+    return half_a, half_b, test_sets(cfg, half_b)["test"]
 
 
 def _halves(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
@@ -182,7 +182,7 @@ def _halves(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
     return train.select(range(n // 2)), train.select(range(n // 2, n))
 
 
-def test_sets(cfg: MACPOConfig) -> dict[str, list[str]]:
+def test_sets(cfg: MACPOConfig, half_b: datasets.Dataset | None = None) -> dict[str, list[str]]:
     """The evaluation prompts: ``{"test": primary[, "heldout": second measurement]}``.
 
     ``test_set="heldout"`` (or a task without fact questions): the task's test split (facts / requests no
@@ -194,7 +194,7 @@ def test_sets(cfg: MACPOConfig) -> dict[str, list[str]]:
     heldout = test.select(range(min(cfg.n_test, len(test))))["prompt"]
     if cfg.test_set == "heldout" or cfg.task != "helpful":
         return {"test": heldout}
-    half_b = _halves(cfg)[1]
+    half_b = _halves(cfg)[1] if half_b is None else half_b  # ``half_b``: :func:`splits` passes the one it made
     return {"test": [p for p in half_b["reworded"] if p][:cfg.n_test], "heldout": heldout}
 
 
