@@ -132,3 +132,36 @@ def test_the_scorecard_reruns_when_a_chapter_re_decided_its_claim(tmp_path, monk
     monkeypatch.setattr(book, "_run_child", fake)
     book.reproduce("tiny", only=["30", "99"], build=False, jobs=2, log=lambda *a: None)
     assert ran == ["30", "99"]
+
+
+def _tiny_gpts(cfg) -> set[str]:
+    """Every zoo GPT name (``tinygpt-*``) a config's fields name at its preset, nested configs included."""
+    import dataclasses
+
+    found: set[str] = set()
+
+    def walk(value) -> None:
+        if dataclasses.is_dataclass(value):
+            for f in dataclasses.fields(value):
+                walk(getattr(value, f.name))
+        elif isinstance(value, (tuple, list)):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and value.startswith("tinygpt-"):
+            found.add(value)
+
+    walk(cfg)
+    return found
+
+
+def test_every_chapter_whose_tiny_configs_load_the_gpt_zoo_waits_for_it():
+    """A chapter that reads a tiny GPT must be marked ``needs_zoo``, or `w2s reproduce` may start it before the
+    rung is pretrained (chapter 13's reward models did, and failed in a world whose zoo was not built)."""
+    from w2s_lib.generalization.pipeline import comparison_config
+
+    extra = {"13": [comparison_config("reward", "tiny")]}  # the chapter's second config: reward modelling
+    for nb in book.NOTEBOOKS:
+        configs = ([nb.config_class().for_preset("tiny", {})] if nb.config else []) + extra.get(nb.key, [])
+        if configs:
+            uses = set().union(*(_tiny_gpts(c) for c in configs))
+            assert nb.needs_zoo == bool(uses), (nb.stem, sorted(uses))
