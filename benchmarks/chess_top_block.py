@@ -33,10 +33,6 @@ from w2s_lib.models import chessgpt
 SEEDS = (0, 1, 2)
 
 
-def accuracy(pred, ref) -> float:
-    return float(np.mean([a == b for a, b in zip(pred, ref)]))
-
-
 def trained(cfg: ChessW2SConfig, rung: str, prompts, answers, mode: str, seed: int):
     model, tok = chessgpt.load(rung, cfg.data_seed, micro=False, corpus=cfg.corpus)
     if mode == "top":
@@ -52,21 +48,21 @@ def one_seed(cfg: ChessW2SConfig, mode: str, seed: int) -> dict:
     fc, weak_fit = chess.fit(cfg, cfg.ladder[0], seed)
     rows = chess._rows(fc)
     gt, weak, test = rows["gt_train"], rows["weak_train"], rows["test"]
-    labels = chess.supervisor_moves(fc.replace(supervisor=fc.run_id))
+    labels = chess._moves_of(fc.run_id)  # the weak rung's moves on D_weak
     r = {"weak_test": weak_fit.result["acc"]}
     for rung in cfg.ladder[1:]:
         predict = trained(cfg, rung, gt["prompt"], gt["reference"], mode, seed)
-        r[f"gt_heldout {rung}"] = accuracy(predict(weak), weak["reference"])
-        r[f"gt_test {rung}"] = accuracy(predict(test), test["reference"])
-    r["direct"] = accuracy(trained(cfg, cfg.ladder[-1], weak["prompt"], labels, mode, seed)(test), test["reference"])
+        r[f"gt_heldout {rung}"] = chess._exact(predict(weak), weak["reference"])
+        r[f"gt_test {rung}"] = chess._exact(predict(test), test["reference"])
+    r["direct"] = chess._exact(trained(cfg, cfg.ladder[-1], weak["prompt"], labels, mode, seed)(test), test["reference"])
     prompts, relabelled = list(weak["prompt"]), [None] * len(labels)
     for half in (0, 1):  # cross-fitted middle rung: each half's student labels the other half
         predict = trained(cfg, cfg.ladder[1], prompts[half::2], labels[half::2], mode, seed)
         other = list(range(1 - half, len(prompts), 2))
         for i, move in zip(other, predict(weak.select(other))):
             relabelled[i] = move
-    r["middle_label_acc"] = accuracy(relabelled, weak["reference"])
-    r["bootstrap"] = accuracy(trained(cfg, cfg.ladder[-1], prompts, relabelled, mode, seed)(test), test["reference"])
+    r["middle_label_acc"] = chess._exact(relabelled, weak["reference"])
+    r["bootstrap"] = chess._exact(trained(cfg, cfg.ladder[-1], prompts, relabelled, mode, seed)(test), test["reference"])
     return r
 
 
