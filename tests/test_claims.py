@@ -93,7 +93,7 @@ def test_an_unreadable_record_is_skipped_with_one_line(capsys):
     path = claims._path("C1", "smoke")
     path.write_text(path.read_text()[:20])
     assert claims.load_all("smoke") == []
-    assert "unreadable record" in capsys.readouterr().out
+    assert "unreadable record" in capsys.readouterr().err
 
 
 def test_no_notebook_computes_a_verdict_itself():
@@ -104,3 +104,19 @@ def test_no_notebook_computes_a_verdict_itself():
             src = "".join(cell["source"])
             if cell["cell_type"] == "code":
                 assert "holds =" not in src and "claims.register" not in src, f"{nb.name} decides a claim itself"
+
+
+def test_a_control_measured_on_other_seeds_is_recorded_with_them(capsys):
+    r = claims.decide("C4", {"gain": [0.1, 0.2, 0.15, 0.12, 0.18]}, seeds=range(5), preset="smoke", notebook="13",
+                      controls={"gain": [0.01, -0.02, 0.0]}, control_seeds=[0, 3, 4])
+    assert r.holds and r.seeds == (0, 1, 2, 3, 4) and r.control_seeds == (0, 3, 4)
+    assert claims.load_all("smoke")[0].control_seeds == (0, 3, 4)
+    assert "(3 seeds)" in claims.table("smoke").set_index("claim").loc["C4", "controls"]
+    assert cli.main(["claims", "--json", "--preset", "smoke"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["control_seeds"] == [0, 3, 4]
+    with pytest.raises(W2SError, match="one effect per seed \\(3\\)"):
+        claims.decide("C4", {"gain": [0.1] * 5}, seeds=range(5), preset="smoke", notebook="13",
+                      controls={"gain": [0.0, 0.1]}, control_seeds=[0, 1, 2])
+    with pytest.raises(W2SError, match="control seeds must be distinct"):
+        claims.decide("C4", {"gain": [0.1] * 5}, seeds=range(5), preset="smoke", notebook="13",
+                      controls={"gain": [0.0, 0.1]}, control_seeds=[1, 1])

@@ -93,3 +93,13 @@ def test_weak_supervisor_is_a_smaller_minilm_at_tiny_and_labels_from_its_own_fea
     assert p["weak"].shape == (30,) and p["test"].shape == (20,) and ((p["test"] > 0) & (p["test"] < 1)).all()
     assert not np.allclose(p["weak"], g.weak_labels(cfg.replace(weak="bow"), rows, seed=0)["weak"])
     assert cfg.run_id != cfg.replace(weak="bow").run_id  # a new supervisor never reuses the old runs
+
+
+def test_an_undefined_control_pgr_leaves_the_claims_seeds_alone():
+    nan = float("nan")
+    table = pd.DataFrame([{"seed": s, "arm": a, "pgr": v} for s, vals in ((0, (0.1, 0.5, nan)), (1, (0.0, 0.3, 0.2)),
+                                                                        (2, (nan, 0.4, 0.1)))
+                          for a, v in zip(g.ARMS, vals)])
+    eff = g.effects(table)
+    assert eff["generative"].dropna().to_dict() == pytest.approx({0: 0.4, 1: 0.3})
+    assert eff["control"].dropna().to_dict() == pytest.approx({1: 0.2})

@@ -21,6 +21,7 @@ from w2s_lib.metrics import (
     knowledge_areas,
     median_pgr,
     pgr,
+    slope,
     t_ci,
     win_tie_lose,
     win_tie_lose_from_verdicts,
@@ -318,3 +319,15 @@ def test_ece_hand_case():
     # confidences 0.9, 0.9 (both right) and 0.6, 0.6 (one right): bins |1 − 0.9| and |0.5 − 0.6|
     assert ece([0.9, 0.1, 0.6, 0.4], [1, 0, 1, 1], n_bins=5) == pytest.approx(0.5 * 0.1 + 0.5 * 0.1)
     assert ece([1.0, 0.0], [1, 0]) == pytest.approx(0.0)
+
+
+def test_slope_on_a_hand_case():
+    # y = 2x + 1 exactly, then with one non-finite pair left out
+    assert slope([0.0, 0.1, 0.3], [1.0, 1.2, 1.6]) == pytest.approx(2.0)
+    assert slope([0.0, 0.1, float("nan"), 0.3], [1.0, 1.2, 5.0, 1.6]) == pytest.approx(2.0)
+    # x = 0, 1, 2 ; y = 0, 2, 1: cov = (−1·−1 + 0 + 1·0)/… = 1, var = 2 → 0.5
+    assert slope([0, 1, 2], [0, 2, 1]) == pytest.approx(0.5)
+    assert np.isnan(slope([1.0, 1.0], [0.0, 1.0]))  # x does not vary
+    assert np.isnan(slope([1.0], [0.0]))
+    with pytest.raises(W2SError, match="same length"):
+        slope([1.0, 2.0], [1.0])

@@ -258,3 +258,19 @@ def test_head_mode_crossfit_and_controls_are_head_only():
         w2s.run_bootstrap(cfg(ladder=("minilm-l1", "minilm-l2", "minilm-l3"), crossfit=True), seeds=[0])
     with pytest.raises(W2SError, match="head"):
         w2s.run_w2s(cfg(strong_init="random"), seeds=[0], progress=False)
+
+
+def test_confidence_gain_by_seed_on_a_hand_table():
+    import pandas as pd
+
+    # one seed, three pairs; baselines (weak, ceiling) shared by both losses, PGR = (w2s − weak)/(ceiling − weak)
+    pairs = [("a", "b", 0.6, 0.7), ("a", "c", 0.6, 0.8), ("b", "c", 0.7, 0.8)]  # capability gaps 0.1, 0.2, 0.1
+    w2s_acc = {"xent": (0.62, 0.64, 0.72), "logconf": (0.64, 0.72, 0.73)}  # PGR gains 0.2, 0.4, 0.1
+    rows = [{"seed": 0, "loss": loss, "weak": w, "strong": s, "weak_acc": wa, "ceiling_acc": ca, "w2s_acc": acc,
+             "pgr_acc": (acc - wa) / (ca - wa)}
+            for loss, accs in w2s_acc.items() for (w, s, wa, ca), acc in zip(pairs, accs)]
+    eff = w2s.confidence_gain_by_seed(pd.DataFrame(rows))
+    # medians over pairs: xent PGR (0.2, 0.2, 0.2) → 0.2; logconf (0.4, 0.6, 0.3) → 0.4
+    assert eff.loc[0, "gain"] == pytest.approx(0.2)
+    # gains 0.2 and 0.1 at gap 0.1, 0.4 at gap 0.2: slope = (0.4 − 0.15) / (0.2 − 0.1) = 2.5
+    assert eff.loc[0, "gain_grows"] == pytest.approx(2.5)

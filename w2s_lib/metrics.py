@@ -40,6 +40,7 @@ __all__ = [
     "median_pgr",
     "pgr",
     "pooled_median_pgr",
+    "slope",
     "t_ci",
     "win_tie_lose",
     "win_tie_lose_from_verdicts",
@@ -271,6 +272,23 @@ def ece(probs, labels, n_bins: int = 10) -> float:
 
 # --------------------------------------------------------------------------------------------------
 # confidence intervals over seeds
+
+
+def slope(x, y) -> float:
+    """Least-squares slope of ``y`` on ``x`` (with an intercept): ``cov(x, y) / var(x)``.
+
+    Pairs where either value is not finite are left out; ``nan`` when fewer than two remain or ``x`` does
+    not vary. Used for "an effect grows with the gap": one slope per seed, then a CI over seeds.
+    """
+    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if xa.shape != ya.shape or xa.ndim != 1:
+        raise W2SError(f"x and y must be 1-D of the same length; got shapes {xa.shape} and {ya.shape}")
+    keep = np.isfinite(xa) & np.isfinite(ya)
+    xa, ya = xa[keep], ya[keep]
+    if len(xa) < 2 or np.ptp(xa) == 0:
+        return float("nan")
+    dx = xa - xa.mean()
+    return float((dx * (ya - ya.mean())).sum() / (dx * dx).sum())
 
 
 def t_ci(values, level: float = 0.95) -> tuple[float, float, float]:

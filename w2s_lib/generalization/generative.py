@@ -388,7 +388,8 @@ def run(cfg: SlangConfig, seeds, force: bool = False):
 
 def effects(table) -> "pd.DataFrame":  # noqa: F821
     """Per seed: PGR with the pass minus PGR without it, for the real pass (``generative``) and the control.
-    A seed where some arm's PGR is undefined (its ceiling not above the weak model) gives NaN there; the
-    caller drops such seeds and says so."""
+    A seed where an arm's PGR is undefined (its ceiling not above the weak model) gives NaN in that arm's
+    column only. The registered rule (revised 2026-12-02, see chapter 13) compares each arm with ``none``
+    over the seeds where *both* of its PGRs are defined: the control's seeds never gate the claim's."""
     p = table.pivot(index="seed", columns="arm", values="pgr")
     return p[["generative", "control"]].sub(p["none"], axis=0)

@@ -654,6 +654,29 @@ def pooled_median_pgr(pairs: "pd.DataFrame", metric: str = "acc") -> float:  # n
     return metrics.pooled_median_pgr(key, pairs[f"weak_{metric}"], pairs[f"w2s_{metric}"], pairs[f"ceiling_{metric}"])
 
 
+def confidence_gain_by_seed(table: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+    """C2's two effects per seed, from a :func:`loss_comparison` table with ``xent`` and ``logconf`` rows.
+
+    - ``gain``: median PGR over the ladder's pairs, logconf − xent;
+    - ``gain_grows``: the least-squares slope (:func:`w2s_lib.metrics.slope`) of each pair's PGR gain
+      (logconf − xent) against its *capability gap* — the strong rung's ceiling accuracy minus the weak
+      rung's test accuracy — over the pairs of that seed.
+
+    The gap axis was the rung distance until 2026-12-02 (chapter 11 says why it changed and when: after
+    worlds 0 and 1 were seen, registered before world 2 ran). A seed with an undefined effect gives NaN.
+    """
+    import pandas as pd
+
+    med = {loss: median_pgr_by_seed(table[table.loss == loss]) for loss in ("xent", "logconf")}
+    keys = ["seed", "weak", "strong"]
+    p = table.pivot_table(index=keys, columns="loss", values="pgr_acc", dropna=False)
+    base = table[table.loss == "xent"].set_index(keys)
+    pairs = pd.DataFrame({"gain": p["logconf"] - p["xent"],
+                          "capability_gap": (base["ceiling_acc"] - base["weak_acc"]).reindex(p.index)}).reset_index()
+    grows = pairs.groupby("seed").apply(lambda g: metrics.slope(g["capability_gap"], g["gain"]), include_groups=False)
+    return pd.DataFrame({"gain": med["logconf"] - med["xent"], "gain_grows": grows})
+
+
 def run_bootstrap(cfg: W2SConfig, seeds, force: bool = False, crossfit: bool | None = None) -> "pd.DataFrame":  # noqa: F821
     """Bootstrapping M1 → M2 → … → Mn (rung k+1 trains on rung k's labels on D_weak; with ``cfg.crossfit``
     each intermediate labels only rows it did not train on) vs direct supervision M1 → Mn

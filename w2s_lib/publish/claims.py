@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -74,7 +75,10 @@ RULES: dict[str, Rule] = {r.claim: r for r in (
     Rule("C2", "Burns", "the auxiliary confidence loss raises PGR over naive, more at larger weak–strong gaps",
          "median PGR over ladder pairs, confidence loss − naive", "seed", T_INTERVAL,
          (Part("gain", "median PGR, logconf − naive > 0"),
-          Part("gain_grows", "gain at the largest gap − gain at the smallest gap > 0")), min_seeds=10),
+          # revised 2026-12-02 (was: gain at the largest rung distance − gain at one rung): rung distance is not
+          # the capability gap on a ladder whose one-rung pairs differ in size (chapter 11: *The gap axis, revised*)
+          Part("gain_grows", "least-squares slope of each pair's gain on its capability gap (strong ceiling − "
+                             "weak accuracy) > 0")), min_seeds=10),
     Rule("C3", "Burns", "bootstrapping through intermediate models beats direct supervision at the largest gap",
          "test accuracy of the strongest student, bootstrapped − direct, weakest supervisor", "seed", T_INTERVAL,
          (Part("boot_minus_direct", "accuracy, bootstrapped − direct > 0"),), min_seeds=10),
@@ -133,6 +137,7 @@ class ClaimResult:
     controls: tuple[PartResult, ...] = field(default=())
     control_label: str = ""
     note: str = ""
+    control_seeds: tuple[int, ...] = field(default=())  # the controls' seeds where they differ from ``seeds``
 
     @property
     def rule(self) -> Rule:
@@ -198,12 +203,14 @@ def evaluate(claim: str, effects: dict, seeds) -> tuple[tuple[PartResult, ...], 
 
 
 def decide(claim: str, effects: dict, *, seeds, preset: str, notebook: str, controls: dict | None = None,
-           control_label: str = "mechanism off", note: str = "") -> ClaimResult:
+           control_label: str = "mechanism off", note: str = "", control_seeds=None) -> ClaimResult:
     """Decide ``claim`` by its registered rule and record the result (replacing the previous one).
 
     ``effects`` maps each of the rule's part names to the measured effects: one number per seed for a
     t-interval rule, a seeds × items array of paired differences for a paired-bootstrap rule.
-    ``controls`` (optional) maps part names to the same effects measured with the mechanism switched off.
+    ``controls`` (optional) maps part names to the same effects measured with the mechanism switched off,
+    over ``seeds`` or, where the control is defined on other seeds than the claim, over ``control_seeds``
+    (a control never decides which seeds the claim is judged on).
     """
     if preset not in PRESETS:
         raise unknown("preset", preset, PRESETS)
@@ -214,9 +221,14 @@ def decide(claim: str, effects: dict, *, seeds, preset: str, notebook: str, cont
         extra = [k for k in controls if k not in {p.name for p in rule.parts}]
         if extra:
             raise W2SError(f"claim {claim}: unknown control parts {extra}; parts are {[p.name for p in rule.parts]}")
-        ctrl = tuple(_effect(rule.part(k), v, rule.test, len(tuple(seeds))) for k, v in controls.items())
-    result = ClaimResult(claim, preset, notebook, tuple(int(s) for s in seeds), rule.test, parts, holds, reason,
-                         ctrl, control_label if ctrl else "", note)
+        c_seeds = tuple(int(s) for s in (seeds if control_seeds is None else control_seeds))
+        if len(set(c_seeds)) != len(c_seeds) or not c_seeds:
+            raise W2SError(f"claim {claim}: control seeds must be distinct and not empty, got {list(c_seeds)}")
+        ctrl = tuple(_effect(rule.part(k), v, rule.test, len(c_seeds)) for k, v in controls.items())
+    seeds = tuple(int(s) for s in seeds)
+    extra_seeds = c_seeds if ctrl and c_seeds != seeds else ()
+    result = ClaimResult(claim, preset, notebook, seeds, rule.test, parts, holds, reason,
+                         ctrl, control_label if ctrl else "", note, extra_seeds)
     atomic_write_json(_path(claim, preset), _to_json(result))
     return result
 
@@ -242,7 +254,7 @@ def _from_json(data: dict) -> ClaimResult:
     return ClaimResult(data["claim"], data["preset"], data["notebook"], tuple(data["seeds"]), data["test"],
                        tuple(part(p) for p in data["parts"]), bool(data["holds"]), data["reason"],
                        tuple(part(p) for p in data.get("controls", [])), data.get("control_label", ""),
-                       data.get("note", ""))
+                       data.get("note", ""), tuple(data.get("control_seeds", ())))
 
 
 def _path(claim: str, preset: str):
@@ -261,7 +273,8 @@ def load_all(preset: str | None = None) -> list[ClaimResult]:
         try:
             result = _from_json(json.loads(file.read_text()))
         except (ValueError, KeyError, TypeError) as exc:
-            print(f"claims: skipping unreadable record {file} ({type(exc).__name__}); re-run its chapter")
+            print(f"claims: skipping unreadable record {file} ({type(exc).__name__}); re-run its chapter",
+                  file=sys.stderr)  # stderr: `w2s claims --json` stays parseable
             continue
         if preset is None or result.preset == preset:
             found.append(result)
@@ -290,7 +303,8 @@ def table(preset: str | None = None):
                                    for p in r.parts) if r else "",
                 "controls": "; ".join(f"{p.name} {p.estimate:+.3f} [{p.ci_low:+.3f}, {p.ci_high:+.3f}]"
                                       + (" (shows the effect!)" if p.holds else " (vanishes)")
-                                      for p in r.controls) if r else "",
+                                      for p in r.controls)
+                            + (f" ({len(r.control_seeds)} seeds)" if r.control_seeds else "") if r else "",
                 "seeds": len(r.seeds) if r else 0,
                 "holds": ("yes" if r.holds else "no") if r else "not run",
                 "reason": r.reason if r else "",
@@ -310,5 +324,5 @@ def records(preset: str | None = None) -> list[dict]:
                              "parts": [asdict(p) for p in rule.parts]},
                     "seeds": list(r.seeds), "holds": r.holds, "reason": r.reason,
                     **{k: v for k, v in _to_json(r).items() if k in ("parts", "controls", "control_label", "note",
-                                                                     "notebook")}})
+                                                                     "notebook", "control_seeds")}})
     return out
