@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from w2s_lib.core.errors import W2SError
 from w2s_lib.publish import book
 from w2s_lib.publish.schedule import Task, critical_path, order, run_tasks
 
@@ -165,3 +166,26 @@ def test_every_chapter_whose_tiny_configs_load_the_gpt_zoo_waits_for_it():
         if configs:
             uses = set().union(*(_tiny_gpts(c) for c in configs))
             assert nb.needs_zoo == bool(uses), (nb.stem, sorted(uses))
+
+
+def test_a_subset_run_skips_the_book_while_chapters_are_unexecuted(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
+    monkeypatch.setattr(book, "STATUS_PAGE", tmp_path / "runtime.md")
+    monkeypatch.setattr(book, "RUN_RECORD", tmp_path / "reproduce.json")
+    monkeypatch.setattr(book, "is_current", lambda nb, preset: False)
+    monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: {})
+    monkeypatch.setattr(book, "_run_child", lambda nb, preset, threads: {"wall_s": 1.0, "cpu_s": 1.0,
+                                                                          "peak_rss_mb": 1.0, "threads": threads})
+    built, said = [], []
+    monkeypatch.setattr(book, "build_book", lambda log=print: built.append(1) or tmp_path)
+    assert book.reproduce("tiny", only=["14"], jobs=1, log=said.append) is None
+    assert not built and any("book not built" in line and "00_orientation" in line for line in said)
+    for nb in book.NOTEBOOKS:  # once every chapter has an executed copy, a subset run builds the book
+        (tmp_path / f"{nb.stem}.ipynb").write_text("{}")
+    assert book.reproduce("tiny", only=["14"], jobs=1, log=said.append) == tmp_path and built == [1]
+
+
+def test_building_the_book_without_executed_chapters_says_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
+    with pytest.raises(W2SError, match="executed chapters missing: 00_orientation.*run `w2s reproduce` first"):
+        book.build_book(log=lambda *a: None)

@@ -539,7 +539,17 @@ def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool =
     if records:  # a run that found every chapter current adds nothing to the history
         atomic_write_json(RUN_RECORD, {"runs": (_run_history() + [run])[-RUN_HISTORY:]})
     write_status_page()
+    if build and only:  # a subset run builds the book only when every chapter has an executed copy
+        missing = _unexecuted()
+        if missing:
+            log(f"book not built: chapters not executed yet ({', '.join(missing)}); "
+                "`w2s reproduce` runs them and builds it")
+            return None
     return build_book(log=log) if build else None
+
+
+def _unexecuted() -> list[str]:
+    return [nb.stem for nb in NOTEBOOKS if not (CHAPTER_DIR / f"{nb.stem}.ipynb").is_file()]
 
 
 def _zoo_todo(preset: str, zoo_chapters: list[Notebook], log) -> dict[str, float]:
@@ -689,7 +699,7 @@ def decorate_for_book(path: Path, rt: dict[str, Any] | None) -> None:
 
 def build_book(log=print) -> Path:
     """Build the HTML book from the executed chapters (execution off, warnings are errors)."""
-    missing = [nb.stem for nb in NOTEBOOKS if not (CHAPTER_DIR / f"{nb.stem}.ipynb").is_file()]
+    missing = _unexecuted()
     if missing:
         raise W2SError(f"executed chapters missing: {', '.join(missing)}; run `w2s reproduce` first")
     recorded = runtimes()
