@@ -22,6 +22,12 @@ Reading, fixed beforehand (mean over seeds and teachers; "gains" = at least +0.0
 limit); ``sft_oracle`` gains but ``sft_positives`` does not -> the positives' content is the limit;
 ``sft_positives`` gains but ``macpo`` does not -> the DPO pair (its negatives, its loss) is the limit.
 
+Result (`benchmarks/macpo_teacher_learning_results.json`, 40 s CPU on the chapter's cache): gains over ``init``,
+mean of both teachers, ``macpo`` −0.024, ``sft_positives`` −0.026, ``sft_oracle`` +0.029, ``sft_oracle_3ep``
++0.020: even the gold answers do not move the teachers by 0.05 — by the reading above, a budget / capacity limit.
+Per teacher: ``tinygpt-s`` +0.045 / +0.070 / +0.024 / −0.019, ``tinygpt-m`` −0.093 / −0.122 / +0.033 / +0.059 —
+the stronger teacher is hurt by the student's samples, which are below its own greedy answers.
+
     python benchmarks/macpo_teacher_learning.py --out benchmarks/macpo_teacher_learning_results.json
 """
 
