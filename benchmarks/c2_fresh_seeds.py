@@ -1,0 +1,45 @@
+"""Chapter 11, a replication on fresh seeds: is C2's failure in world 1 a lack of power or an absent effect?
+
+Written and committed before running (2026-12-02 14:45 UTC). C2 as chapter 11 decides it (tiny preset, the
+chapter's configuration and losses, ``w2s.confidence_gain_by_seed``, the registered rule through
+``claims.evaluate``), but on seeds 10-19, which no chapter has run, in each world 0-3. This is a replication beside
+the verdict, not a new verdict: the scorecard keeps the chapter's seeds 0-9 (``claims.evaluate`` records nothing).
+Reading fixed beforehand: if world 1's ``gain_grows`` holds on the fresh seeds while it failed on 0-9, the failure
+is at least partly power (the slope's per-seed noise); if it fails again, the growth is absent or too small there.
+
+    W2S_WORLD_SEED=1 python benchmarks/c2_fresh_seeds.py --out benchmarks/c2_fresh_seeds_results.jsonl  # one world
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from w2s_lib.data.tinyworld.world import current_world_seed
+from w2s_lib.generalization import pipeline as w2s
+from w2s_lib.publish import claims
+
+SEEDS = tuple(range(10, 20))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=None, help="append one JSON line with this world's result")
+    args = ap.parse_args()
+    t0 = time.process_time()
+    cfg = w2s.W2SConfig.for_preset("tiny", {})
+    table = w2s.loss_comparison(cfg, list(SEEDS), losses=("xent", "logconf"))
+    eff = w2s.confidence_gain_by_seed(table).dropna()
+    parts, holds, reason = claims.evaluate("C2", {k: eff[k].values for k in ("gain", "gain_grows")}, eff.index.tolist())
+    out = {"world": current_world_seed(), "seeds": eff.index.tolist(), "holds": holds, "reason": reason,
+           **{p.name: [round(p.estimate, 4), round(p.ci_low, 4), round(p.ci_high, 4)] for p in parts},
+           "cpu_s": round(time.process_time() - t0, 1)}
+    print(json.dumps(out))
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write(json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
