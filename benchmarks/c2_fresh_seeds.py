@@ -7,6 +7,11 @@ the verdict, not a new verdict: the scorecard keeps the chapter's seeds 0-9 (``c
 Reading fixed beforehand: if world 1's ``gain_grows`` holds on the fresh seeds while it failed on 0-9, the failure
 is at least partly power (the slope's per-seed noise); if it fails again, the growth is absent or too small there.
 
+Result (`benchmarks/c2_fresh_seeds_results.jsonl`, about 7 s CPU per world on the chapters' caches): ``gain`` holds
+in every world; ``gain_grows`` holds in worlds 0 (2.71 [1.50, 3.93]) and 2 (2.28 [0.96, 3.59]), fails in world 1
+(0.50 [-0.50, 1.50]) as it did on seeds 0-9, and fails in world 3 (6.89 [-4.88, 18.65]), where seeds 0-9 held: seed
+17's three capability gaps are 0.160 / 0.160 / 0.152, so its per-seed slope (52.3) divides by almost no spread.
+
     W2S_WORLD_SEED=1 python benchmarks/c2_fresh_seeds.py --out benchmarks/c2_fresh_seeds_results.jsonl  # one world
 """
 
