@@ -24,13 +24,9 @@ from w2s_lib.generalization import pipeline as w2s
 
 def pooled_slope_terms(table) -> np.ndarray:
     """Per seed: Σ_pairs (gap − its seed mean)(gain − its seed mean) / mean over seeds of Σ_pairs (gap − mean)²."""
-    keys = ["seed", "weak", "strong"]
-    p = table.pivot_table(index=keys, columns="loss", values="pgr_acc")
-    base = table[table.loss == "xent"].set_index(keys)
-    g = (p["logconf"] - p["xent"]).rename("gain").to_frame().assign(gap=base.ceiling_acc - base.weak_acc).dropna()
     cov, var = [], []
-    for _, d in g.groupby(level="seed"):
-        dx = d.gap - d.gap.mean()
+    for _, d in w2s.confidence_gain_by_pair(table).dropna().groupby("seed"):
+        dx = d.capability_gap - d.capability_gap.mean()
         cov.append(float((dx * (d.gain - d.gain.mean())).sum()))
         var.append(float((dx * dx).sum()))
     return np.asarray(cov) / np.mean(var)

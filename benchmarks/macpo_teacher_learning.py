@@ -75,7 +75,8 @@ def main() -> None:
     t0, rows = time.process_time(), []
     for seed in SEEDS:
         cfg = chapter_cfg(seed)
-        oracle = dict(zip(macpo.splits(cfg)[1]["prompt"], macpo.splits(cfg)[1]["chosen"]))
+        half_b = macpo.splits(cfg)[1]
+        oracle = dict(zip(half_b["prompt"], half_b["chosen"]))
         for teacher in cfg.teachers:
             row = {"seed": seed, "teacher": teacher,
                    "init": macpo.init_agent(cfg, teacher).result["gold_mean"],

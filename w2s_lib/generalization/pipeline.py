@@ -654,13 +654,25 @@ def pooled_median_pgr(pairs: "pd.DataFrame", metric: str = "acc") -> float:  # n
     return metrics.pooled_median_pgr(key, pairs[f"weak_{metric}"], pairs[f"w2s_{metric}"], pairs[f"ceiling_{metric}"])
 
 
+def confidence_gain_by_pair(table: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+    """Per seed and ladder pair, from a :func:`loss_comparison` table with ``xent`` and ``logconf`` rows: the
+    PGR gain of the confidence loss (``gain``, logconf − xent; NaN where a PGR is undefined) and the pair's
+    *capability gap* (``capability_gap``: the strong rung's ceiling accuracy − the weak rung's test accuracy)."""
+    import pandas as pd
+
+    keys = ["seed", "weak", "strong"]
+    p = table.set_index([*keys, "loss"])["pgr_acc"].unstack("loss")  # the pairs run; an undefined PGR stays NaN
+    base = table[table.loss == "xent"].set_index(keys)
+    return pd.DataFrame({"gain": p["logconf"] - p["xent"],
+                         "capability_gap": (base["ceiling_acc"] - base["weak_acc"]).reindex(p.index)}).reset_index()
+
+
 def confidence_gain_by_seed(table: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
     """C2's two effects per seed, from a :func:`loss_comparison` table with ``xent`` and ``logconf`` rows.
 
     - ``gain``: median PGR over the ladder's pairs, logconf − xent;
     - ``gain_grows``: the least-squares slope (:func:`w2s_lib.metrics.slope`) of each pair's PGR gain
-      (logconf − xent) against its *capability gap* — the strong rung's ceiling accuracy minus the weak
-      rung's test accuracy — over the pairs of that seed.
+      against its capability gap (:func:`confidence_gain_by_pair`) over the pairs of that seed.
 
     The gap axis was the rung distance until 2026-12-02 (chapter 11 says why it changed and when: after
     worlds 0 and 1 were seen, registered before world 2 ran). A seed with an undefined effect gives NaN.
@@ -668,11 +680,7 @@ def confidence_gain_by_seed(table: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F
     import pandas as pd
 
     med = {loss: median_pgr_by_seed(table[table.loss == loss]) for loss in ("xent", "logconf")}
-    keys = ["seed", "weak", "strong"]
-    p = table.pivot_table(index=keys, columns="loss", values="pgr_acc", dropna=False)
-    base = table[table.loss == "xent"].set_index(keys)
-    pairs = pd.DataFrame({"gain": p["logconf"] - p["xent"],
-                          "capability_gap": (base["ceiling_acc"] - base["weak_acc"]).reindex(p.index)}).reset_index()
+    pairs = confidence_gain_by_pair(table)
     grows = pairs.groupby("seed").apply(lambda g: metrics.slope(g["capability_gap"], g["gain"]), include_groups=False)
     return pd.DataFrame({"gain": med["logconf"] - med["xent"], "gain_grows": grows})
 
