@@ -23,13 +23,10 @@ from w2s_lib.generalization import pipeline as w2s
 
 
 def pooled_slope_terms(table) -> np.ndarray:
-    """Per seed: Σ_pairs (gap − its seed mean)(gain − its seed mean) / mean over seeds of Σ_pairs (gap − mean)²."""
-    cov, var = [], []
-    for _, d in w2s.confidence_gain_by_pair(table).dropna().groupby("seed"):
-        dx = d.capability_gap - d.capability_gap.mean()
-        cov.append(float((dx * (d.gain - d.gain.mean())).sum()))
-        var.append(float((dx * dx).sum()))
-    return np.asarray(cov) / np.mean(var)
+    """Per seed: Σ_pairs (gap − its seed mean)(gain − its seed mean) / mean over seeds of Σ_pairs (gap − mean)²
+    (every pair, no minimum gap: as computed before the rule that now uses it was registered)."""
+    g = w2s.confidence_gain_by_pair(table)
+    return metrics.pooled_slope_terms(g["capability_gap"], g["gain"], g["seed"])[1]
 
 
 def main() -> None:

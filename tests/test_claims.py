@@ -40,9 +40,9 @@ def test_too_few_seeds_never_hold_even_with_a_clear_effect():
 
 
 def test_every_part_must_hold():
-    ok = [0.2] * 9 + [0.21]
-    bad = [0.1, -0.1] * 5
-    _, holds, reason = claims.evaluate("C2", {"gain": ok, "gain_grows": bad}, seeds=range(10))
+    ok = [0.2] * 19 + [0.21]
+    bad = [0.1, -0.1] * 10
+    _, holds, reason = claims.evaluate("C2", {"gain": ok, "gain_grows": bad}, seeds=range(20))
     assert not holds and reason.endswith("gain_grows")
 
 

@@ -331,3 +331,19 @@ def test_slope_on_a_hand_case():
     assert np.isnan(slope([1.0], [0.0]))
     with pytest.raises(W2SError, match="same length"):
         slope([1.0, 2.0], [1.0])
+
+
+def test_pooled_slope_terms_on_a_hand_case():
+    from w2s_lib.metrics import pooled_slope_terms
+
+    # seed 0: x (0, 0.2), y (1, 2) -> cov 0.1, var 0.02; seed 1: x (0, 0.1, 0.2), y (0, 0, 0.4) -> cov 0.04,
+    # var 0.02; V = mean var = 0.02 -> terms 5 and 2, pooled slope (0.1 + 0.04) / 0.04 = 3.5 = their mean
+    g, t = pooled_slope_terms([0, 0.2, 0, 0.1, 0.2, 0.5], [1, 2, 0, 0, 0.4, float("nan")], [0, 0, 1, 1, 1, 2])
+    assert g.tolist() == [0, 1]  # seed 2 has one finite row: dropped
+    assert t == pytest.approx([5.0, 2.0])
+    assert t.mean() == pytest.approx(3.5)
+    # a seed without spread adds 0 (a per-seed slope would be undefined)
+    g, t = pooled_slope_terms([0.1, 0.1, 0, 0.2], [0, 1, 0, 0.2], ["a", "a", "b", "b"])
+    assert t == pytest.approx([0.0, 2.0])
+    with pytest.raises(W2SError, match="one length"):
+        pooled_slope_terms([0, 1], [0, 1], [0])

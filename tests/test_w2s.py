@@ -202,6 +202,55 @@ def test_ladder_protocol_pairs_and_chain_on_a_hand_fit():
     assert (final["link_sup_acc"], final["link_inheritance"]) == (0.75, 0.0)
 
 
+def test_supervisor_only_rungs_supervise_and_are_never_strong():
+    from w2s_lib.generalization.ladder import CEILING, SUPERVISOR, Preds, bootstrap_chain, ladder_pairs, split_rung
+
+    y = np.array([1, 0])
+    calls = []
+
+    def fit(rung, targets, crossfit=False):
+        calls.append((rung, targets if isinstance(targets, str) else "labels"))
+        return Preds(weak=np.array([[0.6, 0.4]]), test=np.array([[0.9, 0.1]]))
+
+    rows = ladder_pairs(["a@10", "a", "b@all", "b", "c"], fit, y, seeds=[0])
+    assert [(r["weak"], r["strong"]) for r in rows] == [("a@10", "a"), ("a@10", "b"), ("a@10", "c"), ("a", "b"),
+                                                        ("a", "c"), ("b@all", "b"), ("b@all", "c"), ("b", "c")]
+    assert not any(r.endswith("@10") or r.endswith("@all") for r, t in calls if t != SUPERVISOR)
+    assert ("a@10", CEILING) not in calls and ("b@all", CEILING) not in calls
+    assert split_rung("bow@200") == ("bow", 200) and split_rung("bow@all") == ("bow", None) == split_rung("bow")
+    for bad in ("bow@", "bow@1", "@200", "bow@x"):
+        with pytest.raises(W2SError, match="supervisor-only rung"):
+            split_rung(bad)
+    with pytest.raises(W2SError, match="strongest rung"):
+        ladder_pairs(["a", "b@10"], fit, y, seeds=[0])
+    with pytest.raises(W2SError, match="only the first"):
+        bootstrap_chain(["a", "b@10", "c"], fit, y, seeds=[0])
+
+
+def test_head_mode_supervisor_only_rungs_train_on_the_first_rows_of_d_gt(monkeypatch):
+    from w2s_lib.generalization import frozen
+    from w2s_lib.generalization.ladder import CEILING, SUPERVISOR
+
+    c = _head_cfg(ladder=("bow@20", "minilm-l1@all", "minilm-l2"))
+    seen = []
+    real = frozen.train_heads
+    monkeypatch.setattr(frozen, "train_heads", lambda x, t, *a, **k: seen.append(tuple(x.shape)) or real(x, t, *a, **k))
+    fit = w2s.ladder_fit(c, seeds=[0, 1])
+    n_gt = fit.idx["gt_train"].shape[1]
+    fit("bow@20", SUPERVISOR)
+    assert seen[-1][:2] == (2, 20)
+    full, alias = fit("minilm-l1", SUPERVISOR), fit("minilm-l1@all", SUPERVISOR)
+    assert seen[-1][:2] == (2, n_gt) and np.array_equal(full.test, alias.test)  # @all is the rung's own fit
+    with pytest.raises(W2SError, match="supervisor-only"):
+        fit("bow@20", CEILING)
+    with pytest.raises(W2SError, match="raise n_docs"):
+        fit(f"bow@{n_gt + 1}", SUPERVISOR)
+    rows = w2s.run_w2s(c, seeds=[0], progress=False)
+    assert [(r.weak, r.strong) for r in rows.itertuples()] == [("bow@20", "minilm-l2"), ("minilm-l1@all", "minilm-l2")]
+    with pytest.raises(W2SError, match="need mode='head'"):
+        w2s.W2SConfig.for_preset("smoke", {"ladder": ("bow@20", "minilm-l2"), "mode": "probe"})
+
+
 def _head_cfg(**kw):
     return w2s.W2SConfig.for_preset("smoke", kw)
 
@@ -274,3 +323,14 @@ def test_confidence_gain_by_seed_on_a_hand_table():
     assert eff.loc[0, "gain"] == pytest.approx(0.2)
     # gains 0.2 and 0.1 at gap 0.1, 0.4 at gap 0.2: slope = (0.4 − 0.15) / (0.2 − 0.1) = 2.5
     assert eff.loc[0, "gain_grows"] == pytest.approx(2.5)
+    # pairs below the minimum gap leave both effects: with min_gap 0.15 only (a, c) is left -> gain 0.4,
+    # and one pair has no slope
+    eff = w2s.confidence_gain_by_seed(pd.DataFrame(rows), min_gap=0.15)
+    assert eff.loc[0, "gain"] == pytest.approx(0.4) and np.isnan(eff.loc[0, "gain_grows"])
+    # a second seed with the same gaps and twice the gains (logconf PGR 0.6, 1.0, 0.4 against xent's 0.2):
+    # the pooled terms are 2.5 and 5 (each seed's covariance over the mean within-seed gap variance)
+    doubled = {("a", "b"): 0.6, ("a", "c"): 1.0, ("b", "c"): 0.4}
+    seed1 = [{**r, "seed": 1, "pgr_acc": doubled[r["weak"], r["strong"]] if r["loss"] == "logconf" else r["pgr_acc"]}
+             for r in rows]
+    eff = w2s.confidence_gain_by_seed(pd.DataFrame(rows + seed1))
+    assert eff["gain_grows"].tolist() == pytest.approx([2.5, 5.0])

@@ -291,6 +291,34 @@ def slope(x, y) -> float:
     return float((dx * (ya - ya.mean())).sum() / (dx * dx).sum())
 
 
+def pooled_slope_terms(x, y, group) -> tuple[np.ndarray, np.ndarray]:
+    """The within-group pooled (fixed-effects) slope of ``y`` on ``x``, as one term per group.
+
+    Each group ``g`` (a seed) contributes ``Σ_i (x_i − x̄_g)(y_i − ȳ_g) / V``, where ``V`` is the *mean* over
+    groups of ``Σ_i (x_i − x̄_g)²``: the terms average to the pooled slope ``Σ_g cov_g / Σ_g var_g``, and a group
+    whose ``x`` barely varies adds about 0 instead of dividing by its own tiny spread (a per-group slope
+    would). Rows where ``x`` or ``y`` is not finite are left out; a group with fewer than two rows left
+    is dropped. Returns ``(groups, terms)`` in sorted group order; a t-interval over the terms is the
+    pooled slope's CI over groups. ``V = 0`` (no spread anywhere) gives NaN terms.
+    """
+    xa, ya, ga = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(group)
+    if not (xa.shape == ya.shape == ga.shape) or xa.ndim != 1:
+        raise W2SError(f"x, y and group must be 1-D of one length; got shapes {xa.shape}, {ya.shape}, {ga.shape}")
+    keep = np.isfinite(xa) & np.isfinite(ya)
+    names, cov, var = [], [], []
+    for g in np.unique(ga[keep]):
+        m = keep & (ga == g)
+        if m.sum() < 2:
+            continue
+        dx = xa[m] - xa[m].mean()
+        names.append(g)
+        cov.append(float((dx * (ya[m] - ya[m].mean())).sum()))
+        var.append(float((dx * dx).sum()))
+    v = float(np.mean(var)) if var else 0.0
+    terms = np.asarray(cov) / v if v > 0 else np.full(len(cov), np.nan)
+    return np.asarray(names), terms
+
+
 def t_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     """Student-t confidence interval of the mean: ``(mean, lo, hi)``.
 

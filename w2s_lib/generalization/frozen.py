@@ -36,7 +36,7 @@ from w2s_lib.core.artifacts import cached_array, texts_hash
 from w2s_lib.core.config import knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.core.numerics import LossGuard, lr_hint
-from w2s_lib.generalization.ladder import CEILING, SUPERVISOR, Preds
+from w2s_lib.generalization.ladder import CEILING, SUPERVISOR, Preds, split_rung, supervisor_only
 from w2s_lib.train.losses import get_loss
 from w2s_lib.train.probe import FeaturesConfig
 
@@ -167,7 +167,7 @@ class HeadFit:
         used = {t for r in rows for k in ("gt_train", "weak_train", "test") for t in r[k]["text"]}
         # encode the whole dataset once (one cache entry for every seed set) when the seeds touch most of it
         texts = every if 2 * len(used) >= len(every) else [t for t in every if t in used]
-        layers = [int(m.group(1)) for m in (re.fullmatch(r"minilm-l(\d)", r) for r in cfg.ladder) if m]
+        layers = [int(m.group(1)) for m in (re.fullmatch(r"minilm-l(\d)", split_rung(r)[0]) for r in cfg.ladder) if m]
         self._encoder = f"minilm-l{max(layers)}" if layers else "minilm-l6"
         self._row = {t: i for i, t in enumerate(texts)}
         self._texts = texts
@@ -206,6 +206,20 @@ class HeadFit:
 
     def __call__(self, rung: str, targets, crossfit: bool = False) -> Preds:
         c = self.cfg
+        if supervisor_only(rung):  # the rung trained on the first `rows` rows of D_gt (all of them: `@all`)
+            base, rows = split_rung(rung)
+            if not (isinstance(targets, str) and targets == SUPERVISOR):
+                raise W2SError(f"rung {rung!r} is supervisor-only ('@'): it has no ceiling and trains no student")
+            if rows is None:
+                return self(base, SUPERVISOR)
+            n_gt = self.idx["gt_train"].shape[1]
+            if rows > n_gt:
+                raise W2SError(f"rung {rung!r} asks for {rows} D_gt rows but D_gt has {n_gt}; lower the size or "
+                               f"raise n_docs")
+            self.idx["_head"] = self.idx["gt_train"][:, :rows]
+            pw, pt = self._train(base, "pretrained", "_head", self.y["gt_train"][:, :rows].astype(np.float32),
+                                 ["weak_train", "test"], "xent", f"{rung}/{targets}")
+            return Preds(pw, pt)
         if isinstance(targets, str):
             if targets == SUPERVISOR or (targets == CEILING and c.ceiling_data == "d_gt"):
                 init = "pretrained" if targets == SUPERVISOR else c.strong_init

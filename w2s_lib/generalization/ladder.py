@@ -23,6 +23,12 @@ The records carry accuracy, AUROC and PGR per (seed, pair), and the error metric
 :mod:`w2s_lib.metrics` (error inheritance, correction rate, agreement with the supervisor, ECE), all on
 the test rows. Chess (``generalization/chess.py``) and reward modelling can pass their own ``fit``.
 
+**Supervisor-only rungs** (``"<rung>@<n>"``, ``"<rung>@all"``): the rung trained on the first ``n``
+ground-truth rows only — a weaker supervisor of the same model, so the weak side of the capability gap can vary
+by data as well as by size — or on all of them (``@all``: the rung's own supervisor fit). Such a rung is a
+supervisor and never a strong rung: :func:`ladder_pairs` pairs it with every later rung that is not
+supervisor-only, and gives it no ceiling.
+
 **Predictions that are choices.** A generative task (chess: the move a model picks) has no ``P(1)``:
 pass ``scoring=CHOICES`` and the arrays of :class:`Preds` (and the ``targets`` a student gets) hold the
 chosen answers (e.g. moves as strings); a prediction is right when it *equals* the reference, two models
@@ -92,6 +98,25 @@ def choice_record(weak: Preds, ceiling: Preds, student: Preds, y_test, s: int) -
             "correction": 1.0 - inh}
 
 
+def supervisor_only(rung: str) -> bool:
+    """``"<rung>@<n>"``: the rung trained on only ``n`` ground-truth rows, a supervisor and never a strong rung."""
+    return "@" in rung
+
+
+def split_rung(rung: str) -> tuple[str, int | None]:
+    """``"bow@200"`` → ``("bow", 200)``; ``"bow@all"`` and ``"bow"`` → ``("bow", None)`` (every ground-truth
+    row). A malformed size is an error."""
+    if not supervisor_only(rung):
+        return rung, None
+    base, _, size = rung.partition("@")
+    if base and size == "all":
+        return base, None
+    if not base or not size.isdigit() or int(size) < 2:
+        raise W2SError(f"rung {rung!r}: a supervisor-only rung is '<rung>@<rows>' (rows ≥ 2) or '<rung>@all', "
+                       f"e.g. 'bow@200'")
+    return base, int(size)
+
+
 def _record(scoring: str):
     return pair_record if scoring == BINARY else choice_record
 
@@ -123,14 +148,21 @@ def ladder_pairs(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int], s
     rungs, seeds = list(rungs), list(seeds)
     if len(rungs) < 2:
         raise W2SError(f"a ladder needs at least two rungs; got {rungs}")
+    for r in rungs:
+        split_rung(r)
+    if supervisor_only(rungs[-1]):
+        raise W2SError(f"the strongest rung {rungs[-1]!r} is supervisor-only ('@'); end the ladder with a full rung")
     n_test = np.shape(y_test)[-1]
     sup = {m: _check(fit(m, SUPERVISOR), len(seeds), n_test, f"{m}, supervisor", scoring) for m in rungs[:-1]}
-    ceil = {m: _check(fit(m, CEILING), len(seeds), n_test, f"{m}, ceiling", scoring) for m in rungs[1:]}
+    ceil = {m: _check(fit(m, CEILING), len(seeds), n_test, f"{m}, ceiling", scoring)
+            for m in rungs[1:] if not supervisor_only(m)}
     record = _record(scoring)
     out = []
     for i, weak in enumerate(rungs[:-1]):
         for j in range(i + 1, len(rungs)):
             strong = rungs[j]
+            if supervisor_only(strong):
+                continue
             student = _check(fit(strong, sup[weak].weak), len(seeds), n_test, f"{strong} on {weak}'s labels",
                              scoring)
             for s, seed in enumerate(seeds):
@@ -152,6 +184,8 @@ def bootstrap_chain(rungs: Sequence[str], fit: Fit, y_test, seeds: Sequence[int]
     rungs, seeds = list(rungs), list(seeds)
     if len(rungs) < 3:
         raise W2SError(f"bootstrapping needs at least three rungs (an intermediate); got {rungs}")
+    if any(supervisor_only(r) for r in rungs[1:]):
+        raise W2SError(f"bootstrapping trains every rung after the first: only the first may be '@' (got {rungs})")
     n_test = np.shape(y_test)[-1]
     first = _check(fit(rungs[0], SUPERVISOR), len(seeds), n_test, f"{rungs[0]}, supervisor", scoring)
     ceiling = _check(fit(rungs[-1], CEILING), len(seeds), n_test, f"{rungs[-1]}, ceiling", scoring)

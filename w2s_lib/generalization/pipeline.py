@@ -134,6 +134,13 @@ class W2SConfig(Config):
             raise W2SError("ladder needs at least one model")
         if self.lrs and len(self.lrs) != len(self.ladder):
             raise W2SError(f"lrs has {len(self.lrs)} values but the ladder has {len(self.ladder)} rungs")
+        from w2s_lib.generalization.ladder import split_rung, supervisor_only
+
+        for rung in self.ladder:
+            split_rung(rung)
+        if any(supervisor_only(r) for r in self.ladder) and self.mode != "head":
+            raise W2SError("supervisor-only rungs ('<rung>@<rows>') need mode='head'; drop the '@' rungs or set "
+                           "mode='head'")
         if len(self.answer_tokens) != 2:
             raise W2SError("answer_tokens must be two strings (class 0, class 1)")
 
@@ -615,7 +622,7 @@ def ladder_table(cfg: W2SConfig, seeds) -> "pd.DataFrame":  # noqa: F821
     and ``ceiling`` (``cfg.ceiling_data``; the same fit as the supervisor in the official setup)."""
     import pandas as pd
 
-    from w2s_lib.generalization.ladder import CEILING, SUPERVISOR
+    from w2s_lib.generalization.ladder import CEILING, SUPERVISOR, supervisor_only
 
     seeds = list(seeds)
     rows = []
@@ -631,6 +638,8 @@ def ladder_table(cfg: W2SConfig, seeds) -> "pd.DataFrame":  # noqa: F821
     weakest = fit(cfg.ladder[0], SUPERVISOR).test
     for role in (SUPERVISOR, CEILING):
         for m in cfg.ladder:
+            if role == CEILING and supervisor_only(m):
+                continue
             p = fit(m, role)
             for i, seed in enumerate(seeds):
                 rows.append({"seed": seed, "model": m, "role": role, "acc": metrics.accuracy(p.test[i], y[i]),
@@ -667,22 +676,51 @@ def confidence_gain_by_pair(table: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F
                          "capability_gap": (base["ceiling_acc"] - base["weak_acc"]).reindex(p.index)}).reset_index()
 
 
-def confidence_gain_by_seed(table: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
-    """C2's two effects per seed, from a :func:`loss_comparison` table with ``xent`` and ``logconf`` rows.
+#: C2's ladder (chapter 11): the Part I ladder with *supervisor-only* rungs on the weak side — the bag of words on
+#: its first 100 D_gt rows, and MiniLM cut to 1 and 2 layers (supervisors only: as strong rungs their ceilings do
+#: not beat the bag of words) — so that the capability gap takes nine values spread over 0.05–0.35 instead of three
+#: in two clusters. Chosen on ground-truth accuracies alone in worlds 0–3 (``benchmarks/c2_gap_ladder.py``, no
+#: student trained) and registered on 2026-12-02 (15:40 UTC) before any student of it ran. A preset not listed keeps its own
+#: ladder (gpt2 → gpt2-xl already grades size).
+GAP_LADDERS = {"smoke": ("bow@25", "bow", "minilm-l1@all", "minilm-l2"),
+               "tiny": ("bow@100", "bow", "minilm-l1@all", "minilm-l2@all", "minilm-l3", "minilm-l4")}
 
-    - ``gain``: median PGR over the ladder's pairs, logconf − xent;
-    - ``gain_grows``: the least-squares slope (:func:`w2s_lib.metrics.slope`) of each pair's PGR gain
-      against its capability gap (:func:`confidence_gain_by_pair`) over the pairs of that seed.
 
-    The gap axis was the rung distance until 2026-12-02 (chapter 11 says why it changed and when: after
-    worlds 0 and 1 were seen, registered before world 2 ran). A seed with an undefined effect gives NaN.
+def gap_ladder(cfg: W2SConfig, overrides: dict | None = None) -> W2SConfig:
+    """``cfg`` on C2's ladder (:data:`GAP_LADDERS`) — unless ``overrides`` names a ladder of its own."""
+    if "ladder" in (overrides or {}) or cfg.preset not in GAP_LADDERS:
+        return cfg
+    return cfg.replace(ladder=GAP_LADDERS[cfg.preset])
+
+
+#: C2's smallest capability gap (ceiling − weak accuracy) at which a pair's PGR enters the claim: below it the
+#: PGR divides by about the test set's sampling noise (1000 rows: SE of a difference of accuracies ≈ 0.02).
+C2_MIN_GAP = 0.05
+
+
+def confidence_gain_by_seed(table: "pd.DataFrame", min_gap: float = C2_MIN_GAP) -> "pd.DataFrame":  # noqa: F821
+    """C2's two effects per seed, from a :func:`loss_comparison` table with ``xent`` and ``logconf`` rows,
+    over the pairs whose capability gap in that seed is at least ``min_gap`` (:func:`confidence_gain_by_pair`):
+
+    - ``gain``: median PGR over those pairs, logconf − xent;
+    - ``gain_grows``: the seed's term of the within-seed pooled slope of each pair's PGR gain on its
+      capability gap (:func:`w2s_lib.metrics.pooled_slope_terms`): the terms average to the pooled slope,
+      and a seed whose pairs barely differ in gap adds about 0.
+
+    The rule as registered on 2026-12-02, 15:40 UTC (chapter 11, *The gap axis*); before it, the slope was fit per seed
+    (and before that, the gain was compared by rung distance). A seed with an undefined effect gives NaN.
     """
     import pandas as pd
 
-    med = {loss: median_pgr_by_seed(table[table.loss == loss]) for loss in ("xent", "logconf")}
     pairs = confidence_gain_by_pair(table)
-    grows = pairs.groupby("seed").apply(lambda g: metrics.slope(g["capability_gap"], g["gain"]), include_groups=False)
-    return pd.DataFrame({"gain": med["logconf"] - med["xent"], "gain_grows": grows})
+    kept = pairs[pairs["capability_gap"] >= min_gap]
+    keys = ["seed", "weak", "strong"]
+    inside = table.merge(kept[keys], on=keys)
+    med = {loss: median_pgr_by_seed(inside[inside.loss == loss]) for loss in ("xent", "logconf")}
+    seeds, terms = metrics.pooled_slope_terms(kept["capability_gap"], kept["gain"], kept["seed"])
+    every = sorted(table["seed"].unique())
+    return pd.DataFrame({"gain": (med["logconf"] - med["xent"]).reindex(every),
+                         "gain_grows": pd.Series(terms, index=seeds, dtype=float).reindex(every)})
 
 
 def run_bootstrap(cfg: W2SConfig, seeds, force: bool = False, crossfit: bool | None = None) -> "pd.DataFrame":  # noqa: F821

@@ -73,12 +73,13 @@ RULES: dict[str, Rule] = {r.claim: r for r in (
          "median PGR over ladder pairs (test accuracy), naive loss", "seed", T_INTERVAL,
          (Part("pgr", "median PGR over pairs > 0"),), min_seeds=10),
     Rule("C2", "Burns", "the auxiliary confidence loss raises PGR over naive, more at larger weak–strong gaps",
-         "median PGR over ladder pairs, confidence loss − naive", "seed", T_INTERVAL,
+         "median PGR over ladder pairs with a capability gap ≥ 0.05, confidence loss − naive", "seed", T_INTERVAL,
          (Part("gain", "median PGR, logconf − naive > 0"),
-          # revised 2026-12-02 (was: gain at the largest rung distance − gain at one rung): rung distance is not
-          # the capability gap on a ladder whose one-rung pairs differ in size (chapter 11: *The gap axis, revised*)
-          Part("gain_grows", "least-squares slope of each pair's gain on its capability gap (strong ceiling − "
-                             "weak accuracy) > 0")), min_seeds=10),
+          # revised 2026-12-02 (was: gain at the largest rung distance − gain at one rung), and again 2026-12-02 15:40 UTC (was: a
+          # least-squares slope per seed on a three-pair ladder, ill-conditioned when a seed's gaps coincide):
+          # registered before the runs it decides (chapter 11, *The gap axis*)
+          Part("gain_grows", "within-seed pooled slope of each pair's gain on its capability gap (strong ceiling "
+                             "− weak accuracy) > 0")), min_seeds=20),
     Rule("C3", "Burns", "bootstrapping through intermediate models beats direct supervision at the largest gap",
          "test accuracy of the strongest student, bootstrapped − direct, weakest supervisor", "seed", T_INTERVAL,
          (Part("boot_minus_direct", "accuracy, bootstrapped − direct > 0"),), min_seeds=10),

@@ -112,10 +112,17 @@ def _head_features(cfg, seeds: tuple[int, ...], init: str) -> None:
     from w2s_lib.generalization import pipeline as w2s
 
     fit = w2s.ladder_fit(cfg, list(seeds))
-    fit.features(next(r for r in cfg.ladder if r != _BOW), init)
+    fit.features(next(r for r in _bases(cfg.ladder) if r != _BOW), init)
 
 
 _BOW = "bow"  # frozen.BOW: the bag-of-words rung has no cached features
+
+
+def _bases(rungs: Iterable[str]) -> list[str]:
+    """The models behind ladder rungs (a supervisor-only ``"bow@100"`` is the bag of words)."""
+    from w2s_lib.generalization.ladder import split_rung
+
+    return [split_rung(r)[0] for r in rungs]
 
 
 def head_plan(cfg, seeds: Sequence[int], inits: Iterable[str]) -> list[Task]:
@@ -127,7 +134,7 @@ def head_plan(cfg, seeds: Sequence[int], inits: Iterable[str]) -> list[Task]:
     from w2s_lib.generalization import pipeline as w2s
     from w2s_lib.core.artifacts import texts_hash
 
-    if not any(r != _BOW for r in cfg.ladder):
+    if not any(r != _BOW for r in _bases(cfg.ladder)):
         return []
     fit = w2s.ladder_fit(cfg, list(seeds))  # loads the rows (cheap); encodes nothing
     tasks = []
@@ -142,8 +149,8 @@ def head_plan(cfg, seeds: Sequence[int], inits: Iterable[str]) -> list[Task]:
 def _head_inits(cfg, supervisors: Sequence[str], strong: Sequence[str]) -> list[str]:
     """The feature inits a head-mode arm reads: supervisors are pretrained, ceilings and students
     ``cfg.strong_init``; the bag-of-words rung reads no features."""
-    out = ["pretrained"] if any(r != _BOW for r in supervisors) else []
-    return out + ([cfg.strong_init] if any(r != _BOW for r in strong) else [])
+    out = ["pretrained"] if any(r != _BOW for r in _bases(supervisors)) else []
+    return out + ([cfg.strong_init] if any(r != _BOW for r in _bases(strong)) else [])
 
 
 def ladder_plan(cfg, seeds: Sequence[int]) -> list[Task]:
@@ -337,7 +344,9 @@ def _plan_10(preset: str, p: dict) -> list[Task]:
 
 
 def _plan_11(preset: str, p: dict) -> list[Task]:
-    cfg, seeds = _w2s_cfg(preset, p), p["seeds"]
+    from w2s_lib.generalization.pipeline import gap_ladder
+
+    cfg, seeds = gap_ladder(_w2s_cfg(preset, p), p.get("overrides")), p["seeds"]
     arms = [cfg.replace(loss=loss) for loss in ("xent", "logconf", "product")]
     if cfg.mode == "head":  # random-init students, xent and logconf
         arms += [cfg.replace(strong_init="random", loss=loss) for loss in ("xent", "logconf")]
