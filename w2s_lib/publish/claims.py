@@ -75,9 +75,10 @@ RULES: dict[str, Rule] = {r.claim: r for r in (
     Rule("C2", "Burns", "the auxiliary confidence loss raises PGR over naive, more at larger weak–strong gaps",
          "median PGR over ladder pairs with a capability gap ≥ 0.05, confidence loss − naive", "seed", T_INTERVAL,
          (Part("gain", "median PGR, logconf − naive > 0"),
-          # revised 2026-12-02 (was: gain at the largest rung distance − gain at one rung), and again 2026-12-02 15:40 UTC (was: a
-          # least-squares slope per seed on a three-pair ladder, ill-conditioned when a seed's gaps coincide):
-          # registered before the runs it decides (chapter 11, *The gap axis*)
+          # revised 2026-12-02 (was: gain at the largest rung distance − gain at one rung), again at 15:40 UTC (was: a
+          # least-squares slope per seed on a three-pair ladder, ill-conditioned when a seed's gaps coincide) and at
+          # 15:55 UTC (the ladder without a near-chance supervisor): each registered before the runs it decides
+          # (chapter 11, *The gap axis*)
           Part("gain_grows", "within-seed pooled slope of each pair's gain on its capability gap (strong ceiling "
                              "− weak accuracy) > 0")), min_seeds=20),
     Rule("C3", "Burns", "bootstrapping through intermediate models beats direct supervision at the largest gap",
