@@ -318,6 +318,9 @@ def test_confidence_gain_by_seed_on_a_hand_table():
     rows = [{"seed": 0, "loss": loss, "weak": w, "strong": s, "weak_acc": wa, "ceiling_acc": ca, "w2s_acc": acc,
              "pgr_acc": (acc - wa) / (ca - wa)}
             for loss, accs in w2s_acc.items() for (w, s, wa, ca), acc in zip(pairs, accs)]
+    by_pair = w2s.confidence_gain_by_pair(pd.DataFrame(rows))
+    assert by_pair["acc_gain"].tolist() == pytest.approx([0.02, 0.08, 0.01])
+    assert by_pair["capability_gap"].tolist() == pytest.approx([0.1, 0.2, 0.1])
     eff = w2s.confidence_gain_by_seed(pd.DataFrame(rows))
     # medians over pairs: xent PGR (0.2, 0.2, 0.2) → 0.2; logconf (0.4, 0.6, 0.3) → 0.4
     assert eff.loc[0, "gain"] == pytest.approx(0.2)
