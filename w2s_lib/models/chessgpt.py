@@ -366,10 +366,12 @@ def load(name: str, seed: int = 0, micro: bool | None = None, corpus: str = "gre
     """(model, tokenizer) of a chess rung, or of a zoo causal LM (colab / paper presets) by its zoo name."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from w2s_lib.models import zoo
+
     if name in SIZES:
         d = model_dir(name, seed, micro, corpus)
-        return AutoModelForCausalLM.from_pretrained(d), AutoTokenizer.from_pretrained(d)
-    from w2s_lib.models import zoo
+        with zoo._quiet_loading():  # no per-load progress bar in the book's pages
+            return AutoModelForCausalLM.from_pretrained(d), AutoTokenizer.from_pretrained(d)
 
     if zoo.get_spec(name).kind != zoo.CAUSAL:
         raise W2SError(f"the chess task needs a causal LM; {name!r} is an encoder")
