@@ -323,8 +323,9 @@ def build_rung(name: str, seed: int = 0, micro: bool = False, progress: bool = F
         test = data.load("chess_puzzles", "test", seed=seed)
         acc = puzzle_accuracy(model, tok, test)
     tmp = tinygpt._tmpdir(root, name)
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
+    from w2s_lib.models.zoo import save_quietly
+
+    save_quietly(model, tok, tmp)
     meta = {"name": name, "model_tag": model_tag(name, seed, micro, corpus), "corpus": corpus, "seed": seed, "micro": micro, "params": sum(p.numel() for p in model.parameters()),
             "rung": asdict(rung), "train_seconds": round(train_s, 2),
             "build_seconds": round(time.perf_counter() - t0, 2),

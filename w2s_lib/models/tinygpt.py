@@ -355,8 +355,9 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
     recall = fact_recall(model, tok, world_seed, micro)
     recall_known = fact_recall(model, tok, world_seed, micro, entities=known)
     tmp = _tmpdir(root, name)
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
+    from w2s_lib.models.zoo import save_quietly
+
+    save_quietly(model, tok, tmp)
     meta = {
         "name": name, "world_seed": world_seed, "micro": micro, "world_tag": root.name,
         "params": sum(p.numel() for p in model.parameters()), "rung": asdict(rung),

@@ -156,6 +156,13 @@ def _quiet_loading():
             hf_logging.enable_progress_bar()
 
 
+def save_quietly(model, tokenizer, path) -> None:
+    """``save_pretrained`` of a model and its tokenizer without transformers' progress bar (the book's pages)."""
+    with _quiet_loading():
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+
+
 def load_causal_lm(name: str, dtype=None):
     """A causal LM with its LM head (generation, log-prob scoring, DPO)."""
     from transformers import AutoModelForCausalLM
