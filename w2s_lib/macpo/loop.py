@@ -242,29 +242,23 @@ def generate(model, tok, prompts: list[str], cfg: MACPOConfig, seed: int, greedy
 
     Sampling uses temperature ``cfg.temperature`` and top-k ``cfg.top_k`` (0 = off) from a torch generator
     seeded with ``seed`` (the global RNG is left as it was); ``greedy`` decodes greedily. A prompt longer
-    than the model's context minus ``max_new_tokens`` keeps its last tokens.
+    than the model's context minus ``max_new_tokens`` keeps its last tokens. The decoder is the search
+    part's own (:func:`w2s_lib.search.decoding.sample_continuations`: one forward per token over the
+    unfinished rows of a batch of ``batch_size`` prompts).
     """
+    from w2s_lib.search.decoding import sample_continuations
+
     model = model.eval()
     room = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 10**9)
     keep = max(1, room - cfg.max_new_tokens)
-    side, tok.padding_side = tok.padding_side, "left"
+    temperature = 0.0 if greedy or cfg.temperature == 0 else cfg.temperature
+    gen = torch.Generator().manual_seed(seed)
     texts = []
-    try:
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(seed)
-            for start in range(0, len(prompts), batch_size):
-                ids = [tok(p, add_special_tokens=False)["input_ids"][-keep:] for p in prompts[start:start + batch_size]]
-                enc = tok.pad({"input_ids": ids}, return_tensors="pt")
-                kw = dict(do_sample=False) if greedy or cfg.temperature == 0 else dict(
-                    do_sample=True, temperature=cfg.temperature, top_k=cfg.top_k or None, top_p=None)
-                out = model.generate(**enc, max_new_tokens=cfg.max_new_tokens, pad_token_id=tok.pad_token_id,
-                                     eos_token_id=tok.eos_token_id, **kw)
-                for row in out[:, enc["input_ids"].shape[1]:].tolist():
-                    if tok.eos_token_id in row:
-                        row = row[:row.index(tok.eos_token_id)]
-                    texts.append(tok.decode(row, skip_special_tokens=True))
-    finally:
-        tok.padding_side = side
+    for start in range(0, len(prompts), batch_size):
+        ids = [tok(p, add_special_tokens=False)["input_ids"][-keep:] for p in prompts[start:start + batch_size]]
+        for row in sample_continuations(model, ids, cfg.max_new_tokens, tok.eos_token_id, temperature=temperature,
+                                        top_k=cfg.top_k, generator=gen):
+            texts.append(tok.decode(row, skip_special_tokens=True))
     return texts
 
 
