@@ -281,16 +281,36 @@ def evaluate(model, tok, cfg: MACPOConfig, out: Path, seed: int) -> dict:
 @torch.no_grad()
 def perplexities(model, tok, prompt: str, responses: list[str]) -> list[float]:
     """Per-token perplexity of each response given ``prompt`` under ``model`` (inf for an empty one)."""
-    from w2s_lib.search.scorer import response_logprob
+    return perplexities_many(model, tok, [prompt], [responses])[0]
 
-    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-    r_ids = [tok(r, add_special_tokens=False)["input_ids"] for r in responses]
-    keep = [i for i, r in enumerate(r_ids) if r]
-    out = [math.inf] * len(responses)
-    if keep:
-        lp = response_logprob(model.eval(), p_ids, [r_ids[i] for i in keep])
-        for i, v in zip(keep, lp.tolist()):
-            out[i] = math.exp(-v / len(r_ids[i]))
+
+@torch.no_grad()
+def perplexities_many(model, tok, prompts: list[str], responses: list[list[str]],
+                      batch_size: int = 16) -> list[list[float]]:
+    """:func:`perplexities` of ``responses[i]`` given ``prompts[i]`` for every i, scored in right-padded
+    batches of ``batch_size`` (prompt, response) sequences across prompts (one forward per batch, sequences
+    of similar length together)."""
+    from w2s_lib.train.lm import sequence_logprobs
+
+    if len(prompts) != len(responses):
+        raise W2SError(f"{len(prompts)} prompts but {len(responses)} lists of responses")
+    out = [[math.inf] * len(rs) for rs in responses]
+    seqs, starts, where = [], [], []
+    for i, (p, rs) in enumerate(zip(prompts, responses)):
+        p_ids = tok(p, add_special_tokens=False)["input_ids"]
+        for j, r in enumerate(rs):
+            r_ids = tok(r, add_special_tokens=False)["input_ids"]
+            if r_ids:
+                seqs.append(p_ids + r_ids)
+                starts.append(len(p_ids))
+                where.append((i, j, len(r_ids)))
+    if seqs:  # batches of similar lengths (less padding), results put back in order
+        order = sorted(range(len(seqs)), key=lambda k: len(seqs[k]))
+        total, _ = sequence_logprobs(model.eval(), [seqs[k] for k in order], [starts[k] for k in order], pad_id=0,
+                                     batch_size=batch_size)
+        for k, v in zip(order, total.tolist()):
+            i, j, n = where[k]
+            out[i][j] = math.exp(-v / n)
     return out
 
 
@@ -482,8 +502,9 @@ def build_pairs(cfg: MACPOConfig, agent: str, iteration: int, model, tok,
         for a in others:
             ppl[a] = rng.random(len(prompts)).tolist()  # a random order stands in for the perplexity
     else:
-        for i, p in enumerate(prompts):
-            for a, v in zip(others, perplexities(model, tok, p, [responses[a][i] for a in others])):
+        scored = perplexities_many(model, tok, list(prompts), [[responses[a][i] for a in others] for i in range(len(prompts))])
+        for i, row in enumerate(scored):
+            for a, v in zip(others, row):
                 ppl[a][i] = v
     pos = select_positives(ppl, responses, agent)
     pairs = pairs_dataset(prompts, [c for _, c in pos], negatives, source=[src for src, _ in pos])
