@@ -45,6 +45,7 @@ Choices the paper leaves open, made here (and listed in the chapter):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -177,8 +178,21 @@ def splits(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset, list[s
 
 
 def _halves(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
-    train = data.load(TASKS[cfg.task][0], "train").shuffle(seed=cfg.seed)
-    n = min(cfg.n_labelled, len(train))
+    return _halves_of(TASKS[cfg.task][0], cfg.n_labelled, cfg.seed, current_world_seed())
+
+
+@functools.lru_cache(maxsize=64)
+def _task_split(name: str, split: str, world_seed: int) -> datasets.Dataset:
+    """``data.load(name, split)`` once per process and world (a step asks for its halves and test prompts
+    many times: building the Arrow table each time cost ≈ 5 s CPU per seed of chapter 30). Datasets are
+    immutable (``shuffle`` / ``select`` return new ones), so sharing one is safe."""
+    return data.load(name, split)
+
+
+@functools.lru_cache(maxsize=64)
+def _halves_of(name: str, n_labelled: int, seed: int, world_seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
+    train = _task_split(name, "train", world_seed).shuffle(seed=seed)
+    n = min(n_labelled, len(train))
     return train.select(range(n // 2)), train.select(range(n // 2, n))
 
 
@@ -190,7 +204,7 @@ def test_sets(cfg: MACPOConfig, half_b: datasets.Dataset | None = None) -> dict[
     facts (half B's fact questions, in order) in the other of the task's two wordings (the dataset's
     ``reworded`` column: no prompt string is shared with training), the tiny analogue of HH test prompts drawn from the training
     prompts' distribution; the held-out-facts test stays as the ``heldout`` measurement."""
-    test = data.load(TASKS[cfg.task][0], "test")
+    test = _task_split(TASKS[cfg.task][0], "test", current_world_seed())
     heldout = test.select(range(min(cfg.n_test, len(test))))["prompt"]
     if cfg.test_set == "heldout" or cfg.task != "helpful":
         return {"test": heldout}
