@@ -9,8 +9,11 @@ operations weak-to-strong search is made of:
 - ``select(indices)`` — keep / duplicate rows (``Cache.reorder_cache``), e.g. the top-W beams × K.
 
 It also counts the tokens it ran through the model, which is how methods are compared at a matched
-compute budget. The model may sit on any device; the next-token distributions come back on the CPU, where
-sampling, scoring and beam bookkeeping happen (a few rows × vocabulary per step).
+compute budget. The model may sit on any device; the next-token distributions come back on the CPU,
+where sampling, scoring and beam bookkeeping happen (a few rows × vocabulary per step).
+
+:func:`sample_continuations` is plain batched sampling (or greedy decoding) of many prompts with the same
+preallocated cache, each row leaving the batch at its EOS: MACPO's sampler.
 """
 
 from __future__ import annotations
