@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from w2s_lib.core.errors import W2SError
 from w2s_lib.search import PairScorer, best_of_n, chunk_beam_search, eft_sample, sample, search_many
 from w2s_lib.search.cbs import dedupe_finished
-from w2s_lib.search.decoding import CachedLM, sample_next, search_temperature
+from w2s_lib.search.decoding import CachedLM, sample_continuations, sample_next, search_temperature
 from w2s_lib.search.scorer import joint_response_ids, response_logprob
 
 PROMPT = "Review: I bought this lamp last week. The"
@@ -276,3 +276,52 @@ def test_batched_eft_equals_one_prompt_at_a_time(models):
         prompt_ids = models["tok"](p, add_special_tokens=False)["input_ids"]
         ids = one.response_ids + ([models["tok"].eos_token_id] if one.finished else [])
         assert one.score == pytest.approx(float(_ratio(models, prompt_ids, [ids])[0]), abs=1e-3)
+
+
+def test_sample_continuations_greedy_equals_hf_generate(models):
+    """Greedy decoding of a left-padded batch (three prompt lengths) gives HF ``generate``'s greedy tokens."""
+    base, tok = models["base"], models["tok"]
+    ids = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
+    ours = sample_continuations(base, ids, 12, eos_token_id=None, temperature=0.0)
+    for p, got in zip(ids, ours):
+        ref = base.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long), do_sample=False,
+                            max_new_tokens=12, pad_token_id=0, eos_token_id=None)[0, len(p):].tolist()
+        assert got == ref
+
+
+def test_sample_continuations_cut_at_eos_and_rows_leave(models):
+    """Hand-checkable EOS cases. Greedy: declare row 0's first token EOS; row 0 comes back empty (it leaves the
+    batch at once) and every other row is what it was, cut before that token if it reaches it. Sampled, one row:
+    declare a token the row reaches mid-way EOS; the row stops right before it (same seed, same draws)."""
+    base, tok = models["base"], models["tok"]
+    ids = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
+    full = sample_continuations(base, ids, 10, eos_token_id=None, temperature=0.0)
+    eos = full[0][0]
+    cut = sample_continuations(base, ids, 10, eos_token_id=eos, temperature=0.0)
+    assert cut[0] == []
+    for got, ref in zip(cut, full):
+        assert got == (ref[:ref.index(eos)] if eos in ref else ref)
+    for seed in range(20):
+        seq = sample_continuations(base, ids[:1], 10, None, generator=torch.Generator().manual_seed(seed))[0]
+        k = next((k for k in range(1, len(seq)) if seq[k] not in seq[:k]), None)
+        if k is not None:
+            break
+    assert k is not None
+    assert sample_continuations(base, ids[:1], 10, seq[k], generator=torch.Generator().manual_seed(seed))[0] == seq[:k]
+
+
+def test_sample_continuations_sampling_is_seeded_and_matches_recomputation(models):
+    """One prompt: the cached sampler draws exactly what a sampler recomputing the whole sequence each step draws
+    from the same seeded generator (temperature and top-k included); the global RNG is not touched."""
+    base, tok = models["base"], models["tok"]
+    p = tok(PROMPT, add_special_tokens=False)["input_ids"]
+    state = torch.random.get_rng_state()
+    got = sample_continuations(base, [p], 10, tok.eos_token_id, temperature=0.7, top_k=5,
+                               generator=torch.Generator().manual_seed(3))[0]
+    assert torch.equal(torch.random.get_rng_state(), state)
+    ref = _reference_sample(base, tok, PROMPT, 10, 3, temperature=0.7, top_k=5)
+    assert got == [t for t in ref if t != tok.eos_token_id]
+    batch = [tok(q, add_special_tokens=False)["input_ids"] for q in PROMPTS] * 2
+    a, b = (sample_continuations(base, batch, 10, tok.eos_token_id, temperature=1.0,
+                                 generator=torch.Generator().manual_seed(5)) for _ in range(2))
+    assert a == b and all(len(r) <= 10 and tok.eos_token_id not in r for r in a)

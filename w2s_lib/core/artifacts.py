@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import json
 import os
@@ -95,21 +96,28 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
 
 
-def env_info() -> dict[str, Any]:
+@functools.lru_cache(maxsize=1)
+def _package_versions() -> tuple[tuple[str, str | None], ...]:
+    """The installed versions of the packages a run records, read once per process (``importlib.metadata``
+    scans the installed distributions: ≈ 40 ms for the six, paid by every computed run before)."""
     import importlib.metadata as md
 
-    versions = {}
+    versions = []
     for pkg in ("torch", "transformers", "datasets", "trl", "peft", "numpy"):
         try:
-            versions[pkg] = md.version(pkg)
+            versions.append((pkg, md.version(pkg)))
         except md.PackageNotFoundError:
-            versions[pkg] = None
+            versions.append((pkg, None))
+    return tuple(versions)
+
+
+def env_info() -> dict[str, Any]:
     return {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "host": platform.node(),
-        "versions": versions,
+        "versions": dict(_package_versions()),
     }
 
 

@@ -63,7 +63,8 @@ def _two_samples(model, tok, prompts: list[str], cfg: MACPOConfig, seed: int) ->
 
 def _mean_logprob(model, tok, prompts: list[str], responses: list[str]) -> np.ndarray:
     """Mean token log-probability of each response under ``model`` (−inf for an empty one)."""
-    return -np.log(np.array([macpo.perplexities(model, tok, p, [r])[0] for p, r in zip(prompts, responses)]))
+    ppl = macpo.perplexities_many(model, tok, list(prompts), [[r] for r in responses])
+    return -np.log(np.array([row[0] for row in ppl]))
 
 
 def _ordered(prompts, a: list[str], b: list[str], score_a, score_b, **extra):
@@ -117,17 +118,24 @@ def teacher_reward(cfg: MACPOConfig, prompts: list[str], responses: list[str]) -
     """RLAIF's AI judge: the weak teachers' implicit reward Σ log π_SFT(y|x) − Σ log π_base(y|x), averaged over
     teachers (π_SFT = the teacher after its SFT on half A, π_base = its pretrained weights)."""
     from w2s_lib.models import zoo
-    from w2s_lib.search.scorer import response_logprob
+    from w2s_lib.train.lm import sequence_logprobs
 
     total = np.zeros(len(prompts))
     for t in cfg.teachers:
         tok = zoo.load_tokenizer(t)
         tuned = macpo._load(macpo.init_agent(cfg, t).path / "model", cfg).eval()
         base = zoo.load_causal_lm(t).eval()
+        seqs, starts, rows = [], [], []
         for i, (p, r) in enumerate(zip(prompts, responses)):
             p_ids, r_ids = tok(p, add_special_tokens=False)["input_ids"], tok(r, add_special_tokens=False)["input_ids"]
-            if r_ids:
-                total[i] += float(response_logprob(tuned, p_ids, [r_ids])[0] - response_logprob(base, p_ids, [r_ids])[0])
+            if r_ids:  # an empty response scores 0
+                seqs.append(p_ids + r_ids)
+                starts.append(len(p_ids))
+                rows.append(i)
+        if rows:  # every (prompt, response) of the list in right-padded batches, one forward per batch
+            diff = (sequence_logprobs(tuned, seqs, starts, pad_id=0, batch_size=64)[0]
+                    - sequence_logprobs(base, seqs, starts, pad_id=0, batch_size=64)[0])
+            total[rows] += diff.double().numpy()
     return total / len(cfg.teachers)
 
 

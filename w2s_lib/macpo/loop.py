@@ -45,6 +45,7 @@ Choices the paper leaves open, made here (and listed in the chapter):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -177,8 +178,21 @@ def splits(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset, list[s
 
 
 def _halves(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
-    train = data.load(TASKS[cfg.task][0], "train").shuffle(seed=cfg.seed)
-    n = min(cfg.n_labelled, len(train))
+    return _halves_of(TASKS[cfg.task][0], cfg.n_labelled, cfg.seed, current_world_seed())
+
+
+@functools.lru_cache(maxsize=64)
+def _task_split(name: str, split: str, world_seed: int) -> datasets.Dataset:
+    """``data.load(name, split)`` once per process and world (a step asks for its halves and test prompts
+    many times: building the Arrow table each time cost ≈ 5 s CPU per seed of chapter 30). Datasets are
+    immutable (``shuffle`` / ``select`` return new ones), so sharing one is safe."""
+    return data.load(name, split)
+
+
+@functools.lru_cache(maxsize=64)
+def _halves_of(name: str, n_labelled: int, seed: int, world_seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
+    train = _task_split(name, "train", world_seed).shuffle(seed=seed)
+    n = min(n_labelled, len(train))
     return train.select(range(n // 2)), train.select(range(n // 2, n))
 
 
@@ -190,7 +204,7 @@ def test_sets(cfg: MACPOConfig, half_b: datasets.Dataset | None = None) -> dict[
     facts (half B's fact questions, in order) in the other of the task's two wordings (the dataset's
     ``reworded`` column: no prompt string is shared with training), the tiny analogue of HH test prompts drawn from the training
     prompts' distribution; the held-out-facts test stays as the ``heldout`` measurement."""
-    test = data.load(TASKS[cfg.task][0], "test")
+    test = _task_split(TASKS[cfg.task][0], "test", current_world_seed())
     heldout = test.select(range(min(cfg.n_test, len(test))))["prompt"]
     if cfg.test_set == "heldout" or cfg.task != "helpful":
         return {"test": heldout}
@@ -242,29 +256,23 @@ def generate(model, tok, prompts: list[str], cfg: MACPOConfig, seed: int, greedy
 
     Sampling uses temperature ``cfg.temperature`` and top-k ``cfg.top_k`` (0 = off) from a torch generator
     seeded with ``seed`` (the global RNG is left as it was); ``greedy`` decodes greedily. A prompt longer
-    than the model's context minus ``max_new_tokens`` keeps its last tokens.
+    than the model's context minus ``max_new_tokens`` keeps its last tokens. The decoder is the search
+    part's own (:func:`w2s_lib.search.decoding.sample_continuations`: one forward per token over the
+    unfinished rows of a batch of ``batch_size`` prompts).
     """
+    from w2s_lib.search.decoding import sample_continuations
+
     model = model.eval()
     room = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 10**9)
     keep = max(1, room - cfg.max_new_tokens)
-    side, tok.padding_side = tok.padding_side, "left"
+    temperature = 0.0 if greedy or cfg.temperature == 0 else cfg.temperature
+    gen = torch.Generator().manual_seed(seed)
     texts = []
-    try:
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(seed)
-            for start in range(0, len(prompts), batch_size):
-                ids = [tok(p, add_special_tokens=False)["input_ids"][-keep:] for p in prompts[start:start + batch_size]]
-                enc = tok.pad({"input_ids": ids}, return_tensors="pt")
-                kw = dict(do_sample=False) if greedy or cfg.temperature == 0 else dict(
-                    do_sample=True, temperature=cfg.temperature, top_k=cfg.top_k or None, top_p=None)
-                out = model.generate(**enc, max_new_tokens=cfg.max_new_tokens, pad_token_id=tok.pad_token_id,
-                                     eos_token_id=tok.eos_token_id, **kw)
-                for row in out[:, enc["input_ids"].shape[1]:].tolist():
-                    if tok.eos_token_id in row:
-                        row = row[:row.index(tok.eos_token_id)]
-                    texts.append(tok.decode(row, skip_special_tokens=True))
-    finally:
-        tok.padding_side = side
+    for start in range(0, len(prompts), batch_size):
+        ids = [tok(p, add_special_tokens=False)["input_ids"][-keep:] for p in prompts[start:start + batch_size]]
+        for row in sample_continuations(model, ids, cfg.max_new_tokens, tok.eos_token_id, temperature=temperature,
+                                        top_k=cfg.top_k, generator=gen):
+            texts.append(tok.decode(row, skip_special_tokens=True))
     return texts
 
 
@@ -287,16 +295,36 @@ def evaluate(model, tok, cfg: MACPOConfig, out: Path, seed: int) -> dict:
 @torch.no_grad()
 def perplexities(model, tok, prompt: str, responses: list[str]) -> list[float]:
     """Per-token perplexity of each response given ``prompt`` under ``model`` (inf for an empty one)."""
-    from w2s_lib.search.scorer import response_logprob
+    return perplexities_many(model, tok, [prompt], [responses])[0]
 
-    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-    r_ids = [tok(r, add_special_tokens=False)["input_ids"] for r in responses]
-    keep = [i for i, r in enumerate(r_ids) if r]
-    out = [math.inf] * len(responses)
-    if keep:
-        lp = response_logprob(model.eval(), p_ids, [r_ids[i] for i in keep])
-        for i, v in zip(keep, lp.tolist()):
-            out[i] = math.exp(-v / len(r_ids[i]))
+
+@torch.no_grad()
+def perplexities_many(model, tok, prompts: list[str], responses: list[list[str]],
+                      batch_size: int = 16) -> list[list[float]]:
+    """:func:`perplexities` of ``responses[i]`` given ``prompts[i]`` for every i, scored in right-padded
+    batches of ``batch_size`` (prompt, response) sequences across prompts (one forward per batch, sequences
+    of similar length together)."""
+    from w2s_lib.train.lm import sequence_logprobs
+
+    if len(prompts) != len(responses):
+        raise W2SError(f"{len(prompts)} prompts but {len(responses)} lists of responses")
+    out = [[math.inf] * len(rs) for rs in responses]
+    seqs, starts, where = [], [], []
+    for i, (p, rs) in enumerate(zip(prompts, responses)):
+        p_ids = tok(p, add_special_tokens=False)["input_ids"]
+        for j, r in enumerate(rs):
+            r_ids = tok(r, add_special_tokens=False)["input_ids"]
+            if r_ids:
+                seqs.append(p_ids + r_ids)
+                starts.append(len(p_ids))
+                where.append((i, j, len(r_ids)))
+    if seqs:  # batches of similar lengths (less padding), results put back in order
+        order = sorted(range(len(seqs)), key=lambda k: len(seqs[k]))
+        total, _ = sequence_logprobs(model.eval(), [seqs[k] for k in order], [starts[k] for k in order], pad_id=0,
+                                     batch_size=batch_size)
+        for k, v in zip(order, total.tolist()):
+            i, j, n = where[k]
+            out[i][j] = math.exp(-v / n)
     return out
 
 
@@ -488,8 +516,9 @@ def build_pairs(cfg: MACPOConfig, agent: str, iteration: int, model, tok,
         for a in others:
             ppl[a] = rng.random(len(prompts)).tolist()  # a random order stands in for the perplexity
     else:
-        for i, p in enumerate(prompts):
-            for a, v in zip(others, perplexities(model, tok, p, [responses[a][i] for a in others])):
+        scored = perplexities_many(model, tok, list(prompts), [[responses[a][i] for a in others] for i in range(len(prompts))])
+        for i, row in enumerate(scored):
+            for a, v in zip(others, row):
                 ppl[a][i] = v
     pos = select_positives(ppl, responses, agent)
     pairs = pairs_dataset(prompts, [c for _, c in pos], negatives, source=[src for src, _ in pos])

@@ -9,8 +9,11 @@ operations weak-to-strong search is made of:
 - ``select(indices)`` — keep / duplicate rows (``Cache.reorder_cache``), e.g. the top-W beams × K.
 
 It also counts the tokens it ran through the model, which is how methods are compared at a matched
-compute budget. The model may sit on any device; the next-token distributions come back on the CPU, where
-sampling, scoring and beam bookkeeping happen (a few rows × vocabulary per step).
+compute budget. The model may sit on any device; the next-token distributions come back on the CPU,
+where sampling, scoring and beam bookkeeping happen (a few rows × vocabulary per step).
+
+:func:`sample_continuations` is plain batched sampling (or greedy decoding) of many prompts with the same
+preallocated cache, each row leaving the batch at its EOS: MACPO's sampler.
 """
 
 from __future__ import annotations
@@ -211,3 +214,59 @@ class CachedLM:
         self.cache.reorder_cache(indices.to(self.model.device))
         self.last_logprobs = self.last_logprobs.index_select(0, indices)
         self.mask, self.pos = self.mask.index_select(0, indices), self.pos.index_select(0, indices)
+
+
+@torch.no_grad()
+def sample_continuations(model, prompts: list[list[int]], max_new_tokens: int, eos_token_id: int | None,
+                         temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                         generator: torch.Generator | None = None) -> list[list[int]]:
+    """One continuation per prompt (token ids), decoded in one left-padded batch with a KV cache and cut
+    before the first ``eos_token_id`` (which is not returned).
+
+    ``temperature <= 0``: greedy (argmax of the logits); otherwise temperature, top-k and nucleus
+    filtering as in :func:`sample_next`, one uniform number per live row per step from ``generator`` (the
+    global RNG is not touched). A row leaves the batch at its EOS, so every step runs the model on the
+    unfinished rows only; rows never interact (attention mask and per-row position ids), so each row's
+    logits are what it would get decoded alone, up to float rounding.
+    """
+    if any(not p for p in prompts):
+        raise W2SError("a prompt tokenised to no tokens; give the model some text to continue")
+    out: list[list[int]] = [[] for _ in prompts]
+    if not prompts or max_new_tokens < 1:
+        return out
+    dev = model.device
+    width = max(len(p) for p in prompts)
+    ids = torch.zeros(len(prompts), width, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p):] = torch.tensor(p)
+        mask[i, width - len(p):] = 1
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    cache = _preallocated_cache(model.config)
+    logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev), use_cache=True,
+                   logits_to_keep=1, **{cache_kw: cache}).logits[:, -1].float().cpu()
+    rows = torch.arange(len(prompts))  # the prompt each live row belongs to
+    nxt = mask.sum(-1)  # position id of each live row's next token
+    for t in range(max_new_tokens):
+        tokens = sample_next(logits, temperature, top_k, top_p, generator)
+        for r, tok in zip(rows.tolist(), tokens.tolist()):
+            out[r].append(tok)
+        if t == max_new_tokens - 1:
+            break
+        if eos_token_id is not None:
+            live = tokens != eos_token_id
+            if not live.all():
+                if not live.any():
+                    break
+                keep = live.nonzero().squeeze(1)
+                cache.reorder_cache(keep.to(dev))
+                rows, mask, nxt, tokens = rows[keep], mask[keep], nxt[keep], tokens[keep]
+        mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=torch.long)], 1)
+        logits = model(input_ids=tokens.view(-1, 1).to(dev), attention_mask=mask.to(dev),
+                       position_ids=nxt.view(-1, 1).to(dev), use_cache=True, logits_to_keep=1,
+                       **{cache_kw: cache}).logits[:, -1].float().cpu()
+        nxt = nxt + 1
+    if eos_token_id is not None:
+        out = [r[:r.index(eos_token_id)] if eos_token_id in r else r for r in out]
+    return out
