@@ -48,6 +48,23 @@ def test_cli_user_errors(argv, needle, capsys):
     assert _snapshot() == before
 
 
+def test_zoo_build_reads_the_world_from_the_environment(monkeypatch, capsys):
+    """`W2S_WORLD_SEED=1 w2s zoo build` builds world 1 (it silently built world 0 before); a flag that disagrees
+    with the environment is one line, exit 2."""
+    from w2s_lib.models import tinygpt
+
+    seen = []
+    monkeypatch.setattr(tinygpt, "build_zoo", lambda **kw: seen.append(kw["world_seed"]) or {})
+    monkeypatch.setenv("W2S_WORLD_SEED", "1")
+    assert cli.main(["zoo", "build", "--micro"]) == 0 and seen == [1]
+    assert cli.main(["zoo", "build", "--micro", "--world-seed", "1"]) == 0 and seen == [1, 1]
+    assert cli.main(["zoo", "build", "--micro", "--world-seed", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "disagrees with W2S_WORLD_SEED=1" in err and err.count("\n") == 1
+    monkeypatch.delenv("W2S_WORLD_SEED")
+    assert cli.main(["zoo", "build", "--micro", "--world-seed", "2"]) == 0 and seen == [1, 1, 2]
+
+
 LIBRARY_CASES = [
     (lambda: data.load("imbd"), "unknown dataset 'imbd'"),
     (lambda: data.load("tiny_facts", split="validation"), "unknown split 'validation'"),

@@ -57,9 +57,16 @@ def _cmd_list(args) -> None:
 
 
 def _cmd_zoo(args) -> None:
+    import os
+
+    from w2s_lib.data.tinyworld.world import WORLD_SEED_ENV, current_world_seed
     from w2s_lib.models import tinygpt
 
-    built = tinygpt.build_zoo(micro=args.micro, world_seed=args.world_seed, force=args.force,
+    world = current_world_seed()  # the world the chapters of this shell read
+    if args.world_seed is not None and os.environ.get(WORLD_SEED_ENV, "").strip() and args.world_seed != world:
+        raise W2SError(f"--world-seed {args.world_seed} disagrees with {WORLD_SEED_ENV}={world}; give one of them")
+    world = world if args.world_seed is None else args.world_seed
+    built = tinygpt.build_zoo(micro=args.micro, world_seed=world, force=args.force,
                               progress=not args.quiet, names=args.rung or None)
     for name, path in built.items():
         print(f"{name}: {path}")
@@ -195,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("zoo", help="the offline tiny GPT family")
     p.add_argument("action", choices=("build",))
     p.add_argument("--micro", action="store_true", help="the seconds-sized zoo tests use")
-    p.add_argument("--world-seed", type=int, default=0)
+    p.add_argument("--world-seed", type=int, default=None,
+                   help="the world to build for (default: $W2S_WORLD_SEED, else 0 — the world the chapters read)")
     p.add_argument("--force", action="store_true", help="rebuild even if present")
     p.add_argument("--rung", action="append", default=[], metavar="NAME",
                    help="build only this rung (repeatable), e.g. --rung tinygpt-l")
