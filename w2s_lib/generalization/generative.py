@@ -58,6 +58,7 @@ from w2s_lib.core.artifacts import Artifact, cached_array, load_or_run
 from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.core.numerics import LossGuard, lr_hint
+from w2s_lib.core.runtime import quiet_transformers
 
 #: sentiment-neutral English words that are one WordPiece token each in MiniLM's uncased vocabulary
 SLANG_POOL = ("amber", "cobalt", "violet", "olive", "ivory", "maroon", "indigo", "copper", "silver", "granite",
@@ -240,7 +241,7 @@ def ssl_backbone(sc: SSLConfig, force: bool = False):
 
     from w2s_lib.models import zoo
 
-    with zoo._quiet_loading():
+    with quiet_transformers():
         return AutoModel.from_pretrained(art.path / "model").eval(), art
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from w2s_lib.core import paths
 from w2s_lib.core.config import is_smoke
 from w2s_lib.core.errors import W2SError, unknown
-from w2s_lib.core.runtime import torch_threads
+from w2s_lib.core.runtime import quiet_transformers, save_quietly, torch_threads
 from w2s_lib.models import tinygpt
 from w2s_lib.models.tinygpt import Rung
 
@@ -323,8 +323,6 @@ def build_rung(name: str, seed: int = 0, micro: bool = False, progress: bool = F
         test = data.load("chess_puzzles", "test", seed=seed)
         acc = puzzle_accuracy(model, tok, test)
     tmp = tinygpt._tmpdir(root, name)
-    from w2s_lib.models.zoo import save_quietly
-
     save_quietly(model, tok, tmp)
     meta = {"name": name, "model_tag": model_tag(name, seed, micro, corpus), "corpus": corpus, "seed": seed, "micro": micro, "params": sum(p.numel() for p in model.parameters()),
             "rung": asdict(rung), "train_seconds": round(train_s, 2),
@@ -367,12 +365,11 @@ def load(name: str, seed: int = 0, micro: bool | None = None, corpus: str = "gre
     """(model, tokenizer) of a chess rung, or of a zoo causal LM (colab / paper presets) by its zoo name."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from w2s_lib.models import zoo
-
     if name in SIZES:
         d = model_dir(name, seed, micro, corpus)
-        with zoo._quiet_loading():  # no per-load progress bar in the book's pages
+        with quiet_transformers():  # no per-load progress bar in the book's pages
             return AutoModelForCausalLM.from_pretrained(d), AutoTokenizer.from_pretrained(d)
+    from w2s_lib.models import zoo
 
     if zoo.get_spec(name).kind != zoo.CAUSAL:
         raise W2SError(f"the chess task needs a causal LM; {name!r} is an encoder")

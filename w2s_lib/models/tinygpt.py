@@ -53,7 +53,7 @@ from w2s_lib.core.config import is_smoke
 from w2s_lib.core.errors import W2SError, unknown
 from w2s_lib.core.numerics import LossGuard
 from w2s_lib.core.paths import zoo_dir
-from w2s_lib.core.runtime import torch_threads
+from w2s_lib.core.runtime import save_quietly, torch_threads
 
 MARKER = "w2s_complete.json"
 EOS = "<|endoftext|>"
@@ -355,8 +355,6 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
     recall = fact_recall(model, tok, world_seed, micro)
     recall_known = fact_recall(model, tok, world_seed, micro, entities=known)
     tmp = _tmpdir(root, name)
-    from w2s_lib.models.zoo import save_quietly
-
     save_quietly(model, tok, tmp)
     meta = {
         "name": name, "world_seed": world_seed, "micro": micro, "world_tag": root.name,

@@ -13,12 +13,12 @@ offline fails at once with one line. Everything is loaded with the ordinary ``fr
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 
 from w2s_lib.core import hub
 from w2s_lib.core.errors import W2SError, unknown
+from w2s_lib.core.runtime import quiet_transformers
 
 ENCODER, CAUSAL = "encoder", "causal"
 
@@ -135,32 +135,9 @@ def load_backbone(name: str, dtype=None):
     """The bare transformer (no head), truncated as the spec says; returns the model in eval mode."""
     from transformers import AutoModel
 
-    with _quiet_loading():  # truncation leaves unused layer weights: expected, not news
+    with quiet_transformers():  # truncation leaves unused layer weights: expected, not news
         model = AutoModel.from_pretrained(model_path(name), config=_config(name), dtype=dtype)
     return model.eval()
-
-
-@contextlib.contextmanager
-def _quiet_loading():
-    """No per-load progress bars or 'unused weights' notes in the book's pages."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-def save_quietly(model, tokenizer, path) -> None:
-    """``save_pretrained`` of a model and its tokenizer without transformers' progress bar (the book's pages)."""
-    with _quiet_loading():
-        model.save_pretrained(path)
-        tokenizer.save_pretrained(path)
 
 
 def load_causal_lm(name: str, dtype=None):
@@ -170,7 +147,7 @@ def load_causal_lm(name: str, dtype=None):
     spec = get_spec(name)
     if spec.kind != CAUSAL:
         raise W2SError(f"model {name!r} is an encoder, not a causal LM; pick a causal one (tinygpt-*, gpt2, qwen…)")
-    with _quiet_loading():
+    with quiet_transformers():
         return AutoModelForCausalLM.from_pretrained(model_path(name), config=_config(name), dtype=dtype).eval()
 
 
@@ -178,7 +155,7 @@ def load_sequence_classifier(name: str):
     """A model with a sequence-classification head as published (a gold classifier or reward model)."""
     from transformers import AutoModelForSequenceClassification
 
-    with _quiet_loading():
+    with quiet_transformers():
         return AutoModelForSequenceClassification.from_pretrained(model_path(name)).eval()
 
 
@@ -186,7 +163,7 @@ def load_local_causal_lm(path, dtype=None):
     """A causal LM this project saved itself (a tuned scorer, a trained agent) from its directory."""
     from transformers import AutoModelForCausalLM
 
-    with _quiet_loading():
+    with quiet_transformers():
         return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).eval()
 
 
