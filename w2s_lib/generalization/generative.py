@@ -232,7 +232,8 @@ def ssl_backbone(sc: SSLConfig, force: bool = False):
             losses = contrastive_finetune(model, tok, unlabelled_pairs(sc.world, sc.n_pairs, sc.signal),
                                           sc.stage.epochs, sc.stage.lr, sc.stage.batch_size, sc.scale, seed=sc.world)
             cpu = time.process_time() - t0
-        model.save_pretrained(out_dir / "model")
+        with quiet_transformers():  # no "Writing model shards" bar in the book
+            model.save_pretrained(out_dir / "model")
         return {"first_loss": losses[0], "last_loss": float(np.mean(losses[-5:])), "steps": len(losses),
                 "cpu_seconds": round(cpu, 1)}
 
