@@ -141,6 +141,18 @@ class PreallocatedLayer(DynamicLayer):
         self.reorder_cache(torch.arange(self.buf_k.shape[0]).repeat_interleave(repeats))
 
 
+def left_padded(prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Token-id lists as one left-padded batch: ``(ids, attention mask, position ids)``, each ``(B, max len)``;
+    a row's positions count its own tokens from 0 (padding gets 0)."""
+    width = max(len(p) for p in prompts)
+    ids = torch.zeros(len(prompts), width, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p):] = torch.tensor(p)
+        mask[i, width - len(p):] = 1
+    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+
+
 def _preallocated_cache(config) -> DynamicCache:
     """A ``DynamicCache`` of :class:`PreallocatedLayer` (full attention only; any other layer type keeps the
     library's own)."""
@@ -178,13 +190,7 @@ class CachedLM:
         prompt i owns rows ``i·R … i·R + R − 1``."""
         if any(not p for p in prompts):
             raise W2SError("a prompt tokenised to no tokens; give the search some text to continue")
-        width = max(len(p) for p in prompts)
-        ids = torch.zeros(len(prompts), width, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, p in enumerate(prompts):
-            ids[i, width - len(p):] = torch.tensor(p)
-            mask[i, width - len(p):] = 1
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        ids, mask, pos = left_padded(prompts)
         self.cache = _preallocated_cache(self.model.config)
         dev = self.model.device
         out = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
@@ -235,13 +241,7 @@ def sample_continuations(model, prompts: list[list[int]], max_new_tokens: int, e
     if not prompts or max_new_tokens < 1:
         return out
     dev = model.device
-    width = max(len(p) for p in prompts)
-    ids = torch.zeros(len(prompts), width, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, p in enumerate(prompts):
-        ids[i, width - len(p):] = torch.tensor(p)
-        mask[i, width - len(p):] = 1
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    ids, mask, pos = left_padded(prompts)
     cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     cache = _preallocated_cache(model.config)
     logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev), use_cache=True,
