@@ -14,7 +14,7 @@ in every world; ``gain_grows`` holds in worlds 0 (2.71 [1.50, 3.93]) and 2 (2.28
 
     W2S_WORLD_SEED=1 python benchmarks/c2_fresh_seeds.py --out benchmarks/c2_fresh_seeds_results.jsonl  # one world
 
-Run at commit 8a49834. C2's rule has changed since (its third version, registered 2026-12-02 15:40 UTC: pooled slope,
+Run at commit 8a49834. C2's rule has changed since (its third version, registered 2026-12-02 15:38 UTC: pooled slope,
 pairs with a gap ≥ 0.05, 20 seeds, chapter 11's extended ladder), so running this file now applies the new estimator to
 the old three-pair ladder and seeds 10-19; its results file keeps what the old rule gave.
 """

@@ -684,9 +684,9 @@ def confidence_gain_by_pair(table: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F
 #: layers (supervisors only: as strong rungs their ceilings do not beat the bag of words) — so that the capability
 #: gap takes seven values spread over 0.05–0.25 instead of three in two clusters. Chosen on ground-truth accuracies
 #: alone in worlds 0–3 (``benchmarks/c2_gap_ladder.py``, no student trained). Version 3 of the rule (registered
-#: 2026-12-02 15:40 UTC) also had ``bow@100``, the bag of words on 100 D_gt rows (test accuracy 0.56–0.58, near
+#: 2026-12-02 15:38 UTC) also had ``bow@100``, the bag of words on 100 D_gt rows (test accuracy 0.56–0.58, near
 #: chance): its pairs recovered nothing naively and lost with the confidence loss, and the slope came out negative
-#: in worlds 0–3. Version 4 (registered 2026-12-02 15:50 UTC, after seeing that) drops it: a supervisor must
+#: in worlds 0–3. Version 4 (registered 2026-12-02 15:49 UTC, after seeing that) drops it: a supervisor must
 #: carry signal for a student to generalise from. A preset not listed keeps its own ladder (gpt2 → gpt2-xl).
 GAP_LADDERS = {"smoke": ("bow", "minilm-l1@all", "minilm-l2"),
                "tiny": ("bow", "minilm-l1@all", "minilm-l2@all", "minilm-l3", "minilm-l4")}
@@ -713,7 +713,7 @@ def confidence_gain_by_seed(table: "pd.DataFrame", min_gap: float = C2_MIN_GAP) 
       capability gap (:func:`w2s_lib.metrics.pooled_slope_terms`): the terms average to the pooled slope,
       and a seed whose pairs barely differ in gap adds about 0.
 
-    The rule as registered on 2026-12-02, 15:40 UTC, ladder as of 15:50 UTC (chapter 11, *The gap axis*); before it, the slope was fit per seed
+    The rule as registered on 2026-12-02, 15:38 UTC, ladder as of 15:49 UTC (chapter 11, *The gap axis*); before it, the slope was fit per seed
     (and before that, the gain was compared by rung distance). A seed with an undefined effect gives NaN.
     """
     import pandas as pd

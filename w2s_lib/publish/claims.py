@@ -75,9 +75,9 @@ RULES: dict[str, Rule] = {r.claim: r for r in (
     Rule("C2", "Burns", "the auxiliary confidence loss raises PGR over naive, more at larger weak–strong gaps",
          "median PGR over ladder pairs with a capability gap ≥ 0.05, confidence loss − naive", "seed", T_INTERVAL,
          (Part("gain", "median PGR, logconf − naive > 0"),
-          # revised 2026-12-02 (was: gain at the largest rung distance − gain at one rung), again at 15:40 UTC (was: a
+          # revised 2026-12-02 (was: gain at the largest rung distance − gain at one rung), again at 15:38 UTC (was: a
           # least-squares slope per seed on a three-pair ladder, ill-conditioned when a seed's gaps coincide) and at
-          # 15:50 UTC (the ladder without a near-chance supervisor): each registered before the runs it decides
+          # 15:49 UTC (the ladder without a near-chance supervisor): each registered before the runs it decides
           # (chapter 11, *The gap axis*)
           Part("gain_grows", "within-seed pooled slope of each pair's gain on its capability gap (strong ceiling "
                              "− weak accuracy) > 0")), min_seeds=20),
