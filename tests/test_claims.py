@@ -88,6 +88,32 @@ def test_decide_records_and_the_scorecard_reads_it(capsys):
     assert {"ci_low", "ci_high", "detectable", "holds"} <= set(rec["parts"][0])
 
 
+def test_a_control_shows_the_claim_only_when_every_part_it_measures_holds(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("W2S_HOME", str(tmp_path))  # records of its own
+    seeds = range(20)
+    gain = [0.3 + 0.01 * (i % 3) for i in seeds]
+    grows = [2.0 + 0.1 * (i % 4) for i in seeds]
+    # C2's mechanism-off arm as measured in worlds 0, 2, 4, 5: the gain is negative (a loss), and the loss
+    # shrinks in PGR units at larger gaps, so the slope part alone "holds" — the claim is not shown
+    r = claims.decide("C2", {"gain": gain, "gain_grows": grows}, seeds=seeds, preset="smoke", notebook="11",
+                      controls={"gain": [-0.9 - 0.01 * (i % 3) for i in seeds], "gain_grows": grows})
+    assert r.holds and [p.holds for p in r.controls] == [False, True] and r.control_shows is False
+    row = claims.table("smoke").set_index("claim").loc["C2"]
+    assert row["control"] == "does not show the claim" and "gain_grows +2.150" in row["controls"]
+    assert "(holds)" in row["controls"] and "(vanishes)" in row["controls"]
+    # both parts hold in the control: the warning
+    r = claims.decide("C2", {"gain": gain, "gain_grows": grows}, seeds=seeds, preset="smoke", notebook="11",
+                      controls={"gain": gain, "gain_grows": grows})
+    assert r.control_shows is True
+    assert claims.table("smoke").set_index("claim").loc["C2", "control"] == "shows the claim!"
+    assert cli.main(["claims", "--json", "--preset", "smoke"]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert rec["claim"] == "C2" and rec["control_shows"] is True
+    # no control measured
+    r = claims.decide("C2", {"gain": gain, "gain_grows": grows}, seeds=seeds, preset="smoke", notebook="11")
+    assert r.control_shows is None and claims.table("smoke").set_index("claim").loc["C2", "control"] == "—"
+
+
 def test_an_unreadable_record_is_skipped_with_one_line(capsys):
     claims.decide("C1", {"pgr": [0.2] * 9 + [0.3]}, seeds=range(10), preset="smoke", notebook="x")
     path = claims._path("C1", "smoke")

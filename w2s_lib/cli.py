@@ -188,7 +188,7 @@ def _cmd_claims(args) -> None:
     else:
         df = table(args.preset)
         print(df[["claim", "paper", "preset", "effect", "value", "ci95", "detectable", "seeds", "holds",
-                  "reason"]].to_string(index=False))
+                  "control", "reason"]].to_string(index=False))
 
 
 def build_parser() -> argparse.ArgumentParser:

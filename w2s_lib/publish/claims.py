@@ -16,8 +16,12 @@ A part holds when its interval's lower end lies above the part's threshold (0, o
 claim holds when every part holds and at least ``min_seeds`` seeds were run. Each part also reports the
 smallest effect the run could have detected, ``(z_0.975 + z_0.80) · SE`` (5% two-sided, 80% power),
 so a "does not hold" can be read as "absent" or "too noisy to tell". *Controls* — the same effect measured
-with the paper's mechanism switched off — are decided by the same test and shown beside the claim; a
-control that also "holds" is a warning that the effect does not come from the mechanism.
+with the paper's mechanism switched off — are decided part by part by the same test and shown beside the
+claim. The control *shows the claim* (:attr:`ClaimResult.control_shows`, a warning that the effect does not
+come from the mechanism) when every part it measures holds, just as the claim holds when every part holds:
+for a claim like C2 ("a gain, and the gain grows with the gap") an arm whose gain is negative does not show
+the claim however its loss varies with the gap. (Until 2026-12-02, 21:00 UTC any one control part that held
+raised the warning; changed for C2's rule version 5, chapter 11, registered before the runs it decides.)
 """
 
 from __future__ import annotations
@@ -152,6 +156,11 @@ class ClaimResult:
     @property
     def statement(self) -> str:
         return self.rule.statement
+
+    @property
+    def control_shows(self) -> bool | None:
+        """Whether the mechanism-off arm shows the claim: every part it measures holds (None: no control)."""
+        return all(p.holds for p in self.controls) if self.controls else None
 
     @property
     def value(self) -> float:  # the first part's estimate (the headline)
@@ -304,9 +313,11 @@ def table(preset: str | None = None):
                 "parts": "; ".join(f"{p.name} {p.estimate:+.3f} [{p.ci_low:+.3f}, {p.ci_high:+.3f}]"
                                    for p in r.parts) if r else "",
                 "controls": "; ".join(f"{p.name} {p.estimate:+.3f} [{p.ci_low:+.3f}, {p.ci_high:+.3f}]"
-                                      + (" (shows the effect!)" if p.holds else " (vanishes)")
+                                      + (" (holds)" if p.holds else " (vanishes)")
                                       for p in r.controls)
                             + (f" ({len(r.control_seeds)} seeds)" if r.control_seeds else "") if r else "",
+                "control": ("—" if r.control_shows is None else "shows the claim!" if r.control_shows
+                            else "does not show the claim") if r else "",
                 "seeds": len(r.seeds) if r else 0,
                 "holds": ("yes" if r.holds else "no") if r else "not run",
                 "reason": r.reason if r else "",
@@ -324,7 +335,7 @@ def records(preset: str | None = None) -> list[dict]:
                     "rule": {"metric": rule.metric, "unit": rule.unit, "test": rule.test,
                              "min_seeds": rule.min_seeds,
                              "parts": [asdict(p) for p in rule.parts]},
-                    "seeds": list(r.seeds), "holds": r.holds, "reason": r.reason,
+                    "seeds": list(r.seeds), "holds": r.holds, "reason": r.reason, "control_shows": r.control_shows,
                     **{k: v for k, v in _to_json(r).items() if k in ("parts", "controls", "control_label", "note",
                                                                      "notebook", "control_seeds")}})
     return out
