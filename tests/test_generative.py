@@ -89,9 +89,9 @@ def test_weak_supervisor_is_a_smaller_minilm_at_tiny_and_labels_from_its_own_fea
     assert g.SlangConfig.for_preset("tiny").weak == "minilm-l1" and g.SlangConfig.for_preset("smoke").weak == "bow"
     cfg = g.SlangConfig.for_preset("smoke", {"weak": "minilm-l1", "n_gt": 40, "n_weak": 30, "n_test": 20})
     rows = {s: g.labelled_rows(0, s, n, 0, 0.5, 0.3) for s, n in (("gt", 40), ("weak", 30), ("test", 20))}
-    p = g.weak_labels(cfg, rows, seed=0)
+    (p,) = g.weak_labels(cfg, [rows], seeds=[0])
     assert p["weak"].shape == (30,) and p["test"].shape == (20,) and ((p["test"] > 0) & (p["test"] < 1)).all()
-    assert not np.allclose(p["weak"], g.weak_labels(cfg.replace(weak="bow"), rows, seed=0)["weak"])
+    assert not np.allclose(p["weak"], g.weak_labels(cfg.replace(weak="bow"), [rows], seeds=[0])[0]["weak"])
     assert cfg.run_id != cfg.replace(weak="bow").run_id  # a new supervisor never reuses the old runs
 
 
@@ -103,3 +103,17 @@ def test_an_undefined_control_pgr_leaves_the_claims_seeds_alone():
     eff = g.effects(table)
     assert eff["generative"].dropna().to_dict() == pytest.approx({0: 0.4, 1: 0.3})
     assert eff["control"].dropna().to_dict() == pytest.approx({1: 0.2})
+
+
+def test_seeds_computed_together_match_each_seed_alone(tmp_path, monkeypatch):
+    """`run` fits every uncached seed's heads in one batch; each seed's record is the one it gets alone."""
+    cfg = g.SlangConfig.for_preset("smoke", {"weak": "minilm-l1", "n_gt": 40, "n_weak": 30, "n_test": 20, "n_pairs": 16})
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "together"))
+    together = g.run(cfg, [0, 1, 2])
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "alone"))
+    alone = pd.DataFrame([r for s in (0, 1, 2) for r in g.run_seed(cfg, s)["rows"]]).astype({"pgr": float})
+    assert list(together.seed) == [0, 0, 0, 1, 1, 1, 2, 2, 2] and list(together.arm) == list(g.ARMS) * 3
+    pd.testing.assert_frame_equal(together, alone, atol=1e-6)
+    # a second call reads the cached runs, one per seed
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "together"))
+    pd.testing.assert_frame_equal(g.run(cfg, [2, 0]), together[together.seed.isin([2, 0])].sort_values("seed", key=lambda v: v.map({2: 0, 0: 1}), kind="stable").reset_index(drop=True))

@@ -210,7 +210,7 @@ def test_comparison_chapter_plan_is_what_it_computes(monkeypatch, tmp_path):
     monkeypatch.setattr(artifacts, "load_or_run", fake_load_or_run)  # the arms' features, via cached_array
     monkeypatch.setattr(G, "ssl_backbone", fake_ssl)
     monkeypatch.setattr(G, "_features", lambda model, tok, texts: np.zeros((len(texts), 2)))
-    monkeypatch.setattr(G, "_head", lambda x_train, y_train, x_test, cfg, seed: np.zeros(len(x_test)))
+    monkeypatch.setattr(G, "_heads", lambda x_train, y_train, x_test, cfg, seeds: [np.zeros(len(x)) for x in x_test])
     monkeypatch.setattr(zoo, "load_backbone", lambda name: None)
     monkeypatch.setattr(zoo, "load_tokenizer", lambda name: None)
     seeds, rm_seeds = [0, 1], [0, 1]  # the notebook keeps 2 seeds at smoke

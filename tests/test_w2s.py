@@ -337,3 +337,19 @@ def test_confidence_gain_by_seed_on_a_hand_table():
              for r in rows]
     eff = w2s.confidence_gain_by_seed(pd.DataFrame(rows + seed1))
     assert eff["gain_grows"].tolist() == pytest.approx([2.5, 5.0])
+
+
+def test_layer_features_of_a_text_do_not_depend_on_its_batch_or_position(monkeypatch, tmp_path):
+    """Length-sorted batching: each text's features are what it gets in any order, returned in input order."""
+    from w2s_lib.generalization.frozen import layer_features
+
+    texts = ["a short one.", "this review is a good deal longer than the first one, and it rambles on.",
+             "mid length review text here.", "ok"] * 3 + ["the last text, of medium length."]
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "a"))
+    f = layer_features(texts, "random", preset="smoke", model="minilm-l2")
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "b"))
+    order = np.random.default_rng(0).permutation(len(texts))
+    g = layer_features([texts[i] for i in order], "random", preset="smoke", model="minilm-l2")
+    assert f.shape == (3, len(texts), f.shape[-1])
+    np.testing.assert_allclose(g, f[:, order], atol=1e-5)
+    np.testing.assert_allclose(f[:, 0], f[:, 4], atol=1e-5)  # the same text twice, in different batches

@@ -315,33 +315,35 @@ def _bow_weak(gt: list[dict], others: dict[str, list[dict]], seed: int) -> dict[
     return {k: clf.predict_proba(cv.transform([r["text"] for r in rows]))[:, 1] for k, rows in others.items()}
 
 
-def weak_labels(cfg: SlangConfig, rows: dict[str, list[dict]], seed: int, force: bool = False) -> dict[str, np.ndarray]:
-    """The weak supervisor's ``P(1)`` on D_weak and test (``cfg.weak``): trained on D_gt's labels — a
-    bag of words, or a smaller MiniLM rung's frozen features (never the self-supervised pass) read by the
-    ceiling's head recipe."""
-    others = {"weak": rows["weak"], "test": rows["test"]}
+def weak_labels(cfg: SlangConfig, rows: list[dict[str, list[dict]]], seeds: list[int],
+                force: bool = False) -> list[dict[str, np.ndarray]]:
+    """Per seed (``rows[i]`` are seed ``seeds[i]``'s splits), the weak supervisor's ``P(1)`` on D_weak and
+    test (``cfg.weak``): trained on D_gt's labels — a bag of words, or a smaller MiniLM rung's frozen features
+    (never the self-supervised pass) read by the ceiling's head recipe."""
     if cfg.weak == "bow":
-        return _bow_weak(rows["gt"], others, seed)
+        return [_bow_weak(r["gt"], {"weak": r["weak"], "test": r["test"]}, s) for r, s in zip(rows, seeds)]
     index, feats = arm_features(cfg.replace(strong=cfg.weak), "none", force=force)
-    f = {s: feats[[index[r["text"]] for r in rs]] for s, rs in rows.items()}
-    p = _head(f["gt"], [r["label"] for r in rows["gt"]], np.concatenate([f["weak"], f["test"]]), cfg, seed)
-    return {"weak": p[: len(rows["weak"])], "test": p[len(rows["weak"]):]}
+    f = [{k: feats[[index[x["text"]] for x in rs]] for k, rs in r.items()} for r in rows]
+    p = _heads([x["gt"] for x in f], [[x["label"] for x in r["gt"]] for r in rows],
+               [np.concatenate([x["weak"], x["test"]]) for x in f], cfg, seeds)
+    n_weak = len(rows[0]["weak"])
+    return [{"weak": q[:n_weak], "test": q[n_weak:]} for q in p]
 
 
-def _head(x_train, y_train, x_test, cfg: SlangConfig, seed: int) -> np.ndarray:
-    """Chapter 10's strong student / ceiling at tiny: a zero-initialised linear head on standardised frozen
-    features, trained by the official recipe (Adam, minibatch 32, 2 epochs, cosine decay, no warmup; lr 1e-3)
-    on cross-entropy to the (soft) targets — not fit to convergence, so it moves along the directions the
-    representation makes easy first and cannot reproduce every quirk of its labels."""
+def _heads(x_train: list, y_train: list, x_test: list, cfg: SlangConfig, seeds: list[int]) -> list[np.ndarray]:
+    """Chapter 10's strong student / ceiling at tiny, one per seed, all in one batched fit: a zero-initialised
+    linear head on standardised frozen features, trained by the official recipe (Adam, minibatch 32, 2 epochs,
+    cosine decay, no warmup; lr 1e-3) on cross-entropy to the (soft) targets — not fit to convergence, so it moves
+    along the directions the representation makes easy first and cannot reproduce every quirk of its labels.
+    Each seed's head sees only its own rows, in its own order (the same fit as one seed alone)."""
     import torch
 
     from w2s_lib.generalization.frozen import train_heads
 
-    (p,) = train_heads(torch.as_tensor(np.asarray(x_train, np.float32))[None],
-                       torch.as_tensor(np.asarray(y_train, np.float32))[None],
-                       [torch.as_tensor(np.asarray(x_test, np.float32))[None]], lr=cfg.head.lr,
-                       epochs=cfg.head.epochs, batch_size=cfg.head.batch_size, seeds=[seed])
-    return p[0]
+    as_t = lambda xs: torch.as_tensor(np.stack([np.asarray(x, np.float32) for x in xs]))  # noqa: E731
+    (p,) = train_heads(as_t(x_train), as_t(y_train), [as_t(x_test)], lr=cfg.head.lr, epochs=cfg.head.epochs,
+                       batch_size=cfg.head.batch_size, seeds=list(seeds))
+    return list(p)
 
 
 def _acc(p, rows, kind=None) -> float:
@@ -349,43 +351,57 @@ def _acc(p, rows, kind=None) -> float:
     return metrics.accuracy(np.asarray(p)[keep], np.asarray([rows[i]["label"] for i in keep]))
 
 
+def _compute_seeds(cfg: SlangConfig, seeds: list[int], force: bool = False) -> dict[int, dict]:
+    """The result of :func:`run_seed` for each of ``seeds``, every role's heads of all seeds in one batched fit."""
+    rows = [{s: labelled_rows(cfg.world, s, n, seed, cfg.slang_frac, cfg.neg_frac)
+             for s, n in (("gt", cfg.n_gt), ("weak", cfg.n_weak), ("test", cfg.n_test))} for seed in seeds]
+    weak = weak_labels(cfg, rows, seeds, force=force)
+    out: dict[int, list] = {seed: [] for seed in seeds}
+    for arm in ARMS:
+        index, feats = arm_features(cfg, arm, force=force)
+        f = [{s: feats[[index[x["text"]] for x in r[s]]] for s in r} for r in rows]
+        ceilings = _heads([x["gt"] for x in f], [[x["label"] for x in r["gt"]] for r in rows],
+                          [x["test"] for x in f], cfg, seeds)
+        targets = [(w["weak"] > 0.5).astype(np.float32) if cfg.weak_labels == "hard" else w["weak"] for w in weak]
+        students = _heads([x["weak"] for x in f], targets, [x["test"] for x in f], cfg, seeds)
+        for seed, r, w, ceiling, student in zip(seeds, rows, weak, ceilings, students):
+            rec = {"seed": seed, "arm": arm}
+            slang_rows = np.asarray([x["kind"] == "slang" for x in r["test"]])
+            # imitation on slang: how often the student picks the supervisor's class where the supervisor knows nothing
+            rec["w2s_agree_weak_slang"] = float(np.mean((student > 0.5)[slang_rows] == (w["test"] > 0.5)[slang_rows]))
+            for name, p in (("weak", w["test"]), ("ceiling", ceiling), ("w2s", student)):
+                for kind in (None, "known", "slang"):
+                    rec[f"{name}_acc" + (f"_{kind}" if kind else "")] = _acc(p, r["test"], kind)
+            rec["pgr"] = metrics.pgr(rec["weak_acc"], rec["w2s_acc"], rec["ceiling_acc"])
+            out[seed].append(rec)
+    return {seed: {"rows": [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+                            for r in recs]} for seed, recs in out.items()}
+
+
 def run_seed(cfg: SlangConfig, seed: int, force: bool = False) -> Artifact:
     """One seed, all three arms (``none``: the pretrained encoder; ``generative``: after the pass with the
     co-occurrence signal; ``control``: after the pass without it): accuracies overall / on known / on slang
     sentences for weak, ceiling and student, and PGR. Cached."""
-    c = cfg.replace(seed=seed)
-
-    def compute(out_dir: Path) -> dict:
-        rows = {s: labelled_rows(c.world, s, n, seed, c.slang_frac, c.neg_frac)
-                for s, n in (("gt", c.n_gt), ("weak", c.n_weak), ("test", c.n_test))}
-        weak = weak_labels(c, rows, seed, force=force)
-        out = []
-        for arm in ARMS:
-            index, feats = arm_features(c, arm, force=force)
-            f = {s: feats[[index[r["text"]] for r in rows[s]]] for s in rows}
-            ceiling = _head(f["gt"], [r["label"] for r in rows["gt"]], f["test"], c, seed)
-            targets = (weak["weak"] > 0.5).astype(np.float32) if c.weak_labels == "hard" else weak["weak"]
-            student = _head(f["weak"], targets, f["test"], c, seed)
-            r = {"seed": seed, "arm": arm}
-            slang_rows = np.asarray([x["kind"] == "slang" for x in rows["test"]])
-            # imitation on slang: how often the student picks the supervisor's class where the supervisor knows nothing
-            r["w2s_agree_weak_slang"] = float(np.mean((student > 0.5)[slang_rows] == (weak["test"] > 0.5)[slang_rows]))
-            for name, p in (("weak", weak["test"]), ("ceiling", ceiling), ("w2s", student)):
-                for kind in (None, "known", "slang"):
-                    r[f"{name}_acc" + (f"_{kind}" if kind else "")] = _acc(p, rows["test"], kind)
-            r["pgr"] = metrics.pgr(r["weak_acc"], r["w2s_acc"], r["ceiling_acc"])
-            out.append(r)
-        return {"rows": [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
-                         for r in out]}
-
-    return load_or_run(c, compute, force=force)
+    return load_or_run(cfg.replace(seed=seed), lambda out_dir: _compute_seeds(cfg, [seed], force=force)[seed],
+                       force=force)
 
 
 def run(cfg: SlangConfig, seeds, force: bool = False):
-    """Every seed × arm: one row each (see :func:`run_seed`)."""
+    """Every seed × arm: one row each (see :func:`run_seed`). The seeds not cached yet are computed together
+    (one batched fit per role and arm) and cached one run per seed."""
     import pandas as pd
 
-    return pd.DataFrame([r for s in seeds for r in run_seed(cfg, s, force=force)["rows"]]).astype({"pgr": float})
+    from w2s_lib.core import artifacts
+
+    seeds = [int(s) for s in seeds]
+    todo = [s for s in seeds if force or artifacts.load(cfg.replace(seed=s)) is None]
+    fresh = _compute_seeds(cfg, todo, force=force) if len(todo) > 1 else {}
+    rows = []
+    for s in seeds:
+        art = (load_or_run(cfg.replace(seed=s), lambda out_dir, s=s: fresh[s], force=force) if s in fresh
+               else run_seed(cfg, s, force=force and s in todo))
+        rows += art["rows"]
+    return pd.DataFrame(rows).astype({"pgr": float})
 
 
 def effects(table) -> "pd.DataFrame":  # noqa: F821
