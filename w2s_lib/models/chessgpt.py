@@ -50,9 +50,12 @@ N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES = 2000, 60, 0.7, 8
 #: ``clear_only``: the search corpus holds only positions with one clearly best move (the puzzles'
 #: criterion; never a train or test puzzle's position); ``loss="moves"``: pretraining predicts the move of
 #: each line from its position (the position's tokens are context, not targets) — see the measurements below.
-CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST},
+#: ``notation``: how moves are written, in the corpus and in the puzzles the rungs answer
+#: (:data:`w2s_lib.data.chess_puzzles.NOTATIONS`; the dataset of that notation is ``DATASETS[notation]``).
+NOTATION = "uci"
+CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST, "notation": NOTATION},
                             "search": {"player": "search", "p_best": 0.8, "positions": 4000, "micro_positions": 200,
-                                       "clear_only": True, "loss": "moves",
+                                       "clear_only": True, "loss": "moves", "notation": NOTATION,
                                        "steps": {"chessgpt-s": 30, "chessgpt-m": 300, "chessgpt-l": 900}}}
 # Why the search ladder's upper rungs train longer (measured, data seed 0, zero-shot accuracy on the 400 test
 # puzzles, chance 0.117): with SIZES' steps (100 / 250 / 400: the top rung sees its 8000 positions ≈ 2 times)
@@ -126,6 +129,8 @@ def model_tag(name: str, seed: int = 0, micro: bool = False, corpus: str = "gree
     key = (VERSION, seed, micro, N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES, asdict(sizes[name]))
     if corpus != "greedy":  # the first ladder's tags stay as they were
         key += (corpus, repr(_corpus(corpus)))
+    elif notation(corpus) != "san":
+        key += (notation(corpus),)
     return hashlib.sha256(repr(key).encode()).hexdigest()[:12]
 
 
@@ -134,21 +139,38 @@ def ladder_root(seed: int = 0, micro: bool = False, corpus: str = "greedy") -> P
     tokenizer and ladder)."""
     c = _corpus(corpus)
     key = (N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES) if corpus == "greedy" else repr(sorted(c.items()))
+    if corpus == "greedy" and notation(corpus) != "san":
+        key += (notation(corpus),)
     h = hashlib.sha256(repr(key).encode()).hexdigest()[:6]
     name = f"chessgpt-{VERSION}-{h}" if corpus == "greedy" else f"chessgpt-{VERSION}-{corpus}-{h}"
     return paths.home() / "chess" / f"{name}-seed{seed}{'-micro' if micro else ''}"
 
 
+def notation(corpus: str) -> str:
+    """How ``corpus`` writes moves (``"san"`` unless it says otherwise)."""
+    return _corpus(corpus).get("notation", "san")
+
+
+def dataset_of(corpus: str) -> str:
+    """The puzzles' dataset in ``corpus``'s notation: what the rungs of that ladder answer."""
+    from w2s_lib.data.chess_puzzles import DATASETS
+
+    return DATASETS[notation(corpus)]
+
+
 def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[str]:
-    """The corpus as the models see it: one document per ply line (its trailing newline kept)."""
+    """The corpus as the models see it: one document per ply line (its trailing newline kept), the moves in
+    the corpus's notation (generated in SAN, rewritten by :func:`~w2s_lib.data.chess_puzzles.to_notation`)."""
     from w2s_lib.data import chess_puzzles as cp
 
     c = _corpus(corpus)
     if "positions" in c:
-        return list(cp.position_corpus(seed, c["micro_positions" if micro else "positions"], c["p_best"], micro,
-                                       clear_only=c.get("clear_only", False)))
-    games = cp.game_corpus(seed, MICRO_GAMES if micro else N_GAMES, c["p_best"], MAX_PLIES, c["player"])
-    return [line + "\n" for g in games for line in g.splitlines()]
+        lines = list(cp.position_corpus(seed, c["micro_positions" if micro else "positions"], c["p_best"], micro,
+                                        clear_only=c.get("clear_only", False)))
+    else:
+        games = cp.game_corpus(seed, MICRO_GAMES if micro else N_GAMES, c["p_best"], MAX_PLIES, c["player"])
+        lines = [line + "\n" for g in games for line in g.splitlines()]
+    return [cp.to_notation(ln, notation(corpus)) for ln in lines]
 
 
 # ----------------------------------------------------------------------------- scoring moves
@@ -320,7 +342,7 @@ def build_rung(name: str, seed: int = 0, micro: bool = False, progress: bool = F
         else:
             losses = tinygpt.pretrain(model, tok, lines, rung, _rung_seed(name, seed), progress=progress, desc=name)
         train_s = time.perf_counter() - t0
-        test = data.load("chess_puzzles", "test", seed=seed)
+        test = data.load(dataset_of(corpus), "test", seed=seed)
         acc = puzzle_accuracy(model, tok, test)
     tmp = tinygpt._tmpdir(root, name)
     save_quietly(model, tok, tmp)
