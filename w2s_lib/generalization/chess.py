@@ -57,9 +57,9 @@ from w2s_lib.core.numerics import LossGuard, lr_hint
 class ChessW2SConfig(Config):
     """Weak-to-strong on chess puzzles over a ladder of causal LMs, weak → strong."""
 
-    dataset: str = knob("chess_puzzles_uci", help="registry name of a completion dataset with `legal` moves; "
-                                                  "the chess rungs' must be in their corpus's notation "
-                                                  "(chessgpt.dataset_of)")
+    dataset: str = knob("chess_puzzles", help="registry name of a completion dataset with `legal` moves; "
+                                              "the chess rungs' must be in their corpus's notation "
+                                              "(chessgpt.dataset_of)")
     data_seed: int = knob(0, low=0, help="seed of the puzzles and of the chess ladder's pretraining games")
     ladder: tuple[str, ...] = knob(chessgpt.NAMES, help="causal LMs, weak → strong (≥ 2): chess rungs or zoo names")
     corpus: str = knob("search", choices=tuple(chessgpt.CORPORA), added_later=True,
@@ -85,12 +85,10 @@ class ChessW2SConfig(Config):
         "tiny": {},
         # One GPU: the gpt2 family. The paper's chess settings (models, learning rates, epochs) are not in
         # our sheet (PAPERS.md); these are the NLP settings of the official code, unverified for chess.
-        # Pretrained LMs read SAN (as in the paper's PGN prompts), so these presets keep the SAN puzzles.
         "colab": {"ladder": ("gpt2", "gpt2-medium", "gpt2-large"), "lrs": (5e-5, 5e-5, 1e-5), "train.epochs": 2.0,
-                  "n_docs": 1600, "n_test": 400, "eval_batch_size": 64, "dataset": "chess_puzzles"},
+                  "n_docs": 1600, "n_test": 400, "eval_batch_size": 64},
         "paper": {"ladder": ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"), "lrs": (5e-5, 5e-5, 1e-5, 1e-5),
-                  "train.epochs": 2.0, "n_docs": 1600, "n_test": 400, "eval_batch_size": 64,
-                  "dataset": "chess_puzzles"},
+                  "train.epochs": 2.0, "n_docs": 1600, "n_test": 400, "eval_batch_size": 64},
     }
 
     def __post_init__(self) -> None:
@@ -99,9 +97,6 @@ class ChessW2SConfig(Config):
             raise W2SError(f"ladder needs at least two models (weak, strong); got {list(self.ladder)}")
         if self.lrs and len(self.lrs) != len(self.ladder):
             raise W2SError(f"lrs has {len(self.lrs)} values but the ladder has {len(self.ladder)} rungs")
-        if any(m in chessgpt.SIZES for m in self.ladder) and self.dataset != chessgpt.dataset_of(self.corpus):
-            raise W2SError(f"the {self.corpus!r} chess rungs answer in {chessgpt.notation(self.corpus)}: use dataset "
-                           f"{chessgpt.dataset_of(self.corpus)!r}, not {self.dataset!r}")
 
     def lr_of(self, model: str) -> float:
         return self.lrs[self.ladder.index(model)] if self.lrs else self.train.lr
@@ -112,7 +107,7 @@ class ChessFitConfig(Config):
     """One cached fine-tuning run: ``model`` on D_gt (``supervisor == ""``) or on D_weak labelled by the
     moves of the fit whose run id is ``supervisor``. Shared by every experiment that asks for it."""
 
-    dataset: str = knob("chess_puzzles_uci")
+    dataset: str = knob("chess_puzzles")
     data_seed: int = knob(0, low=0)
     model: str = knob(chessgpt.NAMES[0])
     model_tag: str = knob("", help="the chess rung's weights identity (chessgpt.model_tag); '' for zoo models")
@@ -255,6 +250,9 @@ def run_fit(fc: ChessFitConfig, force: bool = False) -> Artifact:
 def _fit_cfg(cfg: ChessW2SConfig, model: str, supervisor, seed: int, half: int = -1) -> ChessFitConfig:
     """``supervisor``: a fit config, a pair of them (cross-fitted: trained on the even and the odd rows), or None."""
     corpus = cfg.corpus if model in chessgpt.SIZES else "greedy"
+    if model in chessgpt.SIZES and cfg.dataset != chessgpt.dataset_of(corpus):
+        raise W2SError(f"the {corpus!r} chess rungs answer in {chessgpt.notation(corpus)}: use dataset "
+                       f"{chessgpt.dataset_of(corpus)!r}, not {cfg.dataset!r}")
     tag = chessgpt.model_tag(model, cfg.data_seed, micro=cfg.preset == "smoke", corpus=corpus)
     if isinstance(supervisor, tuple):
         sup = "+".join(f.run_id for f in supervisor)

@@ -52,7 +52,7 @@ N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES = 2000, 60, 0.7, 8
 #: each line from its position (the position's tokens are context, not targets) — see the measurements below.
 #: ``notation``: how moves are written, in the corpus and in the puzzles the rungs answer
 #: (:data:`w2s_lib.data.chess_puzzles.NOTATIONS`; the dataset of that notation is ``DATASETS[notation]``).
-NOTATION = "uci"
+NOTATION = "san"  # UCI was measured and not adopted: benchmarks/chess_notation.py
 CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST, "notation": NOTATION},
                             "search": {"player": "search", "p_best": 0.8, "positions": 4000, "micro_positions": 200,
                                        "clear_only": True, "loss": "moves", "notation": NOTATION,
@@ -129,8 +129,8 @@ def model_tag(name: str, seed: int = 0, micro: bool = False, corpus: str = "gree
     key = (VERSION, seed, micro, N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES, asdict(sizes[name]))
     if corpus != "greedy":  # the first ladder's tags stay as they were
         key += (corpus, repr(_corpus(corpus)))
-    elif notation(corpus) != "san":
-        key += (notation(corpus),)
+    else:
+        key += _greedy_extras()
     return hashlib.sha256(repr(key).encode()).hexdigest()[:12]
 
 
@@ -139,11 +139,30 @@ def ladder_root(seed: int = 0, micro: bool = False, corpus: str = "greedy") -> P
     tokenizer and ladder)."""
     c = _corpus(corpus)
     key = (N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES) if corpus == "greedy" else repr(sorted(c.items()))
-    if corpus == "greedy" and notation(corpus) != "san":
-        key += (notation(corpus),)
+    if corpus == "greedy":
+        key += _greedy_extras()
     h = hashlib.sha256(repr(key).encode()).hexdigest()[:6]
     name = f"chessgpt-{VERSION}-{h}" if corpus == "greedy" else f"chessgpt-{VERSION}-{corpus}-{h}"
     return paths.home() / "chess" / f"{name}-seed{seed}{'-micro' if micro else ''}"
+
+
+def _greedy_extras() -> tuple:
+    """The greedy corpus's settings beyond its first ones (a notation, a vocabulary): part of its ladder's
+    key only when they are not the defaults, so the first ladder's keys stay as they were."""
+    c = CORPORA["greedy"]
+    return tuple((k, c[k]) for k in sorted(c) if k not in ("player", "p_best")
+                 and c[k] != {"notation": "san", "vocab": VOCAB_SIZE}.get(k))
+
+
+def vocab_size(corpus: str, micro: bool) -> int:
+    """The tokenizer's vocabulary: byte-level BPE of :data:`VOCAB_SIZE` (micro :data:`MICRO_VOCAB_SIZE`) merges,
+    or a corpus's ``vocab`` (``CHAR_VOCAB``: bytes only, no merges — one token per character)."""
+    c = _corpus(corpus)
+    return c["vocab"] if "vocab" in c else MICRO_VOCAB_SIZE if micro else VOCAB_SIZE
+
+
+#: bytes (256) and the two special tokens: a byte-level BPE with this vocabulary learns no merges
+CHAR_VOCAB = 258
 
 
 def notation(corpus: str) -> str:
@@ -266,7 +285,7 @@ def _tokenizer(seed: int, micro: bool, root: Path, corpus: str = "greedy"):
 
     d = root / "tokenizer"
     if tinygpt.read_marker(d) is None:
-        tok = tinygpt.train_tokenizer(pretraining_lines(seed, micro, corpus), MICRO_VOCAB_SIZE if micro else VOCAB_SIZE)
+        tok = tinygpt.train_tokenizer(pretraining_lines(seed, micro, corpus), vocab_size(corpus, micro))
         tmp = tinygpt._tmpdir(root, "tokenizer")
         tok.save_pretrained(tmp)
         tinygpt._commit(tmp, d, {"kind": "tokenizer", "vocab_size": len(tok)})
