@@ -332,3 +332,12 @@ def test_a_chess_rung_refuses_puzzles_in_another_notation():
     with pytest.raises(W2SError, match="notation|answer in"):
         cw._fit_cfg(cfg, cfg.ladder[0], None, 0)
     assert chessgpt.dataset_of("search") == chessgpt.dataset_of("greedy") == cp.DATASETS[chessgpt.NOTATION]
+
+
+def test_a_char_vocabulary_spells_every_move_out(monkeypatch):
+    tok = tinygpt.train_tokenizer(["white: Kg1 Rd1 black: Kg8 Qd5 move white: Rxd5\n"] * 5, chessgpt.CHAR_VOCAB)
+    assert tok.tokenize(" Kxe4\n") == ["Ġ", "K", "x", "e", "4", "Ċ"]
+    assert tok.tokenize(" Ke4\n") == ["Ġ", "K", "e", "4", "Ċ"]  # a token a character: no move merges with the prompt's pieces
+    monkeypatch.setitem(chessgpt.CORPORA, "search", {**chessgpt.CORPORA["search"], "vocab": chessgpt.CHAR_VOCAB})
+    assert chessgpt.vocab_size("search", micro=False) == chessgpt.CHAR_VOCAB
+    assert chessgpt.vocab_size("greedy", micro=True) == chessgpt.MICRO_VOCAB_SIZE

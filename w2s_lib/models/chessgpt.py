@@ -54,7 +54,7 @@ N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES = 2000, 60, 0.7, 8
 #: (:data:`w2s_lib.data.chess_puzzles.NOTATIONS`; the dataset of that notation is ``DATASETS[notation]``).
 NOTATION = "san"  # UCI was measured and not adopted: benchmarks/chess_notation.py
 CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST, "notation": NOTATION},
-                            "search": {"player": "search", "p_best": 0.8, "positions": 4000, "micro_positions": 200,
+                            "search": {"player": "search", "p_best": 1.0, "positions": 4000, "micro_positions": 200,
                                        "clear_only": True, "loss": "moves", "notation": NOTATION,
                                        "steps": {"chessgpt-s": 30, "chessgpt-m": 300, "chessgpt-l": 900}}}
 # Why the search ladder's upper rungs train longer (measured, data seed 0, zero-shot accuracy on the 400 test
