@@ -19,7 +19,10 @@ puzzles are generated with python-chess, deterministically from a seed:
 
 The registered dataset ``chess_puzzles`` has the ``completion`` columns ``prompt``, ``reference`` (the
 best move in SAN), ``id``, plus ``fen``, ``legal`` (every legal move in SAN, the candidates a model
-chooses from), ``uci`` and ``kind`` (``mate`` or ``material``). Generation costs a few seconds per
+chooses from), ``uci`` and ``kind`` (``mate`` or ``material``). ``chess_puzzles_uci`` holds the same puzzles
+with every move in UCI (:func:`in_notation`; measured for the chess ladder and not adopted, see
+``benchmarks/chess_notation.py``); :func:`to_notation` rewrites a corpus line, :func:`board_of` reads a prompt
+back as its position, and :func:`move_class` names a move's kind (piece, capture or quiet) for error tables. Generation costs a few seconds per
 thousand puzzles; each split is cached under ``$W2S_HOME/chess/data`` (written atomically).
 """
 
