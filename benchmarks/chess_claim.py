@@ -26,6 +26,11 @@ without latent skill). It is **replicated** when it holds at data seed 0 and at 
 they are, not part of the decision: naive median PGR over the pairs (per-seed medians, t-interval), PGR at the
 largest gap, bootstrap and direct PGR, the chain's label accuracy, and the weak rung's quiet-king share.
 
+Result, run once as registered (``chess_claim_results.json``; the registration commit 7348270 records
+21:17 UTC, the time above was an estimate): latent skill, bootstrap − direct −0.0015 [−0.027, +0.024] at data
+seed 0 (does not hold) and +0.047 [+0.033, +0.061] at data seed 1 (holds); no skill −0.485 [−0.543, −0.427] and
+−0.481 [−0.559, −0.403]. **Not replicated.** Naive median PGR −0.305 [−0.483, −0.127] and −0.111 [−0.154, −0.068].
+
     python benchmarks/chess_claim.py --out benchmarks/chess_claim_results.json
 """
 
