@@ -286,3 +286,58 @@ def test_search_ladder_trains_longer_and_compute_grows_along_it(monkeypatch):
     longer = {**chessgpt.CORPORA["search"], "steps": {**chessgpt.CORPORA["search"]["steps"], "chessgpt-l": 9999}}
     monkeypatch.setitem(chessgpt.CORPORA, "search", longer)
     assert chessgpt.model_tag("chessgpt-l", corpus="search") != before
+
+
+# ----------------------------------------------------------------------------- notation
+def test_uci_notation_writes_from_and_to_squares():
+    b = _board("Ka1 Nc3 Pe7", "Kh8 Qd5")
+    assert cp.move_text(b, chess.Move.from_uci("c3d5"), "san") == "Nxd5"
+    assert cp.move_text(b, chess.Move.from_uci("c3d5"), "uci") == "c3d5"
+    assert cp.move_text(b, chess.Move.from_uci("e7e8q"), "uci") == "e7e8q"
+    assert cp.parse_move(b, "Nxd5") == cp.parse_move(b, "c3d5") == chess.Move.from_uci("c3d5")
+    with pytest.raises(W2SError, match="legal"):
+        cp.parse_move(b, "a1a3")  # a king does not move two squares
+    with pytest.raises(W2SError, match="notation"):
+        cp.move_text(b, chess.Move.from_uci("c3d5"), "lan")
+
+
+def test_a_prompt_reads_back_as_its_position():
+    b = _board("Kg1 Rd1 Pa2", "Kg8 Qd5", turn=chess.BLACK)
+    text = cp.prompt(b)
+    assert text == "white: Kg1 Rd1 Pa2 black: Kg8 Qd5 move black:"
+    assert cp.board_of(text).fen() == b.fen()
+    with pytest.raises(W2SError, match="not a chess prompt"):
+        cp.board_of("hello")
+
+
+def test_corpus_lines_and_puzzle_rows_convert_to_uci():
+    line = "white: Ka1 Nc3 black: Kh8 Qd5 move white: Nxd5\n"
+    assert cp.to_notation(line, "uci") == "white: Ka1 Nc3 black: Kh8 Qd5 move white: c3d5\n"
+    assert cp.to_notation(line, "san") == line
+    b = _board("Ka1 Nc3", "Kh8 Qd5")
+    row = {"fen": b.fen(), "uci": "c3d5", "reference": "Nxd5", "legal": sorted(b.san(m) for m in b.legal_moves)}
+    u = cp.in_notation(row, "uci")
+    assert u["reference"] == "c3d5" and u["san"] == "Nxd5" and "a1b1" in u["legal"] and "Nxd5" not in u["legal"]
+    assert len(u["legal"]) == len(row["legal"])
+
+
+def test_move_class_names_the_piece_and_whether_it_captures():
+    b = _board("Ka1 Nc3", "Kh8 Qd5")
+    assert cp.move_class(b.fen(), "Nxd5") == cp.move_class(b.fen(), "c3d5") == "Nx"
+    assert cp.move_class(b.fen(), "a1b1") == "K-"
+
+
+def test_a_chess_rung_refuses_puzzles_in_another_notation():
+    cfg = cw.ChessW2SConfig.for_preset("tiny", {"dataset": "chess_puzzles_uci"})
+    with pytest.raises(W2SError, match="notation|answer in"):
+        cw._fit_cfg(cfg, cfg.ladder[0], None, 0)
+    assert chessgpt.dataset_of("search") == chessgpt.dataset_of("greedy") == cp.DATASETS[chessgpt.NOTATION]
+
+
+def test_a_char_vocabulary_spells_every_move_out(monkeypatch):
+    tok = tinygpt.train_tokenizer(["white: Kg1 Rd1 black: Kg8 Qd5 move white: Rxd5\n"] * 5, chessgpt.CHAR_VOCAB)
+    assert tok.tokenize(" Kxe4\n") == ["Ġ", "K", "x", "e", "4", "Ċ"]
+    assert tok.tokenize(" Ke4\n") == ["Ġ", "K", "e", "4", "Ċ"]  # a token a character: no move merges with the prompt's pieces
+    monkeypatch.setitem(chessgpt.CORPORA, "search", {**chessgpt.CORPORA["search"], "vocab": chessgpt.CHAR_VOCAB})
+    assert chessgpt.vocab_size("search", micro=False) == chessgpt.CHAR_VOCAB
+    assert chessgpt.vocab_size("greedy", micro=True) == chessgpt.MICRO_VOCAB_SIZE

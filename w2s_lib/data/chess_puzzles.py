@@ -19,7 +19,10 @@ puzzles are generated with python-chess, deterministically from a seed:
 
 The registered dataset ``chess_puzzles`` has the ``completion`` columns ``prompt``, ``reference`` (the
 best move in SAN), ``id``, plus ``fen``, ``legal`` (every legal move in SAN, the candidates a model
-chooses from), ``uci`` and ``kind`` (``mate`` or ``material``). Generation costs a few seconds per
+chooses from), ``uci`` and ``kind`` (``mate`` or ``material``). ``chess_puzzles_uci`` holds the same puzzles
+with every move in UCI (:func:`in_notation`; measured for the chess ladder and not adopted, see
+``benchmarks/chess_notation.py``); :func:`to_notation` rewrites a corpus line, :func:`board_of` reads a prompt
+back as its position, and :func:`move_class` names a move's kind (piece, capture or quiet) for error tables. Generation costs a few seconds per
 thousand puzzles; each split is cached under ``$W2S_HOME/chess/data`` (written atomically).
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from functools import lru_cache
 
 import datasets
@@ -164,6 +168,78 @@ def answer_text(san: str) -> str:
     return f" {san}\n"
 
 
+NOTATIONS = ("san", "uci")
+#: The registered dataset of each notation (the same puzzles; only the moves' text differs).
+DATASETS = {"san": "chess_puzzles", "uci": "chess_puzzles_uci"}
+_UCI = re.compile(r"^[a-h][1-8][a-h][1-8][qrbn]?$")
+
+
+def move_text(board, move, notation: str = "san") -> str:
+    """``move`` as text: SAN (``"Nxd5"``, the piece letter first) or UCI (``"c3d5"``: from-square, to-square,
+    a promotion's piece letter last)."""
+    if notation not in NOTATIONS:
+        raise W2SError(f"unknown notation {notation!r}; choose one of: {', '.join(NOTATIONS)}")
+    return move.uci() if notation == "uci" else board.san(move)
+
+
+def parse_move(board, text: str):
+    """The legal move of ``board`` written ``text`` in either notation (UCI when it looks like one)."""
+    chess = _chess()
+    try:
+        move = chess.Move.from_uci(text) if _UCI.match(text) else board.parse_san(text)
+    except ValueError as e:
+        raise W2SError(f"{text!r} is not a legal move here ({e})") from None
+    if move not in board.legal_moves:
+        raise W2SError(f"{text!r} is not a legal move here")
+    return move
+
+
+def board_of(prompt_text: str):
+    """The position a :func:`prompt` describes (no castling rights or en-passant square: the puzzles' positions
+    have none) — the inverse of :func:`prompt`."""
+    chess = _chess()
+    m = re.fullmatch(r"white: (.*) black: (.*) move (white|black):", prompt_text)
+    if m is None:
+        raise W2SError(f"not a chess prompt: {prompt_text[:60]!r}")
+    board = chess.Board(None)
+    for color, spec in ((chess.WHITE, m.group(1)), (chess.BLACK, m.group(2))):
+        for p in spec.split():
+            sym = p[0] if color == chess.WHITE else p[0].lower()
+            board.set_piece_at(chess.parse_square(p[1:]), chess.Piece.from_symbol(sym))
+    board.turn = m.group(3) == "white"
+    return board
+
+
+def to_notation(line: str, notation: str) -> str:
+    """A corpus line ``prompt + answer_text(move)`` (the move in SAN, as generated) with its move rewritten
+    in ``notation``."""
+    if notation == "san":
+        return line
+    head, _, move = line.rstrip("\n").rpartition(": ")
+    board = board_of(head + ":")
+    return head + ":" + answer_text(move_text(board, parse_move(board, move), notation))
+
+
+def move_class(fen: str, move: str) -> str:
+    """What kind of move ``move`` (either notation) is in the position ``fen``: the moving piece's letter,
+    then ``x`` for a capture or ``-`` for a quiet move (e.g. ``"K-"``: a king move that captures nothing)."""
+    chess = _chess()
+    board = chess.Board(fen)
+    m = parse_move(board, move)
+    return LETTERS[board.piece_type_at(m.from_square)] + ("x" if board.is_capture(m) else "-")
+
+
+def in_notation(row: dict, notation: str) -> dict:
+    """A puzzle row with ``reference`` and ``legal`` in ``notation`` (``san``: the SAN answer, kept)."""
+    if notation == "san":
+        return row
+    chess = _chess()
+    board = chess.Board(row["fen"])
+    legal = sorted(move_text(board, m, notation) for m in board.legal_moves)
+    return {**row, "reference": move_text(board, chess.Move.from_uci(row["uci"]), notation), "legal": legal,
+            "san": row["reference"]}
+
+
 def unicode_board(fen: str) -> str:
     """A text board (unicode pieces, rank 8 at the top) for showing a puzzle."""
     chess = _chess()
@@ -236,6 +312,13 @@ def puzzle_rows(seed: int, split: str, micro: bool) -> tuple[dict, ...]:
           "two-ply material/mate search over every legal move")
 def load_chess_puzzles(split: str, seed: int) -> datasets.Dataset:
     return datasets.Dataset.from_list(list(puzzle_rows(seed, split, is_smoke())))
+
+
+@register("chess_puzzles_uci", "completion",
+          "the chess_puzzles puzzles with every move in UCI (from-square, to-square: no piece letter first); "
+          "`san` keeps the SAN answer")
+def load_chess_puzzles_uci(split: str, seed: int) -> datasets.Dataset:
+    return datasets.Dataset.from_list([in_notation(r, "uci") for r in puzzle_rows(seed, split, is_smoke())])
 
 
 # ----------------------------------------------------------------------------- pretraining games
