@@ -51,6 +51,8 @@ N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES = 2000, 60, 0.7, 8
 #: ``clear_only``: the search corpus holds only positions with one clearly best move (the puzzles'
 #: criterion; never a train or test puzzle's position); ``loss="moves"``: pretraining predicts the move of
 #: each line from its position (the position's tokens are context, not targets) — see the measurements below.
+#: ``format`` (absent: ``"puzzle"``): the surface format the corpus's positions are written in
+#: (:data:`w2s_lib.data.chess_puzzles.FORMATS`); the rungs still answer the puzzles in their own format.
 #: ``notation``: how moves are written, in the corpus and in the puzzles the rungs answer
 #: (:data:`w2s_lib.data.chess_puzzles.NOTATIONS`; the dataset of that notation is ``DATASETS[notation]``).
 NOTATION = "san"  # UCI was measured and not adopted: benchmarks/chess_notation.py
@@ -191,7 +193,8 @@ def dataset_of(corpus: str) -> str:
 
 def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[str]:
     """The corpus as the models see it: one document per ply line (its trailing newline kept), the moves in
-    the corpus's notation (generated in SAN, rewritten by :func:`~w2s_lib.data.chess_puzzles.to_notation`)."""
+    the corpus's notation (generated in SAN, rewritten by :func:`~w2s_lib.data.chess_puzzles.to_notation`),
+    the position in the corpus's ``format`` (:func:`~w2s_lib.data.chess_puzzles.in_format`)."""
     from w2s_lib.data import chess_puzzles as cp
 
     c = _corpus(corpus)
@@ -201,7 +204,8 @@ def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[st
     else:
         games = cp.game_corpus(seed, MICRO_GAMES if micro else N_GAMES, c["p_best"], MAX_PLIES, c["player"])
         lines = [line + "\n" for g in games for line in g.splitlines()]
-    return [cp.to_notation(ln, notation(corpus)) for ln in lines]
+    fmt = c.get("format", "puzzle")
+    return [cp.in_format(cp.to_notation(ln, notation(corpus)), fmt) for ln in lines]
 
 
 # ----------------------------------------------------------------------------- scoring moves
