@@ -92,6 +92,11 @@ CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST, "no
 # 0.005 (rejected, with or without the next change); the player always playing the criterion's move
 # (p_best 1.0): zero-shot 0.69 / 0.88 / 0.92, GT fit 0.68 / 0.88 / 0.91, commonest error class 18 % of the weak
 # rung's errors (quiet king 16 %) — adopted. So `search` is a strong player's moves only.
+# Round 3 (benchmarks/chess_format.py, rule written before measuring): the corpus written in another surface
+# format (`format`: swap, squares) to leave the skill latent but unexpressed in the puzzles' format. Neither
+# passed (swap: zero-shot 0.69 / 0.63 / 0.64, but 100 GT puzzles recovered only 45 % of the top rung's ceiling and
+# the no-skill top rung learned 0.69 from them; squares: the middle rung's zero-shot 0.80 ≈ its ceiling), so the
+# corpus keeps the puzzles' format.
 # The ladder, weak → strong (`knows` is unused here: every rung sees the whole corpus).
 SIZES: dict[str, Rung] = {
     "chessgpt-s": Rung(n_layer=1, n_embd=16, n_head=2, lr=5e-3, warmup=20, knows=1.0, steps=100),
