@@ -341,3 +341,20 @@ def test_a_char_vocabulary_spells_every_move_out(monkeypatch):
     monkeypatch.setitem(chessgpt.CORPORA, "search", {**chessgpt.CORPORA["search"], "vocab": chessgpt.CHAR_VOCAB})
     assert chessgpt.vocab_size("search", micro=False) == chessgpt.CHAR_VOCAB
     assert chessgpt.vocab_size("greedy", micro=True) == chessgpt.MICRO_VOCAB_SIZE
+
+
+def test_corpus_lines_rewrite_into_other_surface_formats():
+    line = "white: Kg1 Qd1 black: Kg8 Pa7 move white: Qd8+\n"
+    assert cp.in_format(line, "puzzle") == line
+    assert cp.in_format(line, "swap") == "white to play; black Kg8 Pa7; white Kg1 Qd1; best: Qd8+\n"
+    # square order a1 (0) … h8 (63): d1 (3), g1 (6), a7 (48), g8 (62); black in lower case
+    assert cp.in_format(line, "squares") == "white to play; d1Q g1K a7p g8k; best: Qd8+\n"
+    black = "white: Kh1 black: Ka8 Rb2 move black: Rb1+\n"
+    assert cp.in_format(black, "squares") == "black to play; h1K b2r a8k; best: Rb1+\n"
+    for fmt in cp.FORMATS:  # the move still follows the last colon (what move-token pretraining cuts at)
+        out = cp.in_format(line, fmt)
+        assert out[out.rindex(":") + 1:] == " Qd8+\n"
+    with pytest.raises(W2SError, match="unknown format"):
+        cp.in_format(line, "fen")
+    with pytest.raises(W2SError, match="not a chess corpus line"):
+        cp.in_format("hello: e4\n", "swap")

@@ -220,6 +220,34 @@ def to_notation(line: str, notation: str) -> str:
     return head + ":" + answer_text(move_text(board, parse_move(board, move), notation))
 
 
+#: Surface formats of a pretraining line (:func:`in_format`). ``puzzle``: the puzzles' own text (:func:`prompt`).
+#: ``swap``: the same piece tokens, the side to move first, black's pieces before white's, a different cue
+#: (``"white to play; black Kg8 Pa7; white Kg1 Qd1; best:"``). ``squares``: each piece written square first,
+#: black's in lower case, in square order a1 … h8 (``"white to play; d1Q g1K a7p g8k; best:"``).
+FORMATS = ("puzzle", "swap", "squares")
+
+
+def in_format(line: str, fmt: str) -> str:
+    """A corpus line ``prompt + answer_text(move)`` rewritten in surface format ``fmt`` (:data:`FORMATS`); the
+    move and its text are unchanged and the line still ends ``": <move>\\n"`` (the move follows the last colon)."""
+    if fmt not in FORMATS:
+        raise W2SError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if fmt == "puzzle":
+        return line
+    head, _, move = line.rstrip("\n").rpartition(": ")
+    m = re.fullmatch(r"white: (.*) black: (.*) move (white|black)", head)
+    if m is None:
+        raise W2SError(f"not a chess corpus line: {line[:60]!r}")
+    white, black, side = m.groups()
+    if fmt == "swap":
+        body = f"black {black}; white {white}"
+    else:
+        board = board_of(head + ":")
+        chess = _chess()
+        body = " ".join(chess.square_name(sq) + board.piece_at(sq).symbol() for sq in sorted(board.piece_map()))
+    return f"{side} to play; {body}; best:" + answer_text(move)
+
+
 def move_class(fen: str, move: str) -> str:
     """What kind of move ``move`` (either notation) is in the position ``fen``: the moving piece's letter,
     then ``x`` for a capture or ``-`` for a quiet move (e.g. ``"K-"``: a king move that captures nothing)."""

@@ -36,7 +36,9 @@ criterion's move; the weak rung's errors spread (quiet king 16 % of them). Regis
 5 seeds (``benchmarks/chess_claim.py``): bootstrap − direct on the latent-skill ladder −0.0015 [−0.027, +0.024]
 at data seed 0 and +0.047 [+0.033, +0.061] at data seed 1 (the middle rung's students beat their supervisor
 only at data seed 1), −0.48 at both on the greedy ladder: not replicated. Students still imitate (the direct
-student repeats ~ 88 % of its supervisor's test errors and ends below it).
+student repeats ~ 88 % of its supervisor's test errors and ends below it). A third round (the skill pretrained in
+another surface format, ``chess_puzzles.in_format``, so that fine-tuning would have something to elicit) failed
+its own ground-truth rule (``benchmarks/chess_format.py``) and was not adopted.
 """
 
 from __future__ import annotations

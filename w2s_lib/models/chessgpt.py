@@ -51,6 +51,8 @@ N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES = 2000, 60, 0.7, 8
 #: ``clear_only``: the search corpus holds only positions with one clearly best move (the puzzles'
 #: criterion; never a train or test puzzle's position); ``loss="moves"``: pretraining predicts the move of
 #: each line from its position (the position's tokens are context, not targets) — see the measurements below.
+#: ``format`` (absent: ``"puzzle"``): the surface format the corpus's positions are written in
+#: (:data:`w2s_lib.data.chess_puzzles.FORMATS`); the rungs still answer the puzzles in their own format.
 #: ``notation``: how moves are written, in the corpus and in the puzzles the rungs answer
 #: (:data:`w2s_lib.data.chess_puzzles.NOTATIONS`; the dataset of that notation is ``DATASETS[notation]``).
 NOTATION = "san"  # UCI was measured and not adopted: benchmarks/chess_notation.py
@@ -90,6 +92,11 @@ CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST, "no
 # 0.005 (rejected, with or without the next change); the player always playing the criterion's move
 # (p_best 1.0): zero-shot 0.69 / 0.88 / 0.92, GT fit 0.68 / 0.88 / 0.91, commonest error class 18 % of the weak
 # rung's errors (quiet king 16 %) — adopted. So `search` is a strong player's moves only.
+# Round 3 (benchmarks/chess_format.py, rule written before measuring): the corpus written in another surface
+# format (`format`: swap, squares) to leave the skill latent but unexpressed in the puzzles' format. Neither
+# passed (swap: zero-shot 0.69 / 0.63 / 0.64, but 100 GT puzzles recovered only 45 % of the top rung's ceiling and
+# the no-skill top rung learned 0.69 from them; squares: the middle rung's zero-shot 0.80 ≈ its ceiling), so the
+# corpus keeps the puzzles' format.
 # The ladder, weak → strong (`knows` is unused here: every rung sees the whole corpus).
 SIZES: dict[str, Rung] = {
     "chessgpt-s": Rung(n_layer=1, n_embd=16, n_head=2, lr=5e-3, warmup=20, knows=1.0, steps=100),
@@ -191,7 +198,8 @@ def dataset_of(corpus: str) -> str:
 
 def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[str]:
     """The corpus as the models see it: one document per ply line (its trailing newline kept), the moves in
-    the corpus's notation (generated in SAN, rewritten by :func:`~w2s_lib.data.chess_puzzles.to_notation`)."""
+    the corpus's notation (generated in SAN, rewritten by :func:`~w2s_lib.data.chess_puzzles.to_notation`),
+    the position in the corpus's ``format`` (:func:`~w2s_lib.data.chess_puzzles.in_format`)."""
     from w2s_lib.data import chess_puzzles as cp
 
     c = _corpus(corpus)
@@ -201,7 +209,8 @@ def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[st
     else:
         games = cp.game_corpus(seed, MICRO_GAMES if micro else N_GAMES, c["p_best"], MAX_PLIES, c["player"])
         lines = [line + "\n" for g in games for line in g.splitlines()]
-    return [cp.to_notation(ln, notation(corpus)) for ln in lines]
+    fmt = c.get("format", "puzzle")
+    return [cp.in_format(cp.to_notation(ln, notation(corpus)), fmt) for ln in lines]
 
 
 # ----------------------------------------------------------------------------- scoring moves
