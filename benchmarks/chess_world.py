@@ -39,30 +39,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-from collections import Counter
 
 import numpy as np
 
-from w2s_lib.data import chess_puzzles as cp
 from w2s_lib.generalization import chess
 from w2s_lib.generalization.chess import ChessW2SConfig
 from w2s_lib.models import chessgpt, tinygpt
+
+from chess_notation import error_classes  # noqa: E402  (benchmarks/ on sys.path when run as a script)
 
 SEEDS = (0, 1, 2)
 BASELINE = {"top_share": 0.4260368314839278, "quiet_king_share": 0.4260368314839278}  # round 1, SAN
 CANDIDATES = {"clean": {"p_best": 1.0}, "char": {"vocab": chessgpt.CHAR_VOCAB},
               "clean+char": {"p_best": 1.0, "vocab": chessgpt.CHAR_VOCAB}}
 SEARCH = dict(chessgpt.CORPORA["search"])
-
-
-def error_classes(fens, pred, ref) -> dict:
-    errs = Counter(cp.move_class(f, p) for f, p, r in zip(fens, pred, ref) if p != r)
-    n = sum(errs.values())
-    top, k = errs.most_common(1)[0]
-    ent = -sum(c / n * math.log(c / n) for c in errs.values()) / math.log(len(errs)) if len(errs) > 1 else 0.0
-    return {"n_errors": n, "top_class": top, "top_share": k / n, "quiet_king_share": errs.get("K-", 0) / n,
-            "entropy_norm": ent, "classes": dict(errs.most_common())}
 
 
 def measure(name: str) -> dict:
