@@ -69,7 +69,7 @@ from w2s_lib.generalization import chess
 from w2s_lib.generalization.chess import ChessW2SConfig
 from w2s_lib.models import chessgpt, tinygpt
 
-from chess_world import error_classes  # noqa: E402  (benchmarks/ on sys.path when run as a script)
+from chess_notation import error_classes  # noqa: E402  (benchmarks/ on sys.path when run as a script)
 
 SEEDS = (0, 1, 2)
 CANDIDATES = ("puzzle", "swap", "squares")

@@ -57,17 +57,22 @@ def error_classes(fens, pred, ref) -> dict:
             "entropy_norm": ent, "classes": dict(errs.most_common())}
 
 
-def measure(notation: str) -> dict:
-    cfg = world(notation)
-    out = {"notation": notation, "zero_shot": {}, "gt_test": {}, "gt_heldout": {}, "weak_errors": []}
+def gt_diagnostics(cfg: ChessW2SConfig) -> dict:
+    """The ladder's ground-truth diagnostics (no student): each rung's zero-shot accuracy, size and build time,
+    its GT fits' test and held-out (D_weak) accuracy and time per seed, and the weak rung's error classes on
+    D_weak; ``mean`` over seeds."""
+    out = {"zero_shot": {}, "params": {}, "build_seconds": {}, "gt_test": {}, "gt_heldout": {}, "fit_seconds": {},
+           "weak_errors": []}
     for m in cfg.ladder:
-        meta = tinygpt.read_marker(chessgpt.model_dir(m, cfg.data_seed, micro=False, corpus="search"))
-        out["zero_shot"][m] = meta["zero_shot_puzzle_acc"]
+        meta = tinygpt.read_marker(chessgpt.model_dir(m, cfg.data_seed, micro=False, corpus=cfg.corpus))
+        out["zero_shot"][m], out["params"][m] = meta["zero_shot_puzzle_acc"], meta["params"]
+        out["build_seconds"][m] = meta["build_seconds"]
     for s in SEEDS:
         c = cfg.replace(seed=s)
         for m in cfg.ladder:
             fc, art = chess.fit(c, m, s)
             out["gt_test"].setdefault(m, []).append(art["acc"])
+            out["fit_seconds"].setdefault(m, []).append(art["train_seconds"] + art["predict_seconds"])
             if art["label_acc"] is not None:
                 out["gt_heldout"].setdefault(m, []).append(art["label_acc"])
             if m == cfg.ladder[0]:
@@ -77,6 +82,12 @@ def measure(notation: str) -> dict:
                    "gt_heldout": {m: float(np.mean(v)) for m, v in out["gt_heldout"].items()},
                    **{k: float(np.mean([e[k] for e in out["weak_errors"]]))
                       for k in ("top_share", "quiet_king_share", "entropy_norm")}}
+    return out
+
+
+def measure(notation: str) -> dict:
+    d = gt_diagnostics(world(notation))
+    out = {"notation": notation, **{k: d[k] for k in ("zero_shot", "gt_test", "gt_heldout", "weak_errors", "mean")}}
     print(notation, json.dumps(out["zero_shot"]), json.dumps(out["mean"]), flush=True)
     return out
 

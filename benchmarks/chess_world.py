@@ -40,15 +40,11 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-
-from w2s_lib.generalization import chess
 from w2s_lib.generalization.chess import ChessW2SConfig
-from w2s_lib.models import chessgpt, tinygpt
+from w2s_lib.models import chessgpt
 
-from chess_notation import error_classes  # noqa: E402  (benchmarks/ on sys.path when run as a script)
+from chess_notation import gt_diagnostics  # noqa: E402  (benchmarks/ on sys.path when run as a script)
 
-SEEDS = (0, 1, 2)
 BASELINE = {"top_share": 0.4260368314839278, "quiet_king_share": 0.4260368314839278}  # round 1, SAN
 CANDIDATES = {"clean": {"p_best": 1.0}, "char": {"vocab": chessgpt.CHAR_VOCAB},
               "clean+char": {"p_best": 1.0, "vocab": chessgpt.CHAR_VOCAB}}
@@ -58,27 +54,7 @@ SEARCH = dict(chessgpt.CORPORA["search"])
 def measure(name: str) -> dict:
     chessgpt.CORPORA["search"] = {**SEARCH, **CANDIDATES[name]}
     cfg = ChessW2SConfig.for_preset("tiny", corpus="search")
-    out = {"candidate": name, "zero_shot": {}, "params": {}, "build_seconds": {}, "gt_test": {}, "gt_heldout": {},
-           "fit_seconds": {}, "weak_errors": []}
-    for m in cfg.ladder:
-        meta = tinygpt.read_marker(chessgpt.model_dir(m, cfg.data_seed, micro=False, corpus="search"))
-        out["zero_shot"][m], out["params"][m] = meta["zero_shot_puzzle_acc"], meta["params"]
-        out["build_seconds"][m] = meta["build_seconds"]
-    for s in SEEDS:
-        c = cfg.replace(seed=s)
-        for m in cfg.ladder:
-            fc, art = chess.fit(c, m, s)
-            out["gt_test"].setdefault(m, []).append(art["acc"])
-            out["fit_seconds"].setdefault(m, []).append(art["train_seconds"] + art["predict_seconds"])
-            if art["label_acc"] is not None:
-                out["gt_heldout"].setdefault(m, []).append(art["label_acc"])
-            if m == cfg.ladder[0]:
-                weak = chess._rows(fc)["weak_train"]
-                out["weak_errors"].append(error_classes(weak["fen"], chess._moves_of(fc.run_id), weak["reference"]))
-    out["mean"] = {"gt_test": {m: float(np.mean(v)) for m, v in out["gt_test"].items()},
-                   "gt_heldout": {m: float(np.mean(v)) for m, v in out["gt_heldout"].items()},
-                   **{k: float(np.mean([e[k] for e in out["weak_errors"]]))
-                      for k in ("top_share", "quiet_king_share", "entropy_norm")}}
+    out = {"candidate": name, **gt_diagnostics(cfg)}
     s, m, l = chessgpt.NAMES
     weak_ft = out["mean"]["gt_test"][s]
     out["checks"] = {"latent_skill": out["zero_shot"][m] >= weak_ft and out["zero_shot"][l] >= weak_ft,

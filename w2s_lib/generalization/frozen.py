@@ -83,8 +83,9 @@ def layer_features(texts: list[str], init: str = "pretrained", max_length: int =
                         max_length=max_length, return_tensors="pt")
                 hs = net(input_ids=b["input_ids"], attention_mask=b["attention_mask"], output_hidden_states=True).hidden_states
                 out.append(torch.stack([pool_mean(h, b["attention_mask"]) for h in hs]).numpy())
-        feats = np.empty_like(np.concatenate(out, axis=1))
-        feats[:, order] = np.concatenate(out, axis=1)
+        sorted_feats = np.concatenate(out, axis=1)
+        feats = np.empty_like(sorted_feats)
+        feats[:, order] = sorted_feats
         return feats
 
     return cached_array(cfg, compute)

@@ -356,13 +356,13 @@ def _compute_seeds(cfg: SlangConfig, seeds: list[int], force: bool = False) -> d
     rows = [{s: labelled_rows(cfg.world, s, n, seed, cfg.slang_frac, cfg.neg_frac)
              for s, n in (("gt", cfg.n_gt), ("weak", cfg.n_weak), ("test", cfg.n_test))} for seed in seeds]
     weak = weak_labels(cfg, rows, seeds, force=force)
+    targets = [(w["weak"] > 0.5).astype(np.float32) if cfg.weak_labels == "hard" else w["weak"] for w in weak]
     out: dict[int, list] = {seed: [] for seed in seeds}
     for arm in ARMS:
         index, feats = arm_features(cfg, arm, force=force)
         f = [{s: feats[[index[x["text"]] for x in r[s]]] for s in r} for r in rows]
         ceilings = _heads([x["gt"] for x in f], [[x["label"] for x in r["gt"]] for r in rows],
                           [x["test"] for x in f], cfg, seeds)
-        targets = [(w["weak"] > 0.5).astype(np.float32) if cfg.weak_labels == "hard" else w["weak"] for w in weak]
         students = _heads([x["weak"] for x in f], targets, [x["test"] for x in f], cfg, seeds)
         for seed, r, w, ceiling, student in zip(seeds, rows, weak, ceilings, students):
             rec = {"seed": seed, "arm": arm}
