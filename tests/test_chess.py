@@ -55,6 +55,29 @@ def test_a_move_that_allows_mate_scores_minus_mate():
     assert cp.best_move(b) is None
 
 
+def test_decisive_scores_give_the_full_searchs_answer_on_random_positions():
+    import random
+
+    rng, seen = random.Random(11), 0
+    while seen < 150:
+        board = cp.random_position(rng)
+        if not cp._may_be_puzzle(board):
+            continue
+        seen += 1
+        full, quick = cp.move_scores(board), cp.decisive_scores(board)
+        assert set(full) == set(quick)
+        assert all(quick[m] >= s for m, s in full.items())  # exact, or an upper bound
+        assert cp.best_move(board, quick) == cp.best_move(board, full)
+        move = cp.best_move(board, full)
+        if move is not None:
+            assert quick[move] == full[move]  # the answer itself is always searched
+
+
+def test_score_ceiling_bounds_every_move_score():
+    b = chess.Board("r5k1/8/8/8/4N3/8/5PPP/6K1 w - - 0 1")
+    assert all(cp.score_ceiling(b, m) >= s for m, s in cp.move_scores(b).items())
+
+
 @pytest.fixture(scope="module")
 def puzzles():
     return cp.generate_puzzles(60, seed=5, split="train")

@@ -11,6 +11,8 @@ puzzles are generated with python-chess, deterministically from a seed:
   ``-MATE``, and a stalemating move scores 0. A position is a **puzzle** when its best move is unique and
   clearly best: it wins at least :data:`MIN_GAIN` (a minor piece) or mates, and every other legal move
   scores at least :data:`MARGIN` less (:func:`best_move`). So every answer is verifiable by brute force.
+  Generation searches only the moves that can decide the answer (:func:`decisive_scores`, bounded by
+  :func:`score_ceiling`): the same puzzles, byte for byte, at about a third of the CPU.
 - **Text** (:func:`prompt`): the pieces of each side in a fixed order, e.g.
   ``"white: Kg1 Rd1 Pa2 black: Kg8 Qd5 move white:"``, and the answer is the move in SAN with a leading
   space and a newline, e.g. ``" Rxd5\\n"``. The games of the pretraining corpus (:func:`game_corpus`) are
@@ -96,29 +98,58 @@ def gain(board, move) -> int:
     return g
 
 
+def move_score(board, move) -> int:
+    """One legal move's two-ply material score (see the module doc). ``board`` is left unchanged."""
+    g = gain(board, move)
+    board.push(move)
+    try:
+        if board.is_checkmate():
+            return MATE
+        replies = list(board.legal_moves)
+        if not replies:  # stalemate: a draw, whatever was captured
+            return 0
+        worst = 0
+        for r in replies:
+            board.push(r)
+            mated = board.is_checkmate()
+            board.pop()
+            worst = max(worst, MATE if mated else gain(board, r))
+        return g - worst
+    finally:
+        board.pop()
+
+
 def move_scores(board) -> dict:
     """Every legal move → its two-ply material score (see the module doc). ``board`` is left unchanged."""
-    out = {}
-    for move in list(board.legal_moves):
-        g = gain(board, move)
-        board.push(move)
-        try:
-            if board.is_checkmate():
-                out[move] = MATE
-                continue
-            replies = list(board.legal_moves)
-            if not replies:  # stalemate: a draw, whatever was captured
-                out[move] = 0
-                continue
-            worst = 0
-            for r in replies:
-                board.push(r)
-                mated = board.is_checkmate()
-                board.pop()
-                worst = max(worst, MATE if mated else gain(board, r))
-            out[move] = g - worst
-        finally:
-            board.pop()
+    return {move: move_score(board, move) for move in list(board.legal_moves)}
+
+
+def score_ceiling(board, move) -> int:
+    """An upper bound of :func:`move_score`: a move scores :data:`MATE` only by mating, which needs a check,
+    and otherwise at most what it wins at once (the best reply's capture is worth ≥ 0)."""
+    return MATE if board.gives_check(move) else gain(board, move)
+
+
+def decisive_scores(board) -> dict:
+    """Every legal move → its :func:`move_score`, or an upper bound of it where the exact score cannot change
+    :func:`best_move`'s answer: moves are scored in descending order of :func:`score_ceiling` and scoring
+    stops once the rest can neither enter the top two nor close the top move's margin (or none can reach
+    :data:`MIN_GAIN`). ``best_move(board, decisive_scores(board))`` is ``best_move(board, move_scores(board))``
+    for every position (tested), at a fraction of the cost: most quiet moves are never searched."""
+    moves = list(board.legal_moves)
+    bounds = {m: score_ceiling(board, m) for m in moves}
+    out = dict(bounds)
+    exact: list[int] = []  # scored so far, descending
+    for m in sorted(moves, key=lambda m: -bounds[m]):  # stable: ties keep the legal-move order
+        b = bounds[m]
+        e1 = exact[0] if exact else -MATE - 1
+        e2 = exact[1] if len(exact) > 1 else -MATE - 1
+        if b < MIN_GAIN and e1 < MIN_GAIN:  # no move left can reach MIN_GAIN
+            break
+        if b <= e2 or (b <= e1 - MARGIN and e1 - e2 >= MARGIN):  # the top two, or the top and its margin, are settled
+            break
+        out[m] = move_score(board, m)
+        exact = sorted(exact + [out[m]], reverse=True)
     return out
 
 
@@ -130,11 +161,12 @@ def _may_be_puzzle(board) -> bool:
 
 
 def best_move(board, scores: dict | None = None):
-    """The puzzle's answer if ``board`` is a puzzle (unique, clearly best move), else None."""
+    """The puzzle's answer if ``board`` is a puzzle (unique, clearly best move), else None. ``scores``:
+    :func:`move_scores` of ``board``, or :func:`decisive_scores` (computed here when not given)."""
     if scores is None:
         if not _may_be_puzzle(board):
             return None
-        scores = move_scores(board)
+        scores = decisive_scores(board)
     if not scores:
         return None
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
@@ -298,7 +330,7 @@ def generate_puzzles(n: int, seed: int, split: str, exclude: frozenset[str] = fr
             continue
         if not _may_be_puzzle(board):
             continue
-        scores = move_scores(board)
+        scores = decisive_scores(board)
         move = best_move(board, scores)
         if move is None:
             continue
@@ -454,7 +486,8 @@ def position_corpus(seed: int, n: int, p_best: float = 0.8, micro: bool = False,
         board = random_position(rng)
         if board.board_fen() in held_out or not _may_be_puzzle(board):
             continue
-        table = move_scores(board) if clear_only else None
+        # a clear position's decisive scores pick the same (unique) best move as the full table
+        table = decisive_scores(board) if clear_only else None
         if clear_only and best_move(board, table) is None:
             continue
         move = policy_move(board, rng, p_best, "search", table)
