@@ -234,7 +234,12 @@ def candidate_logprobs(model, tok, prompts: list[str], candidates: list[list[str
         raise W2SError(f"{len(prompts)} prompts but {len(candidates)} candidate lists")
     p_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
     flat = sorted({c for cs in candidates for c in cs})
-    c_ids = dict(zip(flat, tok([answer_text(c) for c in flat], add_special_tokens=False)["input_ids"]))
+    c_ids = tok([answer_text(c) for c in flat], add_special_tokens=False)["input_ids"]
+    slot = {c: k for k, c in enumerate(flat)}
+    c_len = torch.tensor([len(sq) for sq in c_ids])
+    c_table = torch.full((len(flat), int(c_len.max())), tok.pad_token_id, dtype=torch.long)  # right-padded
+    for k, sq in enumerate(c_ids):
+        c_table[k, : len(sq)] = torch.tensor(sq)
     kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     device = next(model.parameters()).device
     out: list[np.ndarray] = [np.empty(0)] * len(prompts)
@@ -245,21 +250,19 @@ def candidate_logprobs(model, tok, prompts: list[str], candidates: list[list[str
                     **{kw: cache})
         first = torch.log_softmax(res.logits[:, -1].float(), -1)
         owner = [b for b, i in enumerate(chunk) for _ in candidates[i]]
-        seqs = [c_ids[c] for i in chunk for c in candidates[i]]
-        width = max(map(len, seqs))
-        ids = torch.full((len(seqs), width), tok.pad_token_id, dtype=torch.long, device=device)
-        for r, sq in enumerate(seqs):
-            ids[r, : len(sq)] = torch.tensor(sq)
+        rows_of = torch.tensor([slot[c] for i in chunk for c in candidates[i]])
+        lengths = c_len[rows_of].to(device)
+        width = int(lengths.max())
+        ids = c_table[rows_of, :width].to(device)
         owner_t = torch.tensor(owner, device=device)
         score = first[owner_t].gather(-1, ids[:, :1]).squeeze(-1)
         if width > 1:  # right padding: a candidate's tokens never see the pads after them
             cache.reorder_cache(owner_t)
-            mask = torch.cat([torch.ones(len(seqs), len(p_ids[chunk[0]]), dtype=torch.long, device=device),
+            mask = torch.cat([torch.ones(len(ids), len(p_ids[chunk[0]]), dtype=torch.long, device=device),
                               (ids[:, :-1] != tok.pad_token_id).long()], 1)
             logits = model(input_ids=ids[:, :-1], attention_mask=mask, use_cache=True, **{kw: cache}).logits
             rest = torch.log_softmax(logits.float(), -1)
             lp = rest.gather(-1, ids[:, 1:, None]).squeeze(-1)
-            lengths = torch.tensor([len(sq) for sq in seqs], device=device)
             score = score + (lp * (torch.arange(1, width, device=device)[None] < lengths[:, None])).sum(-1)
         score = score.cpu().numpy().astype(np.float64)
         k = 0
