@@ -442,13 +442,18 @@ def _within_prompt_spearman(scores: np.ndarray, gold: np.ndarray) -> float:
     return float(np.mean(rs)) if rs else float("nan")
 
 
+#: pair_check ranks prefixes chunk by chunk while at least this share of the samples is still open
+PAIR_CHECK_MIN_OPEN = 0.1
+
+
 def pair_check(cfg: SearchConfig, base: str | None = None, *, n_prompts: int | None = None, samples: int | None = None,
                first_prompt: int | None = None, force: bool = False) -> Artifact:
     """Diagnose the guide: ``samples`` samples of ``base`` per test prompt (the search's T and top-k), each
     scored by the tuned pair of ``cfg`` on its first L, 2L, … tokens and in full (EOS term included).
 
-    Result: ``chunks`` — per chunk index, the share of samples still open and the mean within-prompt
-    Spearman correlation of the partial score with the sample's final gold; ``full`` — the same for the
+    Result: ``chunks`` — per chunk index while at least :data:`PAIR_CHECK_MIN_OPEN` of the samples are still
+    open, that share and the mean within-prompt Spearman correlation of the partial score with the sample's
+    final gold; ``full`` — the same for the
     final score, with the gold of the pair's best-of-``samples`` pick, the base's mean and the oracle best;
     ``length`` — the correlation of the final score, and of the gold, with the response length (a score
     that mostly counts tokens ranks by length, not by the gold); ``tuned_alone`` — the tuned small model's
@@ -477,6 +482,8 @@ def pair_check(cfg: SearchConfig, base: str | None = None, *, n_prompts: int | N
         ln = cfg.cbs[2]
         chunks = []
         for c in range(1, -(-int(lens.max()) // ln) + 1):
+            if (lens > (c - 1) * ln).mean() < PAIR_CHECK_MIN_OPEN:  # too few samples left to rank
+                break
             part = np.array([scorer.score_ids(scorer.prompt_ids(p), [i[: c * ln] for i in row]).numpy()
                              for p, row in zip(prompts, ids)])
             chunks.append({"chunk": c, "tokens": c * ln, "open": float((lens > (c - 1) * ln).mean()),
