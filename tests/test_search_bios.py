@@ -59,3 +59,19 @@ def test_tiny_bios_splits_share_no_person_and_prompts_are_well_formed():
         assert (row["context"] == "") == (row["prompt"].count("User:") == 1)
         # the earlier turn states another person's facts: it earns the reply nothing
         assert S.bio_facts(row["prompt"], row["prompt"].rsplit("User:", 1)[0]) <= 0.0
+
+
+def test_tiny_golds_read_the_current_world(monkeypatch):
+    """The search's helpfulness and bio golds judge facts against the generated world in use
+    (``W2S_WORLD_SEED``), not world 0's: a correct answer about a world-1 person scores full marks there."""
+    from w2s_lib.data.tinyworld.text import answer
+    from w2s_lib.data.tinyworld.world import QUESTIONS
+    from w2s_lib.search.experiment import gold_reward
+
+    monkeypatch.setenv("W2S_WORLD_SEED", "1")
+    w = world(1)
+    e = next(x for x in w.entities if x not in world(0).facts)  # a person only world 1 has
+    prompt = chat_prompt(QUESTIONS["job"].format(e=e))
+    assert gold_reward("helpfulness")(prompt, " " + answer(w, e, "job")) == pytest.approx(1.0)
+    reply = " " + " ".join(statement(e, a, w.facts[e][a]) for a in ("job", "city", "pet"))
+    assert gold_reward("bio_wanted")(chat_prompt(f"Tell me about {e}."), reply) == pytest.approx(1.0)

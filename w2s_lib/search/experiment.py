@@ -38,7 +38,7 @@ TINY_GOLD = {
     # sentence (see the chapter for why: the plain lexicon sum pays for adjective spam a tiny model can write)
     "review_quality": scorers.review_quality,
     "sentiment": lambda prompt, response: scorers.sentiment(response),
-    "helpfulness": lambda prompt, response: scorers.helpfulness(prompt, response),
+    "helpfulness": lambda prompt, response: scorers.helpfulness(prompt, response, current_world_seed()),
     "faithfulness": scorers.summary_faithfulness,
     # Part II's long-response gold: facts about a person added statement by statement (tiny_bios)
     "bio_facts": lambda prompt, response: scorers.bio_facts(prompt, response, current_world_seed()),
