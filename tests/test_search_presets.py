@@ -210,8 +210,10 @@ def test_the_pair_is_tuned_once_for_every_search_seed():
 def test_chunk_sweep_runs_base_bon_and_cbs_per_chunk_length_on_held_out_prompts(micro_zoo_env):
     from w2s_lib.search.experiment import chunk_sweep
 
+    # summaries: the sweep also reports each prompt's number of facts (the smoke preset's bios have none)
     cfg = SearchConfig.for_preset("smoke", {"tune_prompts": 6, "tune_samples": 3, "tuning.batch_size": 2,
-                                            "max_new_tokens": 8, "cbs": (2, 2, 3)})
+                                            "max_new_tokens": 8, "cbs": (2, 2, 3), "prompts": "tiny_summaries",
+                                            "gold": "faithfulness"})
     r = chunk_sweep(cfg, n_prompts=3, chunk_lens=(2, 4)).result
     assert list(r["methods"]) == ["base", "bon-4", "cbs-2-2-2", "cbs-2-2-4"]
     assert all(len(v["gold"]) == 3 == len(v["response_tokens"]) for v in r["methods"].values())

@@ -23,6 +23,7 @@ from w2s_lib import data
 from w2s_lib.core.artifacts import Artifact, atomic_write_json, load_or_run
 from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.data.tinyworld import scorers
+from w2s_lib.data.tinyworld.world import current_world_seed
 from w2s_lib.core.errors import W2SError
 from w2s_lib.models import zoo
 from w2s_lib.core.runtime import torch_threads
@@ -37,8 +38,12 @@ TINY_GOLD = {
     # sentence (see the chapter for why: the plain lexicon sum pays for adjective spam a tiny model can write)
     "review_quality": scorers.review_quality,
     "sentiment": lambda prompt, response: scorers.sentiment(response),
-    "helpfulness": lambda prompt, response: scorers.helpfulness(prompt, response),
+    "helpfulness": lambda prompt, response: scorers.helpfulness(prompt, response, current_world_seed()),
     "faithfulness": scorers.summary_faithfulness,
+    # Part II's long-response gold: facts about a person added statement by statement (tiny_bios)
+    "bio_facts": lambda prompt, response: scorers.bio_facts(prompt, response, current_world_seed()),
+    "bio_wanted": lambda prompt, response: scorers.bio_facts(prompt, response, current_world_seed(),
+                                                             wanted=scorers.BIO_WANTED),
 }
 #: gold rewards that are models (colab / paper presets), by zoo name: how each turns logits into a reward
 MODEL_GOLD = {
@@ -83,9 +88,10 @@ def gold_reward(name: str):
 class SearchConfig(Config):
     """Generation guided by a small tuned/untuned pair, judged by a gold reward (Zhou et al. §4, tiny world).
 
-    At tiny the headline task is summarisation (``tiny_summaries``, gold = faithfulness to the listed
-    facts): of the tiny world's golds it is the one whose score needs a skill the rungs gain with size
-    (chapter 20 measures every candidate on the zoo first). The paper's IMDB-like task is
+    At tiny the headline task is replies about the world's people (``tiny_bios``, gold ``bio_wanted``: the
+    wanted facts stated correctly, minus wrong ones): the facts are knowledge only the larger rungs have,
+    and which facts a reply states is what a small pair can judge (chapter 20 measures every candidate on
+    the zoo first). Summarisation is ``prompts='tiny_summaries'`` with ``faithfulness``. The paper's IMDB-like task is
     ``prompts='tiny_reviews'`` with ``gold='review_quality'``; its AlpacaEval-like one ``tiny_instructions``
     with ``helpfulness``.
     """
@@ -112,6 +118,9 @@ class SearchConfig(Config):
                           "or SFT on the gold-best sample of each prompt")
     tune_prompts: int = knob(256, low=2, help="training prompts sampled for DPO pairs")
     tune_samples: int = knob(8, low=2, help="samples per training prompt; best vs worst by gold reward")
+    tune_temperature: float = knob(1.0, low=0.0, high=5.0, added_later=True,
+                                   help="temperature of the small model's training samples (top-k off at 1.0, "
+                                        "the search's top-k otherwise)")
     tune_pairs: int = knob(1, low=1, added_later=True,
                            help="DPO pairs per training prompt: the i-th best sample against the i-th worst, "
                                 "i < tune_pairs, where the gold separates them (1: best vs worst, the paper)")
@@ -121,11 +130,19 @@ class SearchConfig(Config):
 
     SLUG = "w2s-search"
     PRESET_VALUES = {
-        "smoke": {"n_prompts": 6, "max_new_tokens": 12, "bases": ("tinygpt-m", "tinygpt-l"), "tune_prompts": 16,
+        "smoke": {"prompts": "tiny_bios", "gold": "bio_wanted", "tune_temperature": 0.7,
+                  "n_prompts": 6, "max_new_tokens": 12, "bases": ("tinygpt-m", "tinygpt-l"), "tune_prompts": 16,
                   "tune_samples": 4, "tuning.epochs": 1.0, "tuning.batch_size": 8, "bon": (8,)},
-        # every training prompt (700) tunes the pair: on held-out base samples its score ranks by the gold
-        # better than with 256 (chapter 20, "Does the pair's score track the gold?")
-        "tiny": {"tune_prompts": 700},
+        # tiny (chapter 20, this round): replies about the world's people, the gold counting the facts a reader
+        # wants (job, city, pet) that only the larger rungs know (`tiny_bios` test people are tiers 2-3); the
+        # pair is tuned on all 640 training prompts (people `tinygpt-s` knows) from its own samples at the
+        # search's T 0.7 (at T 1 its score ranked held-out samples by the gold at -0.13 to 0.26; at 0.7 at
+        # 0.46), 40 new tokens (a reply of three statements is 16-19), 100 prompts per seed (200 would take
+        # the chapter past its 4-minute CPU budget); CBS chunks of L = 3 tokens, chosen on held-out prompts
+        # (200-259) before the claim: CBS(4, 4, 3) - best-of-16 +0.033 / +0.083 (worlds 0 / 1) against
+        # +0.022 / +0.022 at the paper's L = 5 (L = 2: -0.028 in world 0)
+        "tiny": {"prompts": "tiny_bios", "gold": "bio_wanted", "max_new_tokens": 40, "tune_temperature": 0.7,
+                 "tune_prompts": 640, "n_prompts": 100, "cbs": (4, 4, 3)},
         # colab: gpt2-imdb untuned / DPO-tuned guiding gpt2-large/-xl on IMDB, gold distilbert-imdb;
         # 200 prompts, 50 new tokens, T 0.7, top-k 50, BoN 16/32, DPO lr 5e-4 × 3 epochs × batch 32 (paper §4.1)
         # the base reads the official zero-shot template, the pair the raw prompt
@@ -160,7 +177,8 @@ def _generate_pairs(cfg: SearchConfig, model, tok) -> datasets.Dataset:
     out = {"prompt": [], "chosen": [], "rejected": [], "chosen_gold": [], "rejected_gold": []}
     prompts = list(rows["prompt"])
     samples = sample_n_many(model, tok, [apply_template(cfg.small_template, p) for p in prompts], cfg.tune_samples,
-                            max_new_tokens=cfg.max_new_tokens, temperature=1.0, top_k=0,
+                            max_new_tokens=cfg.max_new_tokens, temperature=cfg.tune_temperature,
+                            top_k=0 if cfg.tune_temperature == 1.0 else cfg.top_k,
                             seeds=[cfg.seed * 100_003 + i for i in range(len(prompts))])
     n_pairs = min(cfg.tune_pairs, cfg.tune_samples // 2)
     for prompt, texts in zip(prompts, samples):
@@ -412,8 +430,8 @@ class PairCheckConfig(Config):
                              help="first test prompt used (200: after the claim's 200, for choosing a guide)")
 
     SLUG = "search-pair-check"
-    # tiny: 30 prompts × 16 samples (60 before the chapter's 4-minute CPU budget)
-    PRESET_VALUES = {"smoke": {"n_prompts": 4, "samples": 4}, "tiny": {"n_prompts": 30}}
+    # tiny: 40 held-out prompts (200-239, after the claim's) × 16 samples
+    PRESET_VALUES = {"smoke": {"n_prompts": 4, "samples": 4}, "tiny": {"n_prompts": 40, "first_prompt": 200}}
 
 
 def _within_prompt_spearman(scores: np.ndarray, gold: np.ndarray) -> float:
@@ -424,13 +442,18 @@ def _within_prompt_spearman(scores: np.ndarray, gold: np.ndarray) -> float:
     return float(np.mean(rs)) if rs else float("nan")
 
 
+#: pair_check ranks prefixes chunk by chunk while at least this share of the samples is still open
+PAIR_CHECK_MIN_OPEN = 0.1
+
+
 def pair_check(cfg: SearchConfig, base: str | None = None, *, n_prompts: int | None = None, samples: int | None = None,
                first_prompt: int | None = None, force: bool = False) -> Artifact:
     """Diagnose the guide: ``samples`` samples of ``base`` per test prompt (the search's T and top-k), each
     scored by the tuned pair of ``cfg`` on its first L, 2L, … tokens and in full (EOS term included).
 
-    Result: ``chunks`` — per chunk index, the share of samples still open and the mean within-prompt
-    Spearman correlation of the partial score with the sample's final gold; ``full`` — the same for the
+    Result: ``chunks`` — per chunk index while at least :data:`PAIR_CHECK_MIN_OPEN` of the samples are still
+    open, that share and the mean within-prompt Spearman correlation of the partial score with the sample's
+    final gold; ``full`` — the same for the
     final score, with the gold of the pair's best-of-``samples`` pick, the base's mean and the oracle best;
     ``length`` — the correlation of the final score, and of the gold, with the response length (a score
     that mostly counts tokens ranks by length, not by the gold); ``tuned_alone`` — the tuned small model's
@@ -459,6 +482,8 @@ def pair_check(cfg: SearchConfig, base: str | None = None, *, n_prompts: int | N
         ln = cfg.cbs[2]
         chunks = []
         for c in range(1, -(-int(lens.max()) // ln) + 1):
+            if (lens > (c - 1) * ln).mean() < PAIR_CHECK_MIN_OPEN:  # too few samples left to rank
+                break
             part = np.array([scorer.score_ids(scorer.prompt_ids(p), [i[: c * ln] for i in row]).numpy()
                              for p, row in zip(prompts, ids)])
             chunks.append({"chunk": c, "tokens": c * ln, "open": float((lens > (c - 1) * ln).mean()),
@@ -490,8 +515,8 @@ class ChunkSweepConfig(Config):
     chunk_lens: tuple[int, ...] = knob((2, 5), low=1, help="CBS chunk lengths L compared (W, K: the search's)")
 
     SLUG = "search-chunk-sweep"
-    # tiny: 40 held-out prompts (100 before the chapter's 4-minute CPU budget was measured at 254 s)
-    PRESET_VALUES = {"smoke": {"n_prompts": 4, "chunk_lens": (2, 5)}, "tiny": {"n_prompts": 40}}
+    # tiny: 60 held-out prompts (200-259), L = 3 and the paper's 5 (the design choice of chapter 20)
+    PRESET_VALUES = {"smoke": {"n_prompts": 4, "chunk_lens": (2, 5)}, "tiny": {"n_prompts": 60, "chunk_lens": (3, 5)}}
 
 
 def chunk_sweep(cfg: SearchConfig, base: str | None = None, *, force: bool = False, **overrides) -> Artifact:

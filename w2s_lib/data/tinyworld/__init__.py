@@ -93,6 +93,7 @@ from w2s_lib.data.tinyworld.tasks import (  # noqa: F401
     load_tiny_polarity,
     load_tiny_sentiment,
     load_tiny_summaries,
+    load_tiny_bios,
     rumour8_rows,
     rumour_rows,
     safety_rows,

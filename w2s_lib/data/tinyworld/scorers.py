@@ -10,6 +10,8 @@ DPO have something to climb.
 - :func:`helpfulness` — correct facts about the world's entities, answering what was asked.
 - :func:`summary_faithfulness` — a summary's facts supported by the prompt, minus invented ones.
 - :func:`false_claims` — false statements about a named person (the harm of spreading a rumour).
+- :func:`bio_facts` — correct facts about a person that a reply adds to those its prompt already gives
+  (Part II's long-response gold: it accumulates statement by statement and needs the generator's knowledge).
 - :func:`review_quality` — sentiment that only counts in well-formed, on-topic review sentences, capped
   per sentence (Part II's gold: it needs a generator that can write the review grammar).
 """
@@ -271,6 +273,44 @@ def summary_faithfulness(prompt: str, summary: str) -> float:
     if len(_words(summary)) > 1.5 * len(_words(facts)):
         s -= 0.2
     return float(max(-1.0, min(1.0, s)))
+
+
+# ----------------------------------------------------------------------------- bio facts (Part II)
+BIO_WANTED = ("job", "city", "pet")  # the facts a reader of `tiny_bios` wants (gold `bio_wanted`)
+
+
+def bio_facts(prompt: str, response: str, world_seed: int = 0, wanted: tuple[str, ...] | None = None) -> float:
+    """Gold of a reply to "Tell me about <entity>." whose prompt may already state some of its facts.
+
+    The entity is the first world entity named in the prompt's last user turn; the *open* attributes are
+    those whose value the last turn does not mention. The reply is read sentence by sentence: a value
+    counts only in a sentence that names the entity (elsewhere it is a claim about someone else, and
+    wrong). Score = (open attributes whose true value such a sentence states − values stated that are
+    wrong for the entity) / number of open attributes, clipped to [−1, 1]; 0 when no entity is named or
+    nothing is open. Restating a fact earns nothing more, every wrong value costs one right one, so the
+    score grows statement by statement with what the generator knows. ``wanted``: only these attributes
+    count as open (a reader who wants those facts); the others earn nothing, though their wrong values cost.
+    """
+    kb = _kb(world_seed)
+    entity = _entity_in(_last_user_turn(prompt), kb)
+    if entity is None:
+        return 0.0
+    given = values_mentioned(prompt.rsplit("User:", 1)[-1])
+    open_attrs = [a for a in (ATTRIBUTES if wanted is None else wanted) if a not in given]
+    if not open_attrs:
+        return 0.0
+    said: dict[str, set[str]] = {}
+    wrong = 0
+    for sentence in _SENTENCE.split(response or ""):
+        values = values_mentioned(sentence)
+        if entity in re.findall(r"[A-Z][a-z]+", sentence):
+            for a, vs in values.items():
+                said.setdefault(a, set()).update(vs)
+        else:
+            wrong += sum(len(vs) for vs in values.values())
+    right = sum(1 for a in open_attrs if kb[entity][a].lower() in said.get(a, set()))
+    wrong += sum(len(vs - {kb[entity][a].lower()}) for a, vs in said.items())
+    return float(max(-1.0, min(1.0, (right - wrong) / len(open_attrs))))
 
 
 # ----------------------------------------------------------------------------- review quality (Part II)

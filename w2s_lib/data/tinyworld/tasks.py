@@ -383,6 +383,46 @@ def load_tiny_instructions(split: str, sample_seed: int) -> datasets.Dataset:
                      kind=r["kind"]) for i, r in enumerate(rows)])
 
 
+BIOS_CONTEXTS = 15  # earlier turns per person in ``tiny_bios`` (each prompt: one of them, or none)
+BIOS_TRAIN_TIER = 1  # ``tiny_bios`` train: the people of tiers ≤ this; test: the rest
+
+
+@register("tiny_bios", "prompts",
+          "Tiny world: 'Tell me about <person>.' after none or one earlier turn about another person of the same "
+          "split; train = people the small rungs know, test = the others (Part II's knowledge-bound, "
+          "statement-by-statement task); score with scorers.bio_facts")
+def load_tiny_bios(split: str, sample_seed: int) -> datasets.Dataset:
+    """One row per (person of ``split``, earlier turn): the bare request, and :data:`BIOS_CONTEXTS` prompts
+    where an earlier exchange about another person of the split comes first (a "Tell me about" answered with
+    three true facts, or a one-fact question and its true answer). The earlier turn only varies the prompt;
+    the gold (:func:`~w2s_lib.data.tinyworld.scorers.bio_facts`) reads the last turn. Train holds the people of
+    tiers ≤ :data:`BIOS_TRAIN_TIER` (the small rungs know their facts), test the others; they share no person,
+    in the requests or the earlier turns."""
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
+    _check_split(split)
+    w = world(seed)
+    # train: the people the small rungs know (tiers 0–1: `tinygpt-s` was pretrained on their facts), so a
+    # small model tuned here learns what a good reply looks like where it can write one; test: the others,
+    # whose facts only the larger rungs know (tier 2: from `tinygpt-m` up, tier 3: `tinygpt-l` only)
+    people = [e for e in w.entities if (w.tiers[e] <= BIOS_TRAIN_TIER) == (split == "train")]
+    rng = _rng("bios", seed, split)
+    rows = []
+    for e in people:
+        rows.append(dict(prompt=chat_prompt(f"Tell me about {e}."), entity=e, context="", tier=w.tiers[e]))
+        for k in range(BIOS_CONTEXTS):
+            c = rng.choice([x for x in people if x != e])
+            attrs = list(ATTRIBUTES)
+            rng.shuffle(attrs)
+            if k % 3 == 2:
+                earlier = chat_prompt(QUESTIONS[attrs[0]].format(e=c)) + " " + answer(w, c, attrs[0])
+            else:
+                earlier = chat_prompt(f"Tell me about {c}.") + " " + bio(w, c, attrs[:3])
+            rows.append(dict(prompt=earlier + "\n" + chat_prompt(f"Tell me about {e}."), entity=e, context=c,
+                             tier=w.tiers[e]))
+    rng.shuffle(rows)
+    return _ds([dict(id=f"tiny_bios-{seed}-{split}-{i}", **r) for i, r in enumerate(rows)])
+
+
 RUMOUR8_WRONG = 4  # wrong values per fact in ``tiny_rumours8`` (of the attribute's 7)
 
 
