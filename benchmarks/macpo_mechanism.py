@@ -1,0 +1,181 @@
+"""Chapter 30, round 3: is MACPO's mechanism present in the tiny world? Ground-truth diagnostics that decide the
+settings, measured before any claim run of this round.
+
+Written before running (2026-12-03 00:52 UTC). World 0, helpful task, the chapter's configuration (unaligned
+student, reworded test), seed 0 (seed 1 too where noted); the chapter's cached MACPO steps are reused. Every
+quantity below is a ground-truth measurement (gold facts / gold reward); none is a C6 part.
+
+D1 — does naive SFT inherit the teachers' wrong facts? The paper's naive-SFT baseline is trained on the weak
+teachers' responses to convergence; ours ran 2 epochs. For naive SFT at ``sft.epochs`` = 2 and 6 (lr 5e-4, batch
+16; the student's targets are both teachers' first samples), on the reworded test's fact questions: the share of
+the student's greedy answers with the right fact, and the share that state a wrong value some teacher's target
+stated for that fact (inherited); the unaligned student's right-fact share on the same prompts for reference.
+And the converge check: the share of half B's fact prompts whose greedy answer states the value of one of its
+targets (fit). Reading: naive SFT "to convergence" = the smaller of {2, 6} epochs whose fit is within 0.05 of the
+fit at 6 (6 is the most the budget affords); the chapter's naive SFT (and the confident loss after it) takes
+that many epochs. Recorded with it: inherited error share (the paper's premise is that it is clearly > 0).
+
+D2 — do MACPO's positives carry correct facts? Iteration 1, the student's positives (lowest perplexity among the
+teachers' samples) against the naive-SFT targets (the teachers' first samples): right-fact share and both-right
+share on the fact prompts. Recorded (no setting depends on it).
+
+D3 — can a teacher learn facts at a given update budget? Each teacher from its SFT initialisation, SFT on the
+*gold* answers (half B's ``chosen``, which MACPO never sees) at (lr, epochs) = (3e-4, 1) [the current update],
+(1e-3, 4), (1e-3, 8); change of test gold (reworded test, greedy) over the initialisation, per teacher.
+Reading: the teachers' per-iteration MACPO update takes the smallest budget of the three whose gold-SFT gain is
+≥ +0.10 for both teachers (lr → ``teacher_lr``, epochs → ``teacher_epochs``); if none, the current update stays
+and arrow (b) is reported as not buildable at this scale.
+
+D4 — which student responses should a teacher learn from? After the student's iteration-1 update, on half B's
+fact prompts: right-fact and both-right shares of the student's greedy answer and of its samples (temperature
+0.7), against each teacher's own greedy answer (its initialisation). Reading: the teachers' candidates include
+the student's greedy answer (``teacher_candidates="greedy+samples"``) if the greedy answer's both-right share
+beats the samples' by ≥ 0.05; else samples only (as now).
+
+    python benchmarks/macpo_mechanism.py --out benchmarks/macpo_mechanism_results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+
+import numpy as np
+
+from w2s_lib.data.tinyworld import scorers
+from w2s_lib.data.tinyworld.world import current_world_seed
+from w2s_lib.macpo import loop as macpo
+from w2s_lib.macpo.loop import MACPOConfig
+
+CHAPTER = {"student_init": "unaligned", "test_set": "reworded"}
+
+
+def chapter_cfg(seed: int, **kw) -> MACPOConfig:
+    return MACPOConfig.for_preset("tiny", CHAPTER, task="helpful", seed=seed, **kw)
+
+
+def stated(prompt: str, response: str) -> tuple[tuple[str, str] | None, set[str]]:
+    """((entity, attribute) asked about, values of that attribute the response states)."""
+    kb = scorers.world(current_world_seed()).facts
+    user = scorers._last_user_turn(prompt)
+    e = scorers._entity_in(user, kb)
+    cues = [scorers.ATTRIBUTE_CUES[w] for w in scorers._words(user) if w in scorers.ATTRIBUTE_CUES]
+    if e is None or not cues:
+        return None, set()
+    return (e, cues[0]), scorers.values_mentioned(response).get(cues[0], set())
+
+
+def shares(pairs) -> dict:
+    v = [macpo.fact_and_form(p, r) for p, r in pairs]
+    return {"right_fact": float(np.mean([f for f, _ in v])), "both": float(np.mean([f and g for f, g in v])), "n": len(v)}
+
+
+def naive(cfg: MACPOConfig, epochs: float):
+    """Naive SFT (as :func:`macpo.naive_sft`: both teachers' first samples) for ``epochs`` epochs."""
+    if epochs == cfg.sft.epochs:
+        return macpo.naive_sft(cfg)
+    v = cfg.replace(sft=dataclasses.replace(cfg.sft, epochs=epochs))
+    prompts = macpo.splits(cfg)[1]["prompt"]
+    weak = macpo.weak_responses(cfg)
+    ex = lambda model, tok: ([p for _ in cfg.teachers for p in prompts], [r for t in cfg.teachers for r in weak[t]])
+    st = cfg.students[0]
+    return macpo.fit_step(v, "diag_naive", st, 0, macpo.init_agent(cfg, st).path / "model", macpo.sft_fit(v, ex, cfg.seed))
+
+
+def d1(cfg: MACPOConfig) -> dict:
+    kb = scorers.world(current_world_seed()).facts
+    half_b = macpo.splits(cfg)[1]
+    weak = macpo.weak_responses(cfg)
+    wrong, targets = {}, {}
+    for i, p in enumerate(half_b["prompt"]):
+        key, _ = stated(p, "")
+        if key is None:
+            continue
+        for t in cfg.teachers:
+            _, vals = stated(p, weak[t][i])
+            targets.setdefault(key, set()).update(vals)
+            wrong.setdefault(key, set()).update(vals - {kb[key[0]][key[1]].lower()})
+    out = {}
+    unaligned = macpo.eval_rows(macpo.init_agent(cfg, cfg.students[0]))
+    for name, rows in [("unaligned", unaligned)] + [(f"naive_{int(ep)}ep", macpo.eval_rows(naive(cfg, ep))) for ep in (2.0, 6.0)]:
+        facts = [(r["prompt"], r["response"]) for r in rows if stated(r["prompt"], "")[0] is not None]
+        inh = [bool(stated(p, r)[1] & wrong.get(stated(p, "")[0], set())) for p, r in facts]
+        out[name] = {**shares(facts), "inherited": float(np.mean(inh)),
+                     "test_prompts_with_a_wrong_target": float(np.mean([bool(wrong.get(stated(p, "")[0])) for p, _ in facts]))}
+    for ep in (2.0, 6.0):  # fit to the training targets (half B's fact prompts)
+        from w2s_lib.models import zoo
+        st = cfg.students[0]
+        model = macpo._load(naive(cfg, ep).path / "model", cfg)
+        prompts = [p for p in half_b["prompt"] if stated(p, "")[0] is not None]
+        greedy = macpo.generate(model, zoo.load_tokenizer(st), prompts, cfg, 0, greedy=True)
+        out[f"naive_{int(ep)}ep"]["fit"] = float(np.mean([bool(stated(p, r)[1] & targets.get(stated(p, "")[0], set()))
+                                                          for p, r in zip(prompts, greedy)]))
+    return out
+
+
+def d2(cfg: MACPOConfig) -> dict:
+    half_b = macpo.splits(cfg)[1]
+    prompts = half_b["prompt"]
+    fact = [i for i, p in enumerate(prompts) if stated(p, "")[0] is not None]
+    rows = [json.loads(x) for x in (macpo.agent_step(cfg, cfg.students[0], 1).path / "pairs.jsonl").read_text().splitlines()]
+    pos = [(r["prompt"], r["chosen"]) for r in rows if stated(r["prompt"], "")[0] is not None]
+    weak = macpo.weak_responses(cfg)
+    return {"positives_ppl": shares(pos), "naive_targets": shares([(prompts[i], weak[t][i]) for t in cfg.teachers for i in fact])}
+
+
+def d3(cfg: MACPOConfig) -> dict:
+    half_b = macpo.splits(cfg)[1]
+    prompts, gold = list(half_b["prompt"]), list(half_b["chosen"])
+    out = {}
+    for t in cfg.teachers:
+        init = macpo.init_agent(cfg, t)
+        out[t] = {"init": init.result["gold_mean"]}
+        for lr, ep in ((3e-4, 1.0), (1e-3, 4.0), (1e-3, 8.0)):
+            stage = dataclasses.replace(cfg.sft, lr=lr, epochs=ep, batch_size=cfg.dpo.batch_size)
+            v = cfg.replace(sft=stage)
+            art = macpo.fit_step(v, "diag_gold_sft", t, 0, init.path / "model",
+                                 macpo.sft_fit(v, lambda model, tok: (prompts, gold), cfg.seed + 1))
+            out[t][f"lr{lr:g}_ep{ep:g}"] = art.result["gold_mean"] - out[t]["init"]
+    return out
+
+
+def d4(cfg: MACPOConfig) -> dict:
+    from w2s_lib.models import zoo
+    half_b = macpo.splits(cfg)[1]
+    prompts = [p for p in half_b["prompt"] if stated(p, "")[0] is not None]
+    idx = [i for i, p in enumerate(half_b["prompt"]) if stated(p, "")[0] is not None]
+    st = cfg.students[0]
+    model = macpo._load(macpo.agent_step(cfg, st, 1).path / "model", cfg)
+    greedy = macpo.generate(model, zoo.load_tokenizer(st), prompts, cfg, 0, greedy=True)
+    samples = macpo.generate_samples(cfg, st, 2)
+    out = {"student_greedy": shares(zip(prompts, greedy)),
+           "student_samples": shares([(half_b["prompt"][i], s[i]) for s in samples for i in idx])}
+    for t in cfg.teachers:
+        m = macpo._load(macpo.init_agent(cfg, t).path / "model", cfg)
+        out[f"{t}_greedy"] = shares(zip(prompts, macpo.generate(m, zoo.load_tokenizer(t), prompts, cfg, 0, greedy=True)))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--only", default="d1,d2,d3,d4")
+    args = ap.parse_args()
+    t0, res = time.process_time(), {}
+    for seed in map(int, args.seeds.split(",")):
+        cfg = chapter_cfg(seed)
+        for name in args.only.split(","):
+            res.setdefault(f"seed{seed}", {})[name] = globals()[name](cfg)
+            print(seed, name, json.dumps(res[f"seed{seed}"][name], indent=1), flush=True)
+    res["cpu_s"] = time.process_time() - t0
+    if args.out:
+        prev = json.loads(open(args.out).read()) if __import__("os").path.exists(args.out) else {}
+        prev.update(res)
+        open(args.out, "w").write(json.dumps(prev, indent=1))
+
+
+if __name__ == "__main__":
+    main()
