@@ -1,7 +1,7 @@
 """Chapter 30, round 3: is MACPO's mechanism present in the tiny world? Ground-truth diagnostics that decide the
 settings, measured before any claim run of this round.
 
-Written before running (2026-12-03 00:52 UTC). World 0, helpful task, the chapter's configuration (unaligned
+Written before running (2026-12-03 00:49 UTC, the commit's time). World 0, helpful task, the chapter's configuration (unaligned
 student, reworded test), seed 0 (seed 1 too where noted); the chapter's cached MACPO steps are reused. Every
 quantity below is a ground-truth measurement (gold facts / gold reward); none is a C6 part.
 
@@ -31,6 +31,26 @@ fact prompts: right-fact and both-right shares of the student's greedy answer an
 0.7), against each teacher's own greedy answer (its initialisation). Reading: the teachers' candidates include
 the student's greedy answer (``teacher_candidates="greedy+samples"``) if the greedy answer's both-right share
 beats the samples' by ≥ 0.05; else samples only (as now).
+
+Round 1 result (seed 0, ``macpo_mechanism_results.json``): D1 fit 0.53 (2 epochs) / 0.57 (6): within 0.05, naive SFT
+stays at 2 epochs (inherited wrong facts 0.03 / 0.05 of the test's fact questions; 0.29 have a wrong target; right
+fact 0.58 / 0.48 against the unaligned student's 0.68). D2 positives right fact 0.54, both 0.52 against the naive
+targets' 0.42 / 0.38. D3 gold-SFT gains: ``tinygpt-s`` −0.046 / −0.044 / −0.008, ``tinygpt-m`` +0.075 / +0.126 /
++0.113: no budget moves both teachers by +0.10. D4: the student's greedy answers both right 0.26 (right fact 0.71)
+against its samples' 0.12 (0.56): greedy adopted for the teachers' candidates.
+
+Round 2, written after round 1's numbers and before running (2026-12-03, see the commit's time). Round 1 says a
+teacher that SFT on the gold answers cannot move will not show "the teachers improve" whatever MACPO gives it, and
+``tinygpt-s`` is such a rung. So:
+
+- R2-a (the teacher set): a weak rung is a teacher only if SFT on the gold answers moves it by ≥ +0.10 at one of
+  D3's budgets on both seed 0 and seed 1 (D3 re-run at seed 1); its update budget is the smallest budget that does
+  so on both seeds. If no rung qualifies, the teachers stay (``tinygpt-s``, ``tinygpt-m``) at the current update.
+- R2-b (candidates per agent): with R2-a's teacher set, the share of the student's iteration-1 positives (lowest
+  perplexity under its initialisation among the teachers' samples) with the right fact and form on half B's fact
+  prompts, at ``n_samples`` 2 and 4, seeds 0 and 1; 4 is adopted if the share rises by ≥ 0.05 on average, else 2.
+- R2-c: D1 (naive SFT's epochs) and D4 are re-measured with the adopted settings, seeds 0 and 1, and their
+  round-1 readings decide again (D1 on the mean fit over the two seeds).
 
     python benchmarks/macpo_mechanism.py --out benchmarks/macpo_mechanism_results.json
 """
