@@ -52,6 +52,31 @@ teacher that SFT on the gold answers cannot move will not show "the teachers imp
 - R2-c: D1 (naive SFT's epochs) and D4 are re-measured with the adopted settings, seeds 0 and 1, and their
   round-1 readings decide again (D1 on the mean fit over the two seeds).
 
+Round 2 result (``seed0_r2`` / ``seed1_r2`` and ``seed1`` in the results file): R2-a — SFT on the gold answers,
+``tinygpt-m`` +0.126 / +0.098 at (1e-3, 4 epochs) and +0.113 / +0.109 at (1e-3, 8) on seeds 0 / 1; ``tinygpt-s``
++0.051 / +0.021 / −0.024 at seed 1 (−0.046 / −0.044 / −0.008 at seed 0): the teacher set is (``tinygpt-m``,), its
+update lr 1e-3 for 8 epochs. R2-b — positives both right 0.529 / 0.535 (seed 0, n_samples 2 / 4), 0.560 / 0.572
+(seed 1): +0.009 on average, 2 samples stay. R2-c — D1 fit 0.488 → 0.541 (seed 0), 0.446 → 0.590 (seed 1) from 2 to
+6 epochs: mean 0.467 → 0.566, not within 0.05, so naive SFT takes 6 epochs (inherited wrong facts at test 0.00 /
+0.00 at 2 epochs, 0.00 / 0.02 at 6; only 0.15–0.16 of the test's facts have a wrong target with this teacher;
+right fact 0.60 → 0.51 and 0.66 → 0.66). D2 with one teacher: positives right fact 0.55 / 0.57 against the naive
+targets' 0.52 / 0.54. D4: the student's greedy answers both right 0.24 / 0.20 against its samples' 0.11 / 0.12:
+greedy kept. Adopted in the tiny preset: teachers (``tinygpt-m``,), ``teacher_lr`` 1e-3, ``teacher_epochs`` 8,
+``teacher_candidates`` greedy+samples, ``naive_epochs`` 6, ``n_samples`` 2.
+
+Cost (measured on seed 9, not a claim seed, before the claim run): MACPO + naive SFT + confident loss ≈ 79 s CPU
+per helpful seed (the teacher's 8-epoch DPO 39 s of it), against ≈ 56 s before: the chapter will exceed its
+300 s budget (estimate ≈ 450–520 s).
+
+Registration of the claim run (written before it, 2026-12-03, the commit's time). Chapter 30 at the tiny preset
+with the settings above and nothing else changed (seeds 0–4 on the helpful task, the harmless task on seed 0,
+baselines as before), run once in world 0 and once in world 1 (``W2S_WORLD_SEED=1``), each from a cache holding
+only the zoo, timed with ``/usr/bin/time -v``. C6 is decided by the library's unchanged rule (``claims.decide``:
+paired bootstrap over seeds × test prompts, every part's 95% CI above zero, ≥ 5 seeds) and reported whatever it
+says; no setting or seed changes after either run. Reported with it, descriptively (no verdict): the inherited
+wrong-value share of naive SFT and of MACPO's iteration-3 student at test, the positives' right-fact share against
+the naive targets', and the harmless task's benign-refusal share from the start through iteration 3.
+
     python benchmarks/macpo_mechanism.py --out benchmarks/macpo_mechanism_results.json
 """
 
@@ -178,22 +203,43 @@ def d4(cfg: MACPOConfig) -> dict:
     return out
 
 
+def r2b(cfg: MACPOConfig) -> dict:
+    """R2-b: the student's iteration-1 positives (lowest perplexity under its initialisation) at n_samples 2 and 4."""
+    from w2s_lib.models import zoo
+    st = cfg.students[0]
+    half_b = macpo.splits(cfg)[1]
+    prompts = list(half_b["prompt"])
+    model, tok = macpo._load(macpo.init_agent(cfg, st).path / "model", cfg), zoo.load_tokenizer(st)
+    out = {}
+    for n in (2, 4):
+        c = cfg.replace(n_samples=n)
+        cands = macpo.candidates(c, st, 1)
+        scored = macpo.perplexities_many(model, tok, prompts, [[cands[a][i] for a in cands] for i in range(len(prompts))])
+        ppl = {a: [row[k] for row in scored] for k, a in enumerate(cands)}
+        pos = macpo.select_positives(ppl, cands, st)
+        out[f"n{n}"] = shares([(p, r) for p, (_, r) in zip(prompts, pos) if stated(p, "")[0] is not None])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None)
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--only", default="d1,d2,d3,d4")
+    ap.add_argument("--set", default="{}", help="JSON overrides of the chapter config (round 2)")
+    ap.add_argument("--tag", default="", help="result key suffix")
     args = ap.parse_args()
     t0, res = time.process_time(), {}
     for seed in map(int, args.seeds.split(",")):
-        cfg = chapter_cfg(seed)
+        cfg = chapter_cfg(seed, **json.loads(args.set))
         for name in args.only.split(","):
-            res.setdefault(f"seed{seed}", {})[name] = globals()[name](cfg)
-            print(seed, name, json.dumps(res[f"seed{seed}"][name], indent=1), flush=True)
+            res.setdefault(f"seed{seed}{args.tag}", {})[name] = globals()[name](cfg)
+            print(seed, name, json.dumps(res[f"seed{seed}{args.tag}"][name], indent=1), flush=True)
     res["cpu_s"] = time.process_time() - t0
     if args.out:
         prev = json.loads(open(args.out).read()) if __import__("os").path.exists(args.out) else {}
-        prev.update(res)
+        for k, v in res.items():
+            prev[k] = {**prev.get(k, {}), **v} if isinstance(v, dict) else v
         open(args.out, "w").write(json.dumps(prev, indent=1))
 
 

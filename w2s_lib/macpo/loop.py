@@ -142,9 +142,17 @@ class MACPOConfig(Config):
         # DPO + the positive's NLL at lr 3e-4 (plain DPO at 1e-4 … 5e-4, 1–3 epochs, left the unaligned
         # student's form unchanged — 1-2% of its answers a sentence naming the person — and taught it to
         # repeat the bare value instead of stopping; with the NLL term at 3e-4, 35%)
+        # Round 3 (benchmarks/macpo_mechanism.py, ground-truth diagnostics of world 0, seeds 0-1, rules registered
+        # before measuring): one weak teacher, tinygpt-m — SFT on the gold answers moves it by +0.11 at lr 1e-3 for
+        # 8 epochs, while tinygpt-s never gains +0.10 at any budget tried (it cannot show "the teachers improve");
+        # that budget is the teacher's MACPO update; its candidates include the student's greedy answer (both right
+        # 0.20-0.24 against 0.11-0.12 for its samples); naive SFT to convergence (6 epochs: its fit to its targets
+        # rises 0.47 -> 0.57 from 2 to 6 epochs); 4 samples per agent instead of 2 did not raise the positives'
+        # quality by 0.05, so 2 stay.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 1.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 3e-4, "dpo_loss": "sigmoid+sft",
-                 "teachers": ("tinygpt-s", "tinygpt-m"), "n_samples": 2},
+                 "teachers": ("tinygpt-m",), "n_samples": 2, "teacher_lr": 1e-3, "teacher_epochs": 8.0,
+                 "teacher_candidates": "greedy+samples", "naive_epochs": 6.0},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
                   "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft.lr": 2e-4,
@@ -671,6 +679,21 @@ def fact_and_form(prompt: str, response: str) -> tuple[bool, bool]:
     got = scorers.values_mentioned(response).get(cues[0], set())
     fact = got == {kb[entity][cues[0]].lower()}
     return fact, entity in (response or "") and response.strip().endswith(".") and not scorers.is_refusal(response)
+
+
+def inherited_error(prompt: str, response: str, targets: list[str]) -> bool:
+    """For a fact question of the helpful task: does ``response`` state a *wrong* value of the asked attribute
+    that one of ``targets`` (e.g. the weak teachers' answers a student was trained on) also states? The naive-SFT
+    failure the paper names: imitating the weak supervisor's errors."""
+    kb = scorers.world(current_world_seed()).facts
+    user = scorers._last_user_turn(prompt)
+    entity = scorers._entity_in(user, kb)
+    cues = [scorers.ATTRIBUTE_CUES[w] for w in scorers._words(user) if w in scorers.ATTRIBUTE_CUES]
+    if entity is None or not cues:
+        return False
+    truth = kb[entity][cues[0]].lower()
+    wrong = set().union(*[scorers.values_mentioned(t).get(cues[0], set()) for t in targets]) - {truth}
+    return bool(scorers.values_mentioned(response).get(cues[0], set()) & wrong)
 
 
 # ----------------------------------------------------------------------------- weak-to-strong baselines
