@@ -77,6 +77,17 @@ says; no setting or seed changes after either run. Reported with it, descriptive
 wrong-value share of naive SFT and of MACPO's iteration-3 student at test, the positives' right-fact share against
 the naive targets', and the harmless task's benign-refusal share from the start through iteration 3.
 
+Claim run result (``claim_round3`` in the results file; chapter 30 once per world, as registered): C6 does not
+hold. World 0: iter3 − iter1 +0.086 [−0.001, +0.164]; − naive SFT −0.127 [−0.240, −0.021]; − confident loss −0.124
+[−0.229, −0.031]; teachers −0.197 [−0.290, −0.109]. World 1: +0.086 [+0.023, +0.143]; −0.070 [−0.159, +0.020];
+−0.059 [−0.178, +0.051]; −0.102 [−0.169, −0.024]. CPU 593 s (world 0) and 617 s (world 1), the two run at once.
+Read after the verdict (no setting changed): the teacher's positives — the student's answers after its first
+update — have the right fact more often than its own samples (0.65 against 0.51, world 0) but the right form far
+less often (0.52 against 0.70); at 8 epochs of lr 1e-3 it learns that form (its samples' right form 0.70 → 0.38–0.44)
+and its test reward falls 0.57 → 0.34–0.37. D4 had measured the teacher's own greedy answers right in both on
+0.55–0.58 against the student's greedy 0.20–0.24, but its reading compared the student's greedy answers only with
+the student's samples. A round 4 would have to gate arrow (b) on the positives beating the teacher's own answers.
+
     python benchmarks/macpo_mechanism.py --out benchmarks/macpo_mechanism_results.json
 """
 

@@ -134,7 +134,7 @@ class MACPOConfig(Config):
     PRESET_VALUES = {
         "smoke": {"teachers": ("tinygpt-xs",), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
                   "sft.epochs": 1.0, "dpo.epochs": 1.0, "sft.batch_size": 8, "dpo.batch_size": 8, "iterations": 2},
-        # tiny: 200 labelled pairs for the teachers (half A), 200 alignment prompts (half B), 100 unique test
+        # Round 2 (history): 200 labelled pairs for the teachers (half A), 200 alignment prompts (half B), 100 unique test
         # prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7, top-k 50; 13 DPO steps
         # per agent per iteration. Chosen on seed-0 diagnostics of world 0 (chapter 30, before the claim run):
         # teachers tinygpt-s + tinygpt-m (tinygpt-xs, 1 layer, answered in the right form — naming the person
@@ -142,13 +142,14 @@ class MACPOConfig(Config):
         # DPO + the positive's NLL at lr 3e-4 (plain DPO at 1e-4 … 5e-4, 1–3 epochs, left the unaligned
         # student's form unchanged — 1-2% of its answers a sentence naming the person — and taught it to
         # repeat the bare value instead of stopping; with the NLL term at 3e-4, 35%)
-        # Round 3 (benchmarks/macpo_mechanism.py, ground-truth diagnostics of world 0, seeds 0-1, rules registered
+        # tiny = round 3 (benchmarks/macpo_mechanism.py, ground-truth diagnostics of world 0, seeds 0-1, rules registered
         # before measuring): one weak teacher, tinygpt-m — SFT on the gold answers moves it by +0.11 at lr 1e-3 for
         # 8 epochs, while tinygpt-s never gains +0.10 at any budget tried (it cannot show "the teachers improve");
         # that budget is the teacher's MACPO update; its candidates include the student's greedy answer (both right
         # 0.20-0.24 against 0.11-0.12 for its samples); naive SFT to convergence (6 epochs: its fit to its targets
         # rises 0.47 -> 0.57 from 2 to 6 epochs); 4 samples per agent instead of 2 did not raise the positives'
-        # quality by 0.05, so 2 stay.
+        # quality by 0.05, so 2 stay. The registered claim run at these settings: C6 does not hold in world 0 or 1
+        # (the teacher learns the student's bare-value form and loses; chapter 30), and the chapter costs ~600 s CPU.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 1.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 3e-4, "dpo_loss": "sigmoid+sft",
                  "teachers": ("tinygpt-m",), "n_samples": 2, "teacher_lr": 1e-3, "teacher_epochs": 8.0,
