@@ -87,6 +87,12 @@ less often (0.52 against 0.70); at 8 epochs of lr 1e-3 it learns that form (its 
 and its test reward falls 0.57 → 0.34–0.37. D4 had measured the teacher's own greedy answers right in both on
 0.55–0.58 against the student's greedy 0.20–0.24, but its reading compared the student's greedy answers only with
 the student's samples. A round 4 would have to gate arrow (b) on the positives beating the teacher's own answers.
+After the verdict, from the claim runs' cache (``after_verdict_arrow_b``; seeds 0–4, half B's fact prompts): the
+student's greedy answers after iterations 1 / 2 / 3 are right in fact and form on 0.23 / 0.34 / 0.34 (world 0) and
+0.31 / 0.42 / 0.48 (world 1), never above the teacher's own initial samples (0.49 / 0.53); right fact 0.62 / 0.63 /
+0.58 against 0.51 (world 0) and 0.52–0.55 against 0.56 (world 1). In this world the student is never a better
+teacher than the teacher: its knowledge edge in answers (unaligned, right fact 0.69 / 0.81 at test) is small and
+shrinks as it learns the teacher's form.
 
     python benchmarks/macpo_mechanism.py --out benchmarks/macpo_mechanism_results.json
 """
