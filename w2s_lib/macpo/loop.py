@@ -134,26 +134,29 @@ class MACPOConfig(Config):
     PRESET_VALUES = {
         "smoke": {"teachers": ("tinygpt-xs",), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
                   "sft.epochs": 1.0, "dpo.epochs": 1.0, "sft.batch_size": 8, "dpo.batch_size": 8, "iterations": 2},
-        # Round 2 (history): 200 labelled pairs for the teachers (half A), 200 alignment prompts (half B), 100 unique test
-        # prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7, top-k 50; 13 DPO steps
-        # per agent per iteration. Chosen on seed-0 diagnostics of world 0 (chapter 30, before the claim run):
-        # teachers tinygpt-s + tinygpt-m (tinygpt-xs, 1 layer, answered in the right form — naming the person
-        # asked about — on 10-13% of the alignment prompts; s 37%, m 66%); 2 samples per agent per prompt;
-        # DPO + the positive's NLL at lr 3e-4 (plain DPO at 1e-4 … 5e-4, 1–3 epochs, left the unaligned
-        # student's form unchanged — 1-2% of its answers a sentence naming the person — and taught it to
-        # repeat the bare value instead of stopping; with the NLL term at 3e-4, 35%)
-        # tiny = round 3 (benchmarks/macpo_mechanism.py, ground-truth diagnostics of world 0, seeds 0-1, rules registered
-        # before measuring): one weak teacher, tinygpt-m — SFT on the gold answers moves it by +0.11 at lr 1e-3 for
-        # 8 epochs, while tinygpt-s never gains +0.10 at any budget tried (it cannot show "the teachers improve");
-        # that budget is the teacher's MACPO update; its candidates include the student's greedy answer (both right
-        # 0.20-0.24 against 0.11-0.12 for its samples); naive SFT to convergence (6 epochs: its fit to its targets
-        # rises 0.47 -> 0.57 from 2 to 6 epochs); 4 samples per agent instead of 2 did not raise the positives'
-        # quality by 0.05, so 2 stay. The registered claim run at these settings: C6 does not hold in world 0 or 1
-        # (the teacher learns the student's bare-value form and loses; chapter 30), and the chapter costs ~600 s CPU.
+        # tiny = round 2 (the chapter's world): 200 labelled pairs for the teachers (half A), 200 alignment prompts
+        # (half B), 100 unique test prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7,
+        # top-k 50; 13 DPO steps per agent per iteration. Chosen on seed-0 diagnostics of world 0 (chapter 30,
+        # before the claim run): teachers tinygpt-s + tinygpt-m (tinygpt-xs, 1 layer, answered in the right form —
+        # naming the person asked about — on 10-13% of the alignment prompts; s 37%, m 66%); 2 samples per agent
+        # per prompt; DPO + the positive's NLL at lr 3e-4 (plain DPO at 1e-4 … 5e-4, 1–3 epochs, left the
+        # unaligned student's form unchanged — 1-2% of its answers a sentence naming the person — and taught it
+        # to repeat the bare value instead of stopping; with the NLL term at 3e-4, 35%).
+        # Round 3 (measured, NOT adopted): benchmarks/macpo_mechanism.py's registered readings set one weak
+        # teacher tinygpt-m ("teachers": ("tinygpt-m",)), its MACPO update at teacher_lr=1e-3 x teacher_epochs=8,
+        # teacher_candidates="greedy+samples" and naive_epochs=6. Its registered claim run (chapter 30 once per
+        # world, ~600 s CPU, twice round 2's): C6 does not hold — world 0 iter3-iter1 +0.086 [-0.001, +0.164],
+        # -naive -0.127 [-0.240, -0.021], -confident -0.124 [-0.229, -0.031], teachers -0.197 [-0.290, -0.109];
+        # world 1 +0.086 [+0.023, +0.143], -0.070 [-0.159, +0.020], -0.059 [-0.178, +0.051], teachers -0.102
+        # [-0.169, -0.024]. Why: the teacher, updated at a budget that moves it, learns the student's bare-value
+        # form and loses reward; naive SFT inherits only 1-3% wrong facts, so there is little for MACPO to avoid;
+        # and D4's reading was flawed (it compared the student's greedy answers only with the student's samples,
+        # never with the teacher's own samples, which they never beat in fact+form: 0.23-0.34 vs 0.49 in world 0,
+        # 0.31-0.48 vs 0.53 in world 1). Numbers: benchmarks/macpo_mechanism_results.json. The knobs stay
+        # (defaults keep every run id); the tiny preset is round 2's, so its run ids are main's.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 1.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 3e-4, "dpo_loss": "sigmoid+sft",
-                 "teachers": ("tinygpt-m",), "n_samples": 2, "teacher_lr": 1e-3, "teacher_epochs": 8.0,
-                 "teacher_candidates": "greedy+samples", "naive_epochs": 6.0},
+                 "teachers": ("tinygpt-s", "tinygpt-m"), "n_samples": 2},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
                   "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft.lr": 2e-4,
