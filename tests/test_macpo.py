@@ -7,6 +7,7 @@ import time
 import pytest
 
 from w2s_lib.macpo import loop as macpo
+from w2s_lib.macpo.loop import MACPOConfig
 from w2s_lib.core.errors import W2SError
 from w2s_lib.models import tinygpt as G
 
@@ -294,6 +295,44 @@ def test_fact_and_form_reads_both_halves_of_the_best_answer():
     assert macpo.fact_and_form(q, f" {v}") == (True, False)
     assert macpo.fact_and_form(q, f" {e} works as a {wrong}.") == (False, True)
     assert macpo.fact_and_form("User: How do I bake a cake?\nAssistant:", " Sure.") == (False, False)
+
+
+def test_inherited_error_is_a_wrong_value_the_targets_also_state():
+    from w2s_lib.data.tinyworld.world import world
+
+    kb = world(0).facts
+    e = next(iter(kb))
+    q, v = f"User: What is {e}'s job?\nAssistant:", kb[e]["job"]
+    w1, w2 = [x for x in ("doctor", "teacher", "baker") if x != v][:2]
+    targets = [f" {e} works as a {w1}.", f" {e} works as a {v}."]
+    assert macpo.inherited_error(q, f" {e} works as a {w1}.", targets)       # the target's wrong value
+    assert not macpo.inherited_error(q, f" {e} works as a {w2}.", targets)   # wrong, but not inherited
+    assert not macpo.inherited_error(q, f" {e} works as a {v}.", targets)    # right (a target states it too)
+    assert not macpo.inherited_error("User: How do I bake a cake?\nAssistant:", f" {w1}", targets)
+
+
+def test_teacher_update_budget_and_naive_epochs_apply_where_they_should():
+    cfg = MACPOConfig.for_preset("smoke", {"teacher_lr": 1e-3, "teacher_epochs": 8.0})
+    t, s = cfg.teachers[0], cfg.students[0]
+    assert (cfg.teacher_lr, cfg.teacher_epochs) == (1e-3, 8.0)
+    assert macpo.update_cfg(cfg, s) is cfg
+    assert (macpo.update_cfg(cfg, t).dpo.lr, macpo.update_cfg(cfg, t).dpo.epochs) == (cfg.teacher_lr, cfg.teacher_epochs)
+    plain = cfg.replace(teacher_lr=0.0, teacher_epochs=0.0)
+    assert macpo.update_cfg(plain, t).dpo == plain.dpo
+    assert macpo.update_cfg(cfg.replace(teacher_epochs=0.0), t).dpo.epochs == cfg.dpo.epochs
+    # the added knobs keep the run ids of configs that leave them at their defaults
+    assert MACPOConfig.for_preset("smoke").run_id == MACPOConfig.for_preset("smoke", {"naive_epochs": 0.0}).run_id
+    assert MACPOConfig.for_preset("smoke").run_id != MACPOConfig.for_preset("smoke", {"naive_epochs": 6.0}).run_id
+
+
+def test_teachers_can_take_the_students_greedy_answer(micro):
+    cfg = _cfg(seed=19, teacher_candidates="greedy+samples")
+    teacher, student = cfg.teachers[0], cfg.students[0]
+    cands = macpo.candidates(cfg, teacher, 1)
+    assert list(cands) == [student, f"{student}#greedy"]
+    assert cands[f"{student}#greedy"] == macpo.greedy_responses(cfg, student, 2)
+    assert macpo.source_agent(f"{student}#greedy") == student
+    assert set(macpo.candidates(cfg, student, 1)) == set(cfg.teachers)  # students' candidates unchanged
 
 
 def test_several_samples_per_agent_are_all_candidates(micro):

@@ -118,19 +118,42 @@ class MACPOConfig(Config):
                               "(helpful task): held-out wordings of the alignment prompts' fact questions (same facts, "
                               "disjoint prompt strings), with the held-out test kept as a second measurement")
     confident_alpha: float = knob(0.5, low=0.0, high=1.0, help="confident loss: share of prompts whose target is the student's own greedy answer")
+    naive_epochs: float = knob(0.0, low=0.0, added_later=True,
+                               help="epochs of the naive-SFT baseline on the teachers' responses (0 = sft.epochs); the "
+                                    "paper's baseline is trained to convergence (benchmarks/macpo_mechanism.py, D1)")
+    teacher_lr: float = knob(0.0, low=0.0, added_later=True,
+                             help="the weak teachers' MACPO update: learning rate (0 = dpo.lr)")
+    teacher_epochs: float = knob(0.0, low=0.0, added_later=True,
+                                 help="the weak teachers' MACPO update: epochs per iteration (0 = dpo.epochs); a budget "
+                                      "that can move a tiny teacher (benchmarks/macpo_mechanism.py, D3)")
+    teacher_candidates: str = knob("samples", choices=("samples", "greedy+samples"), added_later=True,
+                                   help="cross pool: a teacher's candidates are the students' samples, or also each "
+                                        "student's greedy answer (benchmarks/macpo_mechanism.py, D4)")
 
     SLUG = "macpo"
     PRESET_VALUES = {
         "smoke": {"teachers": ("tinygpt-xs",), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
                   "sft.epochs": 1.0, "dpo.epochs": 1.0, "sft.batch_size": 8, "dpo.batch_size": 8, "iterations": 2},
-        # tiny: 200 labelled pairs for the teachers (half A), 200 alignment prompts (half B), 100 unique test
-        # prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7, top-k 50; 13 DPO steps
-        # per agent per iteration. Chosen on seed-0 diagnostics of world 0 (chapter 30, before the claim run):
-        # teachers tinygpt-s + tinygpt-m (tinygpt-xs, 1 layer, answered in the right form — naming the person
-        # asked about — on 10-13% of the alignment prompts; s 37%, m 66%); 2 samples per agent per prompt;
-        # DPO + the positive's NLL at lr 3e-4 (plain DPO at 1e-4 … 5e-4, 1–3 epochs, left the unaligned
-        # student's form unchanged — 1-2% of its answers a sentence naming the person — and taught it to
-        # repeat the bare value instead of stopping; with the NLL term at 3e-4, 35%)
+        # tiny = round 2 (the chapter's world): 200 labelled pairs for the teachers (half A), 200 alignment prompts
+        # (half B), 100 unique test prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7,
+        # top-k 50; 13 DPO steps per agent per iteration. Chosen on seed-0 diagnostics of world 0 (chapter 30,
+        # before the claim run): teachers tinygpt-s + tinygpt-m (tinygpt-xs, 1 layer, answered in the right form —
+        # naming the person asked about — on 10-13% of the alignment prompts; s 37%, m 66%); 2 samples per agent
+        # per prompt; DPO + the positive's NLL at lr 3e-4 (plain DPO at 1e-4 … 5e-4, 1–3 epochs, left the
+        # unaligned student's form unchanged — 1-2% of its answers a sentence naming the person — and taught it
+        # to repeat the bare value instead of stopping; with the NLL term at 3e-4, 35%).
+        # Round 3 (measured, NOT adopted): benchmarks/macpo_mechanism.py's registered readings set one weak
+        # teacher tinygpt-m ("teachers": ("tinygpt-m",)), its MACPO update at teacher_lr=1e-3 x teacher_epochs=8,
+        # teacher_candidates="greedy+samples" and naive_epochs=6. Its registered claim run (chapter 30 once per
+        # world, ~600 s CPU, twice round 2's): C6 does not hold — world 0 iter3-iter1 +0.086 [-0.001, +0.164],
+        # -naive -0.127 [-0.240, -0.021], -confident -0.124 [-0.229, -0.031], teachers -0.197 [-0.290, -0.109];
+        # world 1 +0.086 [+0.023, +0.143], -0.070 [-0.159, +0.020], -0.059 [-0.178, +0.051], teachers -0.102
+        # [-0.169, -0.024]. Why: the teacher, updated at a budget that moves it, learns the student's bare-value
+        # form and loses reward; naive SFT inherits only 1-3% wrong facts, so there is little for MACPO to avoid;
+        # and D4's reading was flawed (it compared the student's greedy answers only with the student's samples,
+        # never with the teacher's own samples, which they never beat in fact+form: 0.23-0.34 vs 0.49 in world 0,
+        # 0.31-0.48 vs 0.53 in world 1). Numbers: benchmarks/macpo_mechanism_results.json. The knobs stay
+        # (defaults keep every run id); the tiny preset is round 2's, so its run ids are main's.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 1.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 3e-4, "dpo_loss": "sigmoid+sft",
                  "teachers": ("tinygpt-s", "tinygpt-m"), "n_samples": 2},
@@ -359,7 +382,10 @@ def candidates(cfg: MACPOConfig, agent: str, iteration: int) -> dict[str, list[s
     samples the students' next iteration uses), so what the students have just learned reaches the
     teachers in the same iteration. A weak teacher never takes another weak teacher's answer (the
     diagnostic of chapter 30: ``tinygpt-s`` took 75–90% of its positives from the weaker ``tinygpt-xs`` and
-    lost half its reward). ``"all"``: every other agent's samples of this iteration."""
+    lost half its reward). ``"all"``: every other agent's samples of this iteration.
+
+    ``teacher_candidates="greedy+samples"`` adds each student's greedy answer (same model as its samples) to a
+    teacher's candidates under the cross pool (key ``"<student>#greedy"``)."""
     others = [a for a in cfg.agents if a != agent]
     if cfg.positive_pool == "all":
         pool = {a: iteration for a in others}
@@ -371,6 +397,8 @@ def candidates(cfg: MACPOConfig, agent: str, iteration: int) -> dict[str, list[s
     for a, it in pool.items():
         for j, resp in enumerate(generate_samples(cfg, a, it)):
             out[a if j == 0 else f"{a}#{j}"] = resp
+        if cfg.positive_pool == "cross" and agent in cfg.teachers and cfg.teacher_candidates == "greedy+samples":
+            out[f"{a}#greedy"] = greedy_responses(cfg, a, it)
     return out
 
 
@@ -428,7 +456,7 @@ def init_agent(cfg: MACPOConfig, agent: str, force: bool = False) -> Artifact:
 
 
 def _sampled_responses(cfg: MACPOConfig, step: str, agent: str, iteration: int, make_model, seed: int,
-                       result_key: str, n_samples: int = 1) -> list[list[str]]:
+                       result_key: str, n_samples: int = 1, greedy: bool = False) -> list[list[str]]:
     """``n_samples`` responses per alignment prompt from ``make_model()`` (one batched decoding), cached as
     ``step`` of ``agent`` at ``iteration`` (with the mean gold reward of the responses as its result):
     ``n_samples`` lists, one response per prompt each."""
@@ -436,7 +464,7 @@ def _sampled_responses(cfg: MACPOConfig, step: str, agent: str, iteration: int, 
     def compute(out):
         _, half_b, _ = splits(cfg)
         prompts = list(half_b["prompt"])
-        resp = generate(make_model(), zoo.load_tokenizer(agent), prompts * n_samples, cfg, seed)
+        resp = generate(make_model(), zoo.load_tokenizer(agent), prompts * n_samples, cfg, seed, greedy=greedy)
         samples = [resp[j * len(prompts):(j + 1) * len(prompts)] for j in range(n_samples)]
         atomic_write_json(out / "responses.json", samples)
         gold = [_gold(cfg)(p, r) for rs in samples for p, r in zip(prompts, rs)]
@@ -452,6 +480,13 @@ def generate_samples(cfg: MACPOConfig, agent: str, iteration: int) -> list[list[
     src = _agent_dir(cfg, agent, iteration - 1)
     return _sampled_responses(cfg, "generate", agent, iteration, lambda: _load(src, cfg),
                               cfg.seed * 97 + iteration, "train_gold_mean", cfg.n_samples)
+
+
+def greedy_responses(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
+    """The agent's (as after iteration − 1) greedy response per alignment prompt (cached step ``greedy``)."""
+    src = _agent_dir(cfg, agent, iteration - 1)
+    return _sampled_responses(cfg, "greedy", agent, iteration, lambda: _load(src, cfg), 0, "train_gold_mean",
+                              greedy=True)[0]
 
 
 def generate_step(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
@@ -581,6 +616,15 @@ def pairs_dataset(prompts, chosen, rejected, **extra) -> datasets.Dataset:
     return datasets.Dataset.from_dict({k: [v[i] for i in keep] for k, v in cols.items()})
 
 
+def update_cfg(cfg: MACPOConfig, agent: str) -> MACPOConfig:
+    """The config whose ``dpo`` stage trains ``agent`` in a MACPO iteration: a weak teacher's update takes
+    ``teacher_lr`` / ``teacher_epochs`` where set (non-zero), a student's is ``dpo`` as it is."""
+    if agent not in cfg.teachers:
+        return cfg
+    stage = {k: v for k, v in (("lr", cfg.teacher_lr), ("epochs", cfg.teacher_epochs)) if v}
+    return cfg.replace(dpo=stage) if stage else cfg
+
+
 def agent_step(cfg: MACPOConfig, agent: str, iteration: int, force: bool = False,
                selection: str = "perplexity") -> Artifact:
     """One MACPO iteration of one agent: pairs (:func:`build_pairs`), DPO, evaluation; saves ``model/`` and
@@ -595,7 +639,8 @@ def agent_step(cfg: MACPOConfig, agent: str, iteration: int, force: bool = False
         src = _agent_dir(cfg, agent, iteration - 1)
     else:
         src = _agent_dir(cfg, agent, 0) if iteration == 1 else agent_step(cfg, agent, iteration - 1, selection=selection).path / "model"
-    fit = dpo_fit(cfg, lambda model, tok: build_pairs(cfg, agent, iteration, model, tok, selection), cfg.seed + iteration)
+    fit = dpo_fit(update_cfg(cfg, agent), lambda model, tok: build_pairs(cfg, agent, iteration, model, tok, selection),
+                  cfg.seed + iteration)
 
     def fit_with_sources(model, tok, out):
         model, info = fit(model, tok, out)
@@ -640,6 +685,21 @@ def fact_and_form(prompt: str, response: str) -> tuple[bool, bool]:
     return fact, entity in (response or "") and response.strip().endswith(".") and not scorers.is_refusal(response)
 
 
+def inherited_error(prompt: str, response: str, targets: list[str]) -> bool:
+    """For a fact question of the helpful task: does ``response`` state a *wrong* value of the asked attribute
+    that one of ``targets`` (e.g. the weak teachers' answers a student was trained on) also states? The naive-SFT
+    failure the paper names: imitating the weak supervisor's errors."""
+    kb = scorers.world(current_world_seed()).facts
+    user = scorers._last_user_turn(prompt)
+    entity = scorers._entity_in(user, kb)
+    cues = [scorers.ATTRIBUTE_CUES[w] for w in scorers._words(user) if w in scorers.ATTRIBUTE_CUES]
+    if entity is None or not cues:
+        return False
+    truth = kb[entity][cues[0]].lower()
+    wrong = set().union(*[scorers.values_mentioned(t).get(cues[0], set()) for t in targets]) - {truth}
+    return bool(scorers.values_mentioned(response).get(cues[0], set()) & wrong)
+
+
 # ----------------------------------------------------------------------------- weak-to-strong baselines
 def sft_fit(cfg: MACPOConfig, make_examples, seed: int):
     """A ``fit`` for :func:`fit_step`: SFT (TRL, loss on the completion) on ``make_examples(model, tok)`` =
@@ -665,7 +725,8 @@ def naive_sft(cfg: MACPOConfig, student: str | None = None) -> Artifact:
     """Naive SFT: the student fine-tuned on every weak teacher's (initial) sampled responses to half B's prompts.
 
     Assumption: all teachers' responses are used (one target per teacher per prompt), as the paper pools
-    weak supervision; empty responses are dropped.
+    weak supervision; empty responses are dropped. ``naive_epochs`` (when set) replaces ``sft.epochs``: the
+    paper's baseline is trained on the weak responses to convergence.
     """
     student = student or cfg.students[0]
 
@@ -674,7 +735,8 @@ def naive_sft(cfg: MACPOConfig, student: str | None = None) -> Artifact:
         weak = weak_responses(cfg)
         return [p for _ in cfg.teachers for p in prompts], [r for t in cfg.teachers for r in weak[t]]
 
-    return fit_step(cfg, "naive_sft", student, 0, _agent_dir(cfg, student, 0), sft_fit(cfg, examples, cfg.seed))
+    stage = cfg.replace(sft={"epochs": cfg.naive_epochs}) if cfg.naive_epochs else cfg
+    return fit_step(cfg, "naive_sft", student, 0, _agent_dir(cfg, student, 0), sft_fit(stage, examples, cfg.seed))
 
 
 def confident_loss(cfg: MACPOConfig, student: str | None = None) -> Artifact:
