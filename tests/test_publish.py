@@ -103,3 +103,14 @@ def test_duplicate_targets_are_found_in_an_executed_notebook(tmp_path):
     fig.outputs = fig.outputs[:1]
     nbformat.write(src, path)
     assert book.duplicate_targets(path) == []
+
+
+def test_run_writes_its_executed_copy_to_a_relative_output_path(tmp_path, monkeypatch):
+    # papermill runs the kernel from the notebooks folder: a relative -o path must still land where the
+    # caller meant (it failed on the kernel log's path before)
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    out = book.run("99", "smoke", output=Path("sub") / "99.ipynb", progress=False)
+    assert out.resolve() == (tmp_path / "sub" / "99.ipynb").resolve() and out.is_file()
+    assert not list((tmp_path / "sub").glob(".tmp-*"))

@@ -205,7 +205,8 @@ def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None
 
     nb = get_notebook(nb_name)
     parameters = split_parameters(nb, preset, dict(params or {}))
-    output = check_output(Path(output) if output else paths.REPO_ROOT / "outputs" / preset / f"{nb.stem}.ipynb")
+    # absolute: papermill runs the kernel from the notebooks folder, where a relative -o path would not exist
+    output = check_output(Path(output).absolute() if output else paths.REPO_ROOT / "outputs" / preset / f"{nb.stem}.ipynb")
     paths.ensure_dir(output.parent, "-o path")
     clean_debris(output.parent)  # temporary copies of runs that were killed
     tmp = output.with_name(f".tmp-{os.getpid()}-{output.name}")
