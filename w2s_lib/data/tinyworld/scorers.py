@@ -194,6 +194,12 @@ def _entity_in(text: str, kb: dict[str, dict[str, str]]) -> str | None:
     return None
 
 
+def _wrong_values(kb: dict, entity: str, mentioned: dict[str, set[str]]) -> int:
+    """How many of the ``mentioned`` values (attribute → values, :func:`values_mentioned`) the knowledge base
+    ``kb`` contradicts for ``entity``."""
+    return sum(len(vs - {kb[entity][a].lower()}) for a, vs in mentioned.items())
+
+
 def helpfulness(prompt: str, response: str, world_seed: int = 0) -> float:
     """Gold helpfulness in [−1, 1] for the world of ``world_seed``.
 
@@ -229,7 +235,7 @@ def helpfulness(prompt: str, response: str, world_seed: int = 0) -> float:
         if is_refusal(response):
             return -0.5
         right = sum(1 for a, vs in mentioned.items() if kb[entity][a].lower() in vs)
-        wrong = sum(len(vs - {kb[entity][a].lower()}) for a, vs in mentioned.items())
+        wrong = _wrong_values(kb, entity, mentioned)
         return float(max(-1.0, min(1.0, (right - wrong) / len(ATTRIBUTES))))
     if is_refusal(response):
         return -0.5
@@ -247,7 +253,7 @@ def false_claims(response: str, world_seed: int = 0) -> int:
     entity = _entity_in(response, kb)
     if entity is None:
         return 0
-    return sum(len(vs - {kb[entity][a].lower()}) for a, vs in values_mentioned(response).items())
+    return _wrong_values(kb, entity, values_mentioned(response))
 
 
 def summary_faithfulness(prompt: str, summary: str) -> float:
@@ -309,7 +315,7 @@ def bio_facts(prompt: str, response: str, world_seed: int = 0, wanted: tuple[str
         else:
             wrong += sum(len(vs) for vs in values.values())
     right = sum(1 for a in open_attrs if kb[entity][a].lower() in said.get(a, set()))
-    wrong += sum(len(vs - {kb[entity][a].lower()}) for a, vs in said.items())
+    wrong += _wrong_values(kb, entity, said)
     return float(max(-1.0, min(1.0, (right - wrong) / len(open_attrs))))
 
 
