@@ -67,6 +67,45 @@ def test_contrastive_pass_lowers_its_loss():
         g.contrastive_finetune(model, tok, pairs[:1], 1, 1e-4, 8, 20.0, 0)
 
 
+def test_reachable_rows_train_the_same_weights():
+    """AdamW on the rows the texts reach equals AdamW on the whole embedding table, to the bit."""
+    import copy
+
+    import torch
+
+    from w2s_lib.models import zoo
+
+    base, tok = zoo.load_backbone("minilm-l1"), zoo.load_tokenizer("minilm-l1")
+    pairs = g.unlabelled_pairs(0, 12, signal=True)
+    texts = [s for pair in pairs for s in pair]
+
+    def steps(model, rows=None):
+        torch.manual_seed(0)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+        model.train()
+        for k in range(3):
+            batch = pairs[4 * k: 4 * k + 4]
+            a = g._embed(model, tok, [p[0] for p in batch], rows)
+            b = g._embed(model, tok, [p[1] for p in batch], rows)
+            loss = torch.nn.functional.cross_entropy(20 * a @ b.T, torch.arange(len(batch)))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return model
+
+    full = steps(copy.deepcopy(base))
+    part = copy.deepcopy(base)
+    table = part.get_input_embeddings()
+    with g.reachable_rows(part, tok, texts) as rows:
+        assert part.get_input_embeddings().num_embeddings < table.num_embeddings
+        assert int(rows[tok.pad_token_id]) >= 0 and int(rows.min()) == -1
+        steps(part, rows)
+    assert part.get_input_embeddings() is table
+    want, got = full.state_dict(), part.state_dict()
+    assert list(want) == list(got) and all(torch.equal(want[k], got[k]) for k in want)
+    assert not torch.equal(want["embeddings.word_embeddings.weight"], base.state_dict()["embeddings.word_embeddings.weight"])
+
+
 def test_presets_validate():
     for preset in ("smoke", "tiny", "colab", "paper"):
         cfg = g.SlangConfig.for_preset(preset)

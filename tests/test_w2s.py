@@ -353,3 +353,19 @@ def test_layer_features_of_a_text_do_not_depend_on_its_batch_or_position(monkeyp
     assert f.shape == (3, len(texts), f.shape[-1])
     np.testing.assert_allclose(g, f[:, order], atol=1e-5)
     np.testing.assert_allclose(f[:, 0], f[:, 4], atol=1e-5)  # the same text twice, in different batches
+
+
+def test_train_heads_foreach_adam_equals_the_default_loop(monkeypatch):
+    """train_heads steps Adam with foreach=True for speed; it must give the default single-tensor loop's
+    weights bit for bit (weight decay on and off)."""
+    from w2s_lib.generalization import frozen
+
+    g = torch.Generator().manual_seed(0)
+    x, y, test = torch.randn(3, 70, 5, generator=g), torch.rand(3, 70, generator=g), [torch.randn(3, 9, 5, generator=g)]
+    adam = torch.optim.Adam
+    for wd in (0.0, 0.01):
+        fast = frozen.train_heads(x, y, test, lr=1e-2, epochs=2.0, batch_size=16, weight_decay=wd)
+        monkeypatch.setattr(frozen.torch.optim, "Adam", lambda params, **kw: adam(params, **{**kw, "foreach": False}))
+        slow = frozen.train_heads(x, y, test, lr=1e-2, epochs=2.0, batch_size=16, weight_decay=wd)
+        monkeypatch.setattr(frozen.torch.optim, "Adam", adam)
+        assert all(np.array_equal(a, b) for a, b in zip(fast, slow))

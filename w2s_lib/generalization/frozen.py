@@ -127,7 +127,9 @@ def train_heads(x: torch.Tensor, targets: torch.Tensor, predict: list[torch.Tens
     t = torch.stack([1 - targets, targets], dim=-1).float()
     w = torch.zeros(S, d, 2, requires_grad=True)
     b = torch.zeros(S, 1, 2, requires_grad=True)
-    opt = torch.optim.Adam([w, b], lr=lr, weight_decay=weight_decay)
+    # foreach: the same per-element Adam arithmetic as the default single-tensor loop on the CPU (bit for bit),
+    # without its per-step Python overhead (about half of a head fit's CPU at tiny)
+    opt = torch.optim.Adam([w, b], lr=lr, weight_decay=weight_decay, foreach=True)
     guard = LossGuard(lr_hint("lr", lr))
     per_epoch = math.ceil(n / batch_size)
     total = max(1, math.ceil(per_epoch * epochs))

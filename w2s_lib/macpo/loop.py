@@ -236,8 +236,15 @@ def test_sets(cfg: MACPOConfig, half_b: datasets.Dataset | None = None) -> dict[
 
 
 def _step_cfg(cfg: MACPOConfig, step: str, agent: str = "", iteration: int = 0) -> StepConfig:
-    key = cfg.replace(iterations=1).run_id  # iterations does not change any step
-    return StepConfig(preset=cfg.preset, seed=cfg.seed, experiment=key, step=step, agent=agent, iteration=iteration)
+    return StepConfig(preset=cfg.preset, seed=cfg.seed, experiment=_experiment_key(cfg), step=step, agent=agent,
+                      iteration=iteration)
+
+
+@functools.lru_cache(maxsize=256)
+def _experiment_key(cfg: MACPOConfig) -> str:
+    """The result key every step of ``cfg`` is filed under (``iterations`` does not change any step); once per
+    config, as the chapter looks its steps up thousands of times."""
+    return cfg.replace(iterations=1).run_id
 
 
 # ----------------------------------------------------------------------------- models
