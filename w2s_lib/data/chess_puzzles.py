@@ -417,6 +417,35 @@ def policy_move(board, rng: random.Random, p_best: float, player: str = "greedy"
     return rng.choice([m for m, s in zip(moves, scores) if s == top])
 
 
+#: Systematic novices (:func:`novice_move`): a plausible, position-dependent rule that is never the puzzles' answer.
+#: ``approach``: move the side's most valuable piece (the king last) to the square nearest the enemy king,
+#: without capturing, promoting or mating.
+NOVICES = ("approach",)
+
+
+def novice_move(board, rule: str = "approach"):
+    """The move of a systematic novice (:data:`NOVICES`), deterministic in the position, or None when it has
+    no move. ``approach``: among the *quiet* moves (no capture, no promotion, no mate: :func:`greedy_score` 0)
+    those of the most valuable piece (:data:`VALUES`; the king counts 0, so it moves only when nothing else
+    can), and of those the one ending nearest the enemy king (Chebyshev, then Manhattan distance), ties by
+    UCI. A quiet move wins nothing, so it is never a puzzle's answer (which wins ≥ :data:`MIN_GAIN` or mates):
+    the novice disagrees with the criterion on every clear position, yet its move depends on the position."""
+    if rule not in NOVICES:
+        raise W2SError(f"unknown novice {rule!r}; choose one of: {', '.join(NOVICES)}")
+    chess = _chess()
+    king = board.king(not board.turn)
+    quiet = [m for m in board.legal_moves if greedy_score(board, m) == 0]
+    if not quiet or king is None:
+        return None
+
+    def key(m):
+        to = m.to_square
+        dist = (chess.square_distance(to, king), chess.square_manhattan_distance(to, king))
+        return (-VALUES[board.piece_type_at(m.from_square)], *dist, m.uci())
+
+    return min(quiet, key=key)
+
+
 def game(rng: random.Random, p_best: float, max_plies: int, player: str = "greedy") -> str:
     """One game from a random position, one line per ply: ``prompt + answer_text(move)``."""
     board = random_position(rng)
@@ -457,7 +486,7 @@ def game_corpus(seed: int, n_games: int, p_best: float = 0.7, max_plies: int = 1
 
 @lru_cache(maxsize=4)
 def position_corpus(seed: int, n: int, p_best: float = 0.8, micro: bool = False,
-                    clear_only: bool = False) -> tuple[str, ...]:
+                    clear_only: bool = False, novice: str | None = None, q: float = 1.0) -> tuple[str, ...]:
     """``n`` annotated positions for pretraining, one line each (``prompt + answer_text(move)``): random
     positions in which some move can win material or give check (the rest have nothing to learn), each with
     the move of the two-ply ``search`` player (:func:`policy_move`: its best with probability ``p_best``,
@@ -466,12 +495,24 @@ def position_corpus(seed: int, n: int, p_best: float = 0.8, micro: bool = False,
 
     ``clear_only``: only positions with one clearly best move (the puzzles' criterion, :func:`best_move`) —
     the positions a strong player's games teach something in — and none of the train or test puzzles'
-    positions (about 8 ms a position: ~ one random position in four qualifies)."""
+    positions (about 8 ms a position: ~ one random position in four qualifies).
+
+    ``novice`` (:data:`NOVICES`; None: none): a mixed-player corpus — each position keeps the two-ply player's
+    move with probability ``q``, else gets the systematic novice's (:func:`novice_move`; the player's when the
+    novice has no move). The coin has its own random stream, so the positions (and the player's moves) are
+    those of the corpus without a novice whatever ``q``; with ``q`` < 0.5 the corpus's commonest move in a
+    position is the novice's and the expert's is a minority mode."""
     from w2s_lib.core.artifacts import atomic_write_text
 
     if n < 1:
         raise W2SError(f"n must be ≥ 1, got {n}")
+    if novice is not None and novice not in NOVICES:
+        raise W2SError(f"unknown novice {novice!r}; choose one of: {', '.join(NOVICES)}")
+    if not 0.0 <= q <= 1.0:
+        raise W2SError(f"q is a probability, got {q}")
     kind = "-clear" if clear_only else ""
+    if novice is not None:  # the corpus without a novice keeps its file name
+        kind += f"-{novice}{q}"
     path = data_dir() / f"{VERSION}-positions{kind}-seed{seed}-{n}-{p_best}{'-micro' if micro else ''}.json"
     try:
         return tuple(json.loads(path.read_text()))
@@ -481,6 +522,7 @@ def position_corpus(seed: int, n: int, p_best: float = 0.8, micro: bool = False,
     if clear_only:
         held_out |= {r["fen"].split(" ")[0] for r in puzzle_rows(seed, "train", micro)}
     rng = _rng("positions-clear" if clear_only else "positions", seed, p_best)
+    coin = _rng("novice", seed, novice, q)
     lines: list[str] = []
     while len(lines) < n:
         board = random_position(rng)
@@ -491,6 +533,8 @@ def position_corpus(seed: int, n: int, p_best: float = 0.8, micro: bool = False,
         if clear_only and best_move(board, table) is None:
             continue
         move = policy_move(board, rng, p_best, "search", table)
+        if novice is not None and coin.random() >= q:
+            move = novice_move(board, novice) or move
         lines.append(prompt(board) + answer_text(board.san(move)))
     atomic_write_text(path, json.dumps(lines))
     return tuple(lines)

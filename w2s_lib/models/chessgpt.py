@@ -205,7 +205,8 @@ def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[st
     c = _corpus(corpus)
     if "positions" in c:
         lines = list(cp.position_corpus(seed, c["micro_positions" if micro else "positions"], c["p_best"], micro,
-                                        clear_only=c.get("clear_only", False)))
+                                        clear_only=c.get("clear_only", False), novice=c.get("novice"),
+                                        q=c.get("q", 1.0)))
     else:
         games = cp.game_corpus(seed, MICRO_GAMES if micro else N_GAMES, c["p_best"], MAX_PLIES, c["player"])
         lines = [line + "\n" for g in games for line in g.splitlines()]
