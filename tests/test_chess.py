@@ -381,3 +381,59 @@ def test_corpus_lines_rewrite_into_other_surface_formats():
         cp.in_format(line, "fen")
     with pytest.raises(W2SError, match="not a chess corpus line"):
         cp.in_format("hello: e4\n", "swap")
+
+
+# ----------------------------------------------------------------------------- the mixed-player corpus
+def test_the_novice_brings_its_biggest_piece_nearest_the_enemy_king_without_capturing():
+    # the queen (not the king) moves; Qxd5 captures and is excluded; of its quiet squares h5 is nearest h8
+    # (Chebyshev 3; g4 and d4 are 4): a check, but no mate
+    board = _board("Ka1 Qd1", "Kh8 Rd5")
+    assert board.san(cp.novice_move(board)) == "Qh5+"
+    assert cp.best_move(board) == chess.Move.from_uci("d1d5")  # the puzzle's answer is the capture
+
+
+def test_the_novice_never_mates_and_breaks_ties_by_manhattan_distance():
+    # Ra8# mates (the puzzle's answer); every a-file square is 6 from g8 (Chebyshev), a7 is nearest by Manhattan
+    board = _board("Kg1 Ra1", "Kg8 Pf7 Pg7 Ph7")
+    assert board.san(cp.best_move(board)) == "Ra8#"
+    assert board.san(cp.novice_move(board)) == "Ra7"
+    with pytest.raises(W2SError, match="unknown novice"):
+        cp.novice_move(board, "random")
+
+
+def test_a_lone_king_novice_walks_towards_the_enemy_king():
+    board = _board("Ka1", "Kh8 Ph3", turn=chess.WHITE)
+    assert board.san(cp.novice_move(board)) == "Kb2"  # b2 is 6 from h8 (Chebyshev), a2 and b1 are 7
+
+
+def test_the_mixed_corpus_keeps_the_positions_and_gives_the_novice_about_1_minus_q(micro_home):
+    plain = cp.position_corpus(0, 200, 1.0, True, clear_only=True)
+    mixed = cp.position_corpus(0, 200, 1.0, True, clear_only=True, novice="approach", q=0.4)
+    head = [ln.rpartition(":")[0] for ln in plain]
+    assert head == [ln.rpartition(":")[0] for ln in mixed]  # the same positions, in the same order
+    expert = np.mean([a == b for a, b in zip(plain, mixed)])
+    assert 0.3 < expert < 0.5  # binomial(200, 0.4): ± 3.5 standard deviations
+    for ln, p in zip(mixed, plain):  # every changed line holds the novice's move, never the expert's
+        if ln != p:
+            board = cp.board_of(ln.rpartition(":")[0] + ":")
+            assert ln.endswith(cp.answer_text(board.san(cp.novice_move(board))))
+    cp.position_corpus.cache_clear()
+    assert cp.position_corpus(0, 200, 1.0, True, clear_only=True, novice="approach", q=0.4) == mixed  # from disk
+    for f in cp.data_dir().glob("*approach*"):
+        f.unlink()
+    cp.position_corpus.cache_clear()
+    assert cp.position_corpus(0, 200, 1.0, True, clear_only=True, novice="approach", q=0.4) == mixed  # deterministic
+    with pytest.raises(W2SError, match="unknown novice"):
+        cp.position_corpus(0, 10, 1.0, True, clear_only=True, novice="random", q=0.4)
+    with pytest.raises(W2SError, match="probability"):
+        cp.position_corpus(0, 10, 1.0, True, clear_only=True, novice="approach", q=1.5)
+
+
+def test_a_novice_corpus_is_a_new_ladder_with_new_keys(monkeypatch):
+    root, tag = chessgpt.ladder_root(0, False, "search"), chessgpt.model_tag("chessgpt-l", corpus="search")
+    monkeypatch.setitem(chessgpt.CORPORA, "search", {**chessgpt.CORPORA["search"], "novice": "approach", "q": 0.4})
+    root4, tag4 = chessgpt.ladder_root(0, False, "search"), chessgpt.model_tag("chessgpt-l", corpus="search")
+    assert root4 != root and tag4 != tag
+    monkeypatch.setitem(chessgpt.CORPORA, "search", {**chessgpt.CORPORA["search"], "q": 0.25})
+    assert chessgpt.ladder_root(0, False, "search") != root4
+    assert chessgpt.model_tag("chessgpt-l", corpus="search") != tag4
