@@ -38,7 +38,9 @@ at data seed 0 and +0.047 [+0.033, +0.061] at data seed 1 (the middle rung's stu
 only at data seed 1), −0.48 at both on the greedy ladder: not replicated. Students still imitate (the direct
 student repeats ~ 88 % of its supervisor's test errors and ends below it). A third round (the skill pretrained in
 another surface format, ``chess_puzzles.in_format``, so that fine-tuning would have something to elicit) failed
-its own ground-truth rule (``benchmarks/chess_format.py``) and was not adopted.
+its own ground-truth rule (``benchmarks/chess_format.py``) and was not adopted; so did a fourth (a corpus mixing the
+expert with a systematic novice, ``position_corpus(novice=...)``, so that the expert is a minority mode:
+``benchmarks/chess_elicit.py``).
 """
 
 from __future__ import annotations

@@ -53,6 +53,9 @@ N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES = 2000, 60, 0.7, 8
 #: each line from its position (the position's tokens are context, not targets) — see the measurements below.
 #: ``format`` (absent: ``"puzzle"``): the surface format the corpus's positions are written in
 #: (:data:`w2s_lib.data.chess_puzzles.FORMATS`); the rungs still answer the puzzles in their own format.
+#: ``novice`` (absent: none) and ``q``: a mixed-player corpus — each position's move is the expert's with
+#: probability ``q``, else a systematic novice's (:data:`w2s_lib.data.chess_puzzles.NOVICES`; measured in round 4
+#: below and not adopted).
 #: ``notation``: how moves are written, in the corpus and in the puzzles the rungs answer
 #: (:data:`w2s_lib.data.chess_puzzles.NOTATIONS`; the dataset of that notation is ``DATASETS[notation]``).
 NOTATION = "san"  # UCI was measured and not adopted: benchmarks/chess_notation.py
@@ -97,6 +100,13 @@ CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST, "no
 # passed (swap: zero-shot 0.69 / 0.63 / 0.64, but 100 GT puzzles recovered only 45 % of the top rung's ceiling and
 # the no-skill top rung learned 0.69 from them; squares: the middle rung's zero-shot 0.80 ≈ its ceiling), so the
 # corpus keeps the puzzles' format.
+# Round 4 (benchmarks/chess_elicit.py, rule written before measuring): a mixed-player corpus (`novice`
+# "approach", `q` 0.25 / 0.4: the same positions, the expert's move with probability q, else a systematic novice's
+# quiet move of its biggest piece towards the enemy king — never a puzzle's answer, so the corpus's mode is the
+# novice). It made the skill latent (zero-shot 0.08 / 0.22 for the top rung, GT fit 0.70 / 0.78, 100 GT puzzles
+# recovered 68 % / 52 % of the difference) but failed two checks: the top rung's 100-label fit (0.50 / 0.51)
+# stayed below what 100 labels teach the no-skill ladder (0.69), and the weak rung (GT fit 0.19 / 0.25) erred
+# mostly with quiet king moves (44 % / 56 % of its errors). The corpus stays expert-only.
 # The ladder, weak → strong (`knows` is unused here: every rung sees the whole corpus).
 SIZES: dict[str, Rung] = {
     "chessgpt-s": Rung(n_layer=1, n_embd=16, n_head=2, lr=5e-3, warmup=20, knows=1.0, steps=100),
