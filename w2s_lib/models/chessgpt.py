@@ -56,6 +56,9 @@ N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES = 2000, 60, 0.7, 8
 #: ``novice`` (absent: none) and ``q``: a mixed-player corpus — each position's move is the expert's with
 #: probability ``q``, else a systematic novice's (:data:`w2s_lib.data.chess_puzzles.NOVICES`; measured in round 4
 #: below and not adopted).
+#: ``traps`` (absent: 0): the share of planted traps (:func:`w2s_lib.data.chess_puzzles.planted_trap`) in the
+#: puzzles the rungs answer (``dataset_of``: ``chess_traps``) and, for a position corpus, in its positions
+#: (round 5 below).
 #: ``notation``: how moves are written, in the corpus and in the puzzles the rungs answer
 #: (:data:`w2s_lib.data.chess_puzzles.NOTATIONS`; the dataset of that notation is ``DATASETS[notation]``).
 NOTATION = "san"  # UCI was measured and not adopted: benchmarks/chess_notation.py
@@ -200,10 +203,16 @@ def notation(corpus: str) -> str:
 
 
 def dataset_of(corpus: str) -> str:
-    """The puzzles' dataset in ``corpus``'s notation: what the rungs of that ladder answer."""
-    from w2s_lib.data.chess_puzzles import DATASETS
+    """The puzzles' dataset in ``corpus``'s notation and trap share: what the rungs of that ladder answer."""
+    from w2s_lib.data.chess_puzzles import DATASETS, TRAP_SHARE, TRAPS_DATASET
 
-    return DATASETS[notation(corpus)]
+    traps = _corpus(corpus).get("traps", 0.0)
+    if not traps:
+        return DATASETS[notation(corpus)]
+    if traps != TRAP_SHARE or notation(corpus) != "san":
+        raise W2SError(f"corpus {corpus!r}: the registered trap-rich puzzles ({TRAPS_DATASET!r}) are in SAN with "
+                       f"trap share {TRAP_SHARE}; got notation {notation(corpus)!r}, traps {traps!r}")
+    return TRAPS_DATASET
 
 
 def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[str]:
@@ -216,7 +225,7 @@ def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[st
     if "positions" in c:
         lines = list(cp.position_corpus(seed, c["micro_positions" if micro else "positions"], c["p_best"], micro,
                                         clear_only=c.get("clear_only", False), novice=c.get("novice"),
-                                        q=c.get("q", 1.0)))
+                                        q=c.get("q", 1.0), traps=c.get("traps", 0.0)))
     else:
         games = cp.game_corpus(seed, MICRO_GAMES if micro else N_GAMES, c["p_best"], MAX_PLIES, c["player"])
         lines = [line + "\n" for g in games for line in g.splitlines()]
