@@ -26,6 +26,14 @@ with every move in UCI (:func:`in_notation`; measured for the chess ladder and n
 ``benchmarks/chess_notation.py``); :func:`to_notation` rewrites a corpus line, :func:`board_of` reads a prompt
 back as its position, and :func:`move_class` names a move's kind (piece, capture or quiet) for error tables. Generation costs a few seconds per
 thousand puzzles; each split is cached under ``$W2S_HOME/chess/data`` (written atomically).
+
+**Traps** (``chess_traps``, measured as the chapter's round 5 and not adopted: ``benchmarks/chess_traps.py``): a
+one-ply grabber (:func:`grabber_moves`: mate, else the biggest capture) answers about 97 % of the plain puzzles;
+a puzzle is a *trap* when the grabber misses its answer (:func:`is_trap`), about 1 % of them. With ``traps`` > 0
+(:func:`generate_puzzles`, :func:`position_corpus`) that share of the slots (:func:`trap_slot`) holds a planted
+trap (:func:`planted_trap`): a defended rook or queen put en prise on a random puzzle, kept when the unchanged
+criterion's answer is elsewhere. 2000 puzzles with :data:`TRAP_SHARE` 0.4 cost about 16 s CPU (the plain ones
+3 s); the files of ``traps`` 0 keep their names and bytes.
 """
 
 from __future__ import annotations
@@ -321,7 +329,8 @@ def grabber_moves(board) -> list:
 
 def is_trap(board, move) -> bool:
     """Whether ``move`` (a puzzle's answer) is *not* among the grabber's choices: grabbing loses here — the
-    bigger capture is defended and the criterion's two-ply score prefers another move."""
+    criterion's two-ply score prefers another move to the biggest capture (which is defended, or lets a bigger
+    piece or a mate be taken back)."""
     return move not in grabber_moves(board)
 
 

@@ -40,7 +40,8 @@ student repeats ~ 88 % of its supervisor's test errors and ends below it). A thi
 another surface format, ``chess_puzzles.in_format``, so that fine-tuning would have something to elicit) failed
 its own ground-truth rule (``benchmarks/chess_format.py``) and was not adopted; so did a fourth (a corpus mixing the
 expert with a systematic novice, ``position_corpus(novice=...)``, so that the expert is a minority mode:
-``benchmarks/chess_elicit.py``).
+``benchmarks/chess_elicit.py``); and so did a fifth (trap-rich puzzles and corpus, where grabbing the biggest
+piece loses 40 % of the time, dataset ``chess_traps``: ``benchmarks/chess_traps.py``).
 """
 
 from __future__ import annotations

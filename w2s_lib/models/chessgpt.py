@@ -110,6 +110,14 @@ CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST, "no
 # recovered 68 % / 52 % of the difference) but failed two checks: the top rung's 100-label fit (0.50 / 0.51)
 # stayed below what 100 labels teach the no-skill ladder (0.69), and the weak rung (GT fit 0.19 / 0.25) erred
 # mostly with quiet king moves (44 % / 56 % of its errors). The corpus stays expert-only.
+# Round 5 (benchmarks/chess_traps.py, rule written before measuring): trap-rich puzzles and corpus (`traps` 0.4:
+# a defended rook or queen planted en prise, kept when the criterion's answer is elsewhere; both ladders answer
+# `chess_traps`). The grabber fell to 0.574 on the test puzzles and the weak rung's trap errors became grabs
+# (66 % of them), but the search ladder held little of the skill on traps (top rung zero-shot 0.51, GT fit 0.54;
+# the greedy ladder learned 0.42 on them from the GT labels): its GT fit 0.54 / 0.69 / 0.72 and 100-label top-rung
+# fit 0.651 beat the greedy ladder's (0.63, 0.567) by < 0.10, and the weak rung's queen grabs were 34 % of its
+# errors. Not adopted: no `traps` in either corpus. (Probe after the outcome: the top rung pretrained 1800 steps
+# answers 0.61 of the trap puzzles zero-shot, 0.51 at 900 — its skill on traps is short of pretraining steps.)
 # The ladder, weak → strong (`knows` is unused here: every rung sees the whole corpus).
 SIZES: dict[str, Rung] = {
     "chessgpt-s": Rung(n_layer=1, n_embd=16, n_head=2, lr=5e-3, warmup=20, knows=1.0, steps=100),
