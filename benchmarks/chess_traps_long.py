@@ -54,6 +54,26 @@ registered claim once per ``benchmarks/chess_claim.py``'s decision rule (5 seeds
 ``benchmarks/chess_claim_v6_results.json``, whatever it shows. If it fails, the world stays as it is and the claim
 is not run.
 
+Result (``chess_traps_long_results.json``, data seed 0, run once as registered after the rule's commit 348a8cf,
+06:54 UTC; 67 s CPU, the greedy ladder cached from round 5). Disclosure: a check of the candidate's cache paths
+(``chessgpt.model_dir``, which builds a missing rung) built its weak and top rungs at 06:52-06:54, before the
+commit; no number of theirs was read before the run. Seed means, s / m / l:
+
+=====================  ===================  ==================  ===================  ==================
+ladder                 zero-shot            GT fit (test)       small-GT fit (100)   GT fit on traps
+=====================  ===================  ==================  ===================  ==================
+no skill (``greedy``)  0.01 / 0.01 / 0.01   0.49 / 0.54 / 0.63  0.38 / 0.505 / 0.57  0.34 / 0.41 / 0.42
+latent, 30/600/1800    0.55 / 0.71 / 0.75   0.54 / 0.70 / 0.75  0.55 / 0.66 / 0.68   0.38 / 0.49 / 0.60
+=====================  ===================  ==================  ===================  ==================
+
+Checks: (t) passes — the grabber 0.574; (a) passes — ``m`` 0.702 ≥ 0.541 + 0.10, ``l`` 0.753 ≥ 0.633 + 0.10
+(margin 0.019); (b) passes — 0.753 − 0.539 = 0.21; (d) passes — 0.679 ≥ 0.567 + 0.10 (margin 0.012); (e') passes
+— 66 % of the weak rung's D_weak trap errors are a grabber's move, and the commonest class outside the grabber's
+moves is 16 % of its errors. **The candidate passes (narrowly on (a) and (d)): the chapter adopts it.** Cost
+(the rungs' ``build_seconds``, one core, shared with another job): 0.6 / 14.9 / 69.0 s (corpus cached; round 5's
+900-step top rung 59 s, the probe's 1800-step one 106 s under heavier sharing). GT fits on the other (non-trap)
+puzzles: latent 0.65 / 0.85 / 0.86 (round 5: 0.65 / 0.86 / 0.85) — the longer steps added skill on traps only.
+
     python benchmarks/chess_traps_long.py --out benchmarks/chess_traps_long_results.json
 """
 
