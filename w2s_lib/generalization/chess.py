@@ -68,7 +68,7 @@ from w2s_lib.core.numerics import LossGuard, lr_hint
 class ChessW2SConfig(Config):
     """Weak-to-strong on chess puzzles over a ladder of causal LMs, weak → strong."""
 
-    dataset: str = knob("chess_puzzles", help="registry name of a completion dataset with `legal` moves; "
+    dataset: str = knob(chessgpt.dataset_of("search"), help="registry name of a completion dataset with `legal` moves; "
                                               "the chess rungs' must be in their corpus's notation "
                                               "(chessgpt.dataset_of)")
     data_seed: int = knob(0, low=0, help="seed of the puzzles and of the chess ladder's pretraining games")
