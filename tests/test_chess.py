@@ -354,7 +354,9 @@ def test_a_chess_rung_refuses_puzzles_in_another_notation():
     cfg = cw.ChessW2SConfig.for_preset("tiny", {"dataset": "chess_puzzles_uci"})
     with pytest.raises(W2SError, match="notation|answer in"):
         cw._fit_cfg(cfg, cfg.ladder[0], None, 0)
-    assert chessgpt.dataset_of("search") == chessgpt.dataset_of("greedy") == cp.DATASETS[chessgpt.NOTATION]
+    # the adopted world (round 6): both ladders answer the trap-rich puzzles, the chapter's default dataset
+    assert chessgpt.dataset_of("search") == chessgpt.dataset_of("greedy") == cp.TRAPS_DATASET
+    assert cw.ChessW2SConfig().dataset == cp.TRAPS_DATASET
 
 
 def test_a_char_vocabulary_spells_every_move_out(monkeypatch):
@@ -514,12 +516,12 @@ def test_a_trap_rich_corpus_holds_the_trap_share_and_needs_clear_positions(micro
         cp.position_corpus(0, 10, 1.0, True, traps=0.4)
 
 
-def test_trap_rich_ladders_are_new_ladders_answering_the_trap_puzzles(monkeypatch):
+def test_trap_rich_and_plain_ladders_are_different_ladders_answering_their_own_puzzles(monkeypatch):
     keys = {c: (chessgpt.ladder_root(0, False, c), chessgpt.model_tag("chessgpt-l", corpus=c)) for c in chessgpt.CORPORA}
-    assert chessgpt.dataset_of("search") == "chess_puzzles"
+    assert chessgpt.dataset_of("search") == cp.TRAPS_DATASET  # the adopted world (round 6)
     for c in chessgpt.CORPORA:
-        monkeypatch.setitem(chessgpt.CORPORA, c, {**chessgpt.CORPORA[c], "traps": cp.TRAP_SHARE})
-        assert chessgpt.dataset_of(c) == cp.TRAPS_DATASET
+        monkeypatch.setitem(chessgpt.CORPORA, c, {k: v for k, v in chessgpt.CORPORA[c].items() if k != "traps"})
+        assert chessgpt.dataset_of(c) == cp.DATASETS[chessgpt.NOTATION]
         new = (chessgpt.ladder_root(0, False, c), chessgpt.model_tag("chessgpt-l", corpus=c))
         assert new[0] != keys[c][0] and new[1] != keys[c][1]
     monkeypatch.setitem(chessgpt.CORPORA, "search", {**chessgpt.CORPORA["search"], "traps": 0.3})

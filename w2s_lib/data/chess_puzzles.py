@@ -27,7 +27,7 @@ with every move in UCI (:func:`in_notation`; measured for the chess ladder and n
 back as its position, and :func:`move_class` names a move's kind (piece, capture or quiet) for error tables. Generation costs a few seconds per
 thousand puzzles; each split is cached under ``$W2S_HOME/chess/data`` (written atomically).
 
-**Traps** (``chess_traps``, measured as the chapter's round 5 and not adopted: ``benchmarks/chess_traps.py``): a
+**Traps** (``chess_traps``, the chapter's puzzles since round 6: ``benchmarks/chess_traps.py``, ``chess_traps_long.py``): a
 one-ply grabber (:func:`grabber_moves`: mate, else the biggest capture) answers about 97 % of the plain puzzles;
 a puzzle is a *trap* when the grabber misses its answer (:func:`is_trap`), about 1 % of them. With ``traps`` > 0
 (:func:`generate_puzzles`, :func:`position_corpus`) that share of the slots (:func:`trap_slot`) holds a planted

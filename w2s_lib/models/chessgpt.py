@@ -58,7 +58,7 @@ N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES = 2000, 60, 0.7, 8
 #: below and not adopted).
 #: ``traps`` (absent: 0): the share of planted traps (:func:`w2s_lib.data.chess_puzzles.planted_trap`) in the
 #: puzzles the rungs answer (``dataset_of``: ``chess_traps``) and, for a position corpus, in its positions
-#: (round 5 below).
+#: (rounds 5 and 6 below; adopted in round 6).
 #: ``notation``: how moves are written, in the corpus and in the puzzles the rungs answer
 #: (:data:`w2s_lib.data.chess_puzzles.NOTATIONS`; the dataset of that notation is ``DATASETS[notation]``).
 NOTATION = "san"  # UCI was measured and not adopted: benchmarks/chess_notation.py
