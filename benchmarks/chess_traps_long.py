@@ -74,6 +74,10 @@ moves is 16 % of its errors. **The candidate passes (narrowly on (a) and (d)): t
 900-step top rung 59 s, the probe's 1800-step one 106 s under heavier sharing). GT fits on the other (non-trap)
 puzzles: latent 0.65 / 0.85 / 0.86 (round 5: 0.65 / 0.86 / 0.85) — the longer steps added skill on traps only.
 
+Adopted as chapter 14's world (``chessgpt.CORPORA``, ``ChessW2SConfig.dataset`` ``chess_traps``); the registered
+claim, run once in it (``benchmarks/chess_claim.py``, ``chess_claim_v6_results.json``), holds at neither data
+seed (bootstrap − direct −0.0435 and −0.021, both intervals below 0).
+
     python benchmarks/chess_traps_long.py --out benchmarks/chess_traps_long_results.json
 """
 

@@ -41,7 +41,11 @@ another surface format, ``chess_puzzles.in_format``, so that fine-tuning would h
 its own ground-truth rule (``benchmarks/chess_format.py``) and was not adopted; so did a fourth (a corpus mixing the
 expert with a systematic novice, ``position_corpus(novice=...)``, so that the expert is a minority mode:
 ``benchmarks/chess_elicit.py``); and so did a fifth (trap-rich puzzles and corpus, where grabbing the biggest
-piece loses 40 % of the time, dataset ``chess_traps``: ``benchmarks/chess_traps.py``).
+piece loses 40 % of the time, dataset ``chess_traps``: ``benchmarks/chess_traps.py``). A sixth (the same trap-rich
+world with the latent ladder's upper rungs pretrained twice as long, 30 / 600 / 1800 steps:
+``benchmarks/chess_traps_long.py``) passed its rule and is the chapter's world (``dataset`` ``chess_traps``); the
+claim run once in it (``chess_claim.py`` → ``chess_claim_v6_results.json``): bootstrap − direct −0.0435
+[−0.053, −0.034] at data seed 0 and −0.021 [−0.034, −0.008] at data seed 1 — bootstrapping loses, not replicated.
 """
 
 from __future__ import annotations

@@ -124,7 +124,9 @@ CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST, "no
 # GT fits 0.54 / 0.70 / 0.75 (greedy 0.49 / 0.54 / 0.63), top rung on traps 0.60, its 100-label fit 0.679
 # (greedy 0.567), 66 % of the weak rung's trap errors are the grabber's move and no other error class exceeds
 # 16 %. Adopted: both corpora trap-rich (`traps` 0.4, both ladders answer `chess_traps`), the steps above. The top
-# rung's pretraining costs about 69 s CPU (was about 30-60 s at 900 steps).
+# rung's pretraining costs 69-120 s CPU on shared cores (30-60 s at 900 steps); chapter 14 cold: 390 s CPU (was
+# 241 s). The claim run once in this world (benchmarks/chess_claim.py, chess_claim_v6_results.json): bootstrapping
+# loses to direct supervision at both data seeds (-0.0435 and -0.021, intervals below 0): not replicated.
 # The ladder, weak → strong (`knows` is unused here: every rung sees the whole corpus).
 SIZES: dict[str, Rung] = {
     "chessgpt-s": Rung(n_layer=1, n_embd=16, n_head=2, lr=5e-3, warmup=20, knows=1.0, steps=100),
