@@ -31,7 +31,23 @@ Result, run once as registered (``chess_claim_results.json``; the registration c
 seed 0 (does not hold) and +0.047 [+0.033, +0.061] at data seed 1 (holds); no skill −0.485 [−0.543, −0.427] and
 −0.481 [−0.559, −0.403]. **Not replicated.** Naive median PGR −0.305 [−0.483, −0.127] and −0.111 [−0.154, −0.068].
 
-    python benchmarks/chess_claim.py --out benchmarks/chess_claim_results.json
+**Round 6 registration (2026-12-03, 06:56 UTC), before any student of that world was trained.** The world
+chosen by ``benchmarks/chess_traps_long.py`` (passed its rule on ground-truth fits and held-out diagnostics only):
+both ladders trap-rich (``traps`` 0.4, both answer ``chess_traps``), the latent-skill ladder pretrained 30 / 600 /
+1800 steps; everything else as above. The same code, seeds (0-4), data seeds (0 and 1) and decision rule, run
+once into ``chess_claim_v6_results.json`` (``--out``), whatever it shows; then chapter 14 at tiny.
+
+Result in the round-6 world, run once as registered (``chess_claim_v6_results.json``; registration commit
+575603e, 06:56 UTC; 630 s CPU, data seed 1's puzzles, corpora and ladders built from nothing): latent skill,
+bootstrap − direct **−0.0435 [−0.053, −0.034]** at data seed 0 and **−0.021 [−0.034, −0.008]** at data seed 1
+(does not hold at either: bootstrapping is *worse* than direct supervision, with intervals below 0); no skill
+−0.318 [−0.400, −0.236] and −0.445 [−0.497, −0.392]. **Not replicated (holds at neither data seed).** Direct
+``s``→``l`` 0.506 / 0.580 against the weak rung's 0.540 / 0.605 and the top rung's GT fit 0.755 / 0.819;
+bootstrapped 0.463 / 0.559; the middle students' labels on D_weak 0.559 / 0.577 correct. Naive median PGR
+−0.240 [−0.311, −0.168] and −0.124 [−0.205, −0.043].
+
+    python benchmarks/chess_claim.py --out benchmarks/chess_claim_results.json      # the round-2 world (as run)
+    python benchmarks/chess_claim.py --out benchmarks/chess_claim_v6_results.json   # the adopted round-6 world
 """
 
 from __future__ import annotations
@@ -44,6 +60,7 @@ import numpy as np
 from w2s_lib import metrics
 from w2s_lib.generalization import chess
 from w2s_lib.generalization.chess import ChessW2SConfig
+from w2s_lib.models import chessgpt
 
 SEEDS = (0, 1, 2, 3, 4)
 DATA_SEEDS = (0, 1)
@@ -74,7 +91,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="chess_claim_results.json")
     args = ap.parse_args()
-    res = {}
+    res = {"world": {k: dict(v) for k, v in chessgpt.CORPORA.items()}}
     for ds in DATA_SEEDS:
         cfg = ChessW2SConfig.for_preset("tiny", {"data_seed": ds})
         r = {"latent skill": one(cfg), "no skill": one(cfg.replace(corpus="greedy"))}

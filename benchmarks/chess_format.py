@@ -82,7 +82,8 @@ def ladder(cfg: ChessW2SConfig, small_only: bool = False) -> dict:
     for m in cfg.ladder:
         meta = tinygpt.read_marker(chessgpt.model_dir(m, cfg.data_seed, micro=False, corpus=cfg.corpus))
         out["zero_shot"][m] = meta["zero_shot_puzzle_acc"]
-    small = ChessW2SConfig.for_preset("tiny", {**SMALL, "corpus": cfg.corpus, "data_seed": cfg.data_seed})
+    small = ChessW2SConfig.for_preset("tiny", {**SMALL, "corpus": cfg.corpus, "data_seed": cfg.data_seed,
+                                              "dataset": cfg.dataset})
     for s in SEEDS:
         for m in cfg.ladder:
             if not small_only:

@@ -354,7 +354,9 @@ def test_a_chess_rung_refuses_puzzles_in_another_notation():
     cfg = cw.ChessW2SConfig.for_preset("tiny", {"dataset": "chess_puzzles_uci"})
     with pytest.raises(W2SError, match="notation|answer in"):
         cw._fit_cfg(cfg, cfg.ladder[0], None, 0)
-    assert chessgpt.dataset_of("search") == chessgpt.dataset_of("greedy") == cp.DATASETS[chessgpt.NOTATION]
+    # the adopted world (round 6): both ladders answer the trap-rich puzzles, the chapter's default dataset
+    assert chessgpt.dataset_of("search") == chessgpt.dataset_of("greedy") == cp.TRAPS_DATASET
+    assert cw.ChessW2SConfig().dataset == cp.TRAPS_DATASET
 
 
 def test_a_char_vocabulary_spells_every_move_out(monkeypatch):
@@ -381,3 +383,147 @@ def test_corpus_lines_rewrite_into_other_surface_formats():
         cp.in_format(line, "fen")
     with pytest.raises(W2SError, match="not a chess corpus line"):
         cp.in_format("hello: e4\n", "swap")
+
+
+# ----------------------------------------------------------------------------- the mixed-player corpus
+def test_the_novice_brings_its_biggest_piece_nearest_the_enemy_king_without_capturing():
+    # the queen (not the king) moves; Qxd5 captures and is excluded; of its quiet squares h5 is nearest h8
+    # (Chebyshev 3; g4 and d4 are 4): a check, but no mate
+    board = _board("Ka1 Qd1", "Kh8 Rd5")
+    assert board.san(cp.novice_move(board)) == "Qh5+"
+    assert cp.best_move(board) == chess.Move.from_uci("d1d5")  # the puzzle's answer is the capture
+
+
+def test_the_novice_never_mates_and_breaks_ties_by_manhattan_distance():
+    # Ra8# mates (the puzzle's answer); every a-file square is 6 from g8 (Chebyshev), a7 is nearest by Manhattan
+    board = _board("Kg1 Ra1", "Kg8 Pf7 Pg7 Ph7")
+    assert board.san(cp.best_move(board)) == "Ra8#"
+    assert board.san(cp.novice_move(board)) == "Ra7"
+    with pytest.raises(W2SError, match="unknown novice"):
+        cp.novice_move(board, "random")
+
+
+def test_a_lone_king_novice_walks_towards_the_enemy_king():
+    board = _board("Ka1", "Kh8 Ph3", turn=chess.WHITE)
+    assert board.san(cp.novice_move(board)) == "Kb2"  # b2 is 6 from h8 (Chebyshev), a2 and b1 are 7
+
+
+def test_the_mixed_corpus_keeps_the_positions_and_gives_the_novice_about_1_minus_q(micro_home):
+    plain = cp.position_corpus(0, 200, 1.0, True, clear_only=True)
+    mixed = cp.position_corpus(0, 200, 1.0, True, clear_only=True, novice="approach", q=0.4)
+    head = [ln.rpartition(":")[0] for ln in plain]
+    assert head == [ln.rpartition(":")[0] for ln in mixed]  # the same positions, in the same order
+    expert = np.mean([a == b for a, b in zip(plain, mixed)])
+    assert 0.3 < expert < 0.5  # binomial(200, 0.4): ± 3.5 standard deviations
+    for ln, p in zip(mixed, plain):  # every changed line holds the novice's move, never the expert's
+        if ln != p:
+            board = cp.board_of(ln.rpartition(":")[0] + ":")
+            assert ln.endswith(cp.answer_text(board.san(cp.novice_move(board))))
+    cp.position_corpus.cache_clear()
+    assert cp.position_corpus(0, 200, 1.0, True, clear_only=True, novice="approach", q=0.4) == mixed  # from disk
+    for f in cp.data_dir().glob("*approach*"):
+        f.unlink()
+    cp.position_corpus.cache_clear()
+    assert cp.position_corpus(0, 200, 1.0, True, clear_only=True, novice="approach", q=0.4) == mixed  # deterministic
+    with pytest.raises(W2SError, match="unknown novice"):
+        cp.position_corpus(0, 10, 1.0, True, clear_only=True, novice="random", q=0.4)
+    with pytest.raises(W2SError, match="probability"):
+        cp.position_corpus(0, 10, 1.0, True, clear_only=True, novice="approach", q=1.5)
+
+
+def test_a_novice_corpus_is_a_new_ladder_with_new_keys(monkeypatch):
+    root, tag = chessgpt.ladder_root(0, False, "search"), chessgpt.model_tag("chessgpt-l", corpus="search")
+    monkeypatch.setitem(chessgpt.CORPORA, "search", {**chessgpt.CORPORA["search"], "novice": "approach", "q": 0.4})
+    root4, tag4 = chessgpt.ladder_root(0, False, "search"), chessgpt.model_tag("chessgpt-l", corpus="search")
+    assert root4 != root and tag4 != tag
+    monkeypatch.setitem(chessgpt.CORPORA, "search", {**chessgpt.CORPORA["search"], "q": 0.25})
+    assert chessgpt.ladder_root(0, False, "search") != root4
+    assert chessgpt.model_tag("chessgpt-l", corpus="search") != tag4
+
+
+# ----------------------------------------------------------------------------- trap-rich puzzles (round 5)
+def test_a_trap_the_grabber_takes_a_defended_rook_and_the_criterion_wins_a_bishop():
+    # Qxd5 grabs the rook (5) but exd5 (or Bxd5) takes the queen back: -4; Bxe4 wins the bishop clean: +3
+    b = _board("Kg1 Qa2 Bb1", "Kh8 Rd5 Pe6 Be4")
+    scores = cp.move_scores(b)
+    assert scores[b.parse_san("Qxd5")] == 5 - 9 and scores[b.parse_san("Bxe4")] == 3
+    assert b.san(cp.best_move(b)) == "Bxe4"
+    assert [b.san(m) for m in cp.grabber_moves(b)] == ["Qxd5"]
+    assert cp.is_trap(b, b.parse_san("Bxe4")) and not cp.is_trap(b, b.parse_san("Qxd5"))
+
+
+def test_no_trap_where_the_answer_is_the_biggest_capture():
+    b = _board("Ka1 Nc3", "Kh8 Qd5")
+    assert not cp.is_trap(b, cp.best_move(b))
+
+
+def test_the_bait_goes_where_grabbing_it_loses_and_planting_it_makes_the_trap():
+    import random
+
+    base = _board("Kg1 Qa2 Bb1", "Kh8 Pe6 Be4")  # Bxe4 wins a bishop (+3)
+    move = cp.best_move(base)
+    scores = cp.move_scores(base)
+    options = cp.bait_options(base, move, scores[move])
+    assert (chess.D5, chess.ROOK) in options  # the queen attacks d5; e6 and e4 defend it
+    assert all(base.piece_at(sq) is None and base.attackers(chess.BLACK, sq) for sq, _ in options)
+    assert not cp.bait_options(_board("Kg1 Bb1", "Kh8 Pe6 Be4"), move, 3)  # no rook or queen to take a bait
+    assert set(options) == {(sq, bait) for sq in (chess.G2, chess.D5, chess.A8) for bait in (chess.ROOK, chess.QUEEN)}
+    # only the rook on d5 leaves a clear answer the grabber misses: a queen there, or a bait on a8, attacks our
+    # queen; one on g2 gives check — so every trap planted here is that one
+    found = [cp.planted_trap(base, move, scores, random.Random(k)) for k in range(20)]
+    assert any(found)
+    for board, answer, tscores in filter(None, found):
+        assert board.piece_at(chess.D5) == chess.Piece(chess.ROOK, chess.BLACK) and board.san(answer) == "Bxe4"
+        assert cp.is_trap(board, answer) and cp.best_move(board, cp.move_scores(board)) == answer
+    mate = _board("Kg1 Ra1", "Kg8 Pf7 Pg7 Ph7")  # a mate is never a trap: the grabber mates too
+    assert cp.planted_trap(mate, cp.best_move(mate), cp.move_scores(mate), random.Random(0)) is None
+
+
+def test_trap_slots_hold_the_share_in_every_prefix():
+    for share in (0.0, 0.25, 0.4, 1.0):
+        slots = [cp.trap_slot(i, share) for i in range(100)]
+        assert all(abs(sum(slots[:n]) - share * n) < 1 for n in range(1, 101))
+
+
+def test_trap_rich_puzzles_are_verified_puzzles_with_the_trap_share(micro_home):
+    rows = cp.puzzle_rows(0, "test", True, cp.TRAP_SHARE)
+    assert len(rows) == cp.MICRO_PUZZLES["test"]
+    traps = []
+    for r in rows:
+        b = chess.Board(r["fen"])
+        assert b.san(cp.best_move(b, cp.move_scores(b))) == r["reference"]  # the criterion, by full search
+        traps.append(cp.is_trap(b, b.parse_san(r["reference"])))
+    assert np.mean(traps) >= cp.TRAP_SHARE  # the planted ones, and the rare natural traps
+    train = {r["fen"].split(" ")[0] for r in cp.puzzle_rows(0, "train", True, cp.TRAP_SHARE)}
+    assert not train & {r["fen"].split(" ")[0] for r in rows}
+    plain = cp.puzzle_rows(0, "test", True)
+    assert np.mean([cp.is_trap(chess.Board(r["fen"]), chess.Move.from_uci(r["uci"])) for r in plain]) < 0.1
+    assert len(data.load(cp.TRAPS_DATASET, "test", seed=0)) == len(rows)
+    with pytest.raises(W2SError, match="share of trap puzzles"):
+        cp.puzzle_rows(0, "test", True, 1.5)
+
+
+def test_a_trap_rich_corpus_holds_the_trap_share_and_needs_clear_positions(micro_home):
+    lines = cp.position_corpus(0, 200, 1.0, True, clear_only=True, traps=cp.TRAP_SHARE)
+    traps = []
+    for ln in lines:
+        head, _, move = ln.rstrip("\n").rpartition(": ")
+        b = cp.board_of(head + ":")
+        traps.append(cp.is_trap(b, b.parse_san(move)))
+    assert np.mean(traps) >= cp.TRAP_SHARE
+    assert cp.position_corpus(0, 200, 1.0, True, clear_only=True) != lines  # the plain corpus keeps its file
+    with pytest.raises(W2SError, match="clear_only"):
+        cp.position_corpus(0, 10, 1.0, True, traps=0.4)
+
+
+def test_trap_rich_and_plain_ladders_are_different_ladders_answering_their_own_puzzles(monkeypatch):
+    keys = {c: (chessgpt.ladder_root(0, False, c), chessgpt.model_tag("chessgpt-l", corpus=c)) for c in chessgpt.CORPORA}
+    assert chessgpt.dataset_of("search") == cp.TRAPS_DATASET  # the adopted world (round 6)
+    for c in chessgpt.CORPORA:
+        monkeypatch.setitem(chessgpt.CORPORA, c, {k: v for k, v in chessgpt.CORPORA[c].items() if k != "traps"})
+        assert chessgpt.dataset_of(c) == cp.DATASETS[chessgpt.NOTATION]
+        new = (chessgpt.ladder_root(0, False, c), chessgpt.model_tag("chessgpt-l", corpus=c))
+        assert new[0] != keys[c][0] and new[1] != keys[c][1]
+    monkeypatch.setitem(chessgpt.CORPORA, "search", {**chessgpt.CORPORA["search"], "traps": 0.3})
+    with pytest.raises(W2SError, match="trap share"):
+        chessgpt.dataset_of("search")

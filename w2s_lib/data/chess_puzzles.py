@@ -26,6 +26,14 @@ with every move in UCI (:func:`in_notation`; measured for the chess ladder and n
 ``benchmarks/chess_notation.py``); :func:`to_notation` rewrites a corpus line, :func:`board_of` reads a prompt
 back as its position, and :func:`move_class` names a move's kind (piece, capture or quiet) for error tables. Generation costs a few seconds per
 thousand puzzles; each split is cached under ``$W2S_HOME/chess/data`` (written atomically).
+
+**Traps** (``chess_traps``, the chapter's puzzles since round 6: ``benchmarks/chess_traps.py``, ``chess_traps_long.py``): a
+one-ply grabber (:func:`grabber_moves`: mate, else the biggest capture) answers about 97 % of the plain puzzles;
+a puzzle is a *trap* when the grabber misses its answer (:func:`is_trap`), about 1 % of them. With ``traps`` > 0
+(:func:`generate_puzzles`, :func:`position_corpus`) that share of the slots (:func:`trap_slot`) holds a planted
+trap (:func:`planted_trap`): a defended rook or queen put en prise on a random puzzle, kept when the unchanged
+criterion's answer is elsewhere. 2000 puzzles with :data:`TRAP_SHARE` 0.4 cost about 16 s CPU (the plain ones
+3 s); the files of ``traps`` 0 keep their names and bytes.
 """
 
 from __future__ import annotations
@@ -53,6 +61,10 @@ LETTERS = {1: "P", 2: "N", 3: "B", 4: "R", 5: "Q", 6: "K"}
 N_PUZZLES = {"train": 1600, "test": 400}
 MICRO_PUZZLES = {"train": 240, "test": 80}
 SPLITS = ("train", "test")
+#: The share of *traps* in the registered trap-rich puzzles ``chess_traps`` (:func:`planted_trap`; round 5 of
+#: the chess world, ``benchmarks/chess_traps.py``). The plain ``chess_puzzles`` have about 1 % (no planting).
+TRAP_SHARE = 0.4
+TRAPS_DATASET = "chess_traps"
 
 
 def _chess():
@@ -306,6 +318,87 @@ def unicode_board(fen: str) -> str:
     return chess.Board(fen).unicode(borders=True, empty_square="·")
 
 
+# ----------------------------------------------------------------------------- traps
+def grabber_moves(board) -> list:
+    """The one-ply grabber's choices in ``board``: every legal move of the highest :func:`greedy_score` (mate,
+    else the biggest capture; all legal moves tie when nothing can be taken)."""
+    scores = {m: greedy_score(board, m) for m in board.legal_moves}
+    top = max(scores.values(), default=0)
+    return [m for m, v in scores.items() if v == top]
+
+
+def is_trap(board, move) -> bool:
+    """Whether ``move`` (a puzzle's answer) is *not* among the grabber's choices: grabbing loses here — the
+    criterion's two-ply score prefers another move to the biggest capture (which is defended, or lets a bigger
+    piece or a mate be taken back)."""
+    return move not in grabber_moves(board)
+
+
+def _check_traps(traps: float) -> None:
+    if not isinstance(traps, (int, float)) or not 0.0 <= traps <= 1.0:
+        raise W2SError(f"traps is the share of trap puzzles, in [0, 1]; got {traps!r}")
+
+
+def trap_slot(i: int, traps: float) -> bool:
+    """Whether the ``i``-th puzzle (from 0) of a set with trap share ``traps`` is a planted trap: every slot
+    where ``floor((i + 1) · traps)`` steps up, so any prefix holds ``traps`` of them to within one."""
+    return int((i + 1) * traps) > int(i * traps)
+
+
+BAITS = (4, 5)  # python-chess ROOK, QUEEN: baits worth more than the minor piece or rook an answer wins
+PLANT_TRIES = 3  # baits tried on one position before drawing another
+
+
+def may_hold_trap(board) -> bool:
+    """False when no bait can be planted whatever the answer (:func:`bait_options`): grabbing a bait loses
+    only for a taker worth at least a rook, so the side to move needs a rook or a queen. A cheap test before
+    the criterion's search."""
+    chess = _chess()
+    return bool(board.pieces(chess.ROOK, board.turn) or board.pieces(chess.QUEEN, board.turn))
+
+
+def bait_options(board, move, score: int) -> list[tuple[int, int]]:
+    """Where a *bait* — a rook or queen of the side not to move — can go in the puzzle ``board`` (answer
+    ``move``, two-ply ``score``) so that grabbing it loses: ``(square, piece type)`` pairs with an empty square
+    the other side defends, attacked by at least one piece (not the king) of the side to move and by none
+    cheap enough to win by taking it (every attacker is worth at least the bait minus ``score - MARGIN``), and
+    the bait worth more than ``move`` wins (so the grabber prefers it)."""
+    chess = _chess()
+    us = board.turn
+    won = gain(board, move)
+    options = []
+    for sq in chess.SQUARES:
+        if board.piece_at(sq) is not None or not board.attackers(not us, sq):
+            continue
+        values = [VALUES[board.piece_type_at(a)] for a in board.attackers(us, sq)
+                  if board.piece_type_at(a) != chess.KING]
+        options += [(sq, bait) for bait in BAITS
+                    if values and VALUES[bait] > won and min(values) >= VALUES[bait] - (score - MARGIN)]
+    return options
+
+
+def planted_trap(board, move, scores: dict, rng: random.Random):
+    """A trap puzzle grown from the puzzle ``board`` (answer ``move``, its ``scores``): up to
+    :data:`PLANT_TRIES` baits (:func:`bait_options`, drawn without replacement) are planted in turn and the
+    first position that is still a legal puzzle whose answer the grabber misses (:func:`is_trap`) is kept — the
+    bait can also block, attack or defend, so the criterion decides. Returns ``(board, move, scores)`` of the
+    trap, or None (the caller draws another position). A mate is never a trap (the grabber mates too)."""
+    chess = _chess()
+    if scores[move] >= MATE:
+        return None
+    options = bait_options(board, move, scores[move])
+    for sq, bait in rng.sample(options, min(PLANT_TRIES, len(options))):
+        trap = board.copy()
+        trap.set_piece_at(sq, chess.Piece(bait, not board.turn))
+        if not trap.is_valid() or trap.is_game_over() or not _may_be_puzzle(trap):
+            continue
+        tscores = decisive_scores(trap)
+        tmove = best_move(trap, tscores)
+        if tmove is not None and is_trap(trap, tmove):
+            return trap, tmove, tscores
+    return None
+
+
 # ----------------------------------------------------------------------------- puzzles
 def _puzzle_row(board, move, score: int, idx: str) -> dict:
     return {"prompt": prompt(board), "reference": board.san(move), "id": idx, "fen": board.fen(),
@@ -313,11 +406,15 @@ def _puzzle_row(board, move, score: int, idx: str) -> dict:
             "kind": "mate" if score >= MATE else "material"}
 
 
-def generate_puzzles(n: int, seed: int, split: str, exclude: frozenset[str] = frozenset()) -> list[dict]:
-    """``n`` distinct puzzles for (``seed``, ``split``), none whose FEN is in ``exclude``. Deterministic."""
+def generate_puzzles(n: int, seed: int, split: str, exclude: frozenset[str] = frozenset(),
+                     traps: float = 0.0) -> list[dict]:
+    """``n`` distinct puzzles for (``seed``, ``split``), none whose FEN is in ``exclude``. Deterministic.
+    ``traps``: the share of puzzles that are planted traps (:func:`trap_slot`, :func:`planted_trap`); 0: the
+    original puzzles, byte for byte."""
     if split not in SPLITS:
         raise W2SError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
-    rng = _rng("puzzles", seed, split)
+    _check_traps(traps)
+    rng = _rng("puzzles", seed, split, *((traps,) if traps else ()))
     rows, seen = [], set(exclude)
     tries = 0
     while len(rows) < n:
@@ -326,7 +423,8 @@ def generate_puzzles(n: int, seed: int, split: str, exclude: frozenset[str] = fr
             raise W2SError(f"could not generate {n} puzzles; lower n")
         board = random_position(rng)
         fen = board.board_fen()
-        if fen in seen:
+        trap = trap_slot(len(rows), traps)
+        if fen in seen or (trap and not may_hold_trap(board)):
             continue
         if not _may_be_puzzle(board):
             continue
@@ -334,6 +432,12 @@ def generate_puzzles(n: int, seed: int, split: str, exclude: frozenset[str] = fr
         move = best_move(board, scores)
         if move is None:
             continue
+        if trap:
+            planted = planted_trap(board, move, scores, rng)
+            if planted is None or planted[0].board_fen() in seen:
+                continue
+            board, move, scores = planted
+            fen = board.board_fen()
         seen.add(fen)
         rows.append(_puzzle_row(board, move, scores[move], f"chess-{seed}-{split}-{len(rows)}"))
     return rows
@@ -348,21 +452,24 @@ def data_dir():
 
 
 @lru_cache(maxsize=16)
-def puzzle_rows(seed: int, split: str, micro: bool) -> tuple[dict, ...]:
-    """All puzzles of ``split`` (train and test never share a position), cached on disk."""
+def puzzle_rows(seed: int, split: str, micro: bool, traps: float = 0.0) -> tuple[dict, ...]:
+    """All puzzles of ``split`` (train and test never share a position), cached on disk. ``traps``: the share
+    of planted traps (:func:`generate_puzzles`; 0: the original puzzles and file names)."""
     from w2s_lib.core.artifacts import atomic_write_text
 
     if split not in SPLITS:
         raise W2SError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
-    path = data_dir() / f"{VERSION}-seed{seed}{'-micro' if micro else ''}-{split}.json"
+    _check_traps(traps)
+    kind = f"-traps{traps}" if traps else ""
+    path = data_dir() / f"{VERSION}{kind}-seed{seed}{'-micro' if micro else ''}-{split}.json"
     try:
         return tuple(json.loads(path.read_text()))
     except (OSError, ValueError):
         pass
     exclude = frozenset()
     if split == "test":
-        exclude = frozenset(r["fen"].split(" ")[0] for r in puzzle_rows(seed, "train", micro))
-    rows = generate_puzzles(_sizes(micro)[split], seed, split, exclude)
+        exclude = frozenset(r["fen"].split(" ")[0] for r in puzzle_rows(seed, "train", micro, traps))
+    rows = generate_puzzles(_sizes(micro)[split], seed, split, exclude, traps)
     atomic_write_text(path, json.dumps(rows))
     return tuple(rows)
 
@@ -372,6 +479,13 @@ def puzzle_rows(seed: int, split: str, micro: bool) -> tuple[dict, ...]:
           "two-ply material/mate search over every legal move")
 def load_chess_puzzles(split: str, seed: int) -> datasets.Dataset:
     return datasets.Dataset.from_list(list(puzzle_rows(seed, split, is_smoke())))
+
+
+@register(TRAPS_DATASET, "completion",
+          f"the chess_puzzles generator with {TRAP_SHARE:.0%} planted traps: puzzles whose answer the one-ply "
+          "grabber misses (a defended rook or queen is en prise; the criterion's move wins elsewhere)")
+def load_chess_traps(split: str, seed: int) -> datasets.Dataset:
+    return datasets.Dataset.from_list(list(puzzle_rows(seed, split, is_smoke(), TRAP_SHARE)))
 
 
 @register("chess_puzzles_uci", "completion",
@@ -417,6 +531,35 @@ def policy_move(board, rng: random.Random, p_best: float, player: str = "greedy"
     return rng.choice([m for m, s in zip(moves, scores) if s == top])
 
 
+#: Systematic novices (:func:`novice_move`): a plausible, position-dependent rule that is never the puzzles' answer.
+#: ``approach``: move the side's most valuable piece (the king last) to the square nearest the enemy king,
+#: without capturing, promoting or mating.
+NOVICES = ("approach",)
+
+
+def novice_move(board, rule: str = "approach"):
+    """The move of a systematic novice (:data:`NOVICES`), deterministic in the position, or None when it has
+    no move. ``approach``: among the *quiet* moves (no capture, no promotion, no mate: :func:`greedy_score` 0)
+    those of the most valuable piece (:data:`VALUES`; the king counts 0, so it moves only when nothing else
+    can), and of those the one ending nearest the enemy king (Chebyshev, then Manhattan distance), ties by
+    UCI. A quiet move wins nothing, so it is never a puzzle's answer (which wins ≥ :data:`MIN_GAIN` or mates):
+    the novice disagrees with the criterion on every clear position, yet its move depends on the position."""
+    if rule not in NOVICES:
+        raise W2SError(f"unknown novice {rule!r}; choose one of: {', '.join(NOVICES)}")
+    chess = _chess()
+    king = board.king(not board.turn)
+    quiet = [m for m in board.legal_moves if greedy_score(board, m) == 0]
+    if not quiet or king is None:
+        return None
+
+    def key(m):
+        to = m.to_square
+        dist = (chess.square_distance(to, king), chess.square_manhattan_distance(to, king))
+        return (-VALUES[board.piece_type_at(m.from_square)], *dist, m.uci())
+
+    return min(quiet, key=key)
+
+
 def game(rng: random.Random, p_best: float, max_plies: int, player: str = "greedy") -> str:
     """One game from a random position, one line per ply: ``prompt + answer_text(move)``."""
     board = random_position(rng)
@@ -457,7 +600,8 @@ def game_corpus(seed: int, n_games: int, p_best: float = 0.7, max_plies: int = 1
 
 @lru_cache(maxsize=4)
 def position_corpus(seed: int, n: int, p_best: float = 0.8, micro: bool = False,
-                    clear_only: bool = False) -> tuple[str, ...]:
+                    clear_only: bool = False, novice: str | None = None, q: float = 1.0,
+                    traps: float = 0.0) -> tuple[str, ...]:
     """``n`` annotated positions for pretraining, one line each (``prompt + answer_text(move)``): random
     positions in which some move can win material or give check (the rest have nothing to learn), each with
     the move of the two-ply ``search`` player (:func:`policy_move`: its best with probability ``p_best``,
@@ -466,31 +610,61 @@ def position_corpus(seed: int, n: int, p_best: float = 0.8, micro: bool = False,
 
     ``clear_only``: only positions with one clearly best move (the puzzles' criterion, :func:`best_move`) —
     the positions a strong player's games teach something in — and none of the train or test puzzles'
-    positions (about 8 ms a position: ~ one random position in four qualifies)."""
+    positions (about 8 ms a position: ~ one random position in four qualifies).
+
+    ``novice`` (:data:`NOVICES`; None: none): a mixed-player corpus — each position keeps the two-ply player's
+    move with probability ``q``, else gets the systematic novice's (:func:`novice_move`; the player's when the
+    novice has no move). The coin has its own random stream, so the positions (and the player's moves) are
+    those of the corpus without a novice whatever ``q``; with ``q`` < 0.5 the corpus's commonest move in a
+    position is the novice's and the expert's is a minority mode.
+
+    ``traps`` (``clear_only`` only): the share of positions that are planted traps, as in the puzzles
+    (:func:`generate_puzzles`); the puzzles held out are then those with the same share."""
     from w2s_lib.core.artifacts import atomic_write_text
 
     if n < 1:
         raise W2SError(f"n must be ≥ 1, got {n}")
+    if novice is not None and novice not in NOVICES:
+        raise W2SError(f"unknown novice {novice!r}; choose one of: {', '.join(NOVICES)}")
+    if not 0.0 <= q <= 1.0:
+        raise W2SError(f"q is a probability, got {q}")
+    _check_traps(traps)
+    if traps and not clear_only:
+        raise W2SError("traps are puzzles: a trap-rich corpus needs clear_only=True")
     kind = "-clear" if clear_only else ""
+    if traps:  # the corpora without traps keep their file names
+        kind += f"-traps{traps}"
+    if novice is not None:  # the corpus without a novice keeps its file name
+        kind += f"-{novice}{q}"
     path = data_dir() / f"{VERSION}-positions{kind}-seed{seed}-{n}-{p_best}{'-micro' if micro else ''}.json"
     try:
         return tuple(json.loads(path.read_text()))
     except (OSError, ValueError):
         pass
-    held_out = {r["fen"].split(" ")[0] for r in puzzle_rows(seed, "test", micro)}
+    held_out = {r["fen"].split(" ")[0] for r in puzzle_rows(seed, "test", micro, traps)}
     if clear_only:
-        held_out |= {r["fen"].split(" ")[0] for r in puzzle_rows(seed, "train", micro)}
-    rng = _rng("positions-clear" if clear_only else "positions", seed, p_best)
+        held_out |= {r["fen"].split(" ")[0] for r in puzzle_rows(seed, "train", micro, traps)}
+    rng = _rng("positions-clear" if clear_only else "positions", seed, p_best, *((traps,) if traps else ()))
+    coin = _rng("novice", seed, novice, q)
     lines: list[str] = []
     while len(lines) < n:
         board = random_position(rng)
-        if board.board_fen() in held_out or not _may_be_puzzle(board):
+        trap = trap_slot(len(lines), traps)
+        if board.board_fen() in held_out or (trap and not may_hold_trap(board)) or not _may_be_puzzle(board):
             continue
         # a clear position's decisive scores pick the same (unique) best move as the full table
         table = decisive_scores(board) if clear_only else None
-        if clear_only and best_move(board, table) is None:
+        best = best_move(board, table) if clear_only else None
+        if clear_only and best is None:
             continue
+        if trap:
+            planted = planted_trap(board, best, table, rng)
+            if planted is None or planted[0].board_fen() in held_out:
+                continue
+            board, _, table = planted
         move = policy_move(board, rng, p_best, "search", table)
+        if novice is not None and coin.random() >= q:
+            move = novice_move(board, novice) or move
         lines.append(prompt(board) + answer_text(board.san(move)))
     atomic_write_text(path, json.dumps(lines))
     return tuple(lines)

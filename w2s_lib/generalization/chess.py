@@ -38,7 +38,14 @@ at data seed 0 and +0.047 [+0.033, +0.061] at data seed 1 (the middle rung's stu
 only at data seed 1), −0.48 at both on the greedy ladder: not replicated. Students still imitate (the direct
 student repeats ~ 88 % of its supervisor's test errors and ends below it). A third round (the skill pretrained in
 another surface format, ``chess_puzzles.in_format``, so that fine-tuning would have something to elicit) failed
-its own ground-truth rule (``benchmarks/chess_format.py``) and was not adopted.
+its own ground-truth rule (``benchmarks/chess_format.py``) and was not adopted; so did a fourth (a corpus mixing the
+expert with a systematic novice, ``position_corpus(novice=...)``, so that the expert is a minority mode:
+``benchmarks/chess_elicit.py``); and so did a fifth (trap-rich puzzles and corpus, where grabbing the biggest
+piece loses 40 % of the time, dataset ``chess_traps``: ``benchmarks/chess_traps.py``). A sixth (the same trap-rich
+world with the latent ladder's upper rungs pretrained twice as long, 30 / 600 / 1800 steps:
+``benchmarks/chess_traps_long.py``) passed its rule and is the chapter's world (``dataset`` ``chess_traps``); the
+claim run once in it (``chess_claim.py`` → ``chess_claim_v6_results.json``): bootstrap − direct −0.0435
+[−0.053, −0.034] at data seed 0 and −0.021 [−0.034, −0.008] at data seed 1 — bootstrapping loses, not replicated.
 """
 
 from __future__ import annotations
@@ -65,7 +72,7 @@ from w2s_lib.core.numerics import LossGuard, lr_hint
 class ChessW2SConfig(Config):
     """Weak-to-strong on chess puzzles over a ladder of causal LMs, weak → strong."""
 
-    dataset: str = knob("chess_puzzles", help="registry name of a completion dataset with `legal` moves; "
+    dataset: str = knob(chessgpt.dataset_of("search"), help="registry name of a completion dataset with `legal` moves; "
                                               "the chess rungs' must be in their corpus's notation "
                                               "(chessgpt.dataset_of)")
     data_seed: int = knob(0, low=0, help="seed of the puzzles and of the chess ladder's pretraining games")

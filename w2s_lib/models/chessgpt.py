@@ -53,13 +53,20 @@ N_GAMES, MICRO_GAMES, P_BEST, MAX_PLIES = 2000, 60, 0.7, 8
 #: each line from its position (the position's tokens are context, not targets) — see the measurements below.
 #: ``format`` (absent: ``"puzzle"``): the surface format the corpus's positions are written in
 #: (:data:`w2s_lib.data.chess_puzzles.FORMATS`); the rungs still answer the puzzles in their own format.
+#: ``novice`` (absent: none) and ``q``: a mixed-player corpus — each position's move is the expert's with
+#: probability ``q``, else a systematic novice's (:data:`w2s_lib.data.chess_puzzles.NOVICES`; measured in round 4
+#: below and not adopted).
+#: ``traps`` (absent: 0): the share of planted traps (:func:`w2s_lib.data.chess_puzzles.planted_trap`) in the
+#: puzzles the rungs answer (``dataset_of``: ``chess_traps``) and, for a position corpus, in its positions
+#: (rounds 5 and 6 below; adopted in round 6).
 #: ``notation``: how moves are written, in the corpus and in the puzzles the rungs answer
 #: (:data:`w2s_lib.data.chess_puzzles.NOTATIONS`; the dataset of that notation is ``DATASETS[notation]``).
 NOTATION = "san"  # UCI was measured and not adopted: benchmarks/chess_notation.py
-CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST, "notation": NOTATION},
+TRAPS = 0.4  # the adopted worlds' trap share (round 6 below); must be chess_puzzles.TRAP_SHARE (dataset_of checks)
+CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST, "notation": NOTATION, "traps": TRAPS},
                             "search": {"player": "search", "p_best": 1.0, "positions": 4000, "micro_positions": 200,
-                                       "clear_only": True, "loss": "moves", "notation": NOTATION,
-                                       "steps": {"chessgpt-s": 30, "chessgpt-m": 300, "chessgpt-l": 900}}}
+                                       "clear_only": True, "loss": "moves", "notation": NOTATION, "traps": TRAPS,
+                                       "steps": {"chessgpt-s": 30, "chessgpt-m": 600, "chessgpt-l": 1800}}}
 # Why the search ladder's upper rungs train longer (measured, data seed 0, zero-shot accuracy on the 400 test
 # puzzles, chance 0.117): with SIZES' steps (100 / 250 / 400: the top rung sees its 8000 positions ≈ 2 times)
 # the rungs scored 0.005 / 0.195 / 0.06 — the top rung below the middle one because it was stopped before the
@@ -97,6 +104,29 @@ CORPORA: dict[str, dict] = {"greedy": {"player": "greedy", "p_best": P_BEST, "no
 # passed (swap: zero-shot 0.69 / 0.63 / 0.64, but 100 GT puzzles recovered only 45 % of the top rung's ceiling and
 # the no-skill top rung learned 0.69 from them; squares: the middle rung's zero-shot 0.80 ≈ its ceiling), so the
 # corpus keeps the puzzles' format.
+# Round 4 (benchmarks/chess_elicit.py, rule written before measuring): a mixed-player corpus (`novice`
+# "approach", `q` 0.25 / 0.4: the same positions, the expert's move with probability q, else a systematic novice's
+# quiet move of its biggest piece towards the enemy king — never a puzzle's answer, so the corpus's mode is the
+# novice). It made the skill latent (zero-shot 0.08 / 0.22 for the top rung, GT fit 0.70 / 0.78, 100 GT puzzles
+# recovered 68 % / 52 % of the difference) but failed two checks: the top rung's 100-label fit (0.50 / 0.51)
+# stayed below what 100 labels teach the no-skill ladder (0.69), and the weak rung (GT fit 0.19 / 0.25) erred
+# mostly with quiet king moves (44 % / 56 % of its errors). The corpus stays expert-only.
+# Round 5 (benchmarks/chess_traps.py, rule written before measuring): trap-rich puzzles and corpus (`traps` 0.4:
+# a defended rook or queen planted en prise, kept when the criterion's answer is elsewhere; both ladders answer
+# `chess_traps`). The grabber fell to 0.574 on the test puzzles and the weak rung's trap errors became grabs
+# (66 % of them), but the search ladder held little of the skill on traps (top rung zero-shot 0.51, GT fit 0.54;
+# the greedy ladder learned 0.42 on them from the GT labels): its GT fit 0.54 / 0.69 / 0.72 and 100-label top-rung
+# fit 0.651 beat the greedy ladder's (0.63, 0.567) by < 0.10, and the weak rung's queen grabs were 34 % of its
+# errors. Not adopted: no `traps` in either corpus. (Probe after the outcome: the top rung pretrained 1800 steps
+# answers 0.61 of the trap puzzles zero-shot, 0.51 at 900 — its skill on traps is short of pretraining steps.)
+# Round 6 (benchmarks/chess_traps_long.py, rule written before measuring): round 5's trap-rich world with the
+# search ladder's upper rungs pretrained twice as long (30 / 600 / 1800 steps; the weak rung keeps 30). Passed:
+# GT fits 0.54 / 0.70 / 0.75 (greedy 0.49 / 0.54 / 0.63), top rung on traps 0.60, its 100-label fit 0.679
+# (greedy 0.567), 66 % of the weak rung's trap errors are the grabber's move and no other error class exceeds
+# 16 %. Adopted: both corpora trap-rich (`traps` 0.4, both ladders answer `chess_traps`), the steps above. The top
+# rung's pretraining costs 69-120 s CPU on shared cores (30-60 s at 900 steps); chapter 14 cold: 390 s CPU (was
+# 241 s). The claim run once in this world (benchmarks/chess_claim.py, chess_claim_v6_results.json): bootstrapping
+# loses to direct supervision at both data seeds (-0.0435 and -0.021, intervals below 0): not replicated.
 # The ladder, weak → strong (`knows` is unused here: every rung sees the whole corpus).
 SIZES: dict[str, Rung] = {
     "chessgpt-s": Rung(n_layer=1, n_embd=16, n_head=2, lr=5e-3, warmup=20, knows=1.0, steps=100),
@@ -190,10 +220,16 @@ def notation(corpus: str) -> str:
 
 
 def dataset_of(corpus: str) -> str:
-    """The puzzles' dataset in ``corpus``'s notation: what the rungs of that ladder answer."""
-    from w2s_lib.data.chess_puzzles import DATASETS
+    """The puzzles' dataset in ``corpus``'s notation and trap share: what the rungs of that ladder answer."""
+    from w2s_lib.data.chess_puzzles import DATASETS, TRAP_SHARE, TRAPS_DATASET
 
-    return DATASETS[notation(corpus)]
+    traps = _corpus(corpus).get("traps", 0.0)
+    if not traps:
+        return DATASETS[notation(corpus)]
+    if traps != TRAP_SHARE or notation(corpus) != "san":
+        raise W2SError(f"corpus {corpus!r}: the registered trap-rich puzzles ({TRAPS_DATASET!r}) are in SAN with "
+                       f"trap share {TRAP_SHARE}; got notation {notation(corpus)!r}, traps {traps!r}")
+    return TRAPS_DATASET
 
 
 def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[str]:
@@ -205,7 +241,8 @@ def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[st
     c = _corpus(corpus)
     if "positions" in c:
         lines = list(cp.position_corpus(seed, c["micro_positions" if micro else "positions"], c["p_best"], micro,
-                                        clear_only=c.get("clear_only", False)))
+                                        clear_only=c.get("clear_only", False), novice=c.get("novice"),
+                                        q=c.get("q", 1.0), traps=c.get("traps", 0.0)))
     else:
         games = cp.game_corpus(seed, MICRO_GAMES if micro else N_GAMES, c["p_best"], MAX_PLIES, c["player"])
         lines = [line + "\n" for g in games for line in g.splitlines()]
