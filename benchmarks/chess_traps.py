@@ -130,16 +130,9 @@ def trap_flags(fens, refs) -> list[bool]:
     return out
 
 
-def grabber_sans(fen: str) -> set[str]:
-    import chess as pychess
-
-    board = pychess.Board(fen)
-    return {board.san(m) for m in cp.grabber_moves(board)}
-
-
 def grabber_accuracy(rows) -> float:
     """The one-ply grabber's accuracy on puzzle ``rows`` (a tie among its top moves shares the point)."""
-    return float(np.mean([(r in g) / len(g) for r, g in zip(rows["reference"], map(grabber_sans, rows["fen"]))]))
+    return float(np.mean([(r in g) / len(g) for r, g in zip(rows["reference"], map(cp.grabber_sans, rows["fen"]))]))
 
 
 def trap_report(cfg: ChessW2SConfig) -> dict:
@@ -159,7 +152,7 @@ def trap_report(cfg: ChessW2SConfig) -> dict:
                 weak = chess._rows(fc)["weak_train"]
                 flags = trap_flags(weak["fen"], weak["reference"])
                 weak_share.append(float(np.mean(flags)))
-                errs = [(p in grabber_sans(f), t) for p, r, f, t in
+                errs = [(p in cp.grabber_sans(f), t) for p, r, f, t in
                         zip(chess._moves_of(fc.run_id), weak["reference"], weak["fen"], flags) if p != r]
                 weak_all.append(float(np.mean([g for g, _ in errs])))
                 weak_traps.append(float(np.mean([g for g, t in errs if t])) if any(t for _, t in errs) else np.nan)

@@ -95,7 +95,7 @@ from w2s_lib.generalization import chess
 from w2s_lib.models import chessgpt, tinygpt
 
 from chess_format import SEEDS, ladder  # noqa: E402  (benchmarks/ on sys.path when run as a script)
-from chess_traps import TRAPS, config, grabber_accuracy, grabber_sans, trap_flags, trap_report, use_world  # noqa: E402
+from chess_traps import TRAPS, config, grabber_accuracy, trap_flags, trap_report, use_world  # noqa: E402
 
 LONG_STEPS = {"chessgpt-s": 30, "chessgpt-m": 600, "chessgpt-l": 1800}
 
@@ -113,7 +113,7 @@ def mechanism(cfg) -> dict:
         fc, _ = chess.fit(cfg.replace(seed=s), cfg.ladder[0], s)
         weak = chess._rows(fc)["weak_train"]
         flags = trap_flags(weak["fen"], weak["reference"])
-        errs = [(f, p, p in grabber_sans(f), t) for p, r, f, t in
+        errs = [(f, p, p in cp.grabber_sans(f), t) for p, r, f, t in
                 zip(chess._moves_of(fc.run_id), weak["reference"], weak["fen"], flags) if p != r]
         on_traps = [g for _, _, g, t in errs if t]
         trap_grab.append(float(np.mean(on_traps)) if on_traps else float("nan"))

@@ -239,6 +239,22 @@ def test_w2s_pairs_and_bootstrap_at_smoke(micro_home):
     assert plain[plain.method == "bootstrap"].iloc[0]["w2s_acc"] == top_plain["acc"]
 
 
+def test_trap_errors_split_the_cached_students_accuracy_at_smoke(micro_home):
+    cfg = cw.ChessW2SConfig.for_preset("smoke", {"n_docs": 40, "n_test": 20})
+    table = cw.trap_errors(cfg, [0]).set_index("model")
+    assert list(table.index) == [f"weak ({cfg.ladder[0]})", "direct", "bootstrap", f"ceiling ({cfg.ladder[-1]})"]
+    test = cw._rows(cw.fit(cfg, cfg.ladder[0], 0)[0])["test"]
+    trap = np.array([r not in cp.grabber_sans(f) for r, f in zip(test["reference"], test["fen"])])
+    assert 0 < trap.sum() < len(trap)  # the smoke puzzles hold traps and others
+    # traps and the rest, weighed by their counts, give back each cached run's own test accuracy
+    boot = cw.run_bootstrap(cfg, [0]).set_index("method")
+    for name, acc in (("direct", boot.loc["direct", "w2s_acc"]), ("bootstrap", boot.loc["bootstrap", "w2s_acc"]),
+                      (f"weak ({cfg.ladder[0]})", boot.loc["direct", "weak_acc"])):
+        row = table.loc[name]
+        assert row.acc_traps * trap.sum() + row.acc_other * (~trap).sum() == pytest.approx(acc * len(trap))
+    assert table["grabs_on_traps"].between(0, 1).all()
+
+
 def test_ladder_protocol_scores_moves_as_choices():
     from w2s_lib.generalization.ladder import CHOICES, Preds, ladder_pairs
 
@@ -448,7 +464,7 @@ def test_a_trap_the_grabber_takes_a_defended_rook_and_the_criterion_wins_a_bisho
     scores = cp.move_scores(b)
     assert scores[b.parse_san("Qxd5")] == 5 - 9 and scores[b.parse_san("Bxe4")] == 3
     assert b.san(cp.best_move(b)) == "Bxe4"
-    assert [b.san(m) for m in cp.grabber_moves(b)] == ["Qxd5"]
+    assert [b.san(m) for m in cp.grabber_moves(b)] == ["Qxd5"] and cp.grabber_sans(b.fen()) == {"Qxd5"}
     assert cp.is_trap(b, b.parse_san("Bxe4")) and not cp.is_trap(b, b.parse_san("Qxd5"))
 
 

@@ -327,6 +327,13 @@ def grabber_moves(board) -> list:
     return [m for m, v in scores.items() if v == top]
 
 
+def grabber_sans(fen: str) -> set[str]:
+    """The one-ply grabber's choices (:func:`grabber_moves`) in the position ``fen``, in SAN: what a student
+    that *grabs* would answer there."""
+    board = _chess().Board(fen)
+    return {board.san(m) for m in grabber_moves(board)}
+
+
 def is_trap(board, move) -> bool:
     """Whether ``move`` (a puzzle's answer) is *not* among the grabber's choices: grabbing loses here — the
     criterion's two-ply score prefers another move to the biggest capture (which is defended, or lets a bigger

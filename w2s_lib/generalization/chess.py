@@ -410,6 +410,43 @@ def run_bootstrap(cfg: ChessW2SConfig, seeds, force: bool = False):
     return pd.DataFrame(rows)
 
 
+def trap_errors(cfg: ChessW2SConfig, seeds, force: bool = False):
+    """Where the weak rung's systematic error goes: on the test puzzles that are traps for the one-ply grabber
+    (the answer is not among :func:`~w2s_lib.data.chess_puzzles.grabber_sans`: grabbing the biggest piece
+    loses) and on the rest, each model's accuracy, and on the traps the share of its answers that *grab* — for
+    the weak rung (fit on ground truth), the direct student, the bootstrapped student (the chain of
+    :func:`run_bootstrap`, the same cached fits) and the top rung's ceiling. One row per (seed, model)."""
+    import pandas as pd
+
+    from w2s_lib.data.chess_puzzles import grabber_sans
+    from w2s_lib.generalization.ladder import CEILING, SUPERVISOR
+
+    written = chessgpt.notation(cfg.corpus)
+    if written != "san":
+        raise W2SError(f"trap_errors reads moves in SAN; corpus {cfg.corpus!r} writes {written!r}")
+    fits = LadderFit(cfg, seeds, force)
+    first = fits(cfg.ladder[0], SUPERVISOR)
+    models = {f"weak ({cfg.ladder[0]})": first, "direct": fits(cfg.ladder[-1], first.weak)}
+    labels = first.weak
+    for k, rung in enumerate(cfg.ladder[1:], start=2):  # intermediates cross-fitted, as in run_bootstrap
+        chain = fits(rung, labels, crossfit=cfg.cross_fit and k < len(cfg.ladder))
+        labels = chain.weak
+    models["bootstrap"] = chain
+    models[f"ceiling ({cfg.ladder[-1]})"] = fits(cfg.ladder[-1], CEILING)
+    rows = []
+    for s, seed in enumerate(fits.seeds):
+        test = _rows(_fit_cfg(cfg.replace(seed=seed), cfg.ladder[0], None, seed))["test"]
+        refs, grabs = list(test["reference"]), [grabber_sans(f) for f in test["fen"]]
+        trap = np.array([r not in g for r, g in zip(refs, grabs)])
+        for name, preds in models.items():
+            right = np.array([a == r for a, r in zip(preds.test[s], refs)])
+            grab = np.array([a in g for a, g in zip(preds.test[s], grabs)])
+            rows.append({"seed": seed, "model": name, "acc_traps": right[trap].mean() if trap.any() else np.nan,
+                         "acc_other": right[~trap].mean() if (~trap).any() else np.nan,
+                         "grabs_on_traps": grab[trap].mean() if trap.any() else np.nan})
+    return pd.DataFrame(rows)
+
+
 def ci_table(df, by, col: str):
     """Mean and 95 % t-interval over seeds of ``col`` per group ``by`` (columns mean, lo, hi). Undefined
     values (a PGR where the ceiling does not beat the weak model) are left out; none left gives NaN."""
