@@ -102,7 +102,7 @@ from w2s_lib.generalization import chess
 from w2s_lib.generalization.chess import ChessW2SConfig
 from w2s_lib.models import chessgpt, tinygpt
 
-from chess_format import ladder  # noqa: E402  (benchmarks/ on sys.path when run as a script)
+from chess_format import add_probe, ladder  # noqa: E402  (benchmarks/ on sys.path when run as a script)
 
 NOVICE = "approach"
 CANDIDATES = {"q0.25": 0.25, "q0.4": 0.4}
@@ -184,11 +184,7 @@ def main() -> None:
     ap.add_argument("--probe", action="store_true", help="only add probe()'s diagnostics to --out")
     args = ap.parse_args()
     if args.probe:
-        with open(args.out) as f:
-            res = json.load(f)
-        res["probe"] = probe()
-        with open(args.out, "w") as f:
-            json.dump(res, f, indent=1)
+        add_probe(args.out, probe)
         return
     s, m, l = chessgpt.NAMES
     res = {"no skill": ladder(ChessW2SConfig.for_preset("tiny", corpus="greedy"), small_only=True)}

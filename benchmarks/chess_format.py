@@ -133,18 +133,24 @@ def probe(data_seed: int = 0) -> dict:
     return out
 
 
+def add_probe(path: str, probe) -> dict:
+    """Add ``probe()``'s diagnostics (read after a round's outcome, not part of its rule) to the results file
+    ``path`` under ``"probe"``; returns them. Shared by the rounds' ``--probe`` flags."""
+    with open(path) as f:
+        res = json.load(f)
+    res["probe"] = probe()
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
+    return res["probe"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="chess_format_results.json")
     ap.add_argument("--probe", action="store_true", help="only add probe()'s diagnostics to --out")
     args = ap.parse_args()
     if args.probe:
-        with open(args.out) as f:
-            res = json.load(f)
-        res["probe"] = probe()
-        print(json.dumps(res["probe"]))
-        with open(args.out, "w") as f:
-            json.dump(res, f, indent=1)
+        print(json.dumps(add_probe(args.out, probe)))
         return
     s, m, l = chessgpt.NAMES
     res = {"no skill": ladder(ChessW2SConfig.for_preset("tiny", corpus="greedy"), small_only=True)}

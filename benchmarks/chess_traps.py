@@ -103,7 +103,7 @@ from w2s_lib.generalization import chess
 from w2s_lib.generalization.chess import ChessW2SConfig
 from w2s_lib.models import chessgpt
 
-from chess_format import SEEDS, ladder  # noqa: E402  (benchmarks/ on sys.path when run as a script)
+from chess_format import SEEDS, add_probe, ladder  # noqa: E402  (benchmarks/ on sys.path when run as a script)
 
 TRAPS = cp.TRAP_SHARE
 ORIGINAL = {k: dict(v) for k, v in chessgpt.CORPORA.items()}
@@ -200,11 +200,7 @@ def main() -> None:
     args = ap.parse_args()
     s, m, l = chessgpt.NAMES
     if args.probe:
-        with open(args.out) as f:
-            res = json.load(f)
-        res["probe"] = probe()
-        with open(args.out, "w") as f:
-            json.dump(res, f, indent=1)
+        add_probe(args.out, probe)
         return
     use_world(TRAPS)
     if args.report:
