@@ -85,6 +85,9 @@ expert leaves the top rung less skill than it can be elicited from; what 100 lab
 rung (the one-ply grabber, 0.97 on these puzzles) stays the bar — the puzzle generator, with more positions where
 grabbing loses, remains the lever rounds 3 and 4 point to.
 
+The script starts from the chapter's *current* world (``chessgpt.CORPORA``), which round 6 changed (trap-rich
+corpora, 30 / 600 / 1800 steps): to rerun this round as measured, check out f48448d (the commit of its result).
+
     python benchmarks/chess_elicit.py --out benchmarks/chess_elicit_results.json   # ~4 CPU-minutes cold
     python benchmarks/chess_elicit.py --out benchmarks/chess_elicit_results.json --probe
 """

@@ -85,6 +85,9 @@ compute, not of data. Trap-rich puzzles are a necessary part of a test in which 
 not a sufficient one; the ladder's pretraining on them is the lever this round points to (untested: no GT fit or
 rule was run on the longer-trained rung).
 
+The script starts from the chapter's *current* world (``chessgpt.CORPORA``), which round 6 changed (trap-rich
+corpora, 30 / 600 / 1800 steps): to rerun this round as measured, check out 4059c06 (the commit of its result).
+
     python benchmarks/chess_traps.py --out benchmarks/chess_traps_results.json   # ~4 CPU-minutes cold
     python benchmarks/chess_traps.py --out benchmarks/chess_traps_results.json --report   # the reported part only
     python benchmarks/chess_traps.py --out benchmarks/chess_traps_results.json --probe    # zero-shot on traps
