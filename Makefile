@@ -28,6 +28,7 @@ $(STAMP): pyproject.toml
 
 zoo: setup
 	$(VENV)/bin/w2s zoo build
+	$(VENV)/bin/w2s zoo build --chess
 
 reproduce: setup
 	$(VENV)/bin/w2s reproduce --preset $(PRESET)

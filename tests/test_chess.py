@@ -167,6 +167,19 @@ def test_micro_ladder_builds_atomically_and_rebuilds_a_corrupt_rung(micro_home):
     assert weights.read_bytes() == blob  # rebuilt, bit-identical (same seed)
 
 
+def test_prepare_ladder_lists_the_rungs_to_pretrain_and_makes_their_tokenizer_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("W2S_HOME", str(tmp_path))
+    need = chessgpt.prepare_ladder(0, micro=True, corpus="search")
+    assert list(need) == list(chessgpt.MICRO_SIZES) and all(s > 0 for s in need.values())
+    root = chessgpt.ladder_root(0, micro=True, corpus="search")
+    assert tinygpt.read_marker(root / "tokenizer") is not None and not (root / "chessgpt-s").exists()
+    chessgpt.build_ladder(0, micro=True, names=["chessgpt-s"], corpus="search")
+    assert list(chessgpt.prepare_ladder(0, micro=True, corpus="search")) == ["chessgpt-m", "chessgpt-l"]
+    stamp = (root / "chessgpt-s" / "model.safetensors").stat().st_mtime_ns
+    chessgpt.build_ladder(0, micro=True, names=["chessgpt-s"], corpus="search", force=True)
+    assert (root / "chessgpt-s" / "model.safetensors").stat().st_mtime_ns != stamp  # --force rebuilds
+
+
 def test_a_resized_rung_is_rebuilt_and_its_fits_get_a_new_key(micro_home, monkeypatch):
     old_tag = chessgpt.model_tag("chessgpt-m", micro=True)
     old_fit = cw._fit_cfg(cw.ChessW2SConfig.for_preset("smoke"), "chessgpt-m", None, 0).run_id

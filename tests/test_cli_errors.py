@@ -34,6 +34,11 @@ CLI_CASES = [
     (["claims", "--preset", "nope"], "invalid choice: 'nope'"),
     (["zoo", "destroy"], "invalid choice: 'destroy'"),
     (["zoo", "build", "--micro", "--rung", "tinygpt-xl"], "unknown model 'tinygpt-xl'"),
+    (["zoo", "build", "--corpus", "search"], "--corpus and --data-seed choose a chess ladder: add --chess"),
+    (["zoo", "build", "--chess", "--world-seed", "1"], "give --data-seed, not --world-seed"),
+    (["zoo", "build", "--chess", "--data-seed", "-1"], "--data-seed must be 0 or more"),
+    (["zoo", "build", "--chess", "--micro", "--corpus", "serch"], "unknown chess pretraining corpus 'serch'"),
+    (["zoo", "build", "--chess", "--micro", "--rung", "chessgpt-xl"], "unknown chess model 'chessgpt-xl'"),
     ([], "the following arguments are required: command"),
 ]
 

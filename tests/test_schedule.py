@@ -85,6 +85,8 @@ def test_reproduce_builds_the_zoo_beside_the_chapters_that_do_not_need_it(tmp_pa
     monkeypatch.setattr(book, "RUN_RECORD", tmp_path / "reproduce.json")
     monkeypatch.setattr(book, "is_current", lambda nb, preset: False)
     monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: {"tinygpt-l": 2.0, "tinygpt-xs": 1.0})
+    monkeypatch.setattr(book, "_chess_todo", lambda preset, chapters, log: {"chessgpt-l/search/0": 1.0}
+                        if [nb.key for nb in chapters] == ["14"] else {})
     events = []
     lock = threading.Lock()
 
@@ -103,17 +105,20 @@ def test_reproduce_builds_the_zoo_beside_the_chapters_that_do_not_need_it(tmp_pa
     at = {(kind, what): i for i, (kind, what) in enumerate(events)}
     zoo_done = max(at[("end", "zoo:tinygpt-l")], at[("end", "zoo:tinygpt-xs")])
     assert at[("start", "20")] > zoo_done  # the search chapter loads the zoo: it waits for every rung
-    assert at[("start", "14")] < zoo_done  # chess does not: it runs beside the zoo build
+    assert at[("start", "14")] < zoo_done  # chess does not: it runs beside the zoo build...
+    assert at[("start", "14")] > at[("end", "zoo:chessgpt-l/search/0")]  # ...once its own ladder is pretrained
     assert at[("start", "99")] > max(at[("end", "20")], at[("end", "14")])  # the scorecard last
     page = (tmp_path / "runtime.md").read_text()
     assert "Recent `w2s reproduce` runs" in page and "| tinygpt-l | 1 | 2 | 10 |" in page
-    assert "| 3 / 2 |" in page  # chapters 14, 20, 99 and two zoo rungs
+    assert "| chessgpt-l/search/0 | 1 | 2 | 10 |" in page
+    assert "| 3 / 3 |" in page  # chapters 14, 20, 99 and three zoo rungs
 
     events.clear()  # a resumed run is added to the history; the full run and its rungs stay on the page
     monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: {})
+    monkeypatch.setattr(book, "_chess_todo", lambda preset, chapters, log: {})
     book.reproduce("tiny", only=["14"], build=False, jobs=2, log=lambda *a: None)
     page = (tmp_path / "runtime.md").read_text()
-    assert "| 3 / 2 |" in page and "| 1 / 0 |" in page and "| tinygpt-l | 1 | 2 | 10 |" in page
+    assert "| 3 / 3 |" in page and "| 1 / 0 |" in page and "| tinygpt-l | 1 | 2 | 10 |" in page
     assert len(book._run_history()) == 2
 
 
@@ -125,6 +130,7 @@ def test_the_scorecard_reruns_when_a_chapter_re_decided_its_claim(tmp_path, monk
     # before the run only chapter 30 is stale; once it has run (and re-decided C6) the scorecard is stale too
     monkeypatch.setattr(book, "is_current", lambda nb, preset: nb.key not in ({"30", "99"} if ran else {"30"}))
     monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: {})
+    monkeypatch.setattr(book, "_chess_todo", lambda preset, chapters, log: {})
 
     def fake(nb, preset, threads):
         ran.append(nb.key)
@@ -168,12 +174,26 @@ def test_every_chapter_whose_tiny_configs_load_the_gpt_zoo_waits_for_it():
             assert nb.needs_zoo == bool(uses), (nb.stem, sorted(uses))
 
 
+def test_every_chapter_that_reads_a_chess_ladder_waits_for_it():
+    """`w2s reproduce` pretrains the chess ladders a chapter's tiny config reads as zoo tasks; a chapter that
+    reads one must be marked ``needs_chess`` or it would start first and pretrain the ladder itself."""
+    from w2s_lib.generalization.chess import ChessW2SConfig, pretrained_ladders
+
+    for nb in book.NOTEBOOKS:
+        cls = nb.config_class()
+        reads = cls is ChessW2SConfig and bool(pretrained_ladders(cls.for_preset("tiny", {})))
+        assert nb.needs_chess == reads, nb.stem
+    assert pretrained_ladders(ChessW2SConfig.for_preset("tiny", {})) == [("search", 0), ("greedy", 0)]
+    assert pretrained_ladders(ChessW2SConfig.for_preset("colab", {})) == []  # zoo GPT-2s: nothing to pretrain
+
+
 def test_a_subset_run_skips_the_book_while_chapters_are_unexecuted(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
     monkeypatch.setattr(book, "STATUS_PAGE", tmp_path / "runtime.md")
     monkeypatch.setattr(book, "RUN_RECORD", tmp_path / "reproduce.json")
     monkeypatch.setattr(book, "is_current", lambda nb, preset: False)
     monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: {})
+    monkeypatch.setattr(book, "_chess_todo", lambda preset, chapters, log: {})
     monkeypatch.setattr(book, "_run_child", lambda nb, preset, threads: {"wall_s": 1.0, "cpu_s": 1.0,
                                                                           "peak_rss_mb": 1.0, "threads": threads})
     built, said = [], []

@@ -2,6 +2,7 @@
 
     w2s list [datasets|models|presets|notebooks]
     w2s zoo build [--micro] [--world-seed N] [--force] [--rung NAME ...]
+    w2s zoo build --chess [--micro] [--corpus NAME ...] [--data-seed N] [--force] [--rung NAME ...]
     w2s run NB [--preset P] [-p key=value ...] [-o OUT]
     w2s reproduce [--preset P] [--only 00,01] [--force] [--no-build] [--executor local|slurm …]
     w2s jobs plan NB [--preset P] [-p key=value ...]
@@ -66,10 +67,30 @@ def _cmd_zoo(args) -> None:
     if args.world_seed is not None and os.environ.get(WORLD_SEED_ENV, "").strip() and args.world_seed != world:
         raise W2SError(f"--world-seed {args.world_seed} disagrees with {WORLD_SEED_ENV}={world}; give one of them")
     world = world if args.world_seed is None else args.world_seed
+    if args.chess:
+        _build_chess(args)
+        return
+    if args.corpus or args.data_seed is not None:
+        raise W2SError("--corpus and --data-seed choose a chess ladder: add --chess")
     built = tinygpt.build_zoo(micro=args.micro, world_seed=world, force=args.force,
                               progress=not args.quiet, names=args.rung or None)
     for name, path in built.items():
         print(f"{name}: {path}")
+
+
+def _build_chess(args) -> None:
+    """`w2s zoo build --chess`: the chess ladders (every corpus unless --corpus) of one data seed."""
+    from w2s_lib.models import chessgpt
+
+    if args.world_seed is not None:
+        raise W2SError("the chess ladders do not depend on the tiny world: give --data-seed, not --world-seed")
+    if args.data_seed is not None and args.data_seed < 0:
+        raise W2SError(f"--data-seed must be 0 or more, got {args.data_seed}")
+    for corpus in args.corpus or list(chessgpt.CORPORA):
+        built = chessgpt.build_ladder(args.data_seed or 0, micro=args.micro, names=args.rung or None,
+                                      corpus=corpus, force=args.force)
+        for name, path in built.items():
+            print(f"{name} ({corpus}): {path}")
 
 
 def parse_params(items: list[str]) -> dict:
@@ -199,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", nargs="?", choices=LISTABLE)
     p.set_defaults(fn=_cmd_list)
 
-    p = sub.add_parser("zoo", help="the offline tiny GPT family")
+    p = sub.add_parser("zoo", help="the offline tiny GPT family (and, with --chess, the chess ladders)")
     p.add_argument("action", choices=("build",))
     p.add_argument("--micro", action="store_true", help="the seconds-sized zoo tests use")
     p.add_argument("--world-seed", type=int, default=None,
@@ -208,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rung", action="append", default=[], metavar="NAME",
                    help="build only this rung (repeatable), e.g. --rung tinygpt-l")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--chess", action="store_true", help="build the chess GPT ladders (chapter 14) instead")
+    p.add_argument("--corpus", action="append", default=[], metavar="NAME",
+                   help="with --chess: only this pretraining corpus's ladder (repeatable), e.g. --corpus search")
+    p.add_argument("--data-seed", type=int, default=None, help="with --chess: the puzzles' and corpus's seed (default 0)")
     p.set_defaults(fn=_cmd_zoo)
 
     p = sub.add_parser("run", help="execute one notebook with papermill")

@@ -143,6 +143,15 @@ class ChessFitConfig(Config):
     SLUG = "chessfit"
 
 
+def pretrained_ladders(cfg: ChessW2SConfig) -> list[tuple[str, int]]:
+    """(corpus, data seed) of every chess ladder chapter 14 reads at ``cfg``: its own and the no-skill ladder
+    (``greedy``, the mechanism-off arm); none when the ladder is zoo models (colab / paper). `w2s reproduce`
+    pretrains their rungs as zoo tasks before the chapter starts."""
+    if not all(m in chessgpt.SIZES for m in cfg.ladder):
+        return []
+    return list(dict.fromkeys([(cfg.corpus, cfg.data_seed), ("greedy", cfg.data_seed)]))
+
+
 # ----------------------------------------------------------------------------- fine-tuning
 def finetune(model, tok, prompts: list[str], answers: list[str], lr: float, epochs: float, batch_size: int,
              seed: int) -> list[float]:

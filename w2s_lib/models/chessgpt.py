@@ -10,8 +10,9 @@ puzzle prompt is tokenized exactly as the positions the models saw.
 The machinery is the tiny GPT family's (:mod:`w2s_lib.models.tinygpt`): its :class:`~tinygpt.Rung`
 configs, byte-level BPE tokenizer, model builder, pretraining loop (AdamW, warmup + cosine, batches of
 packed 128-token rows), and its atomic checkpoint commit with a completion marker. The ladder lives in
-``$W2S_HOME/chess/<tag>/<name>`` (not the shared zoo), is built on demand the first time a chapter asks
-for it and reused after that; a missing or corrupt rung is rebuilt.
+``$W2S_HOME/chess/<tag>/<name>`` (not the shared zoo directory). `w2s zoo build --chess` pretrains it, and
+`w2s reproduce` pretrains the rungs chapter 14 reads as one-thread tasks beside the other chapters, as it does
+the tiny GPT zoo (:func:`prepare_ladder`); a chapter that finds a rung missing or corrupt builds it on demand.
 
 The capability gap comes from scale the way a real ladder's does: a wider, deeper rung that is also
 trained for more optimiser steps (compute grows along the ladder). The marker records each rung's
@@ -435,22 +436,53 @@ def build_rung(name: str, seed: int = 0, micro: bool = False, progress: bool = F
     return root / name
 
 
+def is_built(name: str, seed: int = 0, micro: bool = False, corpus: str = "greedy") -> bool:
+    """Whether rung ``name`` of this ladder is committed, intact and of the current size and schedule."""
+    if name not in _sizes(micro):
+        raise unknown("chess model", name, _sizes(micro))
+    meta = tinygpt.read_marker(ladder_root(seed, micro, corpus) / name)
+    return meta is not None and meta.get("model_tag") == model_tag(name, seed, micro, corpus)
+
+
 def model_dir(name: str, seed: int = 0, micro: bool | None = None, corpus: str = "greedy") -> Path:
     """The checkpoint dir of chess rung ``name``, built first when missing (``micro=None``: under W2S_SMOKE=1)."""
     micro = is_smoke() if micro is None else bool(micro)
-    if name not in _sizes(micro):
-        raise unknown("chess model", name, _sizes(micro))
-    d = ladder_root(seed, micro, corpus) / name
-    meta = tinygpt.read_marker(d)
-    if meta is None or meta.get("model_tag") != model_tag(name, seed, micro, corpus):  # missing, corrupt or resized
+    if not is_built(name, seed, micro, corpus):  # missing, corrupt or resized
         build_rung(name, seed, micro, corpus=corpus)
-    return d
+    return ladder_root(seed, micro, corpus) / name
 
 
-def build_ladder(seed: int = 0, micro: bool | None = None, names=None, corpus: str = "greedy") -> dict[str, Path]:
-    """Every rung (or ``names``), built when missing; name → checkpoint dir."""
+def build_ladder(seed: int = 0, micro: bool | None = None, names=None, corpus: str = "greedy",
+                 force: bool = False) -> dict[str, Path]:
+    """Every rung (or ``names``), built when missing (every one with ``force``); name → checkpoint dir."""
     micro = is_smoke() if micro is None else bool(micro)
-    return {n: model_dir(n, seed, micro, corpus) for n in (names or _sizes(micro))}
+    names = list(names or _sizes(micro))
+    for n in names:
+        if n not in _sizes(micro):
+            raise unknown("chess model", n, _sizes(micro))
+    if force:
+        for n in names:
+            build_rung(n, seed, micro, corpus=corpus)
+    return {n: model_dir(n, seed, micro, corpus) for n in names}
+
+
+def build_seconds(rung: Rung) -> float:
+    """A rung's pretraining CPU seconds, estimated from its schedule (fit to the measured builds of both tiny
+    ladders on one core: 0.6-90 s); only orders `w2s reproduce`'s tasks."""
+    return rung.steps * (0.02 + 2e-6 * rung.n_layer * rung.n_embd ** 2)
+
+
+def prepare_ladder(seed: int = 0, micro: bool = False, corpus: str = "greedy") -> dict[str, float]:
+    """The rungs of a ladder not built yet, as name → estimated CPU seconds (:func:`build_seconds`); generates
+    the corpus and trains the ladder's tokenizer first when any is (once, before any rung's process needs
+    them). `w2s reproduce` pretrains the rungs as one-thread tasks beside the chapters, like the tiny GPT zoo."""
+    need = [n for n in _sizes(micro) if not is_built(n, seed, micro, corpus)]
+    if need:
+        root = ladder_root(seed, micro, corpus)
+        root.mkdir(parents=True, exist_ok=True)
+        with torch_threads(1):
+            _tokenizer(seed, micro, root, corpus)
+    return {n: build_seconds(rung_of(n, micro, corpus)) for n in need}
 
 
 def ladder_report(seed: int = 0, micro: bool | None = None, corpus: str = "greedy") -> list[dict]:

@@ -36,6 +36,7 @@ class Notebook:
     config: str | None = None  # dotted path of the config class that validates `overrides`
     reads_claims: bool = False  # shows the claims other chapters registered: stale once any claim is newer
     needs_zoo: bool = False  # loads the tiny GPT zoo at the tiny preset: waits for `w2s zoo build`
+    needs_chess: bool = False  # loads the chess ladders (chess.pretrained_ladders): waits for `w2s zoo build --chess`
     est_cpu_s: float = 60.0  # CPU seconds at tiny, last measured; orders a fresh clone's first reproduce
 
     @property
@@ -65,7 +66,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("13", "13_generative_finetuning", "Generative finetuning and reward modelling",
              "w2s_lib.generalization.pipeline.W2SConfig", needs_zoo=True, est_cpu_s=181),  # reward models: tiny GPTs
     Notebook("14", "14_chess", "Chess puzzles: weak-to-strong on a generative task",
-             "w2s_lib.generalization.chess.ChessW2SConfig", est_cpu_s=400),
+             "w2s_lib.generalization.chess.ChessW2SConfig", needs_chess=True, est_cpu_s=270),
     Notebook("20", "20_w2s_search", "Weak-to-strong search: steering a large model with a small pair",
              "w2s_lib.search.experiment.SearchConfig", needs_zoo=True, est_cpu_s=222),
     Notebook("30", "30_macpo", "MACPO: weak teachers and strong students aligning each other",
@@ -410,11 +411,16 @@ def _run_child(nb: Notebook, preset: str, threads: int) -> dict[str, Any]:
 
 
 def _build_rung(name: str) -> dict[str, Any]:
-    """Pretrain one tiny GPT rung of the current world in a child process of one thread (as `w2s zoo build`)."""
+    """Pretrain one rung in a child process of one thread (as `w2s zoo build`): a tiny GPT of the current world
+    (``tinygpt-l``) or a chess rung (``chessgpt-l/search/0``: rung, corpus, data seed; see :func:`_chess_todo`)."""
     from w2s_lib.data.tinyworld import current_world_seed
 
-    return _run_measured(["zoo", "build", "--rung", name, "--world-seed", str(current_world_seed()), "--quiet"],
-                         CHAPTER_DIR / "zoo" / f"{name}.log", 1, f"zoo build of {name}")
+    if "/" in name:
+        rung, corpus, seed = name.split("/")
+        cmd = ["zoo", "build", "--chess", "--rung", rung, "--corpus", corpus, "--data-seed", seed, "--quiet"]
+    else:
+        cmd = ["zoo", "build", "--rung", name, "--world-seed", str(current_world_seed()), "--quiet"]
+    return _run_measured(cmd, CHAPTER_DIR / "zoo" / f"{name.replace('/', '-')}.log", 1, f"zoo build of {name}")
 
 
 def record_runtime(nb: Notebook, preset: str, runtime: dict[str, Any]) -> None:
@@ -496,12 +502,14 @@ def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool =
     records: dict[str, dict[str, Any]] = {}
 
     rungs = _zoo_todo(preset, [nb for nb in todo if nb.needs_zoo], log)
+    chess_rungs = _chess_todo(preset, [nb for nb in todo if nb.needs_chess], log)
     def pretrain(name: str) -> None:
         log(f"zoo: pretraining {name}…")
         records[f"zoo:{name}"] = rt = _build_rung(name)
         log(f"zoo: {name} done, {rt['wall_s']:.0f} s wall, {rt['cpu_s']:.0f} s CPU")
 
-    tasks = [Task(f"zoo:{name}", (lambda name=name: pretrain(name)), cost=cost) for name, cost in rungs.items()]
+    tasks = [Task(f"zoo:{name}", (lambda name=name: pretrain(name)), cost=cost)
+             for name, cost in {**rungs, **chess_rungs}.items()]
     last = runtimes()
 
     def cost(nb: Notebook) -> float:
@@ -515,13 +523,16 @@ def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool =
             records[nb.stem] = rt
             log(f"{nb.stem}: done, {rt['wall_s']:.0f} s wall, {rt['cpu_s']:.0f} s CPU, {rt['peak_rss_mb']:.0f} MB")
 
-    zoo_names = frozenset(t.name for t in tasks)
+    zoo_names = frozenset(f"zoo:{name}" for name in rungs)
+    chess_names = frozenset(f"zoo:{name}" for name in chess_rungs)
     for group in _groups([nb for nb in todo if not nb.reads_claims]):
         tasks.append(Task("+".join(nb.key for nb in group), (lambda group=group: work(group)),
                           cost=sum(cost(nb) for nb in group),
-                          needs=zoo_names if any(nb.needs_zoo for nb in group) else frozenset()))
+                          needs=(zoo_names if any(nb.needs_zoo for nb in group) else frozenset())
+                          | (chess_names if any(nb.needs_chess for nb in group) else frozenset())))
+    n_rungs = len(rungs) + len(chess_rungs)
     log(f"running {len(todo)} chapter(s) at {preset}"
-        + (f" and {len(rungs)} zoo rung(s)" if rungs else "") + f": {jobs} at once, {threads} thread(s) each")
+        + (f" and {n_rungs} zoo rung(s)" if n_rungs else "") + f": {jobs} at once, {threads} thread(s) each")
     outcome = run_tasks(tasks, jobs)
     failures = [str(exc) for exc in outcome.values() if exc is not None]
     if failures:
@@ -567,6 +578,25 @@ def _zoo_todo(preset: str, zoo_chapters: list[Notebook], log) -> dict[str, float
     need = tinygpt.prepare_zoo(current_world_seed())
     if need:
         log(f"zoo: {len(need)} rung(s) to pretrain for {', '.join(nb.key for nb in zoo_chapters)}")
+    return need
+
+
+def _chess_todo(preset: str, chess_chapters: list[Notebook], log) -> dict[str, float]:
+    """Rungs of the chess ladders the chosen chapters read (:func:`~w2s_lib.generalization.chess.pretrained_ladders`
+    of their default config) that are not built yet: ``"rung/corpus/data seed"`` -> estimated CPU seconds. Each
+    ladder's corpus and tokenizer are made here, once, before the rungs' processes need them. Like the tiny GPT
+    zoo, only the tiny preset pretrains them as tasks (smoke builds its micro ladders on demand, in seconds)."""
+    if preset != "tiny" or is_smoke() or not chess_chapters:
+        return {}
+    from w2s_lib.generalization.chess import pretrained_ladders
+    from w2s_lib.models import chessgpt
+
+    need: dict[str, float] = {}
+    for nb in chess_chapters:
+        for corpus, seed in pretrained_ladders(nb.config_class().for_preset(preset, {})):
+            need.update({f"{name}/{corpus}/{seed}": s for name, s in chessgpt.prepare_ladder(seed, False, corpus).items()})
+    if need:
+        log(f"zoo: {len(need)} chess rung(s) to pretrain for {', '.join(nb.key for nb in chess_chapters)}")
     return need
 
 
@@ -640,7 +670,7 @@ def _last_run_lines() -> list[str]:
     lines.append("")
     full = next((r for r in reversed(runs) if any(k.startswith("zoo:") for k in r.get("tasks", {}))), None)
     if full:
-        lines += [f"Tiny GPT zoo rungs pretrained in the run of {full['date']} (one thread each, beside the chapters "
+        lines += [f"Zoo rungs (tiny GPTs; chess rungs as rung/corpus/data seed) pretrained in the run of {full['date']} (one thread each, beside the chapters "
                   "that do not need them):", "", "| rung | wall (s) | CPU (s) | peak RSS (MB) |", "|---|---|---|---|",
                   *(f"| {k.split(':', 1)[1]} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['peak_rss_mb']:.0f} |"
                     for k, r in full["tasks"].items() if k.startswith("zoo:")), ""]
