@@ -238,6 +238,10 @@ def test_w2s_pairs_and_bootstrap_at_smoke(micro_home):
     moves_b = json.loads((b.path / "preds.json").read_text())["weak"]
     labels = cw.supervisor_moves(fc_top)
     assert labels[0::2] == moves_b[0::2] and labels[1::2] == moves_a[1::2]  # never labelled in-sample
+    # each half picks moves only where they are read: the rows it did not train on, and the test puzzles for half 0
+    assert moves_a[0::2] == [None] * 10 and moves_b[1::2] == [None] * 10 and None not in labels
+    assert json.loads((b.path / "preds.json").read_text())["test"] == [] and b["acc"] is None
+    assert len(json.loads((a.path / "preds.json").read_text())["test"]) == 20 and a["acc"] is not None
     # the top rung never labels for another rung: its fits skip D_weak (a third of a fit's CPU)
     assert fc_top.predict_weak is False and json.loads((top.path / "preds.json").read_text())["weak"] == []
     assert "imitation" not in top.result and top["label_acc"] is None

@@ -139,6 +139,10 @@ class ChessFitConfig(Config):
     predict_weak: bool = knob(True, added_later=True,
                               help="also pick moves on D_weak (False for the ladder's top rung: it never "
                                    "labels for another rung, and its D_weak moves cost a third of its fit)")
+    held_out_only: bool = knob(False, added_later=True,
+                               help="a cross-fitted half (half ≥ 0) picks moves only where they are read: on the "
+                                    "D_weak rows it did not train on (the labels it gives) and, for half 0 alone, on "
+                                    "the test puzzles (a cross-fitted rung's test moves are its half-0 fit's)")
 
     SLUG = "chessfit"
 
@@ -228,6 +232,19 @@ def _exact(pred: list[str], ref) -> float:
     return float(np.mean([p == r for p, r in zip(pred, ref)]))
 
 
+def _exact_where(pred: list, ref) -> float:
+    """:func:`_exact` over the rows that have a move (``None``: a row a held-out-only half did not pick for)."""
+    return _exact(*zip(*[(p, r) for p, r in zip(pred, ref) if p is not None]))
+
+
+def _spread(moves: list[str], rows: list[int], n: int) -> list:
+    """``moves`` of ``rows`` placed in a list of ``n`` rows, ``None`` elsewhere."""
+    out: list = [None] * n
+    for i, m in zip(rows, moves):
+        out[i] = m
+    return out
+
+
 def run_fit(fc: ChessFitConfig, force: bool = False) -> Artifact:
     """Fine-tune ``fc.model`` on GT or on its supervisor's moves; predict D_weak and test (cached).
 
@@ -252,20 +269,26 @@ def run_fit(fc: ChessFitConfig, force: bool = False) -> Artifact:
             losses = finetune(model, tok, train_p, train_y, fc.train.lr, fc.train.epochs, fc.train.batch_size, fc.seed)
             seconds = time.time() - t0
             t0 = time.time()
-            splits = (("weak", weak), ("test", test)) if fc.predict_weak else (("test", test),)
-            pred = {k: chessgpt.predict_moves(model, tok, list(ds["prompt"]), [list(x) for x in ds["legal"]],
-                                              fc.eval_batch_size) for k, ds in splits}
-        pred.setdefault("weak", [])
+            # the D_weak rows and test puzzles whose moves are read (all, unless a held-out-only half)
+            rows_of = {"weak": list(range(len(weak))) if fc.predict_weak else [], "test": list(range(len(test)))}
+            if fc.held_out_only and fc.half >= 0:
+                rows_of = {"weak": rows_of["weak"][1 - fc.half::2], "test": rows_of["test"] if fc.half == 0 else []}
+            pred = {}
+            for k, ds in (("weak", weak), ("test", test)):
+                part = ds.select(rows_of[k])
+                moves = chessgpt.predict_moves(model, tok, list(part["prompt"]), [list(x) for x in part["legal"]],
+                                               fc.eval_batch_size) if len(part) else []
+                pred[k] = _spread(moves, rows_of[k], len(ds)) if len(moves) < len(ds) and moves else moves
         atomic_write_json(out_dir / "preds.json", pred)
         res = {"model": fc.model, "role": "student" if fc.supervisor else "gt",
-               "acc": _exact(pred["test"], test["reference"]),
-               "label_acc": _exact(pred["weak"], weak["reference"]) if fc.predict_weak else None,
+               "acc": _exact_where(pred["test"], test["reference"]) if pred["test"] else None,
+               "label_acc": _exact_where(pred["weak"], weak["reference"]) if pred["weak"] else None,
                "n_train": len(train_p), "train_seconds": round(seconds, 2),
                "predict_seconds": round(time.time() - t0, 2), "first_loss": losses[0],
                "last_loss": float(np.mean(losses[-5:]))}
-        if fc.supervisor and fc.predict_weak:
-            sup = supervisor_moves(fc)
-            res["imitation"] = _exact(pred["weak"], sup)  # on all of D_weak (held-out rows too for a half)
+        if fc.supervisor and pred["weak"]:
+            # where it repeats its supervisor's move, on the D_weak rows it picked moves for
+            res["imitation"] = _exact_where(pred["weak"], supervisor_moves(fc))
         return res
 
     return load_or_run(fc, compute, force=force)
@@ -286,7 +309,8 @@ def _fit_cfg(cfg: ChessW2SConfig, model: str, supervisor, seed: int, half: int =
                           model_tag=tag, corpus=corpus, half=half,
                           supervisor=sup, n_docs=cfg.n_docs,
                           n_test=cfg.n_test, train=dataclasses.replace(cfg.train, lr=cfg.lr_of(model)),
-                          eval_batch_size=cfg.eval_batch_size, predict_weak=model != cfg.ladder[-1])
+                          eval_batch_size=cfg.eval_batch_size, predict_weak=model != cfg.ladder[-1],
+                          held_out_only=half >= 0)
 
 
 def fit(cfg: ChessW2SConfig, model: str, seed: int, supervisor=None, force: bool = False,
