@@ -140,6 +140,32 @@ def test_generative_finetuning_changes_the_encoder_but_not_the_shape():
     assert changed  # the MLM pass moved the encoder's weights
 
 
+def test_a_repeated_generative_pass_is_a_copy_of_the_first(monkeypatch):
+    """A rung's ground-truth fit and its students ask for the same pass: it runs once per process, each caller
+    gets weights of its own, and passes beyond the parameter budget are dropped oldest first."""
+    made = []
+
+    def fake_pass(model, texts, epochs, lr, seed, head, max_length, batch_size):
+        torch.manual_seed(seed)
+        made.append((model, seed))
+        return torch.nn.Linear(4, 4)
+
+    monkeypatch.setattr(w2s, "_generative_pass", fake_pass)
+    monkeypatch.setattr(w2s, "_GENERATIVE_PASSES", type(w2s._GENERATIVE_PASSES)())
+    monkeypatch.setattr(w2s, "GENERATIVE_PASS_PARAMS", 40)  # two 20-parameter passes
+    args = dict(texts=["a b", "c d"], epochs=1.0, lr=1e-3, head="linear")
+    first = w2s.generative_finetune("minilm-l1", seed=0, **args)
+    with torch.no_grad():
+        first.weight.add_(1.0)  # the first caller trains its copy further: the kept pass must not move
+    again = w2s.generative_finetune("minilm-l1", seed=0, **args)
+    assert made == [("minilm-l1", 0)] and again is not first
+    assert torch.equal(again.weight + 1.0, first.weight)
+    w2s.generative_finetune("minilm-l1", seed=1, **args)  # another seed: another pass
+    w2s.generative_finetune("minilm-l1", seed=2, **args)  # over the budget: seed 0's pass is dropped
+    w2s.generative_finetune("minilm-l1", seed=0, **args)
+    assert made == [("minilm-l1", 0), ("minilm-l1", 1), ("minilm-l1", 2), ("minilm-l1", 0)]
+
+
 def test_generative_finetuning_is_for_the_strong_side_only(monkeypatch, tmp_path):
     """With generative finetuning the weak supervisors are the very same runs as without it (same labels);
     students and ceilings are generatively finetuned."""

@@ -8,6 +8,7 @@ chapter runs on a two-rung ladder to compute a real PGR in seconds). A ladder of
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import json
@@ -326,11 +327,46 @@ def supervisor_labels(fc: FitConfig) -> dict[str, np.ndarray]:
     return {"weak_train": z["weak_train"], "weak_val": z["weak_val"]}
 
 
+#: Generative passes kept in this process (key → backbone on the CPU), newest last; see :func:`generative_finetune`.
+_GENERATIVE_PASSES: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
+GENERATIVE_PASS_PARAMS = 50_000_000  # parameters kept in all: the tiny ladders' passes, not a colab model's
+
+
 def generative_finetune(model: str, texts: list[str], epochs: float, lr: float, seed: int, head: str,
                         max_length: int = 128, batch_size: int = 32):
     """Unsupervised finetuning on the task text (no labels) before W2S training: causal LM loss for a
     causal model, masked-LM loss for an encoder (its MLM transform head starts fresh; the decoder is tied
-    to the input embedding). Returns the backbone for :func:`train.classifier.build_model`."""
+    to the input embedding). Returns the backbone for :func:`train.classifier.build_model`.
+
+    The pass is deterministic in its arguments and the checkpoint ``model`` names, and a rung's ground-truth
+    fit and its students (same seed, same task text) ask for the same one, so a repeat gets a copy of the
+    pass this process already made (the fit reseeds before it builds its model: nothing downstream can
+    tell). Passes are kept on the CPU while their parameters total at most :data:`GENERATIVE_PASS_PARAMS`."""
+    import copy
+    import hashlib
+
+    from w2s_lib.models import zoo
+
+    key = hashlib.sha256(repr((model, zoo.model_path(model), list(texts), epochs, lr, seed, head, max_length,
+                               batch_size)).encode()).hexdigest()
+    if key in _GENERATIVE_PASSES:
+        _GENERATIVE_PASSES.move_to_end(key)
+        kept, device = _GENERATIVE_PASSES[key]
+        return copy.deepcopy(kept).to(device)
+    backbone = _generative_pass(model, texts, epochs, lr, seed, head, max_length, batch_size)
+    if _n_params(backbone) <= GENERATIVE_PASS_PARAMS:
+        _GENERATIVE_PASSES[key] = (copy.deepcopy(backbone).cpu(), next(backbone.parameters()).device)
+        while sum(_n_params(m) for m, _ in _GENERATIVE_PASSES.values()) > GENERATIVE_PASS_PARAMS:
+            _GENERATIVE_PASSES.popitem(last=False)
+    return backbone
+
+
+def _n_params(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _generative_pass(model: str, texts: list[str], epochs: float, lr: float, seed: int, head: str,
+                     max_length: int, batch_size: int):
     import tempfile
 
     import datasets as hfds
