@@ -167,14 +167,14 @@ def test_micro_ladder_builds_atomically_and_rebuilds_a_corrupt_rung(micro_home):
     assert weights.read_bytes() == blob  # rebuilt, bit-identical (same seed)
 
 
-def test_prepare_ladder_lists_the_rungs_to_pretrain_and_makes_their_tokenizer_once(tmp_path, monkeypatch):
+def test_missing_rungs_lists_the_rungs_to_pretrain_and_force_rebuilds(tmp_path, monkeypatch):
     monkeypatch.setenv("W2S_HOME", str(tmp_path))
-    need = chessgpt.prepare_ladder(0, micro=True, corpus="search")
+    need = chessgpt.missing_rungs(0, micro=True, corpus="search")
     assert list(need) == list(chessgpt.MICRO_SIZES) and all(s > 0 for s in need.values())
-    root = chessgpt.ladder_root(0, micro=True, corpus="search")
-    assert tinygpt.read_marker(root / "tokenizer") is not None and not (root / "chessgpt-s").exists()
+    assert not (tmp_path / "chess").exists()  # asking writes nothing
     chessgpt.build_ladder(0, micro=True, names=["chessgpt-s"], corpus="search")
-    assert list(chessgpt.prepare_ladder(0, micro=True, corpus="search")) == ["chessgpt-m", "chessgpt-l"]
+    assert list(chessgpt.missing_rungs(0, micro=True, corpus="search")) == ["chessgpt-m", "chessgpt-l"]
+    root = chessgpt.ladder_root(0, micro=True, corpus="search")
     stamp = (root / "chessgpt-s" / "model.safetensors").stat().st_mtime_ns
     chessgpt.build_ladder(0, micro=True, names=["chessgpt-s"], corpus="search", force=True)
     assert (root / "chessgpt-s" / "model.safetensors").stat().st_mtime_ns != stamp  # --force rebuilds

@@ -85,7 +85,8 @@ def test_reproduce_builds_the_zoo_beside_the_chapters_that_do_not_need_it(tmp_pa
     monkeypatch.setattr(book, "RUN_RECORD", tmp_path / "reproduce.json")
     monkeypatch.setattr(book, "is_current", lambda nb, preset: False)
     monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: {"tinygpt-l": 2.0, "tinygpt-xs": 1.0})
-    monkeypatch.setattr(book, "_chess_todo", lambda preset, chapters, log: {"chessgpt-l/search/0": 1.0}
+    monkeypatch.setattr(book, "_chess_todo", lambda preset, chapters, log: {"chessgpt-s/search/0": 0.5,
+                                                                            "chessgpt-l/search/0": 1.0}
                         if [nb.key for nb in chapters] == ["14"] else {})
     events = []
     lock = threading.Lock()
@@ -93,7 +94,7 @@ def test_reproduce_builds_the_zoo_beside_the_chapters_that_do_not_need_it(tmp_pa
     def fake(what):
         with lock:
             events.append(("start", what))
-        time.sleep(0.05)
+        time.sleep(0.3 if what.startswith("zoo:tinygpt") else 0.05)  # the GPT zoo outlasts the chess ladder
         with lock:
             events.append(("end", what))
         return {"wall_s": 1.0, "cpu_s": 2.0, "peak_rss_mb": 10.0, "threads": 1}
@@ -107,18 +108,19 @@ def test_reproduce_builds_the_zoo_beside_the_chapters_that_do_not_need_it(tmp_pa
     assert at[("start", "20")] > zoo_done  # the search chapter loads the zoo: it waits for every rung
     assert at[("start", "14")] < zoo_done  # chess does not: it runs beside the zoo build...
     assert at[("start", "14")] > at[("end", "zoo:chessgpt-l/search/0")]  # ...once its own ladder is pretrained
+    assert at[("start", "zoo:chessgpt-l/search/0")] > at[("end", "zoo:chessgpt-s/search/0")]  # rung after rung
     assert at[("start", "99")] > max(at[("end", "20")], at[("end", "14")])  # the scorecard last
     page = (tmp_path / "runtime.md").read_text()
     assert "Recent `w2s reproduce` runs" in page and "| tinygpt-l | 1 | 2 | 10 |" in page
     assert "| chessgpt-l/search/0 | 1 | 2 | 10 |" in page
-    assert "| 3 / 3 |" in page  # chapters 14, 20, 99 and three zoo rungs
+    assert "| 3 / 4 |" in page  # chapters 14, 20, 99 and four zoo rungs
 
     events.clear()  # a resumed run is added to the history; the full run and its rungs stay on the page
     monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: {})
     monkeypatch.setattr(book, "_chess_todo", lambda preset, chapters, log: {})
     book.reproduce("tiny", only=["14"], build=False, jobs=2, log=lambda *a: None)
     page = (tmp_path / "runtime.md").read_text()
-    assert "| 3 / 3 |" in page and "| 1 / 0 |" in page and "| tinygpt-l | 1 | 2 | 10 |" in page
+    assert "| 3 / 4 |" in page and "| 1 / 0 |" in page and "| tinygpt-l | 1 | 2 | 10 |" in page
     assert len(book._run_history()) == 2
 
 
@@ -172,6 +174,14 @@ def test_every_chapter_whose_tiny_configs_load_the_gpt_zoo_waits_for_it():
         if configs:
             uses = set().union(*(_tiny_gpts(c) for c in configs))
             assert nb.needs_zoo == bool(uses), (nb.stem, sorted(uses))
+
+
+def test_chess_rungs_of_one_ladder_run_one_after_the_other():
+    """The first rung of a chess ladder makes its corpus and tokenizer; the next waits for it (two ladders at once)."""
+    names = ["chessgpt-s/search/0", "chessgpt-m/search/0", "chessgpt-s/greedy/0", "chessgpt-l/search/0"]
+    assert book._ladder_order(names) == {
+        "chessgpt-s/search/0": frozenset(), "chessgpt-m/search/0": {"zoo:chessgpt-s/search/0"},
+        "chessgpt-s/greedy/0": frozenset(), "chessgpt-l/search/0": {"zoo:chessgpt-m/search/0"}}
 
 
 def test_every_chapter_that_reads_a_chess_ladder_waits_for_it():

@@ -12,7 +12,7 @@ configs, byte-level BPE tokenizer, model builder, pretraining loop (AdamW, warmu
 packed 128-token rows), and its atomic checkpoint commit with a completion marker. The ladder lives in
 ``$W2S_HOME/chess/<tag>/<name>`` (not the shared zoo directory). `w2s zoo build --chess` pretrains it, and
 `w2s reproduce` pretrains the rungs chapter 14 reads as one-thread tasks beside the other chapters, as it does
-the tiny GPT zoo (:func:`prepare_ladder`); a chapter that finds a rung missing or corrupt builds it on demand.
+the tiny GPT zoo (:func:`missing_rungs`); a chapter that finds a rung missing or corrupt builds it on demand.
 
 The capability gap comes from scale the way a real ladder's does: a wider, deeper rung that is also
 trained for more optimiser steps (compute grows along the ladder). The marker records each rung's
@@ -472,17 +472,11 @@ def build_seconds(rung: Rung) -> float:
     return rung.steps * (0.02 + 2e-6 * rung.n_layer * rung.n_embd ** 2)
 
 
-def prepare_ladder(seed: int = 0, micro: bool = False, corpus: str = "greedy") -> dict[str, float]:
-    """The rungs of a ladder not built yet, as name → estimated CPU seconds (:func:`build_seconds`); generates
-    the corpus and trains the ladder's tokenizer first when any is (once, before any rung's process needs
-    them). `w2s reproduce` pretrains the rungs as one-thread tasks beside the chapters, like the tiny GPT zoo."""
-    need = [n for n in _sizes(micro) if not is_built(n, seed, micro, corpus)]
-    if need:
-        root = ladder_root(seed, micro, corpus)
-        root.mkdir(parents=True, exist_ok=True)
-        with torch_threads(1):
-            _tokenizer(seed, micro, root, corpus)
-    return {n: build_seconds(rung_of(n, micro, corpus)) for n in need}
+def missing_rungs(seed: int = 0, micro: bool = False, corpus: str = "greedy") -> dict[str, float]:
+    """The rungs of a ladder not built yet, weak → strong, as name → estimated CPU seconds
+    (:func:`build_seconds`). `w2s reproduce` pretrains them as one-thread tasks beside the chapters, like the
+    tiny GPT zoo, one after the other within a ladder: the first makes the ladder's corpus and tokenizer."""
+    return {n: build_seconds(rung_of(n, micro, corpus)) for n in _sizes(micro) if not is_built(n, seed, micro, corpus)}
 
 
 def ladder_report(seed: int = 0, micro: bool | None = None, corpus: str = "greedy") -> list[dict]:

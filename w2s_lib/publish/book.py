@@ -508,7 +508,8 @@ def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool =
         records[f"zoo:{name}"] = rt = _build_rung(name)
         log(f"zoo: {name} done, {rt['wall_s']:.0f} s wall, {rt['cpu_s']:.0f} s CPU")
 
-    tasks = [Task(f"zoo:{name}", (lambda name=name: pretrain(name)), cost=cost)
+    waits = _ladder_order(list(chess_rungs))
+    tasks = [Task(f"zoo:{name}", (lambda name=name: pretrain(name)), cost=cost, needs=waits.get(name, frozenset()))
              for name, cost in {**rungs, **chess_rungs}.items()]
     last = runtimes()
 
@@ -583,9 +584,10 @@ def _zoo_todo(preset: str, zoo_chapters: list[Notebook], log) -> dict[str, float
 
 def _chess_todo(preset: str, chess_chapters: list[Notebook], log) -> dict[str, float]:
     """Rungs of the chess ladders the chosen chapters read (:func:`~w2s_lib.generalization.chess.pretrained_ladders`
-    of their default config) that are not built yet: ``"rung/corpus/data seed"`` -> estimated CPU seconds. Each
-    ladder's corpus and tokenizer are made here, once, before the rungs' processes need them. Like the tiny GPT
-    zoo, only the tiny preset pretrains them as tasks (smoke builds its micro ladders on demand, in seconds)."""
+    of their default config) that are not built yet: ``"rung/corpus/data seed"`` -> estimated CPU seconds, each
+    ladder's rungs weak → strong (they run in that order: the first one makes the ladder's corpus and tokenizer).
+    Like the tiny GPT zoo, only the tiny preset pretrains them as tasks (smoke builds its micro ladders on demand,
+    in seconds)."""
     if preset != "tiny" or is_smoke() or not chess_chapters:
         return {}
     from w2s_lib.generalization.chess import pretrained_ladders
@@ -594,10 +596,22 @@ def _chess_todo(preset: str, chess_chapters: list[Notebook], log) -> dict[str, f
     need: dict[str, float] = {}
     for nb in chess_chapters:
         for corpus, seed in pretrained_ladders(nb.config_class().for_preset(preset, {})):
-            need.update({f"{name}/{corpus}/{seed}": s for name, s in chessgpt.prepare_ladder(seed, False, corpus).items()})
+            need.update({f"{name}/{corpus}/{seed}": s for name, s in chessgpt.missing_rungs(seed, False, corpus).items()})
     if need:
         log(f"zoo: {len(need)} chess rung(s) to pretrain for {', '.join(nb.key for nb in chess_chapters)}")
     return need
+
+
+def _ladder_order(names: list[str]) -> dict[str, frozenset[str]]:
+    """Rung task -> the task it waits for: the previous rung of the same chess ladder (``rung/corpus/seed``)."""
+    last: dict[str, str] = {}
+    needs: dict[str, frozenset[str]] = {}
+    for name in names:
+        ladder = name.split("/", 1)[1] if "/" in name else None
+        needs[name] = frozenset({f"zoo:{last[ladder]}"}) if ladder in last else frozenset()
+        if ladder is not None:
+            last[ladder] = name
+    return needs
 
 
 STATUS_PAGE = CHAPTER_DIR / "runtime.md"
