@@ -14,6 +14,13 @@ bootstrap − direct on the latent-skill ladder is −0.290 (−0.157 at 1e-3), 
 
     python benchmarks/chess_lr_rule.py --out benchmarks/chess_lr_rule_results.json
 
+**Applied again, to round 6's world (written 2026-12-03, 10:22 UTC, before running):** the same rule, unchanged, on
+the adopted trap-rich world (`chessgpt.CORPORA` as of commit 0e51ae1), data seed 0, into
+``chess_lr_rule_v6_results.json``. In this world the latent ladder's zero-shot accuracy equals its 1e-3 GT fit
+(0.55 / 0.71 / 0.75), so the question is whether ground truth alone asks for another rate. Whatever the outcome, the
+chapter is not changed in this session: adopting a chosen rate needs its check at data seed 1 and the chapter's
+5 seeds, which is the next session's registered step; the result is reported as it comes.
+
 Every fit is a cached run of the chapter's own (``w2s_lib.generalization.chess.run_fit``), so the chapter's
 1e-3 fits are reused; about 4 CPU-minutes on a cold cache.
 """
