@@ -14,7 +14,7 @@ bootstrap − direct on the latent-skill ladder is −0.290 (−0.157 at 1e-3), 
 
     python benchmarks/chess_lr_rule.py --out benchmarks/chess_lr_rule_results.json
 
-**Applied again, to round 6's world (written 2026-12-03, 10:22 UTC, before running):** the same rule, unchanged, on
+**Applied again, to round 6's world (written 2026-12-03, committed 10:19:18 UTC in 5c81bcc, before running):** the same rule, unchanged, on
 the adopted trap-rich world (`chessgpt.CORPORA` as of commit 0e51ae1), data seed 0, into
 ``chess_lr_rule_v6_results.json``. In this world the latent ladder's zero-shot accuracy equals its 1e-3 GT fit
 (0.55 / 0.71 / 0.75), so the question is whether ground truth alone asks for another rate. Whatever the outcome, the
