@@ -58,6 +58,17 @@ rates are ≤ 0.005 on the latent ladder (noise-sized), and at 1e-4 a fit barely
 play, which on this ladder already equals its ceiling; a positive PGR there means the students keep their skill,
 not that weak labels elicit it. Chapter 14 does not change in this session.
 
+Result, run once as registered (``chess_claim_v6_lr_results.json``; registration commit 43f4ee6, 10:26:08 UTC; run
+10:26:56–10:34 UTC, ≈ 7.5 CPU-minutes with data seed 1's ladders already built): latent skill, bootstrap − direct
+**+0.011 [+0.0006, +0.021]** at data seed 0 and **+0.024 [+0.019, +0.029]** at data seed 1 (holds at both); no skill
+(rates (3e-3, 3e-3, 1e-3)) −0.264 [−0.329, −0.198] and −0.094 [−0.111, −0.076]. **Replicated.** Naive median PGR
++0.642 [+0.544, +0.740] and +0.742 [+0.614, +0.871]; direct ``s``→``l`` 0.715 / 0.772 against the weak rung's 0.549
+/ 0.601 and the top rung's GT fit 0.752 / 0.812; bootstrapped 0.726 / 0.796; the middle students' labels on D_weak
+0.680 / 0.668 correct (the weak rung's own GT fit labels them ≈ 0.59). Read after the outcome: the top rung's
+zero-shot play (0.7525 at data seed 0) is above both students, so weak labels still cost skill; they cost less when
+they come through the middle rung, whose students label D_weak better than the weak rung does. That is Burns'
+bootstrapping mechanism (better intermediate supervisors) without the elicitation his students show.
+
     python benchmarks/chess_claim.py --out benchmarks/chess_claim_results.json      # the round-2 world (as run)
     python benchmarks/chess_claim.py --out benchmarks/chess_claim_v6_results.json   # the adopted round-6 world
     python benchmarks/chess_claim.py --lrs-from benchmarks/chess_lr_rule_v6_results.json \
