@@ -238,7 +238,9 @@ def _exact_where(pred: list, ref) -> float:
 
 
 def _spread(moves: list[str], rows: list[int], n: int) -> list:
-    """``moves`` of ``rows`` placed in a list of ``n`` rows, ``None`` elsewhere."""
+    """``moves`` of ``rows`` placed in a list of ``n`` rows, ``None`` elsewhere; ``[]`` when no row was asked for."""
+    if not rows:
+        return []
     out: list = [None] * n
     for i, m in zip(rows, moves):
         out[i] = m
@@ -278,7 +280,7 @@ def run_fit(fc: ChessFitConfig, force: bool = False) -> Artifact:
                 part = ds.select(rows_of[k])
                 moves = chessgpt.predict_moves(model, tok, list(part["prompt"]), [list(x) for x in part["legal"]],
                                                fc.eval_batch_size) if len(part) else []
-                pred[k] = _spread(moves, rows_of[k], len(ds)) if len(moves) < len(ds) and moves else moves
+                pred[k] = _spread(moves, rows_of[k], len(ds))
         atomic_write_json(out_dir / "preds.json", pred)
         res = {"model": fc.model, "role": "student" if fc.supervisor else "gt",
                "acc": _exact_where(pred["test"], test["reference"]) if pred["test"] else None,

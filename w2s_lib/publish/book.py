@@ -607,10 +607,9 @@ def _ladder_order(names: list[str]) -> dict[str, frozenset[str]]:
     last: dict[str, str] = {}
     needs: dict[str, frozenset[str]] = {}
     for name in names:
-        ladder = name.split("/", 1)[1] if "/" in name else None
+        ladder = name.split("/", 1)[1]  # corpus/seed
         needs[name] = frozenset({f"zoo:{last[ladder]}"}) if ladder in last else frozenset()
-        if ladder is not None:
-            last[ladder] = name
+        last[ladder] = name
     return needs
 
 
@@ -684,8 +683,8 @@ def _last_run_lines() -> list[str]:
     lines.append("")
     full = next((r for r in reversed(runs) if any(k.startswith("zoo:") for k in r.get("tasks", {}))), None)
     if full:
-        lines += [f"Zoo rungs (tiny GPTs; chess rungs as rung/corpus/data seed) pretrained in the run of {full['date']} (one thread each, beside the chapters "
-                  "that do not need them):", "", "| rung | wall (s) | CPU (s) | peak RSS (MB) |", "|---|---|---|---|",
+        lines += [f"Zoo rungs (tiny GPTs; chess rungs as rung/corpus/data seed) pretrained in the run of "
+                  f"{full['date']} (one thread each, beside the chapters that do not need them):", "", "| rung | wall (s) | CPU (s) | peak RSS (MB) |", "|---|---|---|---|",
                   *(f"| {k.split(':', 1)[1]} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['peak_rss_mb']:.0f} |"
                     for k, r in full["tasks"].items() if k.startswith("zoo:")), ""]
     return lines
