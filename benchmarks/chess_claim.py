@@ -124,7 +124,7 @@ def main() -> None:
             chosen = {corpus: tuple(r["chosen_lrs"]) for corpus, r in json.load(f).items()}
         res["lrs"] = chosen
     for ds in DATA_SEEDS:
-        cfg = ChessW2SConfig.for_preset("tiny", {"data_seed": ds})
+        cfg = ChessW2SConfig.for_preset("tiny", {"lrs": (), "data_seed": ds})
         off = cfg.replace(corpus="greedy")
         cfg, off = (c.replace(lrs=chosen[c.corpus]) if c.corpus in chosen else c for c in (cfg, off))
         r = {"latent skill": one(cfg), "no skill": one(off)}

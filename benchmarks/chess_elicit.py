@@ -169,8 +169,8 @@ def probe(q: float = 0.4, data_seed: int = 0) -> dict:
     for name, corpus in variants.items():
         chessgpt.CORPORA["search"] = corpus
         small = {**SMALL, "train.epochs": 2 * SMALL["train.epochs"]} if name.startswith("small") else SMALL
-        cfg = ChessW2SConfig.for_preset("tiny", corpus="search", data_seed=data_seed)
-        scfg = ChessW2SConfig.for_preset("tiny", {**small, "corpus": "search", "data_seed": data_seed})
+        cfg = ChessW2SConfig.for_preset("tiny", {"lrs": ()}, corpus="search", data_seed=data_seed)
+        scfg = ChessW2SConfig.for_preset("tiny", {"lrs": (), **small, "corpus": "search", "data_seed": data_seed})
         r = {"zero_shot": tinygpt.read_marker(chessgpt.model_dir(l, data_seed, False, "search"))["zero_shot_puzzle_acc"],
              "small_gt_test": float(np.mean([chess.fit(scfg.replace(seed=s), l, s)[1]["acc"] for s in SEEDS]))}
         if not name.startswith("small"):
@@ -190,12 +190,12 @@ def main() -> None:
         add_probe(args.out, probe)
         return
     s, m, l = chessgpt.NAMES
-    res = {"no skill": ladder(ChessW2SConfig.for_preset("tiny", corpus="greedy"), small_only=True)}
+    res = {"no skill": ladder(ChessW2SConfig.for_preset("tiny", {"lrs": ()}, corpus="greedy"), small_only=True)}
     no_skill_small = res["no skill"]["mean"]["small_gt_test"][l]
     print("no skill", json.dumps(res["no skill"]["zero_shot"]), json.dumps(res["no skill"]["mean"]), flush=True)
     for name, q in CANDIDATES.items():
         chessgpt.CORPORA["search"] = world(q)
-        cfg = ChessW2SConfig.for_preset("tiny", corpus="search")
+        cfg = ChessW2SConfig.for_preset("tiny", {"lrs": ()}, corpus="search")
         r = ladder(cfg)
         zs, gt, sm = r["zero_shot"], r["mean"]["gt_test"], r["mean"]["small_gt_test"]
         r["recovery_l"] = (sm[l] - zs[l]) / (gt[l] - zs[l]) if gt[l] > zs[l] else float("nan")

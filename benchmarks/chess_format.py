@@ -82,7 +82,7 @@ def ladder(cfg: ChessW2SConfig, small_only: bool = False) -> dict:
     for m in cfg.ladder:
         meta = tinygpt.read_marker(chessgpt.model_dir(m, cfg.data_seed, micro=False, corpus=cfg.corpus))
         out["zero_shot"][m] = meta["zero_shot_puzzle_acc"]
-    small = ChessW2SConfig.for_preset("tiny", {**SMALL, "corpus": cfg.corpus, "data_seed": cfg.data_seed,
+    small = ChessW2SConfig.for_preset("tiny", {"lrs": (), **SMALL, "corpus": cfg.corpus, "data_seed": cfg.data_seed,
                                               "dataset": cfg.dataset})
     for s in SEEDS:
         for m in cfg.ladder:
@@ -153,11 +153,11 @@ def main() -> None:
         print(json.dumps(add_probe(args.out, probe)))
         return
     s, m, l = chessgpt.NAMES
-    res = {"no skill": ladder(ChessW2SConfig.for_preset("tiny", corpus="greedy"), small_only=True)}
+    res = {"no skill": ladder(ChessW2SConfig.for_preset("tiny", {"lrs": ()}, corpus="greedy"), small_only=True)}
     print("no skill", json.dumps(res["no skill"]["zero_shot"]), json.dumps(res["no skill"]["mean"]), flush=True)
     for name in CANDIDATES:
         chessgpt.CORPORA["search"] = dict(SEARCH) if name == "puzzle" else {**SEARCH, "format": name}
-        r = ladder(ChessW2SConfig.for_preset("tiny", corpus="search"))
+        r = ladder(ChessW2SConfig.for_preset("tiny", {"lrs": ()}, corpus="search"))
         zs, gt, sm = r["zero_shot"], r["mean"]["gt_test"], r["mean"]["small_gt_test"]
         r["recovery_l"] = (sm[l] - zs[l]) / (gt[l] - zs[l]) if gt[l] > zs[l] else float("nan")
         r["checks"] = {"unexpressed": all(zs[k] <= gt[k] - 0.15 for k in (m, l)),

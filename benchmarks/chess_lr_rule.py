@@ -77,7 +77,7 @@ def main() -> None:
     args = ap.parse_args()
     results = {}
     for corpus in ("search", "greedy"):
-        cfg = ChessW2SConfig.for_preset("tiny", {}, corpus=corpus)
+        cfg = ChessW2SConfig.for_preset("tiny", {"lrs": ()}, corpus=corpus)
         table = {rung: {f"{lr:g}": heldout_accuracy(cfg, rung, lr) for lr in GRID} for rung in cfg.ladder}
         chosen = tuple(max(GRID, key=lambda lr: table[rung][f"{lr:g}"]) for rung in cfg.ladder)
         results[corpus] = {"heldout_accuracy": table, "chosen_lrs": chosen, "chapter (1e-3)": outcome(cfg)}

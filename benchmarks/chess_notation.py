@@ -45,7 +45,7 @@ SEEDS = (0, 1, 2)
 
 def world(notation: str) -> ChessW2SConfig:
     chessgpt.CORPORA["search"] = {**chessgpt.CORPORA["search"], "notation": notation}
-    return ChessW2SConfig.for_preset("tiny", {"dataset": cp.DATASETS[notation]}, corpus="search")
+    return ChessW2SConfig.for_preset("tiny", {"lrs": (), "dataset": cp.DATASETS[notation]}, corpus="search")
 
 
 def error_classes(fens, pred, ref) -> dict:

@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--out", default="chess_top_block_results.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    cfg = ChessW2SConfig.for_preset("tiny", {}, corpus="search")
+    cfg = ChessW2SConfig.for_preset("tiny", {"lrs": ()}, corpus="search")
     results = {}
     for mode in ("full", "top"):
         per_seed = [one_seed(cfg.replace(seed=s), mode, s) for s in SEEDS]

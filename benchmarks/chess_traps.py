@@ -119,7 +119,7 @@ def use_world(traps: float) -> None:
 
 
 def config(corpus: str) -> ChessW2SConfig:
-    return ChessW2SConfig.for_preset("tiny", corpus=corpus, dataset=chessgpt.dataset_of(corpus))
+    return ChessW2SConfig.for_preset("tiny", {"lrs": ()}, corpus=corpus, dataset=chessgpt.dataset_of(corpus))
 
 
 def trap_flags(fens, refs) -> list[bool]:

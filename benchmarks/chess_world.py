@@ -53,7 +53,7 @@ SEARCH = dict(chessgpt.CORPORA["search"])
 
 def measure(name: str) -> dict:
     chessgpt.CORPORA["search"] = {**SEARCH, **CANDIDATES[name]}
-    cfg = ChessW2SConfig.for_preset("tiny", corpus="search")
+    cfg = ChessW2SConfig.for_preset("tiny", {"lrs": ()}, corpus="search")
     out = {"candidate": name, **gt_diagnostics(cfg)}
     s, m, l = chessgpt.NAMES
     weak_ft = out["mean"]["gt_test"][s]

@@ -323,6 +323,48 @@ def test_config_rejects_bad_input():
         chessgpt.model_dir("chessgpt-xxl", micro=True)
 
 
+def test_tiny_runs_at_the_lr_rules_rates_and_its_mechanism_off_arm_at_its_own():
+    cfg = cw.ChessW2SConfig.preset_values("tiny")  # as stated (W2S_SMOKE may stand smoke in for tiny)
+    assert cfg.lrs == cw.RULE_LRS["search"] and cfg.lr_of("chessgpt-m") == 3e-4
+    off = cfg.mechanism_off()
+    assert (off.corpus, off.lrs) == ("greedy", cw.RULE_LRS["greedy"]) and off.lr_of("chessgpt-l") == 1e-3
+    assert off.replace(corpus="search", lrs=cfg.lrs) == cfg  # nothing else differs between the arms
+    own = cfg.replace(lrs=(1e-3, 1e-3, 1e-3)).mechanism_off()  # rates not from the rule are kept
+    assert own.lrs == (1e-3, 1e-3, 1e-3)
+    smoke = cw.ChessW2SConfig.preset_values("smoke").mechanism_off()
+    assert smoke.lrs == () and smoke.lr_of("chessgpt-s") == 3e-3
+
+
+def _bootstrap_rows(direct: list[float], boot: list[float]):
+    import pandas as pd
+
+    rows = [{"seed": s, "method": m, "w2s_acc": a, "pgr_acc": a - 0.5}
+            for s, (d, b) in enumerate(zip(direct, boot)) for m, a in (("direct", d), ("bootstrap", b))]
+    return pd.DataFrame(rows + [{"seed": 0, "method": "chain", "w2s_acc": 0.9, "pgr_acc": 0.4}])
+
+
+def test_bootstrap_gains_are_paired_by_seed_with_a_t_interval():
+    # differences 0.02, 0.04, 0.06: mean 0.04, sd 0.02, se 0.02/sqrt(3), t_{0.975, 2} = 4.302653
+    arm = _bootstrap_rows([0.50, 0.60, 0.70], [0.52, 0.64, 0.76])
+    g = cw.bootstrap_gains({"skill": arm}).loc["skill"]
+    half = 4.302653 * 0.02 / 3 ** 0.5
+    assert g["gain"] == pytest.approx(0.04) and g["per_seed"] == pytest.approx([0.02, 0.04, 0.06])
+    assert (g["lo"], g["hi"]) == (pytest.approx(0.04 - half, abs=1e-6), pytest.approx(0.04 + half, abs=1e-6))
+    assert g["pgr_bootstrap"] == pytest.approx(0.14) and g["pgr_direct"] == pytest.approx(0.10)
+    undefined = arm.assign(pgr_acc=float("nan"))  # a ceiling below its weak rung: PGR undefined, gains still paired
+    g = cw.bootstrap_gains({"skill": undefined}).loc["skill"]
+    assert g["gain"] == pytest.approx(0.04) and np.isnan(g["pgr_bootstrap"]) and np.isnan(g["pgr_direct"])
+
+
+def test_the_chess_rule_needs_the_gain_with_skill_and_none_without():
+    # gains 0.03 / 0.04 / 0.05: lower end 0.04 − 4.303 · 0.01 / √3 = 0.015 > 0; gains 0.1 / −0.1 / 0: mean 0
+    up, level = _bootstrap_rows([0.5, 0.6, 0.7], [0.53, 0.64, 0.75]), _bootstrap_rows([0.5, 0.6, 0.7], [0.6, 0.5, 0.7])
+    gains = cw.bootstrap_gains({"skill": up, "no skill": level, "skill again": up})
+    assert cw.bootstrap_claim_holds(gains, skill="skill", no_skill="no skill")
+    assert not cw.bootstrap_claim_holds(gains, skill="no skill", no_skill="skill")
+    assert not cw.bootstrap_claim_holds(gains, skill="skill", no_skill="skill again")  # the control shows it too
+
+
 def test_ci_table_leaves_out_undefined_pgr():
     import pandas as pd
 

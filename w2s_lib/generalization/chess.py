@@ -44,8 +44,12 @@ expert with a systematic novice, ``position_corpus(novice=...)``, so that the ex
 piece loses 40 % of the time, dataset ``chess_traps``: ``benchmarks/chess_traps.py``). A sixth (the same trap-rich
 world with the latent ladder's upper rungs pretrained twice as long, 30 / 600 / 1800 steps:
 ``benchmarks/chess_traps_long.py``) passed its rule and is the chapter's world (``dataset`` ``chess_traps``); the
-claim run once in it (``chess_claim.py`` → ``chess_claim_v6_results.json``): bootstrap − direct −0.0435
+claim run once in it at lr 1e-3 (``chess_claim.py`` → ``chess_claim_v6_results.json``): bootstrap − direct −0.0435
 [−0.053, −0.034] at data seed 0 and −0.021 [−0.034, −0.008] at data seed 1 — bootstrapping loses, not replicated.
+The project's pre-registered learning-rate rule (``benchmarks/chess_lr_rule.py``: per rung, the grid rate whose GT
+fit scores best on D_weak's held-out true moves) applied once to that world chose :data:`RULE_LRS`; the claim run
+again at those rates (registered, ``chess_claim_v6_lr_results.json``): +0.011 [+0.0006, +0.021] and +0.024
+[+0.019, +0.029], −0.26 / −0.09 without latent skill — replicated. These rates are the tiny preset's.
 """
 
 from __future__ import annotations
@@ -66,6 +70,13 @@ from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.models import chessgpt
 from w2s_lib.core.numerics import LossGuard, lr_hint
+
+
+#: Per-rung learning rates (``chessgpt.NAMES`` order) that ``benchmarks/chess_lr_rule.py``'s rule, written before
+#: it was run, chose for each chess ladder of the round-6 world (``benchmarks/chess_lr_rule_v6_results.json``,
+#: data seed 0, test puzzles unused): per rung, the rate in {1e-4, 3e-4, 1e-3, 3e-3} whose ground-truth fit scores
+#: best on D_weak's held-out true moves. On the latent-skill ladder the rule chose on differences of ≤ 0.005.
+RULE_LRS: dict[str, tuple[float, ...]] = {"search": (1e-4, 3e-4, 1e-4), "greedy": (3e-3, 3e-3, 1e-3)}
 
 
 @dataclass(frozen=True)
@@ -96,8 +107,8 @@ class ChessW2SConfig(Config):
     PRESET_VALUES = {
         # seconds: the micro ladder, a few dozen puzzles
         "smoke": {"n_docs": 120, "n_test": 60, "train.epochs": 1.0, "train.batch_size": 16, "train.lr": 3e-3},
-        # 2 CPU cores, minutes: the class defaults (three chess rungs, 800 / 800 / 400 puzzles)
-        "tiny": {},
+        # 2 CPU cores, minutes: three chess rungs, 800 / 800 / 400 puzzles, the lr rule's rates (RULE_LRS)
+        "tiny": {"lrs": RULE_LRS["search"]},
         # One GPU: the gpt2 family. The paper's chess settings (models, learning rates, epochs) are not in
         # our sheet (PAPERS.md); these are the NLP settings of the official code, unverified for chess.
         "colab": {"ladder": ("gpt2", "gpt2-medium", "gpt2-large"), "lrs": (5e-5, 5e-5, 1e-5), "train.epochs": 2.0,
@@ -115,6 +126,15 @@ class ChessW2SConfig(Config):
 
     def lr_of(self, model: str) -> float:
         return self.lrs[self.ladder.index(model)] if self.lrs else self.train.lr
+
+    def mechanism_off(self) -> "ChessW2SConfig":
+        """The same experiment on the ladder pretrained without chess skill (``greedy``). Rates chosen by the lr
+        rule for this ladder's corpus become the rule's rates for the greedy ladder (the rule, not its numbers,
+        is shared by the two arms); any other rates are kept."""
+        lrs = self.lrs
+        if self.ladder == chessgpt.NAMES and lrs and lrs == RULE_LRS.get(self.corpus):
+            lrs = RULE_LRS["greedy"]
+        return self.replace(corpus="greedy", lrs=lrs)
 
 
 @dataclass(frozen=True)
@@ -443,6 +463,31 @@ def run_bootstrap(cfg: ChessW2SConfig, seeds, force: bool = False):
     rows = bootstrap_chain(cfg.ladder, LadderFit(cfg, seeds, force), y_test, seeds, crossfit=cfg.cross_fit,
                            y_weak=y_weak, scoring=CHOICES)
     return pd.DataFrame(rows)
+
+
+def bootstrap_gains(arms: dict):
+    """Bootstrapped − direct test accuracy of the top rung at the largest gap, per arm (``{name:
+    run_bootstrap(...)}``): mean and 95 % Student-t interval over seeds (``gain``, ``lo``, ``hi``), the per-seed
+    differences (``per_seed``, paired by seed) and each method's mean PGR. One row per arm."""
+    import pandas as pd
+
+    rows = []
+    for name, b in arms.items():
+        final = b[b.method != "chain"].pivot_table(index="seed", columns="method", values=["w2s_acc", "pgr_acc"],
+                                                   dropna=False)  # PGR is NaN where the ceiling is below the weak rung
+        diff = (final["w2s_acc"]["bootstrap"] - final["w2s_acc"]["direct"]).to_numpy(dtype=float)
+        gain, lo, hi = metrics.t_ci(diff)
+        rows.append({"arm": name, "gain": gain, "lo": lo, "hi": hi, "per_seed": diff.tolist(),
+                     "pgr_bootstrap": final["pgr_acc"]["bootstrap"].mean(),
+                     "pgr_direct": final["pgr_acc"]["direct"].mean()})
+    return pd.DataFrame(rows).set_index("arm")
+
+
+def bootstrap_claim_holds(gains, skill: str, no_skill: str) -> bool:
+    """The chess bootstrapping rule registered before its runs (``benchmarks/chess_claim.py``, 2026-12-02): it
+    holds when bootstrapped − direct is above 0 with its interval's lower end on the ladder with latent skill
+    (``skill``), and not on the ladder without it (``no_skill``: the mechanism-off arm must not show it)."""
+    return bool(gains.loc[skill, "lo"] > 0 and not gains.loc[no_skill, "lo"] > 0)
 
 
 def trap_errors(cfg: ChessW2SConfig, seeds, force: bool = False):
