@@ -564,8 +564,10 @@ def test_w2s_error_is_one_line_in_a_notebook():
             "sh = InteractiveShell.instance()\n"
             "r = sh.run_cell('from w2s_lib.core.config import Config\\nConfig(seed=-1)')\n"
             "print('failed:', type(r.error_in_exec).__name__)\n")
+    # another virtualenv activated in the calling shell makes IPython warn about it: not this test's subject
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=paths.REPO_ROOT,
-                          env={**os.environ, "PYTHONPATH": str(paths.REPO_ROOT)}, timeout=120)
+                          env={**env, "PYTHONPATH": str(paths.REPO_ROOT)}, timeout=120)
     lines = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
     assert lines == ["W2SError: Config.seed = -1 is out of range; allowed range is [0, 4294967295]",
                      "failed: W2SError"], lines
