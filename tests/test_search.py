@@ -101,6 +101,29 @@ def test_preallocated_cache_grows_and_reorders_as_the_dynamic_cache(models):
     assert torch.equal(run(decoding._preallocated_cache), run(lambda config: DynamicCache(config=config)))
 
 
+def test_preallocated_layer_reorders_into_its_spare_buffer_as_a_dynamic_layer_does():
+    """Reorders that drop, repeat and add rows, each followed by updates that outgrow the buffer: the layer that
+    copies into a kept spare buffer holds exactly what transformers' DynamicLayer (a fresh index_select) holds."""
+    from transformers.cache_utils import DynamicLayer
+
+    from w2s_lib.search.decoding import PreallocatedLayer
+
+    gen = torch.Generator().manual_seed(0)
+    ours, ref = PreallocatedLayer(), DynamicLayer()
+    rows, storages = 6, set()
+    plan = [(5, None), (3, [5, 5, 0, 1]), (20, [3, 2, 1, 0, 0, 1, 2]), (1, [6, 0]), (30, [0, 1, 1, 0, 1, 0]), (2, None)]
+    for new, keep in plan:
+        if keep is not None:
+            ours.reorder_cache(torch.tensor(keep))
+            ref.reorder_cache(torch.tensor(keep))
+            rows = len(keep)
+            storages.add(ours.buf_k.untyped_storage().data_ptr())
+        k, v = (torch.randn(rows, 2, new, 4, generator=gen) for _ in range(2))
+        got, want = ours.update(k, v), ref.update(k, v)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    assert len(storages) < 4  # buffers were reused, not allocated per reorder
+
+
 def test_left_padded_prompts_match_each_prompt_alone(models):
     base, tok = models["base"], models["tok"]
     ids = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
