@@ -132,7 +132,7 @@ class ChessW2SConfig(Config):
         rule for this ladder's corpus become the rule's rates for the greedy ladder (the rule, not its numbers,
         is shared by the two arms); any other rates are kept."""
         lrs = self.lrs
-        if self.ladder == chessgpt.NAMES and lrs and lrs == RULE_LRS.get(self.corpus):
+        if self.ladder == chessgpt.NAMES and lrs == RULE_LRS.get(self.corpus):
             lrs = RULE_LRS["greedy"]
         return self.replace(corpus="greedy", lrs=lrs)
 
@@ -465,6 +465,13 @@ def run_bootstrap(cfg: ChessW2SConfig, seeds, force: bool = False):
     return pd.DataFrame(rows)
 
 
+def final_by_seed(boot):
+    """The top rung's ``w2s_acc`` and ``pgr_acc`` per seed (rows) under ``direct`` and ``bootstrap`` (columns) from
+    :func:`run_bootstrap`'s rows. PGR stays NaN where the ceiling is below the weak rung."""
+    return boot[boot.method != "chain"].pivot_table(index="seed", columns="method", values=["w2s_acc", "pgr_acc"],
+                                                     dropna=False)
+
+
 def bootstrap_gains(arms: dict):
     """Bootstrapped − direct test accuracy of the top rung at the largest gap, per arm (``{name:
     run_bootstrap(...)}``): mean and 95 % Student-t interval over seeds (``gain``, ``lo``, ``hi``), the per-seed
@@ -473,8 +480,7 @@ def bootstrap_gains(arms: dict):
 
     rows = []
     for name, b in arms.items():
-        final = b[b.method != "chain"].pivot_table(index="seed", columns="method", values=["w2s_acc", "pgr_acc"],
-                                                   dropna=False)  # PGR is NaN where the ceiling is below the weak rung
+        final = final_by_seed(b)
         diff = (final["w2s_acc"]["bootstrap"] - final["w2s_acc"]["direct"]).to_numpy(dtype=float)
         gain, lo, hi = metrics.t_ci(diff)
         rows.append({"arm": name, "gain": gain, "lo": lo, "hi": hi, "per_seed": diff.tolist(),
