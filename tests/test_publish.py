@@ -3,6 +3,9 @@
 import json
 
 import nbformat
+import numpy as np
+import pandas as pd
+import pytest
 
 from w2s_lib.publish import book
 
@@ -114,3 +117,21 @@ def test_run_writes_its_executed_copy_to_a_relative_output_path(tmp_path, monkey
     out = book.run("99", "smoke", output=Path("sub") / "99.ipynb", progress=False)
     assert out.resolve() == (tmp_path / "sub" / "99.ipynb").resolve() and out.is_file()
     assert not list((tmp_path / "sub").glob(".tmp-*"))
+
+
+@pytest.mark.parametrize("value", [0.1234, np.float64(-0.5), "holds", 7, pd.DataFrame({"a": [1, 2]})])
+@pytest.mark.parametrize("display", [False, True])
+def test_glue_writes_myst_nbs_record(monkeypatch, value, display):
+    """The book's glue writes what myst_nb.glue writes (the record the book build reads), without importing it."""
+    import IPython.display
+    import myst_nb.ext.glue as myst_glue
+
+    from w2s_lib.publish.display import glue
+
+    seen = {}
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **kw: seen.setdefault("ours", (a, kw)))
+    monkeypatch.setattr(myst_glue, "ipy_display", lambda *a, **kw: seen.setdefault("myst", (a, kw)))
+    glue("x", value, display=display)
+    myst_glue.glue("x", value.item() if isinstance(value, np.generic) else value, display=display)
+    assert seen["ours"] == seen["myst"]
+    assert myst_glue.GLUE_PREFIX in str(seen["ours"]) or display

@@ -54,6 +54,7 @@ again at those rates (registered, ``chess_claim_v6_lr_results.json``): +0.011 [+
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -70,6 +71,7 @@ from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.models import chessgpt
 from w2s_lib.core.numerics import LossGuard, lr_hint
+from w2s_lib.data.tinyworld import current_world_seed
 
 
 #: Per-rung learning rates (``chessgpt.NAMES`` order) that ``benchmarks/chess_lr_rule.py``'s rule, written before
@@ -221,13 +223,20 @@ def finetune(model, tok, prompts: list[str], answers: list[str], lr: float, epoc
 
 
 # ----------------------------------------------------------------------------- one fit
-def _rows(fc: ChessFitConfig) -> dict:
+def _rows(fc: ChessFitConfig) -> dict[str, dict[str, list]]:
+    """The puzzles of ``fc``'s splits, each split as plain column lists (kept per process: chapter 14 reads the
+    same splits in some seventy fits, and iterating a ``datasets`` column reads it row by row)."""
+    return _split_columns(fc.dataset, fc.n_docs, fc.n_test, fc.seed, fc.data_seed, current_world_seed())
+
+
+@functools.lru_cache(maxsize=32)
+def _split_columns(dataset: str, n_docs: int, n_test: int, seed: int, data_seed: int, world: int) -> dict:
     from w2s_lib.generalization.pipeline import w2s_data
 
-    rows = w2s_data(fc.dataset, fc.n_docs, fc.n_test, fc.seed, fc.data_seed)
+    rows = w2s_data(dataset, n_docs, n_test, seed, data_seed)
     if "legal" not in rows["test"].column_names:
-        raise W2SError(f"dataset {fc.dataset!r} has no `legal` column of candidate moves; use chess_puzzles")
-    return rows
+        raise W2SError(f"dataset {dataset!r} has no `legal` column of candidate moves; use chess_puzzles")
+    return {k: ds[:] for k, ds in rows.items()}
 
 
 def _moves_of(run_id: str) -> list[str]:
@@ -280,9 +289,9 @@ def run_fit(fc: ChessFitConfig, force: bool = False) -> Artifact:
         rows = _rows(fc)
         weak, test = rows["weak_train"], rows["test"]
         if fc.supervisor:
-            train_p, train_y = list(weak["prompt"]), supervisor_moves(fc)
+            train_p, train_y = weak["prompt"], supervisor_moves(fc)
         else:
-            train_p, train_y = list(rows["gt_train"]["prompt"]), list(rows["gt_train"]["reference"])
+            train_p, train_y = rows["gt_train"]["prompt"], rows["gt_train"]["reference"]
         if fc.half >= 0:  # one half of the rows (a cross-fitted intermediate of bootstrapping)
             train_p, train_y = train_p[fc.half::2], train_y[fc.half::2]
         with torch_threads(1):
@@ -292,15 +301,16 @@ def run_fit(fc: ChessFitConfig, force: bool = False) -> Artifact:
             seconds = time.time() - t0
             t0 = time.time()
             # the D_weak rows and test puzzles whose moves are read (all, unless a held-out-only half)
-            rows_of = {"weak": list(range(len(weak))) if fc.predict_weak else [], "test": list(range(len(test)))}
+            n_weak, n_test = len(weak["prompt"]), len(test["prompt"])
+            rows_of = {"weak": list(range(n_weak)) if fc.predict_weak else [], "test": list(range(n_test))}
             if fc.held_out_only and fc.half >= 0:
                 rows_of = {"weak": rows_of["weak"][1 - fc.half::2], "test": rows_of["test"] if fc.half == 0 else []}
             pred = {}
-            for k, ds in (("weak", weak), ("test", test)):
-                part = ds.select(rows_of[k])
-                moves = chessgpt.predict_moves(model, tok, list(part["prompt"]), [list(x) for x in part["legal"]],
-                                               fc.eval_batch_size) if len(part) else []
-                pred[k] = _spread(moves, rows_of[k], len(ds))
+            for k, cols in (("weak", weak), ("test", test)):
+                idx = rows_of[k]
+                moves = chessgpt.predict_moves(model, tok, [cols["prompt"][i] for i in idx],
+                                               [list(cols["legal"][i]) for i in idx], fc.eval_batch_size) if idx else []
+                pred[k] = _spread(moves, idx, len(cols["prompt"]))
         atomic_write_json(out_dir / "preds.json", pred)
         res = {"model": fc.model, "role": "student" if fc.supervisor else "gt",
                "acc": _exact_where(pred["test"], test["reference"]) if pred["test"] else None,

@@ -25,6 +25,7 @@ from w2s_lib.core.artifacts import Artifact, load_or_run
 from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.data.splits import w2s_splits
 from w2s_lib.core.errors import W2SError
+from w2s_lib.core.runtime import cached_package_checks, frozen_gc
 from w2s_lib.train.losses import LOSSES
 
 MODES = ("full", "lora", "probe", "head")
@@ -397,7 +398,8 @@ def _generative_pass(model: str, texts: list[str], epochs: float, lr: float, see
                                   per_device_train_batch_size=batch_size, lr_scheduler_type="cosine",
                                   save_strategy="no", logging_strategy="no", report_to=[], disable_tqdm=True,
                                   seed=seed, data_seed=seed, use_cpu=not torch_cuda(), remove_unused_columns=False)
-        quiet(Trainer(model=lm, args=targs, train_dataset=ds, data_collator=collate)).train()
+        with frozen_gc(), cached_package_checks():
+            quiet(Trainer(model=lm, args=targs, train_dataset=ds, data_collator=collate)).train()
     lm.eval()
     if spec.kind == zoo.CAUSAL:
         return lm if head in ("lm", "loglik") else lm.base_model

@@ -25,11 +25,21 @@ def config_table(cfg_cls, presets=("smoke", "tiny", "colab", "paper")):
     return pd.DataFrame(cols).drop(index=["preset"])
 
 
+#: myst-nb's mime prefix of a glued value that is not displayed (``myst_nb.ext.glue.GLUE_PREFIX``)
+GLUE_PREFIX = "application/papermill.record/"
+
+
 def glue(name: str, value, display: bool = False):
-    """``myst_nb.glue`` for the book's numbers: numpy scalars become plain Python numbers first, so the
-    page can format them (``{glue:text}`name:.3f```) — myst-nb cannot parse ``np.float64(…)``."""
-    from myst_nb import glue as myst_glue
+    """Record ``value`` under ``name`` for the book's ``{glue:text}`` roles: ``myst_nb.glue``'s record, written
+    here instead of imported — ``myst_nb.glue`` imports nbformat and jsonschema, ≈ 1.8 s CPU in every chapter
+    (``tests/test_publish.py`` checks the two records are the same). Numpy scalars become plain Python numbers
+    first, so the page can format them (``{glue:text}`name:.3f```) — myst-nb cannot parse ``np.float64(…)``."""
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as ipy_display
 
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()
-    return myst_glue(name, value, display=display)
+    bundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    ipy_display({prefix + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)

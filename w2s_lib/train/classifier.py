@@ -51,6 +51,7 @@ from transformers import Trainer
 from w2s_lib.core.config import TrainStage
 from w2s_lib.core.errors import W2SError, unknown
 from w2s_lib.core.numerics import LossGuard, guard_trainer, lr_hint
+from w2s_lib.core.runtime import cached_package_checks, frozen_gc
 from w2s_lib.train.losses import get_loss
 from w2s_lib.train.lm import token_logprobs
 from w2s_lib.models import zoo
@@ -510,7 +511,8 @@ def train_classifier(name: str, texts: list, soft_labels, args: TrainArgs = OFFI
             w2s_loss=get_loss(args.loss, **dict(args.loss_params)),
         )
         quiet(guard_trainer(trainer, lr_hint("train.lr", args.stage.lr)))
-        trainer.train()
+        with frozen_gc(), cached_package_checks():
+            trainer.train()
     model.eval()
     return FittedClassifier(name, args, model=model, tokenizer=tok, losses=trainer.loss_log,
                             seconds=time.time() - started, preset=preset)

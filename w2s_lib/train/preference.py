@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
-import gc
 import io
 import tempfile
 import warnings
@@ -22,6 +20,7 @@ import torch
 
 from w2s_lib.core.errors import W2SError
 from w2s_lib.core.numerics import guard_trainer, lr_hint
+from w2s_lib.core.runtime import cached_package_checks, frozen_gc
 
 PAIR_COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -44,44 +43,6 @@ def quiet_training():
             datasets.enable_progress_bars()
         if hf_bars:
             hf_logging.enable_progress_bar()
-
-
-@contextlib.contextmanager
-def frozen_gc():
-    """The objects alive now are left out of garbage collections until the block ends (``gc.freeze``).
-
-    ``Trainer.train`` starts with ``accelerator.free_memory()``, a full ``gc.collect()`` that walks every
-    object of the process: in a notebook that holds datasets, tokenizers and data frames it cost ≈ 0.2–1.4 s
-    per training call, 3–5% of chapter 30. Freezing the objects that existed before the trainer makes that
-    collection walk only the trainer's own; nothing is freed later than it would be otherwise except
-    cycles among the frozen objects, which the next collection after the block finds."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-@contextlib.contextmanager
-def cached_package_checks():
-    """accelerate's ``is_peft_available()`` (and its other package checks) reads the installed packages'
-    metadata on every call (``importlib.metadata``, ≈ 4.5 ms), and TRL asks it on every DPO step and
-    every trainer set-up: 25 calls per training, ≈ 2 s CPU per seed of chapter 30. Inside the block each
-    package is looked up once; accelerate's function is put back afterwards."""
-    try:
-        from accelerate.utils import imports as acc_imports
-    except ImportError:
-        yield
-        return
-    original = getattr(acc_imports, "_is_package_available", None)
-    if original is None:
-        yield
-        return
-    acc_imports._is_package_available = functools.lru_cache(maxsize=None)(original)
-    try:
-        yield
-    finally:
-        acc_imports._is_package_available = original
 
 
 def _check_columns(ds: datasets.Dataset, needed: tuple[str, ...], what: str) -> None:
