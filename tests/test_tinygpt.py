@@ -139,3 +139,22 @@ def test_cli_builds_only_the_named_rung(tmp_path, monkeypatch, capsys):
     built = sorted(p.name for p in root.iterdir() if G.read_marker(p) is not None)
     assert built == ["tinygpt-xs", "tokenizer"]
     assert "tinygpt-xs:" in capsys.readouterr().out
+
+
+def test_fused_gelu_is_the_same_function_in_one_kernel():
+    from transformers.activations import ACT2FN
+
+    rung = G.Rung(n_layer=2, n_embd=32, n_head=2, lr=1e-3, warmup=1, knows=1.0, steps=1)
+    model = G.make_model(rung, 64, seed=0).eval()
+    ids = torch.randint(0, 64, (3, 11))
+    with torch.no_grad():
+        before = model(input_ids=ids).logits
+        assert G.fused_gelu(model) is model
+        after = model(input_ids=ids).logits
+    assert all(type(b.mlp.act) is type(ACT2FN["gelu_pytorch_tanh"]) for b in model.transformer.h)
+    assert model.config.activation_function == "gelu_new"  # what is saved stays the checkpoint's
+    torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-6)
+    other = G.make_model(rung, 64, seed=0)
+    other.config.activation_function = "relu"
+    kept = [b.mlp.act for b in other.transformer.h]
+    assert [b.mlp.act for b in G.fused_gelu(other).transformer.h] == kept

@@ -382,7 +382,9 @@ def _generative_pass(model: str, texts: list[str], epochs: float, lr: float, see
     spec = zoo.get_spec(model)
     tok = zoo.load_tokenizer(model)
     if spec.kind == zoo.CAUSAL:
-        lm = zoo.load_causal_lm(model)
+        from w2s_lib.models.tinygpt import fused_gelu
+
+        lm = fused_gelu(zoo.load_causal_lm(model))
     else:
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()

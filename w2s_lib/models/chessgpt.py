@@ -489,19 +489,6 @@ def ladder_report(seed: int = 0, micro: bool | None = None, corpus: str = "greed
     return rows
 
 
-def fused_gelu(model):
-    """``model`` with each GPT-2 block's ``gelu_new`` (the tanh approximation written as seven tensor ops)
-    computed by torch's one-kernel ``gelu(approximate='tanh')``: the same formula, within float rounding (a
-    chess rung fine-tuned both ways picks the same move on all 400 test puzzles), ≈ 12 % less CPU per
-    fine-tuning step of the top rung. The saved config is untouched; other models are returned as they are."""
-    from transformers.activations import ACT2FN
-
-    if getattr(model.config, "activation_function", None) == "gelu_new":
-        for block in getattr(getattr(model, "transformer", None), "h", []):
-            block.mlp.act = ACT2FN["gelu_pytorch_tanh"]
-    return model
-
-
 def load(name: str, seed: int = 0, micro: bool | None = None, corpus: str = "greedy"):
     """(model, tokenizer) of a chess rung, or of a zoo causal LM (colab / paper presets) by its zoo name."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -509,7 +496,7 @@ def load(name: str, seed: int = 0, micro: bool | None = None, corpus: str = "gre
     if name in SIZES:
         d = model_dir(name, seed, micro, corpus)
         with quiet_transformers():  # no per-load progress bar in the book's pages
-            return fused_gelu(AutoModelForCausalLM.from_pretrained(d)), AutoTokenizer.from_pretrained(d)
+            return tinygpt.fused_gelu(AutoModelForCausalLM.from_pretrained(d)), AutoTokenizer.from_pretrained(d)
     from w2s_lib.models import zoo
 
     if zoo.get_spec(name).kind != zoo.CAUSAL:

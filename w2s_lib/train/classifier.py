@@ -54,7 +54,7 @@ from w2s_lib.core.numerics import LossGuard, guard_trainer, lr_hint
 from w2s_lib.core.runtime import cached_package_checks, frozen_gc
 from w2s_lib.train.losses import get_loss
 from w2s_lib.train.lm import token_logprobs
-from w2s_lib.models import zoo
+from w2s_lib.models import tinygpt, zoo
 from w2s_lib.models.heads import Classifier, pool_last_nonpad
 
 MODES = ("full", "lora", "probe")
@@ -235,7 +235,7 @@ def build_model(name: str, args: TrainArgs, backbone: nn.Module | None = None, p
     if args.head in ("lm", "loglik"):
         if spec.kind != zoo.CAUSAL:
             raise W2SError(f"head={args.head!r} needs a causal LM; {name!r} is an encoder (use head='linear')")
-        lm = backbone if backbone is not None else zoo.load_causal_lm(name)
+        lm = backbone if backbone is not None else tinygpt.fused_gelu(zoo.load_causal_lm(name))
         if args.head == "lm":
             model = LMHeadClassifier(lm, answer_token_ids(tok, args.answer_tokens))
         else:
