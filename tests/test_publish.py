@@ -135,3 +135,16 @@ def test_glue_writes_myst_nbs_record(monkeypatch, value, display):
     myst_glue.glue("x", value.item() if isinstance(value, np.generic) else value, display=display)
     assert seen["ours"] == seen["myst"]
     assert myst_glue.GLUE_PREFIX in str(seen["ours"]) or display
+
+
+def test_chapter_process_reads_notebooks_without_the_iri_grammar():
+    """`w2s run` keeps jsonschema from compiling rfc3987_syntax's grammar; nbformat still validates notebooks."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from w2s_lib.publish import book; book._skip_uri_grammar(); import papermill, nbformat; "
+            "nb = nbformat.read('notebooks/12_bootstrapping.ipynb', as_version=4); nbformat.validate(nb); "
+            "print(sys.modules.get('rfc3987_syntax', 'absent'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=book.paths.REPO_ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["None"]

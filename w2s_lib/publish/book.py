@@ -199,9 +199,22 @@ def _stamp(nb: Notebook, parameters: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def _skip_uri_grammar() -> None:
+    """Keep jsonschema from compiling the optional IRI grammar of ``rfc3987_syntax`` in this process.
+
+    papermill reads notebooks with nbformat, which imports jsonschema, which imports ``rfc3987_syntax``
+    whenever it is installed (Jupyter's event schemas pull it in) and builds its Lark parser at import:
+    ≈ 1.3 s CPU at every ``w2s run``, a chapter's process. Notebook validation never checks an IRI format;
+    with the module marked absent jsonschema leaves that one format checker out, as it does where the
+    package is not installed. Nothing happens once jsonschema is imported."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # None: `import` raises ImportError, which jsonschema expects
+
+
 def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None,
         output: Path | None = None, progress: bool = True) -> Path:
     """Execute one notebook with papermill; the executed copy appears atomically at ``output``."""
+    _skip_uri_grammar()
     import papermill
 
     nb = get_notebook(nb_name)
