@@ -190,8 +190,8 @@ def finetune(model, tok, prompts: list[str], answers: list[str], lr: float, epoc
 
     if len(prompts) != len(answers) or not prompts:
         raise W2SError(f"finetune needs as many answers as prompts (> 0); got {len(prompts)} / {len(answers)}")
-    p_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
-    a_ids = tok([answer_text(a) for a in answers], add_special_tokens=False)["input_ids"]
+    p_ids = chessgpt.token_ids(tok, prompts)
+    a_ids = chessgpt.token_ids(tok, [answer_text(a) for a in answers])
     n = len(p_ids)
     total = max(1, math.ceil(epochs * math.ceil(n / batch_size)))
     warmup = max(1, total // 10)

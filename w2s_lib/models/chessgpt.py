@@ -252,6 +252,20 @@ def pretraining_lines(seed: int, micro: bool, corpus: str = "greedy") -> list[st
 
 
 # ----------------------------------------------------------------------------- scoring moves
+def token_ids(tok, texts: list[str]) -> list[list[int]]:
+    """``tok``'s ids of ``texts`` (no special tokens), kept per process for the tokenizer's files: chapter 14's
+    seventy-odd fits tokenize the same puzzles again and again. Treat the lists as read-only."""
+    key = (tok.name_or_path, tuple(texts))
+    if key not in _TOKEN_IDS:
+        _TOKEN_IDS[key] = tok(list(texts), add_special_tokens=False)["input_ids"]
+        while len(_TOKEN_IDS) > 64:
+            _TOKEN_IDS.pop(next(iter(_TOKEN_IDS)))
+    return _TOKEN_IDS[key]
+
+
+_TOKEN_IDS: dict[tuple, list[list[int]]] = {}
+
+
 def candidate_logprobs(model, tok, prompts: list[str], candidates: list[list[str]],
                        batch_size: int = 256) -> list[np.ndarray]:
     """log p(answer | prompt) of every candidate move (summed over its tokens), one array per puzzle.
@@ -270,7 +284,7 @@ def candidate_logprobs(model, tok, prompts: list[str], candidates: list[list[str
 
     if len(prompts) != len(candidates):
         raise W2SError(f"{len(prompts)} prompts but {len(candidates)} candidate lists")
-    p_ids = tok(list(prompts), add_special_tokens=False)["input_ids"]
+    p_ids = token_ids(tok, prompts)
     flat = sorted({c for cs in candidates for c in cs})
     c_ids = tok([answer_text(c) for c in flat], add_special_tokens=False)["input_ids"]
     slot = {c: k for k, c in enumerate(flat)}
@@ -285,7 +299,7 @@ def candidate_logprobs(model, tok, prompts: list[str], candidates: list[list[str
     def run(chunk: list[int]) -> None:
         cache = DynamicCache(config=model.config)
         res = model(input_ids=torch.tensor([p_ids[i] for i in chunk], device=device), use_cache=True,
-                    **{kw: cache})
+                    logits_to_keep=1, **{kw: cache})  # only the prompt's last position predicts
         first = torch.log_softmax(res.logits[:, -1].float(), -1)
         owner = [b for b, i in enumerate(chunk) for _ in candidates[i]]
         rows_of = torch.tensor([slot[c] for i in chunk for c in candidates[i]])
