@@ -60,13 +60,13 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("10", "10_naive_w2s", "Naive weak-to-strong finetuning and PGR across a ladder",
              "w2s_lib.generalization.pipeline.W2SConfig", est_cpu_s=75),
     Notebook("11", "11_confidence_loss", "The auxiliary confidence loss vs naive finetuning",
-             "w2s_lib.generalization.pipeline.W2SConfig", est_cpu_s=28),
+             "w2s_lib.generalization.pipeline.W2SConfig", est_cpu_s=50),
     Notebook("12", "12_bootstrapping", "Bootstrapping through intermediate models",
              "w2s_lib.generalization.pipeline.W2SConfig", est_cpu_s=25),
     Notebook("13", "13_generative_finetuning", "Generative finetuning and reward modelling",
-             "w2s_lib.generalization.pipeline.W2SConfig", needs_zoo=True, est_cpu_s=181),  # reward models: tiny GPTs
+             "w2s_lib.generalization.pipeline.W2SConfig", needs_zoo=True, est_cpu_s=170),  # reward models: tiny GPTs
     Notebook("14", "14_chess", "Chess puzzles: weak-to-strong on a generative task",
-             "w2s_lib.generalization.chess.ChessW2SConfig", needs_chess=True, est_cpu_s=226),
+             "w2s_lib.generalization.chess.ChessW2SConfig", needs_chess=True, est_cpu_s=195),
     Notebook("20", "20_w2s_search", "Weak-to-strong search: steering a large model with a small pair",
              "w2s_lib.search.experiment.SearchConfig", needs_zoo=True, est_cpu_s=222),
     Notebook("30", "30_macpo", "MACPO: weak teachers and strong students aligning each other",
