@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats as _stats
 
 from w2s_lib.core.errors import W2SError
 
@@ -142,7 +141,9 @@ def auroc(scores, labels) -> float:
     n0 = len(y) - n1
     if n1 == 0 or n0 == 0:
         return float("nan")
-    ranks = _stats.rankdata(s)  # average ranks for ties, 1-based
+    from scipy import stats  # here, not at import: `w2s run` reads configs without it (0.7 s)
+
+    ranks = stats.rankdata(s)  # average ranks for ties, 1-based
     return float((ranks[y].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
 
 
@@ -332,7 +333,9 @@ def t_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     mean = float(v.mean())
     if n < 2:
         return mean, float("nan"), float("nan")
-    half = float(_stats.t.ppf((1 + level) / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    from scipy import stats
+
+    half = float(stats.t.ppf((1 + level) / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
     return mean, mean - half, mean + half
 
 
