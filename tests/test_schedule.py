@@ -1,5 +1,6 @@
 """The task graph `w2s reproduce` runs: the zoo beside the chapters that do not need it, failures contained."""
 
+import dataclasses
 import threading
 import time
 
@@ -84,6 +85,9 @@ def test_reproduce_builds_the_zoo_beside_the_chapters_that_do_not_need_it(tmp_pa
     monkeypatch.setattr(book, "STATUS_PAGE", tmp_path / "runtime.md")
     monkeypatch.setattr(book, "RUN_RECORD", tmp_path / "reproduce.json")
     monkeypatch.setattr(book, "is_current", lambda nb, preset: False)
+    # chess's path (its ladder, then the chapter) is the longer one, so the critical-path order starts it first
+    monkeypatch.setattr(book, "NOTEBOOKS", tuple(dataclasses.replace(nb, est_cpu_s={"14": 300.0, "20": 200.0}.get(
+        nb.key, nb.est_cpu_s)) for nb in book.NOTEBOOKS))
     monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: {"tinygpt-l": 2.0, "tinygpt-xs": 1.0})
     monkeypatch.setattr(book, "_chess_todo", lambda preset, chapters, log: {"chessgpt-s/search/0": 0.5,
                                                                             "chessgpt-l/search/0": 1.0}
