@@ -305,6 +305,34 @@ def test_head_mode_bow_never_sees_the_shifted_words():
     assert p[0, 0] == pytest.approx(0.5, abs=1e-6)  # "tasty" unseen, "the/soup/is" carry no label signal
 
 
+def test_head_fits_are_trained_once_per_process_and_a_change_of_any_input_trains_anew(monkeypatch):
+    """A fit asked for again — chapter 11's loss arms share their supervisors and ceilings, each arm its own
+    HeadFit — returns the first fit's predictions (copies) instead of training again; other targets, another
+    loss or other seeds train a new head."""
+    from w2s_lib.generalization import frozen
+    from w2s_lib.generalization.ladder import SUPERVISOR
+
+    monkeypatch.setattr(frozen, "_FITS", frozen.OrderedDict())
+    calls = []
+    real = frozen.train_heads
+    monkeypatch.setattr(frozen, "train_heads", lambda *a, **k: calls.append(k["loss"]) or real(*a, **k))
+    c = _head_cfg()
+    first = w2s.ladder_fit(c, seeds=[0, 1])("minilm-l1", SUPERVISOR)
+    again = w2s.ladder_fit(c.replace(loss="logconf"), seeds=[0, 1])("minilm-l1", SUPERVISOR)  # a new HeadFit
+    assert len(calls) == 1 and np.array_equal(first.test, again.test)
+    again.test[:] = -1  # the caller's copy
+    fit = w2s.ladder_fit(c, seeds=[0, 1])
+    assert np.array_equal(fit("minilm-l1", SUPERVISOR).test, first.test) and len(calls) == 1
+    labels = (first.weak > 0.5).astype(np.float32)
+    fit("minilm-l2", labels)
+    fit("minilm-l2", labels)
+    assert calls == ["xent", "xent"]
+    w2s.ladder_fit(c.replace(loss="logconf"), seeds=[0, 1])("minilm-l2", labels)  # another loss
+    fit("minilm-l2", 1 - labels)  # other targets
+    w2s.ladder_fit(c, seeds=[1, 0])("minilm-l1", SUPERVISOR)  # other seeds (in another order)
+    assert calls == ["xent", "xent", "logconf", "xent", "xent"]
+
+
 def test_head_crossfit_k_folds_label_each_row_with_a_head_that_did_not_train_on_it(monkeypatch):
     from w2s_lib.generalization import frozen
 

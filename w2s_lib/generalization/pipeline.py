@@ -294,7 +294,8 @@ def w2s_data(dataset: str, n_docs: int, n_test: int, seed: int, data_seed: int =
         if "domain" not in train.column_names:
             raise W2SError(f"gt_domains needs a `domain` column; {dataset!r} has {train.column_names}")
         def rows_where(ds, inside: bool):  # select by the domain column (no per-row map, no progress bar)
-            return ds.select([i for i, d in enumerate(ds["domain"]) if (d in gt_domains) == inside])
+            # `[:]`: the column as one list (iterating a datasets column reads it row by row)
+            return ds.select([i for i, d in enumerate(ds["domain"][:]) if (d in gt_domains) == inside])
 
         gt_pool, rest, test = rows_where(train, True), rows_where(train, False), rows_where(test, False)
         half = n_docs // 2
@@ -600,8 +601,8 @@ def ladder_fit(cfg: W2SConfig, seeds, force: bool = False):
         from w2s_lib.generalization.frozen import HeadFit
 
         rows = [_head_rows(cfg, int(s)) for s in seeds]
-        every = list(dict.fromkeys(list(_load(cfg.dataset, "train", cfg.data_seed)["text"])
-                                   + list(_load(cfg.dataset, "test", cfg.data_seed)["text"])))
+        every = list(dict.fromkeys(_load(cfg.dataset, "train", cfg.data_seed)["text"][:]
+                                   + _load(cfg.dataset, "test", cfg.data_seed)["text"][:]))
         return HeadFit(cfg, seeds, rows, every)
     return CachedFit(cfg, seeds, force=force)
 
