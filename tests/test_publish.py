@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from w2s_lib.core.errors import W2SError
 from w2s_lib.publish import book
 
 
@@ -117,6 +118,36 @@ def test_run_writes_its_executed_copy_to_a_relative_output_path(tmp_path, monkey
     out = book.run("99", "smoke", output=Path("sub") / "99.ipynb", progress=False)
     assert out.resolve() == (tmp_path / "sub" / "99.ipynb").resolve() and out.is_file()
     assert not list((tmp_path / "sub").glob(".tmp-*"))
+
+
+def test_reproduce_checks_a_chapters_parameters_and_its_process_does_not_check_them_again(tmp_path, monkeypatch):
+    """`w2s reproduce` checks each chapter's parameters where the chapter's modules are imported already and
+    hands them to the chapter's process (`w2s run --checked`), which runs them without importing torch to
+    check them again; `run(checked=…)` refuses parameters of another preset or extra `params`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    seen = {}
+    monkeypatch.setattr(book, "_run_measured", lambda cmd, *a: seen.setdefault("cmd", cmd))
+    book._run_child(book.get_notebook("99"), "smoke", 1)
+    cmd = seen["cmd"]
+    assert cmd[:2] == ["run", "99_scorecard"] and json.loads(cmd[cmd.index("--checked") + 1]) == \
+        book.split_parameters(book.get_notebook("99"), "smoke", {})
+
+    out = tmp_path / "99.ipynb"
+    probe = ("import sys, runpy; sys.argv = ['w2s'] + sys.argv[1:]; from w2s_lib.publish import book\n"
+             "book.split_parameters = lambda *a, **k: sys.exit('checked again')\n"
+             "try:\n    runpy.run_module('w2s_lib.cli', run_name='__main__')\n"
+             "finally:\n    print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
+    args = ["run", "99", "--preset", "smoke", "-o", str(out), "--quiet", "--checked", json.dumps({"preset": "smoke"})]
+    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True,
+                          cwd=Path(book.__file__).parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert out.is_file() and done.stdout.strip().endswith("NO-TORCH")
+    for bad in ({"checked": {"preset": "tiny"}}, {"checked": {"preset": "smoke"}, "params": {"force": True}}):
+        with pytest.raises(W2SError, match="checked"):
+            book.run("99", "smoke", output=out, progress=False, **bad)
 
 
 @pytest.mark.parametrize("value", [0.1234, np.float64(-0.5), "holds", 7, pd.DataFrame({"a": [1, 2]})])

@@ -122,7 +122,8 @@ def _cmd_run(args) -> None:
 
     params = parse_params(args.param)
     preset = args.preset or params.get("preset", "tiny")
-    out = run(args.notebook, preset, params, output=args.output, progress=not args.quiet)
+    checked = json.loads(args.checked) if args.checked else None
+    out = run(args.notebook, preset, params, output=args.output, progress=not args.quiet, checked=checked)
     print(f"executed: {out}")
 
 
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a notebook parameter or a config override (repeatable)")
     p.add_argument("-o", "--output", default=None, help="executed copy (default outputs/<preset>/<stem>.ipynb)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--checked", default=None, help=argparse.SUPPRESS)  # w2s reproduce: parameters it checked (JSON)
     p.set_defaults(fn=_cmd_run)
 
     p = sub.add_parser("reproduce", help="run every chapter, then build the book")

@@ -65,6 +65,22 @@ def env_flag(name: str) -> bool:
     raise W2SError(f"environment variable {name}={raw!r} is not a boolean; set it to 1 or 0 (or unset it)")
 
 
+WORLD_SEED_ENV = "W2S_WORLD_SEED"
+
+
+def current_world_seed() -> int:
+    """The world the registry's ``tiny_*`` datasets and the zoo use: ``$W2S_WORLD_SEED``, default 0.
+
+    One world per process, so the datasets and the tiny GPT family (pretrained on that world) always
+    agree; a run's own ``seed`` only samples rows and initialises models. (Read here, beside the other
+    environment switches, so checking it imports no dataset code.)
+    """
+    raw = os.environ.get(WORLD_SEED_ENV, "0").strip() or "0"
+    if not raw.isdigit():
+        raise W2SError(f"{WORLD_SEED_ENV} must be a non-negative integer, got {raw!r}")
+    return int(raw)
+
+
 def is_smoke() -> bool:
     """True when tests ask for the smoke scale (``W2S_SMOKE=1``): the micro zoo, a few hundred rows."""
     return env_flag("W2S_SMOKE")

@@ -212,13 +212,23 @@ def _skip_uri_grammar() -> None:
 
 
 def run(nb_name: str, preset: str = "tiny", params: dict[str, Any] | None = None,
-        output: Path | None = None, progress: bool = True) -> Path:
-    """Execute one notebook with papermill; the executed copy appears atomically at ``output``."""
+        output: Path | None = None, progress: bool = True, checked: dict[str, Any] | None = None) -> Path:
+    """Execute one notebook with papermill; the executed copy appears atomically at ``output``.
+
+    ``checked``: the parameters :func:`split_parameters` already returned for ``nb_name`` and ``preset`` in
+    the calling process (``w2s reproduce`` checks each chapter before it starts the chapter's process), used
+    as they are instead of ``params``: checking builds the chapter's configs, which imports torch and
+    datasets — 2–3 s CPU that this process would spend only to check again."""
     _skip_uri_grammar()
     import papermill
 
     nb = get_notebook(nb_name)
-    parameters = split_parameters(nb, preset, dict(params or {}))
+    if checked is None:
+        parameters = split_parameters(nb, preset, dict(params or {}))
+    elif params or checked.get("preset") != preset:
+        raise W2SError("run(checked=…) takes the parameters split_parameters returned for this preset, not params")
+    else:
+        parameters = dict(checked)
     # absolute: papermill runs the kernel from the notebooks folder, where a relative -o path would not exist
     output = check_output(Path(output).absolute() if output else paths.REPO_ROOT / "outputs" / preset / f"{nb.stem}.ipynb")
     paths.ensure_dir(output.parent, "-o path")
@@ -417,9 +427,11 @@ def _run_measured(cmd: list[str], log_path: Path, threads: int, what: str) -> di
 
 
 def _run_child(nb: Notebook, preset: str, threads: int) -> dict[str, Any]:
-    """Execute one chapter in a child process (see :func:`_run_measured`)."""
+    """Execute one chapter in a child process (see :func:`_run_measured`). Its parameters are checked here,
+    where the chapter's modules are already imported, and handed to the child checked (:func:`run`)."""
     out = CHAPTER_DIR / f"{nb.stem}.ipynb"
-    return _run_measured(["run", nb.stem, "--preset", preset, "-o", str(out), "--quiet"],
+    checked = json.dumps(split_parameters(nb, preset, {}))
+    return _run_measured(["run", nb.stem, "--preset", preset, "-o", str(out), "--quiet", "--checked", checked],
                          out.with_suffix(".log"), threads, f"chapter {nb.stem}")
 
 

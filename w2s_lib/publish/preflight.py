@@ -193,8 +193,7 @@ def check_env() -> None:
     """The environment variables a run reads, each checked strictly (one line naming the variable)."""
     import os
 
-    from w2s_lib.core.config import env_flag
-    from w2s_lib.data.tinyworld import current_world_seed
+    from w2s_lib.core.config import current_world_seed, env_flag
 
     for flag in ("W2S_SMOKE", "HF_HUB_OFFLINE"):
         env_flag(flag)

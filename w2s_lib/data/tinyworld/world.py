@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 
+from w2s_lib.core.config import WORLD_SEED_ENV, current_world_seed  # noqa: F401  (re-exported)
 from w2s_lib.core.errors import W2SError
 from w2s_lib.data.tinyworld.lexicon import ATTRIBUTES, HARM_WORDS, LEXICON, VALUE_TO_ATTRIBUTE
 
@@ -65,21 +66,6 @@ def _split_of(*key: object, train: float = TRAIN_FRACTION) -> str:
 
 _RESERVED = {w.lower() for w in VALUE_TO_ATTRIBUTE} | set(LEXICON) | set(HARM_WORDS) | {
     "user", "assistant", "review", "facts", "summary", "rating", "sure", "sorry", "true", "false"}
-
-
-WORLD_SEED_ENV = "W2S_WORLD_SEED"
-
-
-def current_world_seed() -> int:
-    """The world the registry's ``tiny_*`` datasets and the zoo use: ``$W2S_WORLD_SEED``, default 0.
-
-    One world per process, so the datasets and the tiny GPT family (pretrained on that world) always
-    agree; a run's own ``seed`` only samples rows and initialises models.
-    """
-    raw = os.environ.get(WORLD_SEED_ENV, "0").strip() or "0"
-    if not raw.isdigit():
-        raise W2SError(f"{WORLD_SEED_ENV} must be a non-negative integer, got {raw!r}")
-    return int(raw)
 
 
 @lru_cache(maxsize=16)
