@@ -305,10 +305,10 @@ def test_head_mode_bow_never_sees_the_shifted_words():
     assert p[0, 0] == pytest.approx(0.5, abs=1e-6)  # "tasty" unseen, "the/soup/is" carry no label signal
 
 
-def test_head_fits_are_trained_once_per_process_and_a_change_of_any_input_trains_anew(monkeypatch):
+def test_head_fits_are_trained_once_per_process_and_a_change_of_any_input_trains_anew(monkeypatch, tmp_path):
     """A fit asked for again — chapter 11's loss arms share their supervisors and ceilings, each arm its own
     HeadFit — returns the first fit's predictions (copies) instead of training again; other targets, another
-    loss or other seeds train a new head."""
+    loss, other seeds or another W2S_HOME train a new head."""
     from w2s_lib.generalization import frozen
     from w2s_lib.generalization.ladder import SUPERVISOR
 
@@ -331,6 +331,9 @@ def test_head_fits_are_trained_once_per_process_and_a_change_of_any_input_trains
     fit("minilm-l2", 1 - labels)  # other targets
     w2s.ladder_fit(c, seeds=[1, 0])("minilm-l1", SUPERVISOR)  # other seeds (in another order)
     assert calls == ["xent", "xent", "logconf", "xent", "xent"]
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "other"))  # another home caches its own features: trained there
+    w2s.ladder_fit(c, seeds=[0, 1])("minilm-l1", SUPERVISOR)
+    assert len(calls) == 6 and list((tmp_path / "other" / "runs").glob("layerfeats-*"))
 
 
 def test_head_crossfit_k_folds_label_each_row_with_a_head_that_did_not_train_on_it(monkeypatch):

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from w2s_lib.core import paths
 from w2s_lib.core.artifacts import cached_array, texts_hash
 from w2s_lib.core.config import knob
 from w2s_lib.core.errors import W2SError
@@ -229,8 +230,10 @@ class HeadFit:
         loss_params = c.loss_params() if loss != "xent" else ()
         predict_idx = [self.idx[k] if isinstance(k, str) else np.asarray(k) for k in predict_keys]
         init = "pretrained" if rung == BOW else init
-        key = (rung, init, self._encoder, c.max_length, c.preset, self._texts_key, _digest(self.idx[train_key]),
-               _digest(np.asarray(targets, dtype=np.float32)), tuple(_digest(i) for i in predict_idx),
+        # the home too: a process that moves to another W2S_HOME (a test, a notebook) caches its features there anew
+        key = (str(paths.runs_dir()), rung, init, self._encoder, c.max_length, c.preset, self._texts_key,
+               _digest(self.idx[train_key]), _digest(np.asarray(targets, dtype=np.float32)),
+               tuple(_digest(i) for i in predict_idx),
                c.train.lr, c.train.epochs, c.train.batch_size, c.train.weight_decay, loss, loss_params, tuple(seeds))
         if key not in _FITS:
             f = self.features(rung, init)
