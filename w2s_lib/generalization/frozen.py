@@ -173,8 +173,8 @@ def train_heads(x: torch.Tensor, targets: torch.Tensor, predict: list[torch.Tens
             opt.step()
             sched.step()
             step += 1
-    with torch.no_grad():
-        return [torch.softmax(torch.bmm((p - mu) / sd, w) + b, -1)[..., 1].numpy() for p in predict]
+    with torch.no_grad():  # arrays of their own: a view would keep a torch storage alive with the heap around it
+        return [torch.softmax(torch.bmm((p - mu) / sd, w) + b, -1)[..., 1].numpy().copy() for p in predict]
 
 
 class HeadFit:
