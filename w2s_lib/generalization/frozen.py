@@ -29,6 +29,7 @@ import math
 import re
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,19 @@ _FITS_KEPT = 256  # predictions are (seeds × rows) floats: a few hundred fits a
 def _digest(a) -> str:
     a = np.ascontiguousarray(a)
     return hashlib.sha1(f"{a.dtype}{a.shape}".encode() + a.tobytes()).hexdigest()
+
+
+def remembered(key: tuple, fit: Callable[[], list[np.ndarray]]) -> list[np.ndarray]:
+    """``fit()``'s predictions for ``key`` — everything the fit depends on — trained once in this process
+    (:data:`_FITS`); callers get copies. The key starts with the run cache's home: a process that moves to
+    another ``W2S_HOME`` (a test, a notebook) caches the features of its fits there anew."""
+    key = (str(paths.runs_dir()), *key)
+    if key not in _FITS:
+        _FITS[key] = fit()
+        while len(_FITS) > _FITS_KEPT:
+            _FITS.popitem(last=False)
+    _FITS.move_to_end(key)
+    return [p.copy() for p in _FITS[key]]
 
 
 @dataclass(frozen=True)
@@ -230,22 +244,18 @@ class HeadFit:
         loss_params = c.loss_params() if loss != "xent" else ()
         predict_idx = [self.idx[k] if isinstance(k, str) else np.asarray(k) for k in predict_keys]
         init = "pretrained" if rung == BOW else init
-        # the home too: a process that moves to another W2S_HOME (a test, a notebook) caches its features there anew
-        key = (str(paths.runs_dir()), rung, init, self._encoder, c.max_length, c.preset, self._texts_key,
-               _digest(self.idx[train_key]), _digest(np.asarray(targets, dtype=np.float32)),
-               tuple(_digest(i) for i in predict_idx),
+        key = (rung, init, self._encoder, c.max_length, c.preset, self._texts_key, _digest(self.idx[train_key]),
+               _digest(np.asarray(targets, dtype=np.float32)), tuple(_digest(i) for i in predict_idx),
                c.train.lr, c.train.epochs, c.train.batch_size, c.train.weight_decay, loss, loss_params, tuple(seeds))
-        if key not in _FITS:
+
+        def fit() -> list[np.ndarray]:
             f = self.features(rung, init)
-            x = f[torch.as_tensor(self.idx[train_key])]
-            _FITS[key] = train_heads(x, torch.as_tensor(targets, dtype=torch.float32),
-                                     [f[torch.as_tensor(i)] for i in predict_idx], lr=c.train.lr, epochs=c.train.epochs,
-                                     batch_size=c.train.batch_size, loss=loss, loss_params=loss_params,
-                                     weight_decay=c.train.weight_decay, seeds=seeds)
-            while len(_FITS) > _FITS_KEPT:
-                _FITS.popitem(last=False)
-        _FITS.move_to_end(key)
-        return [p.copy() for p in _FITS[key]]
+            return train_heads(f[torch.as_tensor(self.idx[train_key])], torch.as_tensor(targets, dtype=torch.float32),
+                               [f[torch.as_tensor(i)] for i in predict_idx], lr=c.train.lr, epochs=c.train.epochs,
+                               batch_size=c.train.batch_size, loss=loss, loss_params=loss_params,
+                               weight_decay=c.train.weight_decay, seeds=seeds)
+
+        return remembered(key, fit)
 
     def __call__(self, rung: str, targets, crossfit: bool = False) -> Preds:
         c = self.cfg

@@ -377,11 +377,15 @@ def _heads(x_train: list, y_train: list, x_test: list, cfg: SlangConfig, seeds: 
     Each seed's head sees only its own rows, in its own order (the same fit as one seed alone)."""
     import torch
 
-    from w2s_lib.generalization.frozen import train_heads
+    from w2s_lib.generalization.frozen import _digest, remembered, train_heads
 
-    as_t = lambda xs: torch.as_tensor(np.stack([np.asarray(x, np.float32) for x in xs]))  # noqa: E731
-    (p,) = train_heads(as_t(x_train), as_t(y_train), [as_t(x_test)], lr=cfg.head.lr, epochs=cfg.head.epochs,
-                       batch_size=cfg.head.batch_size, seeds=list(seeds))
+    x_train, y_train, x_test = (np.stack([np.asarray(x, np.float32) for x in xs]) for xs in (x_train, y_train, x_test))
+    # once per process: the hard-label run shares the soft run's weak supervisor and every arm's ceiling
+    key = ("slang-heads", _digest(x_train), _digest(y_train), _digest(x_test), cfg.head.lr, cfg.head.epochs,
+           cfg.head.batch_size, tuple(int(s) for s in seeds))
+    (p,) = remembered(key, lambda: train_heads(torch.as_tensor(x_train), torch.as_tensor(y_train),
+                                               [torch.as_tensor(x_test)], lr=cfg.head.lr, epochs=cfg.head.epochs,
+                                               batch_size=cfg.head.batch_size, seeds=list(seeds)))
     return list(p)
 
 
