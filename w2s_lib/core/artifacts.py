@@ -450,6 +450,12 @@ def texts_hash(items) -> str:
     return h.hexdigest()[:20]
 
 
+def array_hash(a) -> str:
+    """The sha1 of an array's dtype, shape and bytes: a key that follows the numbers (rows picked, targets given)."""
+    a = np.ascontiguousarray(a)
+    return hashlib.sha1(f"{a.dtype}{a.shape}".encode() + a.tobytes()).hexdigest()
+
+
 def cached_array(cfg: Config, compute: Callable[[], np.ndarray], force: bool = False) -> np.ndarray:
     """The float32 array ``compute()`` returns for ``cfg``, computed once and cached (frozen features of a
     model over some texts, say): one home for every feature cache."""

@@ -24,7 +24,6 @@ does not depend on which other seeds share the batch.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import zlib
@@ -36,7 +35,7 @@ import numpy as np
 import torch
 
 from w2s_lib.core import paths
-from w2s_lib.core.artifacts import cached_array, texts_hash
+from w2s_lib.core.artifacts import array_hash, cached_array, texts_hash
 from w2s_lib.core.config import knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.core.numerics import LossGuard, lr_hint
@@ -52,11 +51,6 @@ BOW = "bow"
 #: repeated fit returns the first one's predictions instead of training it again — the same numbers bit for bit.
 _FITS: OrderedDict = OrderedDict()
 _FITS_KEPT = 256  # predictions are (seeds × rows) floats: a few hundred fits are a few MB
-
-
-def _digest(a) -> str:
-    a = np.ascontiguousarray(a)
-    return hashlib.sha1(f"{a.dtype}{a.shape}".encode() + a.tobytes()).hexdigest()
 
 
 def remembered(key: tuple, fit: Callable[[], list[np.ndarray]]) -> list[np.ndarray]:
@@ -244,8 +238,8 @@ class HeadFit:
         loss_params = c.loss_params() if loss != "xent" else ()
         predict_idx = [self.idx[k] if isinstance(k, str) else np.asarray(k) for k in predict_keys]
         init = "pretrained" if rung == BOW else init
-        key = (rung, init, self._encoder, c.max_length, c.preset, self._texts_key, _digest(self.idx[train_key]),
-               _digest(np.asarray(targets, dtype=np.float32)), tuple(_digest(i) for i in predict_idx),
+        key = (rung, init, self._encoder, c.max_length, c.preset, self._texts_key, array_hash(self.idx[train_key]),
+               array_hash(np.asarray(targets, dtype=np.float32)), tuple(array_hash(i) for i in predict_idx),
                c.train.lr, c.train.epochs, c.train.batch_size, c.train.weight_decay, loss, loss_params, tuple(seeds))
 
         def fit() -> list[np.ndarray]:

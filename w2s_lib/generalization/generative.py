@@ -377,11 +377,12 @@ def _heads(x_train: list, y_train: list, x_test: list, cfg: SlangConfig, seeds: 
     Each seed's head sees only its own rows, in its own order (the same fit as one seed alone)."""
     import torch
 
-    from w2s_lib.generalization.frozen import _digest, remembered, train_heads
+    from w2s_lib.core.artifacts import array_hash
+    from w2s_lib.generalization.frozen import remembered, train_heads
 
     x_train, y_train, x_test = (np.stack([np.asarray(x, np.float32) for x in xs]) for xs in (x_train, y_train, x_test))
     # once per process: the hard-label run shares the soft run's weak supervisor and every arm's ceiling
-    key = ("slang-heads", _digest(x_train), _digest(y_train), _digest(x_test), cfg.head.lr, cfg.head.epochs,
+    key = ("slang-heads", array_hash(x_train), array_hash(y_train), array_hash(x_test), cfg.head.lr, cfg.head.epochs,
            cfg.head.batch_size, tuple(int(s) for s in seeds))
     (p,) = remembered(key, lambda: train_heads(torch.as_tensor(x_train), torch.as_tensor(y_train),
                                                [torch.as_tensor(x_test)], lr=cfg.head.lr, epochs=cfg.head.epochs,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 from dataclasses import dataclass
 from functools import lru_cache
 
 from w2s_lib.core.config import WORLD_SEED_ENV, current_world_seed  # noqa: F401  (re-exported)
-from w2s_lib.core.errors import W2SError
 from w2s_lib.data.tinyworld.lexicon import ATTRIBUTES, HARM_WORDS, LEXICON, VALUE_TO_ATTRIBUTE
 
 VERSION = "tw1"
