@@ -49,3 +49,17 @@ def test_bad_columns_are_one_line_errors(micro):
         dpo_train(model, tok, datasets.Dataset.from_dict({"prompt": ["a"], "chosen": ["b"]}))
     with pytest.raises(W2SError, match="empty dataset"):
         sft_train(model, tok, datasets.Dataset.from_dict({"prompt": [], "completion": []}))
+
+
+@pytest.mark.parametrize("config", ["DPOConfig", "SFTConfig"])
+def test_trl_trainings_run_in_fp32_on_the_cpu(config, monkeypatch):
+    # TRL 1.x configs default to bf16=True, which transformers 5.25 / accelerate 1.16 honour on the CPU as bf16
+    # autocast (DPO six times slower, other weights); the precision is the library's choice, not the release's
+    import torch
+    import trl
+
+    from w2s_lib.train.preference import _common_args
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = getattr(trl, config)(**_common_args(1e-3, 1.0, 8, 0, False))
+    assert (args.bf16, args.fp16, args.use_cpu) == (False, False, True)
