@@ -242,3 +242,23 @@ def test_tune_pairs_pairs_ith_best_with_ith_worst(monkeypatch):
     assert pairs(2) == [("a", "d"), ("c", "b")]
     assert pairs(3) == [("a", "d"), ("c", "b")]  # e vs f: a tie carries no preference
     assert cfg.replace(tune_pairs=1).run_id == cfg.run_id  # the default keeps cached runs' ids
+
+
+def test_length_controlled_pairs_compare_replies_of_one_sentence_count(monkeypatch):
+    """Hand case: one-sentence replies a (gold 1), b (0); two-sentence c (3), d (2), e (2); three-sentence f (5).
+    Any two: best f vs worst b. Same sentence count: a vs b, then c vs d; f alone makes no pair."""
+    import datasets
+
+    from w2s_lib.search import experiment
+
+    texts = ["A.", "B.", "C. C.", "D. D.", "E. E.", "F. F. F"]
+    golds = dict(zip(texts, (1.0, 0.0, 3.0, 2.0, 2.0, 5.0)))
+    monkeypatch.setattr(experiment.data, "load", lambda *a, **k: datasets.Dataset.from_dict({"prompt": ["p"]}))
+    monkeypatch.setattr(experiment, "sample_n_many", lambda *a, **k: [texts])
+    monkeypatch.setattr(experiment, "gold_reward", lambda name: lambda p, t: golds[t])
+    cfg = SearchConfig.for_preset("smoke", {"tune_samples": 6})
+    pairs = lambda c: [(r["chosen"], r["rejected"]) for r in experiment._generate_pairs(c, None, None)]
+    assert pairs(cfg) == [("F. F. F", "B.")]
+    assert pairs(cfg.replace(tune_match="sentences")) == [("A.", "B."), ("C. C.", "D. D.")]
+    assert [experiment.n_sentences(t) for t in ("", "Hi", "A. B!\nC?", "x...")] == [0, 1, 3, 1]
+    assert cfg.replace(tune_match="none").run_id == cfg.run_id  # the default keeps cached runs' ids

@@ -13,6 +13,7 @@ Steps, each cached by its config (so a killed run resumes step-wise and chapters
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import datasets
@@ -124,6 +125,10 @@ class SearchConfig(Config):
     tune_pairs: int = knob(1, low=1, added_later=True,
                            help="DPO pairs per training prompt: the i-th best sample against the i-th worst, "
                                 "i < tune_pairs, where the gold separates them (1: best vs worst, the paper)")
+    tune_match: str = knob("none", choices=("none", "sentences"), added_later=True,
+                           help="which samples a DPO pair may compare: any two (the paper), or only two with the "
+                                "same number of sentences (length-controlled: the pair learns what a reply says, "
+                                "not that a longer one says more)")
     tuning: TrainStage = knob(TrainStage(lr=5e-4, epochs=3.0, batch_size=32, beta=0.1),
                               help="the small model's tuning, DPO or SFT by `tune` (paper: lr 5e-4, 3 epochs, "
                                    "batch 32, β 0.1)")
@@ -180,20 +185,30 @@ def _generate_pairs(cfg: SearchConfig, model, tok) -> datasets.Dataset:
                             max_new_tokens=cfg.max_new_tokens, temperature=cfg.tune_temperature,
                             top_k=0 if cfg.tune_temperature == 1.0 else cfg.top_k,
                             seeds=[cfg.seed * 100_003 + i for i in range(len(prompts))])
-    n_pairs = min(cfg.tune_pairs, cfg.tune_samples // 2)
     for prompt, texts in zip(prompts, samples):
         golds = np.array([gold(prompt, t) for t in texts])
-        # i-th best (first index among ties, as argmax) against i-th worst (first index among ties, as argmin)
-        desc, asc = np.argsort(-golds, kind="stable"), np.argsort(golds, kind="stable")
-        for i in range(n_pairs):
-            hi, lo = int(desc[i]), int(asc[i])
-            if golds[hi] > golds[lo]:  # a tie carries no preference
-                for key, value in (("prompt", prompt), ("chosen", texts[hi]), ("rejected", texts[lo]),
-                                   ("chosen_gold", float(golds[hi])), ("rejected_gold", float(golds[lo]))):
-                    out[key].append(value)
+        groups = [np.arange(len(texts))]
+        if cfg.tune_match == "sentences":  # pairs only within a group of replies of one sentence count
+            counts = np.array([n_sentences(t) for t in texts])
+            groups = [np.flatnonzero(counts == c) for c in sorted(set(counts.tolist()))]
+        for group in groups:
+            g = golds[group]
+            # i-th best (first index among ties, as argmax) against i-th worst (first index among ties, as argmin)
+            desc, asc = group[np.argsort(-g, kind="stable")], group[np.argsort(g, kind="stable")]
+            for i in range(min(cfg.tune_pairs, len(group) // 2)):
+                hi, lo = int(desc[i]), int(asc[i])
+                if golds[hi] > golds[lo]:  # a tie carries no preference
+                    for key, value in (("prompt", prompt), ("chosen", texts[hi]), ("rejected", texts[lo]),
+                                       ("chosen_gold", float(golds[hi])), ("rejected_gold", float(golds[lo]))):
+                        out[key].append(value)
     if not out["prompt"]:
         raise W2SError("the untuned model's samples were all tied under the gold reward; raise tune_samples")
     return datasets.Dataset.from_dict(out)
+
+
+def n_sentences(text: str) -> int:
+    """Sentences of ``text``: the non-empty pieces between ``.``, ``!``, ``?`` and line breaks."""
+    return sum(1 for piece in re.split(r"[.!?\n]+", text) if piece.strip())
 
 
 def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:
