@@ -19,7 +19,8 @@ class Job(Config):
     SLUG = "job"
 
 
-def test_load_or_run_caches_and_forces(tmp_path):
+def test_load_or_run_caches_and_forces(tmp_path, monkeypatch):
+    monkeypatch.setenv("W2S_HOME", str(tmp_path))  # a home of its own: the results table lists every run in it
     calls = []
 
     def fn(out):
