@@ -30,7 +30,6 @@ def test_environment_yml_parses_and_names_the_core_packages():
     assert "jupyter-book>=1,<2" in declared["jupyter-book"]
 
 
-
 def test_constraints_pin_every_dependency_inside_its_declared_range():
     # `make setup` installs with `-c constraints.txt`: the exact set the book's numbers were reproduced on
     from packaging.requirements import Requirement
@@ -48,6 +47,7 @@ def test_constraints_pin_every_dependency_inside_its_declared_range():
         assert name in pins, f"{name} is not pinned in constraints.txt"
         assert req.specifier.contains(pins[name], prereleases=True), (name, str(pins[name]), str(req.specifier))
     assert "-c constraints.txt" in (paths.REPO_ROOT / "Makefile").read_text()
+
 
 def test_every_chapter_is_in_the_toc_and_exists():
     toc = (paths.REPO_ROOT / "_toc.yml").read_text()

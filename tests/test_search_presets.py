@@ -249,6 +249,7 @@ def test_length_controlled_pairs_compare_replies_of_one_sentence_count(monkeypat
     Any two: best f vs worst b. Same sentence count: a vs b, then c vs d; f alone makes no pair."""
     import datasets
 
+    from w2s_lib.data.tinyworld import scorers
     from w2s_lib.search import experiment
 
     texts = ["A.", "B.", "C. C.", "D. D.", "E. E.", "F. F. F"]
@@ -260,5 +261,5 @@ def test_length_controlled_pairs_compare_replies_of_one_sentence_count(monkeypat
     pairs = lambda c: [(r["chosen"], r["rejected"]) for r in experiment._generate_pairs(c, None, None)]
     assert pairs(cfg) == [("F. F. F", "B.")]
     assert pairs(cfg.replace(tune_match="sentences")) == [("A.", "B."), ("C. C.", "D. D.")]
-    assert [experiment.n_sentences(t) for t in ("", "Hi", "A. B!\nC?", "x...")] == [0, 1, 3, 1]
+    assert [scorers.n_sentences(t) for t in ("", "Hi", "A. B!\nC?", "x...")] == [0, 1, 3, 1]
     assert cfg.replace(tune_match="none").run_id == cfg.run_id  # the default keeps cached runs' ids

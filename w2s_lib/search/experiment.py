@@ -13,7 +13,6 @@ Steps, each cached by its config (so a killed run resumes step-wise and chapters
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import datasets
@@ -189,7 +188,7 @@ def _generate_pairs(cfg: SearchConfig, model, tok) -> datasets.Dataset:
         golds = np.array([gold(prompt, t) for t in texts])
         groups = [np.arange(len(texts))]
         if cfg.tune_match == "sentences":  # pairs only within a group of replies of one sentence count
-            counts = np.array([n_sentences(t) for t in texts])
+            counts = np.array([scorers.n_sentences(t) for t in texts])
             groups = [np.flatnonzero(counts == c) for c in sorted(set(counts.tolist()))]
         for group in groups:
             g = golds[group]
@@ -204,11 +203,6 @@ def _generate_pairs(cfg: SearchConfig, model, tok) -> datasets.Dataset:
     if not out["prompt"]:
         raise W2SError("the untuned model's samples were all tied under the gold reward; raise tune_samples")
     return datasets.Dataset.from_dict(out)
-
-
-def n_sentences(text: str) -> int:
-    """Sentences of ``text``: the non-empty pieces between ``.``, ``!``, ``?`` and line breaks."""
-    return sum(1 for piece in re.split(r"[.!?\n]+", text) if piece.strip())
 
 
 def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:

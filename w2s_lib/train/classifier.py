@@ -51,7 +51,7 @@ from transformers import Trainer
 from w2s_lib.core.config import TrainStage
 from w2s_lib.core.errors import W2SError, unknown
 from w2s_lib.core.numerics import LossGuard, guard_trainer, lr_hint
-from w2s_lib.core.runtime import cached_package_checks, frozen_gc
+from w2s_lib.core.runtime import cached_package_checks, frozen_gc, train_in_bf16
 from w2s_lib.train.losses import get_loss
 from w2s_lib.train.lm import token_logprobs
 from w2s_lib.models import tinygpt, zoo
@@ -385,7 +385,7 @@ def training_arguments(args: TrainArgs, seed: int, out_dir: str, n_rows: int):
         seed=seed,
         data_seed=seed,
         dataloader_num_workers=0,
-        bf16=use_cuda and torch.cuda.is_bf16_supported(),
+        bf16=train_in_bf16(),
         use_cpu=not use_cuda,
     )
 

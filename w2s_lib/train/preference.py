@@ -20,7 +20,7 @@ import torch
 
 from w2s_lib.core.errors import W2SError
 from w2s_lib.core.numerics import guard_trainer, lr_hint
-from w2s_lib.core.runtime import cached_package_checks, frozen_gc
+from w2s_lib.core.runtime import cached_package_checks, frozen_gc, train_in_bf16
 
 PAIR_COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -54,15 +54,11 @@ def _check_columns(ds: datasets.Dataset, needed: tuple[str, ...], what: str) -> 
 
 
 def _common_args(lr: float, epochs: float, batch_size: int, seed: int, activation_checkpointing: bool) -> dict:
-    use_cuda = torch.cuda.is_available()
     return dict(
         output_dir=tempfile.mkdtemp(prefix="w2s-trl-"), learning_rate=lr, num_train_epochs=epochs,
         per_device_train_batch_size=batch_size, seed=seed, data_seed=seed, report_to=[], save_strategy="no",
-        logging_strategy="no", disable_tqdm=True, use_cpu=not use_cuda,
-        # the precision is ours to choose, not the TRL release's: TRL 1.x configs default to bf16=True, which
-        # transformers 5.25 / accelerate 1.16 honour on the CPU as bf16 autocast (measured: DPO 6x slower, and
-        # other numbers); fp32 on the CPU, bf16 on a GPU that supports it (as the classifier trainer)
-        bf16=use_cuda and torch.cuda.is_bf16_supported(), fp16=False,
+        logging_strategy="no", disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
+        bf16=train_in_bf16(), fp16=False,  # the library's precision, not TRL's default (bf16=True)
         lr_scheduler_type="linear", warmup_steps=0,
         # TRL 1.x turns activation checkpointing on by default (through the deprecated alias, with a
         # warning); it recomputes every forward pass, which pays off only for models too large for memory,

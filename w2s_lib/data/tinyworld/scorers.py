@@ -48,6 +48,11 @@ _WORD = re.compile(r"[a-z']+")
 _SENTENCE = re.compile(r"[.!?\n]+")
 
 
+def n_sentences(text: str) -> int:
+    """Sentences of ``text``: the non-empty pieces between ``.``, ``!``, ``?`` and line breaks."""
+    return sum(1 for piece in _SENTENCE.split(text or "") if piece.strip())
+
+
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
