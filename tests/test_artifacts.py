@@ -42,6 +42,20 @@ def test_load_or_run_caches_and_forces(tmp_path, monkeypatch):
     assert sorted(table["y"]) == [2, 2] and set(table["kind"]) == {"Job"}
 
 
+def test_each_generated_world_caches_its_own_runs_and_claims(tmp_path, monkeypatch):
+    # run ids do not name the world: a world-1 process must not read the world-0 result of the same config
+    monkeypatch.setenv("W2S_HOME", str(tmp_path))
+    monkeypatch.delenv("W2S_WORLD_SEED", raising=False)
+    world0 = artifacts.load_or_run(Job(x=7), lambda out: {"world": 0})
+    assert paths.runs_dir() == tmp_path / "runs" and paths.claims_dir() == tmp_path / "claims"
+    monkeypatch.setenv("W2S_WORLD_SEED", "1")
+    assert paths.runs_dir() == tmp_path / "runs-world1" and paths.claims_dir() == tmp_path / "claims-world1"
+    world1 = artifacts.load_or_run(Job(x=7), lambda out: {"world": 1})
+    assert world1.result == {"world": 1} and world1.path != world0.path
+    monkeypatch.setenv("W2S_WORLD_SEED", "0")
+    assert artifacts.load_or_run(Job(x=7), lambda out: {"world": "recomputed"}).result == {"world": 0}
+
+
 def test_failure_leaves_nothing(tmp_path):
     def boom(out):
         (out / "half.bin").write_bytes(b"x")

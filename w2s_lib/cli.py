@@ -203,8 +203,11 @@ def _cmd_results(args) -> None:
 
 
 def _cmd_claims(args) -> None:
+    from w2s_lib.core.config import current_world_seed
     from w2s_lib.publish.claims import records, table
 
+    if current_world_seed():
+        print(f"generated world {current_world_seed()} (W2S_WORLD_SEED)", file=sys.stderr)
     if args.json:
         print(json.dumps(records(args.preset), indent=2, default=str))
     else:

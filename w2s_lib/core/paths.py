@@ -2,6 +2,11 @@
 
 - ``W2S_HOME``: everything cached (runs, claims, the offline model zoo). Default ``~/.cache/w2s-book``.
 - ``W2S_ZOO_DIR``: the offline model zoo alone. Default ``$W2S_HOME/zoo``.
+
+Runs and claim records belong to one generated world (``W2S_WORLD_SEED``): world 0's live in ``runs/`` and
+``claims/``, world n's in ``runs-world<n>/`` and ``claims-world<n>/`` (run ids do not name the world, so one
+folder per world keeps a world-1 run from ever reading a world-0 result from the cache). The zoo tags its
+models by world itself.
 Nothing here touches the disk at import time.
 """
 
@@ -18,12 +23,19 @@ def home() -> Path:
     return Path(os.environ.get("W2S_HOME") or Path.home() / ".cache" / "w2s-book").expanduser()
 
 
+def _world_suffix() -> str:
+    from w2s_lib.core.config import current_world_seed  # config imports nothing from here
+
+    world = current_world_seed()
+    return f"-world{world}" if world else ""
+
+
 def runs_dir() -> Path:
-    return home() / "runs"
+    return home() / f"runs{_world_suffix()}"
 
 
 def claims_dir() -> Path:
-    return home() / "claims"
+    return home() / f"claims{_world_suffix()}"
 
 
 def zoo_dir() -> Path:
