@@ -263,3 +263,33 @@ def test_length_controlled_pairs_compare_replies_of_one_sentence_count(monkeypat
     assert pairs(cfg.replace(tune_match="sentences")) == [("A.", "B."), ("C. C.", "D. D.")]
     assert [scorers.n_sentences(t) for t in ("", "Hi", "A. B!\nC?", "x...")] == [0, 1, 3, 1]
     assert cfg.replace(tune_match="none").run_id == cfg.run_id  # the default keeps cached runs' ids
+
+
+def test_prefix_matched_pairs_share_a_prefix_and_differ_in_the_next_sentence(monkeypatch):
+    """Hand case, three prompts: one sample each gives the prefix (prompt i keeps its first i % 3 sentences);
+    each prompt's continuations are cut after their first sentence and appended; the pair is best vs worst."""
+    import datasets
+
+    from w2s_lib.search import experiment
+
+    calls = []
+
+    def fake_sample(model, tok, prompts, n, **kw):
+        calls.append((prompts, n, kw["max_new_tokens"]))
+        if n == 1:  # the prefixes' samples
+            return [[" P1. P2. P3."]] * len(prompts)
+        return [[" Good. tail", " Bad. tail", ""]] * len(prompts)
+
+    golds = lambda p, t: t.count("Good") - t.count("Bad")
+    monkeypatch.setattr(experiment.data, "load",
+                        lambda *a, **k: datasets.Dataset.from_dict({"prompt": ["p0", "p1", "p2"]}))
+    monkeypatch.setattr(experiment, "sample_n_many", fake_sample)
+    monkeypatch.setattr(experiment, "gold_reward", lambda name: golds)
+    cfg = SearchConfig.for_preset("smoke", {"tune_samples": 3, "tune_match": "prefix"})
+    rows = experiment._generate_pairs(cfg, None, None)
+    assert [(r["chosen"], r["rejected"]) for r in rows] == [
+        (" Good.", " Bad."), (" P1. Good.", " P1. Bad."), (" P1. P2. Good.", " P1. P2. Bad.")]
+    # the continuations are sampled after each prompt's own prefix, a sentence's worth of tokens at most
+    assert calls[1][0] == ["p0", "p1 P1.", "p2 P1. P2."] and calls[1][2] == experiment.CONTINUATION_TOKENS
+    assert experiment.first_sentence(" A lives in Oslo. A has a cat.") == " A lives in Oslo."
+    assert experiment.first_sentence(" A lives") == " A lives" and experiment.first_sentence("") == ""

@@ -13,6 +13,7 @@ Steps, each cached by its config (so a killed run resumes step-wise and chapters
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import datasets
@@ -124,10 +125,11 @@ class SearchConfig(Config):
     tune_pairs: int = knob(1, low=1, added_later=True,
                            help="DPO pairs per training prompt: the i-th best sample against the i-th worst, "
                                 "i < tune_pairs, where the gold separates them (1: best vs worst, the paper)")
-    tune_match: str = knob("none", choices=("none", "sentences"), added_later=True,
-                           help="which samples a DPO pair may compare: any two (the paper), or only two with the "
+    tune_match: str = knob("none", choices=("none", "sentences", "prefix"), added_later=True,
+                           help="which samples a DPO pair may compare: any two (the paper), only two with the "
                                 "same number of sentences (length-controlled: the pair learns what a reply says, "
-                                "not that a longer one says more)")
+                                "not that a longer one says more), or two that share a prefix of the small "
+                                "model's own reply and differ in the next sentence (the choice CBS makes)")
     tuning: TrainStage = knob(TrainStage(lr=5e-4, epochs=3.0, batch_size=32, beta=0.1),
                               help="the small model's tuning, DPO or SFT by `tune` (paper: lr 5e-4, 3 epochs, "
                                    "batch 32, β 0.1)")
@@ -180,10 +182,14 @@ def _generate_pairs(cfg: SearchConfig, model, tok) -> datasets.Dataset:
     gold = gold_reward(cfg.gold)
     out = {"prompt": [], "chosen": [], "rejected": [], "chosen_gold": [], "rejected_gold": []}
     prompts = list(rows["prompt"])
-    samples = sample_n_many(model, tok, [apply_template(cfg.small_template, p) for p in prompts], cfg.tune_samples,
-                            max_new_tokens=cfg.max_new_tokens, temperature=cfg.tune_temperature,
-                            top_k=0 if cfg.tune_temperature == 1.0 else cfg.top_k,
-                            seeds=[cfg.seed * 100_003 + i for i in range(len(prompts))])
+    top_k = 0 if cfg.tune_temperature == 1.0 else cfg.top_k
+    seeds = [cfg.seed * 100_003 + i for i in range(len(prompts))]
+    if cfg.tune_match == "prefix":
+        samples = _prefixed_samples(cfg, model, tok, prompts, top_k, seeds)
+    else:
+        samples = sample_n_many(model, tok, [apply_template(cfg.small_template, p) for p in prompts],
+                                cfg.tune_samples, max_new_tokens=cfg.max_new_tokens,
+                                temperature=cfg.tune_temperature, top_k=top_k, seeds=seeds)
     for prompt, texts in zip(prompts, samples):
         golds = np.array([gold(prompt, t) for t in texts])
         groups = [np.arange(len(texts))]
@@ -203,6 +209,36 @@ def _generate_pairs(cfg: SearchConfig, model, tok) -> datasets.Dataset:
     if not out["prompt"]:
         raise W2SError("the untuned model's samples were all tied under the gold reward; raise tune_samples")
     return datasets.Dataset.from_dict(out)
+
+
+#: statements a ``tune_match="prefix"`` prefix holds: prompt i's prefix is the first i % 3 of one sample
+PREFIX_STATEMENTS = 3
+#: new tokens a ``tune_match="prefix"`` continuation may take (a statement of the tiny world is 5–8 tokens)
+CONTINUATION_TOKENS = 12
+
+
+def first_sentence(text: str) -> str:
+    """``text`` up to and including its first sentence terminator (all of it when there is none)."""
+    m = re.search(r"[.!?\n]", text)
+    return text if m is None else text[: m.end()].rstrip("\n")
+
+
+def _prefixed_samples(cfg: SearchConfig, model, tok, prompts: list[str], top_k: int, seeds: list[int]) -> list[list[str]]:
+    """Per prompt, ``tune_samples`` replies that share a prefix and differ from one point on: the prefix is
+    the first ``i % PREFIX_STATEMENTS`` sentences of one sample (prompt i), each reply adds one sampled next
+    sentence (or stops). A DPO pair of two such replies differs only after the prefix, so its whole
+    preference lands on the tokens where the replies part — the continuation choice CBS makes."""
+    first = sample_n_many(model, tok, [apply_template(cfg.small_template, p) for p in prompts], 1,
+                          max_new_tokens=cfg.max_new_tokens, temperature=cfg.tune_temperature, top_k=top_k,
+                          seeds=[s + 7 for s in seeds])
+    prefixes = []
+    for i, (texts,) in enumerate(first):
+        sentences = re.findall(r"[^.!?\n]*[.!?]", texts)
+        prefixes.append("".join(sentences[: i % PREFIX_STATEMENTS]))
+    nexts = sample_n_many(model, tok, [apply_template(cfg.small_template, p) + x for p, x in zip(prompts, prefixes)],
+                          cfg.tune_samples, max_new_tokens=CONTINUATION_TOKENS, temperature=cfg.tune_temperature,
+                          top_k=top_k, seeds=seeds)
+    return [[x + first_sentence(t) for t in texts] for x, texts in zip(prefixes, nexts)]
 
 
 def tune_scorer(cfg: SearchConfig, force: bool = False) -> Artifact:

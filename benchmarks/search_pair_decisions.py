@@ -1,0 +1,136 @@
+"""Where chapter 20's small pair decides, and what CBS and best-of-N write under it, in the current generated
+world (``W2S_WORLD_SEED``).
+
+Two held-out readings (``tiny_bios`` test prompts after the claim's; the chapter's tiny pair, tuned once):
+
+- **Statement openings** (prompts 200–239): the pair's log-ratio log π_tuned − log π_untuned, token by token,
+  of each relation's canonical opening about the asked person ("Shilir works as a", "Shilir's favourite
+  colour is"), first statement of the reply. Per relation, the mean over prompts at the person's *name*
+  token, at the *commitment* token right after it (``'s`` / ``lives`` / ``works`` / ``has``: where a sampled
+  reply chooses its relation) and over the rest of the opening. CBS selects on a partial score, so a
+  preference the pair only expresses after the commitment token reaches its selections a chunk late.
+- **Reply shapes** (prompts 200–259, the chapter's ``chunk_sweep`` streams): for the strongest base alone,
+  best-of-16 and CBS(4, 4, 3), the mean gold, sentences, distinct wanted facts stated correctly (job, city,
+  pet), distinct other facts, and restatements (a value already stated about the person) per reply.
+
+``--overrides`` measures another pair the same way (e.g. ``'{"tune_samples": 16, "tune_pairs": 4}'``: four DPO
+pairs per training prompt from 16 samples instead of one from 8).
+
+    W2S_WORLD_SEED=1 W2S_HOME=... python benchmarks/search_pair_decisions.py --out results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+WANTED = ("job", "city", "pet")
+
+
+@torch.no_grad()
+def token_logratio(scorer, prompt_ids: list[int], response_ids: list[int]) -> np.ndarray:
+    ids = torch.tensor([prompt_ids + response_ids])
+    pos = torch.arange(len(prompt_ids) - 1, len(prompt_ids) + len(response_ids) - 1)
+    out = []
+    for model in (scorer.tuned, scorer.untuned):
+        lp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
+        out.append(lp[pos, torch.tensor(response_ids)].numpy())
+    return out[0] - out[1]
+
+
+def reply_shape(text: str, entity: str, facts: dict[str, str]) -> dict[str, int]:
+    """Sentences, distinct correct wanted / other facts about ``entity``, and restated values, of one reply."""
+    from w2s_lib.data.tinyworld import scorers
+
+    said: set[tuple[str, str]] = set()
+    out = {"sentences": 0, "wanted_facts": 0, "other_facts": 0, "restated": 0}
+    for sentence in scorers._SENTENCE.split(text or ""):
+        if not sentence.strip():
+            continue
+        out["sentences"] += 1
+        if entity not in sentence:
+            continue
+        for a, values in scorers.values_mentioned(sentence).items():
+            for v in values:
+                if (a, v) in said:
+                    out["restated"] += 1
+                    continue
+                said.add((a, v))
+                if facts[a].lower() == v:
+                    out["wanted_facts" if a in WANTED else "other_facts"] += 1
+    return out
+
+
+def measure(overrides: dict) -> dict:
+    from w2s_lib import data
+    from w2s_lib.data.tinyworld import scorers
+    from w2s_lib.data.tinyworld.world import STATEMENTS, current_world_seed
+    from w2s_lib.models import zoo
+    from w2s_lib.search.experiment import SearchConfig, _guide, gold_reward, run_prompts, tune_scorer
+    from w2s_lib.search.scorer import joint_response_ids
+
+    cfg = SearchConfig.for_preset("tiny", overrides, seed=1)
+    _, tok, scorer = _guide(cfg, tune_scorer(cfg))
+    test = data.load(cfg.prompts, "test", seed=cfg.seed)
+    kb = scorers._kb(current_world_seed())
+
+    openings: dict[str, dict[str, list[float]]] = {a: {"name": [], "commitment": [], "rest": []} for a in STATEMENTS}
+    rows = test.select(range(200, 240))
+    for prompt, entity in zip(rows["prompt"], rows["entity"]):
+        for a in STATEMENTS:
+            text = " " + STATEMENTS[a][0].split(" {v}")[0].format(e=entity)
+            pi, ri = joint_response_ids(tok, scorer.prompt_text(prompt), text, eos=False)
+            d = token_logratio(scorer, pi, ri)
+            n_name = len(tok(" " + entity, add_special_tokens=False)["input_ids"])
+            openings[a]["name"].append(float(d[:n_name].sum()))
+            openings[a]["commitment"].append(float(d[n_name]))
+            openings[a]["rest"].append(float(d[n_name + 1:].sum()))
+    out = {"openings": {a: {k: round(float(np.mean(v)), 2) for k, v in parts.items()} for a, parts in openings.items()}}
+    commit = {a: np.array(openings[a]["commitment"]) for a in STATEMENTS}
+    whole = {a: sum(np.array(openings[a][k]) for k in ("commitment", "rest")) for a in STATEMENTS}
+    for label, score in (("commitment", commit), ("whole_opening", whole)):
+        wanted = np.mean([score[a] for a in WANTED], axis=0)
+        other = np.mean([score[a] for a in STATEMENTS if a not in WANTED], axis=0)
+        out[f"wanted_minus_other_{label}"] = round(float((wanted - other).mean()), 2)
+
+    rows = test.select(range(200, 260))
+    prompts, entities = rows["prompt"], rows["entity"]
+    seeds = [20_000_033 + cfg.seed * 1_000_003 + i for i in range(len(prompts))]  # the chunk sweep's streams
+    base = cfg.bases[-1]
+    model, model_tok = zoo.load_causal_lm(base), zoo.load_tokenizer(base)
+    gold = gold_reward(cfg.gold)
+    w, k, ln = cfg.cbs
+    out["replies"] = {}
+    for method in ("base", f"bon-{w * k}", f"cbs-{w}-{k}-{ln}"):
+        res = run_prompts(cfg, method, model, model_tok, prompts, scorer, seeds)
+        shapes = [reply_shape(r.text, e, kb[e]) for r, e in zip(res, entities)]
+        out["replies"][method] = {"gold": round(float(np.mean([gold(p, r.text) for p, r in zip(prompts, res)])), 3),
+                                  **{key: round(float(np.mean([s[key] for s in shapes])), 2) for key in shapes[0]}}
+    return out
+
+
+def main() -> None:
+    from w2s_lib.core.runtime import torch_threads
+    from w2s_lib.data.tinyworld.world import current_world_seed
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--overrides", default="{}", help="SearchConfig overrides of the pair measured, as JSON")
+    ap.add_argument("--out", help="write the result here as JSON")
+    args = ap.parse_args()
+    overrides = json.loads(args.overrides)
+    t = time.process_time()
+    with torch_threads(1):
+        result = {"world_seed": current_world_seed(), "overrides": overrides, **measure(overrides)}
+    result["cpu_seconds"] = round(time.process_time() - t, 1)
+    print(json.dumps(result, indent=1))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
