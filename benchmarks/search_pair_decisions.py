@@ -13,6 +13,16 @@ Two held-out readings (``tiny_bios`` test prompts after the claim's; the chapter
   best-of-16 and CBS(4, 4, 3), the mean gold, sentences, distinct wanted facts stated correctly (job, city,
   pet), distinct other facts, and restatements (a value already stated about the person) per reply.
 
+Two readings put those numbers in scale:
+
+- **The person's name** (replies of the strongest base alone): the log-probability each small model gives the
+  asked name where the reply names the person (per mention), and the pair's score of a reply split into its
+  name tokens and the rest. The test people are ones ``tinygpt-s`` never read about, so its untuned form
+  finds their names nearly impossible, and every statement naming them adds to the score.
+- **The gold as the guide**: base, best-of-16 and CBS(4, 4, 3) with the gold reward itself scoring the partial
+  replies (text path, same streams): what the search gains over best-of-N when its guide is exact — whether
+  the task rewards chunk-level search at all, apart from what a small pair learns.
+
 ``--overrides`` measures another pair the same way (e.g. ``'{"tune_samples": 16, "tune_pairs": 4}'``: four DPO
 pairs per training prompt from 16 samples instead of one from 8).
 
@@ -32,14 +42,58 @@ WANTED = ("job", "city", "pet")
 
 
 @torch.no_grad()
-def token_logratio(scorer, prompt_ids: list[int], response_ids: list[int]) -> np.ndarray:
+def token_logprobs(scorer, prompt_ids: list[int], response_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """log π_tuned and log π_untuned of each response token."""
     ids = torch.tensor([prompt_ids + response_ids])
     pos = torch.arange(len(prompt_ids) - 1, len(prompt_ids) + len(response_ids) - 1)
     out = []
     for model in (scorer.tuned, scorer.untuned):
         lp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
         out.append(lp[pos, torch.tensor(response_ids)].numpy())
-    return out[0] - out[1]
+    return out[0], out[1]
+
+
+def token_logratio(scorer, prompt_ids: list[int], response_ids: list[int]) -> np.ndarray:
+    tuned, untuned = token_logprobs(scorer, prompt_ids, response_ids)
+    return tuned - untuned
+
+
+class GoldGuide:
+    """The gold reward as a search guide: scores partial text replies exactly (the text path's interface)."""
+
+    tokenizer = None
+    tokens_run = 0
+
+    def __init__(self, gold):
+        self.gold = gold
+
+    def score_texts(self, prompt: str, responses: list[str], eos=False) -> torch.Tensor:
+        return torch.tensor([self.gold(prompt, r) for r in responses], dtype=torch.float)
+
+
+def name_reading(scorer, tok, prompt: str, entity: str, text: str) -> tuple[list[tuple[float, float]], float, float]:
+    """Per mention of ``entity`` in the reply ``text``: (log π_tuned, log π_untuned) of its name tokens; and the
+    pair's log-ratio of the reply summed over the name tokens and over the rest."""
+    from w2s_lib.search.scorer import joint_response_ids
+
+    pi, ri = joint_response_ids(tok, scorer.prompt_text(prompt), text, eos=False)
+    if not ri:
+        return [], 0.0, 0.0
+    lps = token_logprobs(scorer, pi, ri)
+    name = tok(" " + entity, add_special_tokens=False)["input_ids"]
+    mask = np.zeros(len(ri), bool)
+    mentions = []
+    i = 0
+    while i < len(ri):
+        if ri[i:i + len(name)] == name:
+            span = slice(i, i + len(name))
+            mask[span] = True
+            mentions.append((float(lps[0][span].sum()), float(lps[1][span].sum())))
+            i += len(name)
+        else:
+            i += 1
+    ratio = lps[0] - lps[1]
+    return mentions, float(ratio[mask].sum()), float(ratio[~mask].sum())
 
 
 def reply_shape(text: str, entity: str, facts: dict[str, str]) -> dict[str, int]:
@@ -70,6 +124,7 @@ def measure(overrides: dict) -> dict:
     from w2s_lib.data.tinyworld import scorers
     from w2s_lib.data.tinyworld.world import STATEMENTS, current_world_seed
     from w2s_lib.models import zoo
+    from w2s_lib.search.cbs import search_many
     from w2s_lib.search.experiment import SearchConfig, _guide, gold_reward, run_prompts, tune_scorer
     from w2s_lib.search.scorer import joint_response_ids
 
@@ -104,12 +159,28 @@ def measure(overrides: dict) -> dict:
     model, model_tok = zoo.load_causal_lm(base), zoo.load_tokenizer(base)
     gold = gold_reward(cfg.gold)
     w, k, ln = cfg.cbs
-    out["replies"] = {}
+    out["replies"], replies = {}, {}
     for method in ("base", f"bon-{w * k}", f"cbs-{w}-{k}-{ln}"):
-        res = run_prompts(cfg, method, model, model_tok, prompts, scorer, seeds)
+        res = replies[method] = run_prompts(cfg, method, model, model_tok, prompts, scorer, seeds)
         shapes = [reply_shape(r.text, e, kb[e]) for r, e in zip(res, entities)]
         out["replies"][method] = {"gold": round(float(np.mean([gold(p, r.text) for p, r in zip(prompts, res)])), 3),
                                   **{key: round(float(np.mean([s[key] for s in shapes])), 2) for key in shapes[0]}}
+
+    readings = [name_reading(scorer, tok, p, e, r.text) for p, e, r in zip(prompts, entities, replies["base"])]
+    mentions = [m for ms, _, _ in readings for m in ms]
+    out["name"] = {"mentions_per_reply": round(len(mentions) / len(readings), 2),
+                   "logprob_per_mention_tuned": round(float(np.mean([m[0] for m in mentions])), 2),
+                   "logprob_per_mention_untuned": round(float(np.mean([m[1] for m in mentions])), 2),
+                   "score_per_reply_name_tokens": round(float(np.mean([r[1] for r in readings])), 2),
+                   "score_per_reply_other_tokens": round(float(np.mean([r[2] for r in readings])), 2)}
+
+    guide = GoldGuide(gold)
+    out["gold_guided"] = {}
+    for method, (gw, gk, gl) in (("base", (1, 1, None)), (f"bon-{w * k}", (1, w * k, None)), (f"cbs-{w}-{k}-{ln}", (w, k, ln))):
+        res = search_many(model, model_tok, prompts, guide if gw * gk > 1 else None, width=gw, successors=gk,
+                          chunk_len=gl, seeds=seeds, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                          top_k=cfg.top_k, incremental=False)
+        out["gold_guided"][method] = round(float(np.mean([gold(p, r.text) for p, r in zip(prompts, res)])), 3)
     return out
 
 
@@ -126,9 +197,14 @@ def main() -> None:
     with torch_threads(1):
         result = {"world_seed": current_world_seed(), "overrides": overrides, **measure(overrides)}
     result["cpu_seconds"] = round(time.process_time() - t, 1)
+    report(result, args.out)
+
+
+def report(result: dict, out: str | None) -> None:
+    """Print ``result`` as JSON, and write it to ``out`` when given."""
     print(json.dumps(result, indent=1))
-    if args.out:
-        with open(args.out, "w") as f:
+    if out:
+        with open(out, "w") as f:
             json.dump(result, f, indent=1)
 
 
