@@ -44,13 +44,12 @@ WANTED = ("job", "city", "pet")
 @torch.no_grad()
 def token_logprobs(scorer, prompt_ids: list[int], response_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """log π_tuned and log π_untuned of each response token."""
+    from w2s_lib.train import lm
+
     ids = torch.tensor([prompt_ids + response_ids])
-    pos = torch.arange(len(prompt_ids) - 1, len(prompt_ids) + len(response_ids) - 1)
-    out = []
-    for model in (scorer.tuned, scorer.untuned):
-        lp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
-        out.append(lp[pos, torch.tensor(response_ids)].numpy())
-    return out[0], out[1]
+    tuned, untuned = (lm.token_logprobs(m(ids).logits, ids)[0, len(prompt_ids) - 1:].numpy()
+                      for m in (scorer.tuned, scorer.untuned))
+    return tuned, untuned
 
 
 def token_logratio(scorer, prompt_ids: list[int], response_ids: list[int]) -> np.ndarray:
@@ -125,7 +124,7 @@ def measure(overrides: dict) -> dict:
     from w2s_lib.data.tinyworld.world import STATEMENTS, current_world_seed
     from w2s_lib.models import zoo
     from w2s_lib.search.cbs import search_many
-    from w2s_lib.search.experiment import SearchConfig, _guide, gold_reward, run_prompts, tune_scorer
+    from w2s_lib.search.experiment import SearchConfig, _guide, gold_reward, method_shape, run_prompts, tune_scorer
     from w2s_lib.search.scorer import joint_response_ids
 
     cfg = SearchConfig.for_preset("tiny", overrides, seed=1)
@@ -158,12 +157,17 @@ def measure(overrides: dict) -> dict:
     base = cfg.bases[-1]
     model, model_tok = zoo.load_causal_lm(base), zoo.load_tokenizer(base)
     gold = gold_reward(cfg.gold)
+
+    def mean_gold(res) -> float:
+        return round(float(np.mean([gold(p, r.text) for p, r in zip(prompts, res)])), 3)
+
     w, k, ln = cfg.cbs
+    methods = ("base", f"bon-{w * k}", f"cbs-{w}-{k}-{ln}")
     out["replies"], replies = {}, {}
-    for method in ("base", f"bon-{w * k}", f"cbs-{w}-{k}-{ln}"):
+    for method in methods:
         res = replies[method] = run_prompts(cfg, method, model, model_tok, prompts, scorer, seeds)
         shapes = [reply_shape(r.text, e, kb[e]) for r, e in zip(res, entities)]
-        out["replies"][method] = {"gold": round(float(np.mean([gold(p, r.text) for p, r in zip(prompts, res)])), 3),
+        out["replies"][method] = {"gold": mean_gold(res),
                                   **{key: round(float(np.mean([s[key] for s in shapes])), 2) for key in shapes[0]}}
 
     readings = [name_reading(scorer, tok, p, e, r.text) for p, e, r in zip(prompts, entities, replies["base"])]
@@ -174,13 +178,13 @@ def measure(overrides: dict) -> dict:
                    "score_per_reply_name_tokens": round(float(np.mean([r[1] for r in readings])), 2),
                    "score_per_reply_other_tokens": round(float(np.mean([r[2] for r in readings])), 2)}
 
-    guide = GoldGuide(gold)
-    out["gold_guided"] = {}
-    for method, (gw, gk, gl) in (("base", (1, 1, None)), (f"bon-{w * k}", (1, w * k, None)), (f"cbs-{w}-{k}-{ln}", (w, k, ln))):
-        res = search_many(model, model_tok, prompts, guide if gw * gk > 1 else None, width=gw, successors=gk,
-                          chunk_len=gl, seeds=seeds, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+    out["gold_guided"] = {"base": out["replies"]["base"]["gold"]}  # the base alone takes no guide
+    for method in methods[1:]:
+        gw, gk, gl = method_shape(method)
+        res = search_many(model, model_tok, prompts, GoldGuide(gold), width=gw, successors=gk, chunk_len=gl,
+                          seeds=seeds, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                           top_k=cfg.top_k, incremental=False)
-        out["gold_guided"][method] = round(float(np.mean([gold(p, r.text) for p, r in zip(prompts, res)])), 3)
+        out["gold_guided"][method] = mean_gold(res)
     return out
 
 

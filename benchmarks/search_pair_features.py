@@ -52,10 +52,10 @@ def token_kind(piece: str, entity: str, is_eos: bool) -> str:
 
 @torch.no_grad()
 def token_logprobs(model, prompt_ids: list[int], response_ids: list[int]) -> np.ndarray:
+    from w2s_lib.train import lm
+
     ids = torch.tensor([prompt_ids + response_ids])
-    lp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
-    pos = torch.arange(len(prompt_ids) - 1, len(prompt_ids) + len(response_ids) - 1)
-    return lp[pos, torch.tensor(response_ids)].numpy()
+    return lm.token_logprobs(model(ids).logits, ids)[0, len(prompt_ids) - 1:].numpy()
 
 
 def within_spearman(a: np.ndarray, b: np.ndarray) -> float:
