@@ -21,8 +21,36 @@ less, in ``both``), round 4 draws MACPO's alignment and test prompts from the pe
 knowledge (the teachers still learn the assistant form on half A, about anyone) and only then runs the claim;
 if it does not hold even there, the perplexity selection itself is the limit and round 4 does not change the task.
 
+Round 4 result (``world0`` / ``world1`` in ``macpo_knowledge_areas_results.json``, ~75 s CPU per world; right fact
+of the positives against naive SFT's targets, seeds 0 / 1): ``neither`` 0.13 vs 0.09, 0.04 vs 0.06 (world 0), 0.06 vs
+0.05, 0.07 vs 0.06 (world 1) — no room: the teachers' samples about people neither read about are right on 2–11%
+(chance 12.5%) and never right in fact and form, so there is nothing for the student's perplexity to find. By the
+reading above the task is therefore *not* moved beyond the teachers' knowledge. But the reading's other branch
+("the selection itself is the limit") is contradicted by the area it did not name: ``tinygpt-m only`` 0.77 vs 0.42,
+0.77 vs 0.42 (world 0), 0.66 vs 0.44, 0.69 vs 0.48 (world 1) — +0.21 to +0.35: where the teachers disagree, the
+student's perplexity picks the teacher that knows. ``both``: 0.75–0.77 vs 0.73–0.81, no room (they agree). The
+unaligned student's greedy answers are right in fact on 0.37–0.61 in every area (it knows, in its bare form).
+
+Round 5, registered after round 4's numbers and before running (2026-12-04 14:10 UTC, the commit's time):
+
+- R5-a (the alignment prompts): MACPO's helpful alignment prompts (half B) and so its reworded test ask about
+  people at least one weak teacher read about (``alignment_people="known_to_a_teacher"``: the ``both`` and
+  ``tinygpt-m only`` areas, where round 4 measured the positives at or above the naive targets), not about people no
+  teacher can answer for. Adopted without a further reading: it follows from round 4.
+- R5-b (each MACPO update trained to fit its pairs): with R5-a, the student's iteration-1 update on its MACPO pairs
+  at (lr, epochs) = (3e-4, 1) [now], (3e-4, 2), (1e-3, 1), (1e-3, 2), (1e-3, 4), batch 16, DPO + the positive's NLL.
+  Fit = share of half B's fact questions whose greedy answer matches its positive in (values stated for the asked
+  attribute, right form). Every agent's MACPO update takes the first budget in that order whose fit (mean over seeds
+  0, 1 and worlds 0, 1) is within 0.05 of the best budget's — the convergence rule D1 applied to naive SFT.
+- R5-c (naive SFT to convergence, D1's rule and fit): naive SFT at 2 and 6 epochs, fit = share of half B's fact
+  questions whose greedy answer matches one of its targets in the same sense; 6 epochs if the mean fit rises by more
+  than 0.05 from 2 to 6, else 2 (the confident loss starts from it).
+- Then C6's claim run: chapter 30 at the tiny preset with R5's settings, once per world from a cache holding only the
+  zoo, decided by the library's unchanged rule and reported whatever it says; no setting changes after it.
+
     python benchmarks/macpo_knowledge_areas.py --out benchmarks/macpo_knowledge_areas_results.json
     W2S_WORLD_SEED=1 python benchmarks/macpo_knowledge_areas.py --out benchmarks/macpo_knowledge_areas_results.json
+    python benchmarks/macpo_knowledge_areas.py --round 5 --out benchmarks/macpo_knowledge_areas_results.json  # and world 1
 """
 
 from __future__ import annotations
@@ -41,6 +69,7 @@ from w2s_lib.macpo.loop import MACPOConfig
 from w2s_lib.models import tinygpt, zoo
 
 CHAPTER = {"student_init": "unaligned", "test_set": "reworded"}
+ROUND5_AREA = {"alignment_people": "known_to_a_teacher"}  # R5-a
 
 
 def area(entity: str, teachers: tuple[str, ...]) -> str:
@@ -84,20 +113,63 @@ def measure(cfg: MACPOConfig) -> dict:
     return out
 
 
+BUDGETS = ((3e-4, 1.0), (3e-4, 2.0), (1e-3, 1.0), (1e-3, 2.0), (1e-3, 4.0))  # R5-b, in the order of the rule
+
+
+def matches(prompt: str, response: str, targets: list[str]) -> bool:
+    """``response`` states the same values of the asked attribute as one of ``targets`` and has its form."""
+    vals, form = stated(prompt, response)[1], macpo.fact_and_form(prompt, response)[1]
+    return any(stated(prompt, t)[1] == vals and macpo.fact_and_form(prompt, t)[1] == form for t in targets)
+
+
+def fit_of(cfg: MACPOConfig, model_dir, targets: dict[str, list[str]]) -> float:
+    """Share of half B's fact questions whose greedy answer (``model_dir``) matches one of its ``targets``."""
+    prompts = [p for p in macpo.splits(cfg)[1]["prompt"] if p in targets]
+    st = cfg.students[0]
+    greedy = macpo.generate(macpo._load(model_dir, cfg), zoo.load_tokenizer(st), prompts, cfg, 0, greedy=True)
+    return float(np.mean([matches(p, g, targets[p]) for p, g in zip(prompts, greedy)]))
+
+
+def round5(cfg: MACPOConfig) -> dict:
+    """R5-b and R5-c for one seed (``cfg`` has R5-a's alignment prompts)."""
+    import datasets
+    from macpo_mechanism import naive
+
+    st = cfg.students[0]
+    rows = [json.loads(x) for x in (macpo.agent_step(cfg, st, 1).path / "pairs.jsonl").read_text().splitlines()]
+    fact = lambda p: "Tell me about" not in p and entity_of(p) is not None  # noqa: E731
+    pairs = datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in ("prompt", "chosen", "rejected")})
+    out = {"update_fit": {}}
+    init = macpo.init_agent(cfg, st).path / "model"
+    for lr, ep in BUDGETS:
+        v = cfg.replace(dpo={"lr": lr, "epochs": ep})
+        art = macpo.fit_step(v, "diag_update", st, 1, init, macpo.dpo_fit(v, lambda model, tok: pairs, cfg.seed + 1))
+        out["update_fit"][f"lr{lr:g}_ep{ep:g}"] = fit_of(cfg, art.path / "model", {r["prompt"]: [r["chosen"]] for r in rows
+                                                                                    if fact(r["prompt"])})
+    half_b, weak = macpo.splits(cfg)[1], macpo.weak_responses(cfg)
+    targets = {p: [weak[t][i] for t in cfg.teachers] for i, p in enumerate(half_b["prompt"]) if fact(p)}
+    out["naive_fit"] = {f"ep{ep:g}": fit_of(cfg, naive(cfg, ep).path / "model", targets) for ep in (2.0, 6.0)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None)
     ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--round", type=int, default=4, choices=(4, 5))
     args = ap.parse_args()
     t0, world = time.process_time(), f"world{current_world_seed()}"
     res = {}
     for seed in map(int, args.seeds.split(",")):
-        res[f"seed{seed}"] = measure(MACPOConfig.for_preset("tiny", CHAPTER, task="helpful", seed=seed))
+        if args.round == 4:
+            res[f"seed{seed}"] = measure(MACPOConfig.for_preset("tiny", CHAPTER, task="helpful", seed=seed))
+        else:
+            res[f"seed{seed}"] = round5(MACPOConfig.for_preset("tiny", {**CHAPTER, **ROUND5_AREA}, task="helpful", seed=seed))
         print(world, seed, json.dumps(res[f"seed{seed}"], indent=1), flush=True)
     res["cpu_s"] = time.process_time() - t0
     if args.out:
         prev = json.loads(open(args.out).read()) if os.path.exists(args.out) else {}
-        prev[world] = res
+        prev[world if args.round == 4 else f"round5_{world}"] = res
         open(args.out, "w").write(json.dumps(prev, indent=1))
 
 

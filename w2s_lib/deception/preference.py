@@ -49,6 +49,7 @@ from w2s_lib.core.config import Config, TrainStage, knob
 from w2s_lib.core.errors import W2SError
 from w2s_lib.train import lm
 from w2s_lib.core.numerics import LossGuard, lr_hint
+from w2s_lib.models.tinygpt import knows_entity  # the S_k / W_k areas come from the pretraining subsets
 
 ALGOS = ("dpo", "simpo")
 
@@ -396,19 +397,6 @@ def run_seeds(cfg: PrefDeceptionConfig, seeds, force: bool = False, progress: bo
 # --------------------------------------------------------------------------------------------------
 # cross-paper: the score's areas on Part III's outputs
 
-
-def knows_entity(model: str, entity: str) -> bool:
-    """Whether tiny GPT ``model`` was pretrained on ``entity``'s facts (the zoo's explicit knowledge gap:
-    every rung recalls 99–100 % of the facts of the people it saw, and is at chance on the others)."""
-    from w2s_lib.core.config import is_smoke
-    from w2s_lib.data.tinyworld import current_world_seed, world
-    from w2s_lib.models import tinygpt
-
-    micro = is_smoke()
-    sizes = tinygpt.MICRO_SIZES if micro else tinygpt.SIZES
-    if model not in sizes:
-        raise W2SError(f"knowledge areas by pretraining need a tiny GPT rung ({list(sizes)}), got {model!r}")
-    return entity in world(current_world_seed(), micro).subset(sizes[model].knows)
 
 
 def macpo_deception(mcfg, iteration: int = 1, threshold: float = 0.6) -> tuple["pd.DataFrame", "metrics.DeceptionResult"]:  # noqa: F821

@@ -117,6 +117,12 @@ class MACPOConfig(Config):
                          help="heldout: the task's test prompts (facts / requests no alignment prompt shows); reworded "
                               "(helpful task): held-out wordings of the alignment prompts' fact questions (same facts, "
                               "disjoint prompt strings), with the held-out test kept as a second measurement")
+    alignment_people: str = knob("all", choices=("all", "known_to_a_teacher"), added_later=True,
+                                 help="helpful task: whom the alignment prompts (half B) and so the reworded test ask "
+                                      "about — anyone, or only people at least one weak teacher read about in "
+                                      "pretraining, where the teachers' answers differ and the student's knowledge can "
+                                      "pick the right one (benchmarks/macpo_knowledge_areas.py); half A (the teachers' "
+                                      "SFT) takes the other rows first")
     confident_alpha: float = knob(0.5, low=0.0, high=1.0, help="confident loss: share of prompts whose target is the student's own greedy answer")
     naive_epochs: float = knob(0.0, low=0.0, added_later=True,
                                help="epochs of the naive-SFT baseline on the teachers' responses (0 = sft.epochs); the "
@@ -201,7 +207,13 @@ def splits(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset, list[s
 
 
 def _halves(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
-    return _halves_of(TASKS[cfg.task][0], cfg.n_labelled, cfg.seed, current_world_seed())
+    people = None
+    if cfg.alignment_people == "known_to_a_teacher" and cfg.task == "helpful":
+        from w2s_lib.models.tinygpt import knows_entity
+
+        people = frozenset(e for e in scorers.world(current_world_seed()).entities
+                           if any(knows_entity(t, e) for t in cfg.teachers))
+    return _halves_of(TASKS[cfg.task][0], cfg.n_labelled, cfg.seed, current_world_seed(), people)
 
 
 @functools.lru_cache(maxsize=64)
@@ -213,10 +225,17 @@ def _task_split(name: str, split: str, world_seed: int) -> datasets.Dataset:
 
 
 @functools.lru_cache(maxsize=64)
-def _halves_of(name: str, n_labelled: int, seed: int, world_seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
+def _halves_of(name: str, n_labelled: int, seed: int, world_seed: int,
+               people: frozenset[str] | None = None) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """(half A, half B) of the shuffled train split: n_labelled // 2 and the rest of n_labelled rows. With
+    ``people``, half B is the first rows about those people and half A the first of the remaining rows."""
     train = _task_split(name, "train", world_seed).shuffle(seed=seed)
     n = min(n_labelled, len(train))
-    return train.select(range(n // 2)), train.select(range(n // 2, n))
+    if people is None:
+        return train.select(range(n // 2)), train.select(range(n // 2, n))
+    half_b = [i for i, e in enumerate(train["entity"]) if e in people][: n - n // 2]
+    taken = set(half_b)
+    return train.select([i for i in range(len(train)) if i not in taken][: n // 2]), train.select(half_b)
 
 
 def test_sets(cfg: MACPOConfig, half_b: datasets.Dataset | None = None) -> dict[str, list[str]]:

@@ -347,6 +347,18 @@ def fact_recall(model, tok, world_seed: int = 0, micro: bool = False,
     return correct / total
 
 
+def knows_entity(model: str, entity: str) -> bool:
+    """Whether tiny GPT ``model`` was pretrained on ``entity``'s facts in the current world (the zoo's explicit
+    knowledge gap: every rung recalls 99–100 % of the facts of the people it saw, and is at chance on the others)."""
+    from w2s_lib.data.tinyworld import current_world_seed, world
+
+    micro = is_smoke()
+    sizes = MICRO_SIZES if micro else SIZES
+    if model not in sizes:
+        raise W2SError(f"knowledge areas by pretraining need a tiny GPT rung ({list(sizes)}), got {model!r}")
+    return entity in world(current_world_seed(), micro).subset(sizes[model].knows)
+
+
 # ----------------------------------------------------------------------------- the zoo
 def _rung_seed(name: str, world_seed: int) -> int:
     return int(hashlib.sha256(f"{name}:{world_seed}".encode()).hexdigest()[:8], 16)
