@@ -68,6 +68,8 @@ from w2s_lib.macpo import loop as macpo
 from w2s_lib.macpo.loop import MACPOConfig
 from w2s_lib.models import tinygpt, zoo
 
+from macpo_mechanism import naive, stated  # benchmarks/: the round-1 diagnostics' helpers
+
 CHAPTER = {"student_init": "unaligned", "test_set": "reworded"}
 ROUND5_AREA = {"alignment_people": "known_to_a_teacher"}  # R5-a
 
@@ -133,7 +135,6 @@ def fit_of(cfg: MACPOConfig, model_dir, targets: dict[str, list[str]]) -> float:
 def round5(cfg: MACPOConfig) -> dict:
     """R5-b and R5-c for one seed (``cfg`` has R5-a's alignment prompts)."""
     import datasets
-    from macpo_mechanism import naive
 
     st = cfg.students[0]
     rows = [json.loads(x) for x in (macpo.agent_step(cfg, st, 1).path / "pairs.jsonl").read_text().splitlines()]

@@ -341,12 +341,13 @@ def test_knows_entity_follows_the_pretraining_subsets(monkeypatch):
 
     monkeypatch.delenv("W2S_SMOKE", raising=False)
     w = TW.world(0)
-    n_known = {m: sum(P.knows_entity(m, e) for e in w.entities) for m in G.SIZES}
+    assert P.knows_entity is G.knows_entity  # Part IV reads the areas from the zoo's home
+    n_known = {m: sum(G.knows_entity(m, e) for e in w.entities) for m in G.SIZES}
     assert n_known == {m: round(r.knows * len(w.entities)) for m, r in G.SIZES.items()}
     # the subsets are nested: a stronger rung knows everyone a weaker one knows
-    assert all(P.knows_entity("tinygpt-l", e) for e in w.entities if P.knows_entity("tinygpt-s", e))
+    assert all(G.knows_entity("tinygpt-l", e) for e in w.entities if G.knows_entity("tinygpt-s", e))
     with pytest.raises(W2SError, match="tiny GPT rung"):
-        P.knows_entity("minilm-l1", w.entities[0])
+        G.knows_entity("minilm-l1", w.entities[0])
 
 
 def test_macpo_areas_need_the_helpfulness_task():

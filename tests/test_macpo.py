@@ -284,6 +284,21 @@ def test_reworded_test_asks_the_alignment_prompts_facts_in_the_other_wording(mic
     assert macpo.test_sets(cfg.replace(test_set="heldout")) == {"test": sets["heldout"]}
 
 
+def test_alignment_prompts_can_keep_to_people_a_teacher_read_about(micro):
+    cfg = _cfg(task="helpful", n_labelled=40, alignment_people="known_to_a_teacher")
+    half_a, half_b = macpo._halves(cfg)
+    knows = lambda e: any(G.knows_entity(t, e) for t in cfg.teachers)  # noqa: E731
+    assert (len(half_a), len(half_b)) == (20, 20) and not set(half_a["prompt"]) & set(half_b["prompt"])
+    assert all(map(knows, half_b["entity"]))
+    # the reworded test follows half B; by default half B is anyone (the micro teacher knows half the people)
+    assert all(e in p for e, p in zip(half_b["entity"], macpo.test_sets(cfg.replace(test_set="reworded"))["test"]))
+    assert not all(map(knows, macpo._halves(cfg.replace(alignment_people="all"))[1]["entity"]))
+    # other tasks are not about people's facts: unchanged, and the default keeps every run id
+    harmless = cfg.replace(task="harmless")
+    assert macpo._halves(harmless)[1]["prompt"] == macpo._halves(harmless.replace(alignment_people="all"))[1]["prompt"]
+    assert MACPOConfig.for_preset("smoke").run_id == MACPOConfig.for_preset("smoke", {"alignment_people": "all"}).run_id
+
+
 def test_fact_and_form_reads_both_halves_of_the_best_answer():
     from w2s_lib.data.tinyworld.world import world
 
