@@ -48,6 +48,13 @@ Round 5, registered after round 4's numbers and before running (2026-12-04 14:10
 - Then C6's claim run: chapter 30 at the tiny preset with R5's settings, once per world from a cache holding only the
   zoo, decided by the library's unchanged rule and reported whatever it says; no setting changes after it.
 
+Round 5 fit readings (``round5_world0`` / ``round5_world1``, ~350 s CPU per world): the student's fit to its
+positives, mean over seeds 0, 1 and both worlds — (3e-4, 1) 0.329, (3e-4, 2) 0.781, (1e-3, 1) 0.833, (1e-3, 2) 0.867,
+(1e-3, 4) 0.917. Only (1e-3, 4) is within 0.05 of the best (1e-3 × 2 misses by 0.0506), so every MACPO update runs
+at lr 1e-3 for 4 epochs (52 steps). Round 2's update had fitted the student to its own positives on a third of the
+prompts: the student was not shown what MACPO chose for it. Naive SFT's fit 0.902 (2 epochs) → 0.947 (6): +0.045,
+so it stays at 2 epochs.
+
     python benchmarks/macpo_knowledge_areas.py --out benchmarks/macpo_knowledge_areas_results.json
     W2S_WORLD_SEED=1 python benchmarks/macpo_knowledge_areas.py --out benchmarks/macpo_knowledge_areas_results.json
     python benchmarks/macpo_knowledge_areas.py --round 5 --out benchmarks/macpo_knowledge_areas_results.json  # and world 1
