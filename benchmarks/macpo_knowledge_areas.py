@@ -55,6 +55,12 @@ at lr 1e-3 for 4 epochs (52 steps). Round 2's update had fitted the student to i
 prompts: the student was not shown what MACPO chose for it. Naive SFT's fit 0.902 (2 epochs) → 0.947 (6): +0.045,
 so it stays at 2 epochs.
 
+Adoption, decided before the claim run's verdict (2026-12-04 14:18 UTC; written after seeing seed 0's per-step
+gold in both worlds — student iteration 1 → 3: 0.827 → 0.835 in world 0, 0.776 → 0.735 in world 1 — and nothing
+else): round 5 becomes chapter 30's world whatever C6's verdict, because both changes are fits to the mechanism and
+to training data, not to the claim: an update that leaves the student fitted to a third of what MACPO chose for it
+does not test MACPO, and round 2's "student improves over iterations" may be that underfitting being slowly undone.
+
     python benchmarks/macpo_knowledge_areas.py --out benchmarks/macpo_knowledge_areas_results.json
     W2S_WORLD_SEED=1 python benchmarks/macpo_knowledge_areas.py --out benchmarks/macpo_knowledge_areas_results.json
     python benchmarks/macpo_knowledge_areas.py --round 5 --out benchmarks/macpo_knowledge_areas_results.json  # and world 1
