@@ -61,6 +61,19 @@ else): round 5 becomes chapter 30's world whatever C6's verdict, because both ch
 to training data, not to the claim: an update that leaves the student fitted to a third of what MACPO chose for it
 does not test MACPO, and round 2's "student improves over iterations" may be that underfitting being slowly undone.
 
+Round 5's claim runs (``claim_round5`` in the results file: chapter 30 at the tiny preset, once per world, a fresh
+``W2S_HOME`` holding only the zoo, both at once on 2 cores): C6 does not hold in either world. World 0: iter3 − iter1
++0.008 [−0.026, +0.045]; − naive SFT +0.037 [−0.005, +0.087]; − confident loss +0.063 [+0.013, +0.120] (holds);
+teachers −0.007 [−0.059, +0.045]. World 1: −0.008 [−0.039, +0.022]; +0.009 [−0.035, +0.051]; +0.002 [−0.041,
++0.047]; −0.046 [−0.082, −0.004]. 2151 s CPU (world 0) and 2272 s (world 1), seven times the 300 s budget. Fitted,
+the student reaches its level at iteration 1 (test 0.28 → 0.81 / 0.81 / 0.82, world 0; 0.09 → 0.80 / 0.81 / 0.79);
+its positives state a wrong value 6–10× less often than naive SFT's targets (0.015–0.025 vs 0.15, world 0) but naive
+SFT does not inherit wrong values either (0.006 of the test's fact questions); ``tinygpt-m`` starts above the
+student's end (0.85 / 0.91 vs 0.82 / 0.79) and falls. Harmless task (seed 0, reported, not a C6 part): the fitted
+student refuses 91 / 100 / 100% of benign test requests at iterations 1 / 2 / 3 in world 0 (58 / 66 / 68% in world
+1; round 2: 0–2%): the teachers' own samples refuse 44–45% of benign requests, a short refusal is the lowest-perplexity
+candidate for 60% of the student's benign positives at iteration 1 and for 100% of every agent's from iteration 2.
+
     python benchmarks/macpo_knowledge_areas.py --out benchmarks/macpo_knowledge_areas_results.json
     W2S_WORLD_SEED=1 python benchmarks/macpo_knowledge_areas.py --out benchmarks/macpo_knowledge_areas_results.json
     python benchmarks/macpo_knowledge_areas.py --round 5 --out benchmarks/macpo_knowledge_areas_results.json  # and world 1
