@@ -159,13 +159,15 @@ class MACPOConfig(Config):
         # and D4's reading was flawed (it compared the student's greedy answers only with the student's samples,
         # never with the teacher's own samples, which they never beat in fact+form: 0.23-0.34 vs 0.49 in world 0,
         # 0.31-0.48 vs 0.53 in world 1). Numbers: benchmarks/macpo_mechanism_results.json. The knobs stay
-        # (defaults keep every run id); the tiny preset is round 2's, so its run ids are main's.
+        # (defaults keep every run id). Round 2 stayed the tiny preset until round 5 (below).
         # Round 5 (benchmarks/macpo_knowledge_areas.py, readings registered before they ran): round 2's update (lr 3e-4,
         # 1 epoch) fitted the student to its own positives on 0.33 of half B's fact questions (mean of seeds 0, 1 and
         # worlds 0, 1; the match of stated value and form); 3e-4 x 2 0.78, 1e-3 x 1 0.83, 1e-3 x 2 0.87, 1e-3 x 4 0.92:
         # every agent's MACPO update is trained to fit, at 1e-3 for 4 epochs (52 steps), the first budget within 0.05
         # of the best. Naive SFT's fit rises 0.90 -> 0.95 from 2 to 6 epochs (< 0.05 more): it stays at 2. The chapter
         # also keeps the alignment prompts to people a teacher read about (alignment_people, a chapter override).
+        # Adopted before its claim run, which C6 does not pass (world 0: +0.008, +0.037, +0.063 holds, -0.007; world 1:
+        # -0.008, +0.009, +0.002, -0.046) at ~2200 s CPU; the harmless student then refuses benign requests (chapter 30).
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 4.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 1e-3, "dpo_loss": "sigmoid+sft",
                  "teachers": ("tinygpt-s", "tinygpt-m"), "n_samples": 2},
