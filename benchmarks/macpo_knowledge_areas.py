@@ -88,40 +88,32 @@ import time
 
 import numpy as np
 
-from w2s_lib.data.tinyworld import scorers
 from w2s_lib.data.tinyworld.world import current_world_seed
 from w2s_lib.macpo import loop as macpo
 from w2s_lib.macpo.loop import MACPOConfig
-from w2s_lib.models import tinygpt, zoo
+from w2s_lib.models import zoo
 
-from macpo_mechanism import naive, stated  # benchmarks/: the round-1 diagnostics' helpers
+from macpo_mechanism import naive, shares, stated  # benchmarks/: the round-1 diagnostics' helpers
 
 # the chapter as these readings ran: round 2's update (the tiny preset took round 5's in 2026-12-04; same run ids)
 CHAPTER = {"student_init": "unaligned", "test_set": "reworded", "dpo.lr": 3e-4, "dpo.epochs": 1.0}
 ROUND5_AREA = {"alignment_people": "known_to_a_teacher"}  # R5-a
 
 
-def area(entity: str, teachers: tuple[str, ...]) -> str:
-    """Which teachers read about ``entity`` in pretraining: both | <rung> only | neither."""
-    w = scorers.world(current_world_seed())
-    knew = [t for t in teachers if entity in w.subset(tinygpt.SIZES[t].knows)]
-    return "both" if len(knew) == len(teachers) else "neither" if not knew else " + ".join(knew) + " only"
+def area(cfg: MACPOConfig, prompt: str) -> str:
+    """Which teachers read about the person a fact question asks about: both | <rung> only | neither."""
+    knew = macpo.teachers_who_know(cfg, stated(prompt, "")[0][0])
+    return "both" if len(knew) == len(cfg.teachers) else "neither" if not knew else " + ".join(knew) + " only"
 
 
-def entity_of(prompt: str) -> str | None:
-    return scorers._entity_in(scorers._last_user_turn(prompt), scorers.world(current_world_seed()).facts)
-
-
-def shares(pairs) -> dict:
-    v = [macpo.fact_and_form(p, r) for p, r in pairs]
-    return {"right_fact": float(np.mean([f for f, _ in v])) if v else float("nan"),
-            "both": float(np.mean([f and g for f, g in v])) if v else float("nan"), "n": len(v)}
+def is_fact_question(prompt: str) -> bool:
+    return stated(prompt, "")[0] is not None
 
 
 def measure(cfg: MACPOConfig) -> dict:
     half_b = macpo.splits(cfg)[1]
     prompts = list(half_b["prompt"])
-    fact_i = [i for i, p in enumerate(prompts) if "Tell me about" not in p and entity_of(p)]
+    fact_i = [i for i, p in enumerate(prompts) if is_fact_question(p)]
     st = cfg.students[0]
     weak = macpo.weak_responses(cfg)
     pos = {json.loads(x)["prompt"]: json.loads(x)["chosen"]
@@ -131,7 +123,7 @@ def measure(cfg: MACPOConfig) -> dict:
     greedy = dict(zip(fact_i, greedy))
     out = {}
     for name in ("both", *[f"{t} only" for t in cfg.teachers], "neither"):
-        idx = [i for i in fact_i if area(entity_of(prompts[i]), cfg.teachers) == name]
+        idx = [i for i in fact_i if area(cfg, prompts[i]) == name]
         if not idx:
             continue
         row = {t: shares([(prompts[i], weak[t][i]) for i in idx]) for t in cfg.teachers}
@@ -165,7 +157,6 @@ def round5(cfg: MACPOConfig) -> dict:
 
     st = cfg.students[0]
     rows = [json.loads(x) for x in (macpo.agent_step(cfg, st, 1).path / "pairs.jsonl").read_text().splitlines()]
-    fact = lambda p: "Tell me about" not in p and entity_of(p) is not None  # noqa: E731
     pairs = datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in ("prompt", "chosen", "rejected")})
     out = {"update_fit": {}}
     init = macpo.init_agent(cfg, st).path / "model"
@@ -173,9 +164,9 @@ def round5(cfg: MACPOConfig) -> dict:
         v = cfg.replace(dpo={"lr": lr, "epochs": ep})
         art = macpo.fit_step(v, "diag_update", st, 1, init, macpo.dpo_fit(v, lambda model, tok: pairs, cfg.seed + 1))
         out["update_fit"][f"lr{lr:g}_ep{ep:g}"] = fit_of(cfg, art.path / "model", {r["prompt"]: [r["chosen"]] for r in rows
-                                                                                    if fact(r["prompt"])})
+                                                                                    if is_fact_question(r["prompt"])})
     half_b, weak = macpo.splits(cfg)[1], macpo.weak_responses(cfg)
-    targets = {p: [weak[t][i] for t in cfg.teachers] for i, p in enumerate(half_b["prompt"]) if fact(p)}
+    targets = {p: [weak[t][i] for t in cfg.teachers] for i, p in enumerate(half_b["prompt"]) if is_fact_question(p)}
     out["naive_fit"] = {f"ep{ep:g}": fit_of(cfg, naive(cfg, ep).path / "model", targets) for ep in (2.0, 6.0)}
     return out
 

@@ -62,6 +62,7 @@ from w2s_lib.data.tinyworld import scorers
 from w2s_lib.data.tinyworld.world import current_world_seed
 from w2s_lib.core.errors import W2SError
 from w2s_lib.models import zoo
+from w2s_lib.models.tinygpt import knows_entity
 from w2s_lib.core.runtime import torch_threads
 from w2s_lib.train.preference import quiet_training
 
@@ -214,13 +215,15 @@ def splits(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset, list[s
     return half_a, half_b, test_sets(cfg, half_b)["test"]
 
 
+def teachers_who_know(cfg: MACPOConfig, entity: str) -> tuple[str, ...]:
+    """The weak teachers of ``cfg`` that read about ``entity`` in pretraining (the zoo's knowledge areas)."""
+    return tuple(t for t in cfg.teachers if knows_entity(t, entity))
+
+
 def _halves(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
     people = None
     if cfg.alignment_people == "known_to_a_teacher" and cfg.task == "helpful":
-        from w2s_lib.models.tinygpt import knows_entity
-
-        people = frozenset(e for e in scorers.world(current_world_seed()).entities
-                           if any(knows_entity(t, e) for t in cfg.teachers))
+        people = frozenset(e for e in scorers.world(current_world_seed()).entities if teachers_who_know(cfg, e))
     return _halves_of(TASKS[cfg.task][0], cfg.n_labelled, cfg.seed, current_world_seed(), people)
 
 
