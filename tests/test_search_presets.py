@@ -293,3 +293,40 @@ def test_prefix_matched_pairs_share_a_prefix_and_differ_in_the_next_sentence(mon
     assert calls[1][0] == ["p0", "p1 P1.", "p2 P1. P2."] and calls[1][2] == experiment.CONTINUATION_TOKENS
     assert experiment.first_sentence(" A lives in Oslo. A has a cat.") == " A lives in Oslo."
     assert experiment.first_sentence(" A lives") == " A lives" and experiment.first_sentence("") == ""
+
+
+def test_extension_pairs_continue_a_reply_by_its_best_next_sentence():
+    """Hand case with a gold that counts distinct wanted words (job, city, pet) and costs one per "wrong": the reply
+    " A job." is extended by the sampled sentence that adds most (" A city.", +1: first among equals with " A pet."),
+    against a restatement of its own (" A job.", +0) and against the sampled sentence that adds least (" A wrong.", −1)."""
+    from w2s_lib.search.experiment import extension_pairs
+
+    def gold(prompt, text):
+        return len({w for w in ("job", "city", "pet") if w in text}) - text.count("wrong")
+
+    samples = [" A job. A city.", " A pet. A wrong.", " A job."]
+    assert extension_pairs("p", " A job.", samples, gold) == [(" A job. A city.", " A job. A job."),
+                                                              (" A job. A city.", " A job. A wrong.")]
+    # nothing new to add: no pair; a reply with no sentence of its own is paired only against the worst sample
+    assert extension_pairs("p", " A job. A city. A pet.", samples, gold) == []
+    assert extension_pairs("p", "", samples, gold) == [(" A job.", " A wrong.")]
+
+
+def test_tune_extend_adds_extension_pairs_of_the_best_distinct_samples(monkeypatch):
+    """Hand case: samples " A job." (gold 1), " A city." (1), " A job." (1 again), "" (0): best vs worst, then
+    with tune_extend=2 the two best *distinct* samples extended (the duplicate is not extended twice)."""
+    import datasets
+
+    from w2s_lib.search import experiment
+
+    texts = [" A job.", " A city.", " A job.", ""]
+    gold = lambda p, t: len({w for w in ("job", "city") if w in t})
+    monkeypatch.setattr(experiment.data, "load", lambda *a, **k: datasets.Dataset.from_dict({"prompt": ["p"]}))
+    monkeypatch.setattr(experiment, "sample_n_many", lambda *a, **k: [texts])
+    monkeypatch.setattr(experiment, "gold_reward", lambda name: gold)
+    cfg = SearchConfig.for_preset("smoke", {"tune_samples": 4})
+    pairs = lambda c: [(r["chosen"], r["rejected"]) for r in experiment._generate_pairs(c, None, None)]
+    assert pairs(cfg) == [(" A job.", "")]
+    assert pairs(cfg.replace(tune_extend=2)) == [(" A job.", ""), (" A job. A city.", " A job. A job."),
+                                                 (" A city. A job.", " A city. A city.")]
+    assert cfg.replace(tune_extend=0).run_id == cfg.run_id  # the default keeps cached runs' ids

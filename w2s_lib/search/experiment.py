@@ -130,6 +130,12 @@ class SearchConfig(Config):
                                 "same number of sentences (length-controlled: the pair learns what a reply says, "
                                 "not that a longer one says more), or two that share a prefix of the small "
                                 "model's own reply and differ in the next sentence (the choice CBS makes)")
+    tune_extend: int = knob(0, low=0, high=8, added_later=True,
+                            help="extend up to this many distinct samples per training prompt (gold-best first) by one "
+                                 "sentence: the reply plus the sampled sentence the gold rewards most, against the "
+                                 "reply plus a restatement of its own and against it plus the least rewarded sampled "
+                                 "sentence (extra DPO pairs: the choices CBS faces late in a reply, which the small "
+                                 "model's own short samples rarely show)")
     tuning: TrainStage = knob(TrainStage(lr=5e-4, epochs=3.0, batch_size=32, beta=0.1),
                               help="the small model's tuning, DPO or SFT by `tune` (paper: lr 5e-4, 3 epochs, "
                                    "batch 32, β 0.1)")
@@ -203,12 +209,45 @@ def _generate_pairs(cfg: SearchConfig, model, tok) -> datasets.Dataset:
             for i in range(min(cfg.tune_pairs, len(group) // 2)):
                 hi, lo = int(desc[i]), int(asc[i])
                 if golds[hi] > golds[lo]:  # a tie carries no preference
-                    for key, value in (("prompt", prompt), ("chosen", texts[hi]), ("rejected", texts[lo]),
-                                       ("chosen_gold", float(golds[hi])), ("rejected_gold", float(golds[lo]))):
-                        out[key].append(value)
+                    _add_pair(out, prompt, texts[hi], texts[lo], golds[hi], golds[lo])
+        replies = list(dict.fromkeys(texts[i] for i in np.argsort(-golds, kind="stable")))[: cfg.tune_extend]
+        for reply in replies:
+            for chosen, rejected in extension_pairs(prompt, reply, texts, gold):
+                _add_pair(out, prompt, chosen, rejected, gold(prompt, chosen), gold(prompt, rejected))
     if not out["prompt"]:
         raise W2SError("the untuned model's samples were all tied under the gold reward; raise tune_samples")
     return datasets.Dataset.from_dict(out)
+
+
+def _add_pair(out: dict[str, list], prompt: str, chosen: str, rejected: str, chosen_gold: float, rejected_gold: float):
+    for key, value in (("prompt", prompt), ("chosen", chosen), ("rejected", rejected),
+                       ("chosen_gold", float(chosen_gold)), ("rejected_gold", float(rejected_gold))):
+        out[key].append(value)
+
+
+_SENTENCES = re.compile(r"[^.!?\n]*[.!?]")
+
+
+def extension_pairs(prompt: str, reply: str, samples: list[str], gold) -> list[tuple[str, str]]:
+    """Gold-labelled pairs that continue ``reply`` by one sentence (``tune_extend``).
+
+    Candidates are the sentences of ``samples`` (the small model's own replies to ``prompt``) and of
+    ``reply``, each scored by what it adds to the gold, ``gold(reply + s) − gold(reply)``. The chosen
+    continuation is the candidate that adds most (it must add something); it is paired against a restatement
+    (the sentence of ``reply`` that adds least, the last among equals) and against the sampled sentence that
+    adds least, each kept only where the gold separates it from the chosen one."""
+    base = gold(prompt, reply)
+    own = _SENTENCES.findall(reply)
+    sampled = list(dict.fromkeys(m for t in samples for m in _SENTENCES.findall(t)))
+    gain = {c: gold(prompt, reply + c) - base for c in dict.fromkeys(own + sampled)}
+    best = max(gain, key=gain.get, default=None)  # the first among equals
+    if best is None or gain[best] <= 0:
+        return []
+    rejected = [min(reversed(own), key=gain.get)] if own else []
+    rest = [c for c in sampled if c != best and c not in rejected]
+    if rest:
+        rejected.append(min(rest, key=gain.get))
+    return [(reply + best, reply + r) for r in rejected if gain[r] < gain[best]]
 
 
 #: statements a ``tune_match="prefix"`` prefix holds: prompt i's prefix is the first i % 3 of one sample
@@ -233,7 +272,7 @@ def _prefixed_samples(cfg: SearchConfig, model, tok, prompts: list[str], top_k: 
                           seeds=[s + 7 for s in seeds])
     prefixes = []
     for i, (texts,) in enumerate(first):
-        sentences = re.findall(r"[^.!?\n]*[.!?]", texts)
+        sentences = _SENTENCES.findall(texts)
         prefixes.append("".join(sentences[: i % PREFIX_STATEMENTS]))
     nexts = sample_n_many(model, tok, [apply_template(cfg.small_template, p) + x for p, x in zip(prompts, prefixes)],
                           cfg.tune_samples, max_new_tokens=CONTINUATION_TOKENS, temperature=cfg.tune_temperature,
