@@ -86,7 +86,7 @@ def main() -> None:
     model, tok = zoo.load_causal_lm(base), zoo.load_tokenizer(base)
     gold = gold_reward(cfg.gold)
     w, k, ln = cfg.cbs
-    result = {"world_seed": current_world_seed(), "gold": args.gold, "prompts": [PROMPTS.start, PROMPTS.stop]}
+    result = {"world_seed": current_world_seed(), "reward": args.gold, "prompts": [PROMPTS.start, PROMPTS.stop]}
     with torch_threads(1):
         plain = search_many(model, tok, prompts, None, width=1, successors=1, chunk_len=None, seeds=seeds,
                             max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k)
