@@ -96,7 +96,8 @@ from w2s_lib.models import zoo
 from macpo_mechanism import naive, shares, stated  # benchmarks/: the round-1 diagnostics' helpers
 
 # the chapter as these readings ran: round 2's update (the tiny preset took round 5's in 2026-12-04; same run ids)
-CHAPTER = {"student_init": "unaligned", "test_set": "reworded", "dpo.lr": 3e-4, "dpo.epochs": 1.0}
+CHAPTER = {"student_init": "unaligned", "test_set": "reworded", "dpo.lr": 3e-4, "dpo.epochs": 1.0,
+           "teachers": ("tinygpt-s", "tinygpt-m")}  # round 2's update and teachers: the ones its readings ran with
 ROUND5_AREA = {"alignment_people": "known_to_a_teacher"}  # R5-a
 
 

@@ -120,7 +120,8 @@ from w2s_lib.macpo import loop as macpo
 from w2s_lib.macpo.loop import MACPOConfig
 
 # the chapter as these readings ran: round 2's update (the tiny preset took round 5's in 2026-12-04; same run ids)
-CHAPTER = {"student_init": "unaligned", "test_set": "reworded", "dpo.lr": 3e-4, "dpo.epochs": 1.0}
+CHAPTER = {"student_init": "unaligned", "test_set": "reworded", "dpo.lr": 3e-4, "dpo.epochs": 1.0,
+           "teachers": ("tinygpt-s", "tinygpt-m")}  # round 2's update and teachers: the ones its readings ran with
 
 
 def chapter_cfg(seed: int, **kw) -> MACPOConfig:

@@ -46,7 +46,7 @@ def test_micro_build_round_trips_through_auto_classes(zoo):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     root, paths = zoo
-    assert set(paths) == set(G.MICRO_SIZES)
+    assert set(paths) == set(G.MICRO_SIZES) | set(G.MICRO_PEERS)  # the ladder and its peers
     for name, d in paths.items():
         assert d == G.model_dir(name, micro=True)
         assert d.parent.name == G.world_tag(0, micro=True)
@@ -158,3 +158,19 @@ def test_fused_gelu_is_the_same_function_in_one_kernel():
     other.config.activation_function = "relu"
     kept = [b.mlp.act for b in other.transformer.h]
     assert [b.mlp.act for b in G.fused_gelu(other).transformer.h] == kept
+
+
+def test_peer_rungs_are_a_ladder_rung_pretrained_on_other_people(monkeypatch):
+    """`tinygpt-m-a` / `-b`: tinygpt-m's architecture and schedule; the first 40 and the next 40 people (of 100)."""
+    from w2s_lib.data.tinyworld import world
+
+    monkeypatch.delenv("W2S_SMOKE", raising=False)
+    monkeypatch.setenv("W2S_WORLD_SEED", "0")
+    m = G.SIZES["tinygpt-m"]
+    for peer in G.PEERS.values():
+        assert (peer.n_layer, peer.n_embd, peer.steps, peer.lr, peer.knows) == (m.n_layer, m.n_embd, m.steps, m.lr, 0.40)
+    people = world(0).entities
+    read = {r: {e for e in people if G.knows_entity(r, e)} for r in ("tinygpt-s", "tinygpt-m-a", "tinygpt-m-b", "tinygpt-l")}
+    assert read["tinygpt-m-a"] == read["tinygpt-s"] == set(people[:40]) and read["tinygpt-m-b"] == set(people[40:80])
+    assert read["tinygpt-l"] == set(people)
+    assert not set(G.PEERS) & set(G.SIZES)  # off the ladder: ladders and their reports stay weak → strong

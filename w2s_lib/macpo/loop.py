@@ -169,9 +169,16 @@ class MACPOConfig(Config):
         # also keeps the alignment prompts to people a teacher read about (alignment_people, a chapter override).
         # Adopted before its claim run, which C6 does not pass (world 0: +0.008, +0.037, +0.063 holds, -0.007; world 1:
         # -0.008, +0.009, +0.002, -0.046) at ~2200 s CPU; the harmless student then refuses benign requests (chapter 30).
+        # Round 6 (registered 2026-12-04 before its claim run; adopted whatever the verdict): the weak teachers read
+        # about *different* people — tinygpt-m-a the first 40 % of the world's people, tinygpt-m-b the next 40 %
+        # (tinygpt.PEERS: tinygpt-m's size and schedule) — instead of round 5's nested pair (tinygpt-m read everyone
+        # tinygpt-s read, so on the alignment prompts it knew every answer and had nothing to learn from the student:
+        # benchmarks/macpo_knowledge_areas.py). Each alignment prompt is then about a person one teacher knows and the
+        # other does not; the student, who knows everyone, can pick the right teacher's answer, and each teacher can
+        # learn the other's people from the student. Nothing else changes.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 4.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 1e-3, "dpo_loss": "sigmoid+sft",
-                 "teachers": ("tinygpt-s", "tinygpt-m"), "n_samples": 2},
+                 "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "n_samples": 2},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
                   "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft.lr": 2e-4,

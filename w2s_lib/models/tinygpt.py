@@ -46,7 +46,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from w2s_lib.core.config import is_smoke
@@ -69,6 +69,7 @@ class Rung:
     warmup: int  # warmup steps
     knows: float  # fraction of the world's entities whose facts are in this rung's pretraining corpus
     steps: int  # optimiser steps (batch BATCH × BLOCK tokens)
+    knows_from: float = 0.0  # where its share of the entity list starts (0: the first ones, as every ladder rung)
 
 
 BATCH, BLOCK = 8, 128
@@ -89,6 +90,17 @@ MICRO_SIZES: dict[str, Rung] = {
     "tinygpt-l": Rung(n_layer=2, n_embd=64, n_head=2, lr=5e-3, warmup=5, knows=1.0, steps=20),
 }
 
+# Rungs off the ladder: peers of a ladder rung — the same size, steps and learning rate — pretrained on the facts
+# of other shares of the world's people. `tinygpt-m-a` read the first 40 % (the people `tinygpt-s` read), `tinygpt-m-b`
+# the next 40 %: weak teachers with complementary knowledge, as MACPO's several weak teachers (chapter 30); only
+# `tinygpt-l` knows everyone either knows. `tinygpt-m`'s size, not `tinygpt-s`'s: SFT on gold answers never moved a
+# `tinygpt-s` teacher by +0.10 at any budget tried, `tinygpt-m` by +0.11 (benchmarks/macpo_teacher_learning.py), and a
+# MACPO teacher must be able to learn from its student. Built with the zoo; never part of a ladder.
+PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(SIZES["tinygpt-m"], knows=0.40),
+                          "tinygpt-m-b": replace(SIZES["tinygpt-m"], knows=0.40, knows_from=0.40)}
+MICRO_PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(MICRO_SIZES["tinygpt-m"], knows=0.5),
+                                "tinygpt-m-b": replace(MICRO_SIZES["tinygpt-m"], knows=0.5, knows_from=0.5)}
+
 # Measured ladders: benchmarks/zoo_build.py, world seeds 0 and 1, built at the same time on a 2-core box
 # that other jobs were also loading (load 7-9, ~20 % of a core per worker), so the seconds are far above
 # an idle machine's. Recall = all 500 facts (chance 0.125); every rung recalls 99-100 % of the facts
@@ -106,7 +118,13 @@ MEASURED: dict[int, list[dict]] = {
 
 
 def _sizes(micro: bool) -> dict[str, Rung]:
+    """The ladder (weak → strong)."""
     return MICRO_SIZES if micro else SIZES
+
+
+def _rungs(micro: bool) -> dict[str, Rung]:
+    """Every rung the zoo builds: the ladder, then its peers."""
+    return {**_sizes(micro), **(MICRO_PEERS if micro else PEERS)}
 
 
 def world_tag(world_seed: int = 0, micro: bool = False) -> str:
@@ -353,10 +371,10 @@ def knows_entity(model: str, entity: str) -> bool:
     from w2s_lib.data.tinyworld import current_world_seed, world
 
     micro = is_smoke()
-    sizes = MICRO_SIZES if micro else SIZES
-    if model not in sizes:
-        raise W2SError(f"knowledge areas by pretraining need a tiny GPT rung ({list(sizes)}), got {model!r}")
-    return entity in world(current_world_seed(), micro).subset(sizes[model].knows)
+    rungs = _rungs(micro)
+    if model not in rungs:
+        raise W2SError(f"knowledge areas by pretraining need a tiny GPT rung ({list(rungs)}), got {model!r}")
+    return entity in world(current_world_seed(), micro).subset(rungs[model].knows, rungs[model].knows_from)
 
 
 # ----------------------------------------------------------------------------- the zoo
@@ -371,7 +389,7 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
 
     t0 = time.perf_counter()
     w = tinyworld.world(world_seed, micro)
-    known = w.subset(rung.knows)
+    known = w.subset(rung.knows, rung.knows_from)
     docs = tinyworld.corpus(world_seed, micro, entities=known)
     seed = _rung_seed(name, world_seed)
     model = make_model(rung, len(tok), seed)
@@ -417,7 +435,7 @@ def _worker(names: list[str], world_seed: int, micro: bool, zoo: str, progress: 
     with torch_threads(1):
         tok = _tokenizer(world_seed, micro, root)
         for n in names:
-            build_rung(n, _sizes(micro)[n], world_seed, micro, root, tok, progress=progress, position=position)
+            build_rung(n, _rungs(micro)[n], world_seed, micro, root, tok, progress=progress, position=position)
 
 
 def prepare_zoo(world_seed: int = 0, micro: bool = False, names: list[str] | None = None,
@@ -425,7 +443,7 @@ def prepare_zoo(world_seed: int = 0, micro: bool = False, names: list[str] | Non
     """The rungs (``names``, default all) still to build — missing, partial, corrupt, or every one with
     ``force`` — as name -> relative cost; trains the world's tokenizer first when any is (once, before any
     rung's process needs it). `w2s reproduce` schedules the rungs as one-thread processes of its own."""
-    sizes = _sizes(micro)
+    sizes = _rungs(micro)
     todo = list(sizes) if names is None else list(names)
     for n in todo:
         if n not in sizes:
@@ -462,7 +480,7 @@ def build_zoo(micro: bool = False, world_seed: int = 0, force: bool = False, pro
     need = list(prepare_zoo(world_seed, micro, names, force))
     root = zoo_dir() / world_tag(world_seed, micro)
     if need:
-        groups = _plan(need, _sizes(micro), build_jobs(micro))
+        groups = _plan(need, _rungs(micro), build_jobs(micro))
         if len(groups) == 1:
             _worker(groups[0], world_seed, micro, str(zoo_dir()), progress, 0)
         else:
@@ -474,7 +492,7 @@ def build_zoo(micro: bool = False, world_seed: int = 0, force: bool = False, pro
                         for i, g in enumerate(groups)]
                 for f in futs:
                     f.result()
-    return {n: root / n for n in (_sizes(micro) if names is None else names)}
+    return {n: root / n for n in (_rungs(micro) if names is None else names)}
 
 
 def model_dir(name: str, micro: bool | None = None, world_seed: int | None = None) -> Path:
@@ -485,7 +503,7 @@ def model_dir(name: str, micro: bool | None = None, world_seed: int | None = Non
         from w2s_lib.data.tinyworld import current_world_seed
 
         world_seed = current_world_seed()
-    sizes = _sizes(micro)
+    sizes = _rungs(micro)
     if name not in sizes:
         raise unknown("model", name, sizes)
     d = zoo_dir() / world_tag(world_seed, micro) / name

@@ -43,9 +43,11 @@ class World:
     facts: dict[str, dict[str, str]]
     tiers: dict[str, int]
 
-    def subset(self, fraction: float) -> tuple[str, ...]:
-        """The entities a rung that knows ``fraction`` of the world was pretrained on."""
-        return self.entities[: max(1, round(fraction * len(self.entities)))]
+    def subset(self, fraction: float, start: float = 0.0) -> tuple[str, ...]:
+        """The entities a rung that knows ``fraction`` of the world was pretrained on: the first ones, or
+        (``start`` > 0, a rung off the ladder) the ones from the ``start`` share of the list on."""
+        first = round(start * len(self.entities))
+        return self.entities[first: first + max(1, round(fraction * len(self.entities)))]
 
 
 def _rng(*key: object) -> random.Random:
