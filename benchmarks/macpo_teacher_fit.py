@@ -1,0 +1,81 @@
+"""Chapter 30, round 7: is each weak teacher's MACPO update trained to fit what MACPO chose for it?
+
+Why (round 6's claim run, world 0; the chapter's by-step tables): with complementary teachers the mechanism acts —
+the student's iteration-1 positives state the right fact on 0.77 of half B's fact questions against 0.43 for naive
+SFT's targets, and in each teacher's area the positive is the teacher who read about the person (0.72 / 0.82, the
+other teacher 0.07 / 0.08). The student then answers the test (the same facts, reworded) about as well as its
+positives were (greedy right fact 0.79 at iteration 1; no wrong values: its misses are answers without the fact),
+and stays there (0.87 / 0.86 / 0.85 gold over iterations). Its positives improve only if its teachers do: the
+teachers' own positives — the student's samples — state the right fact on 0.78, yet after their update the
+teachers' own samples state it on 0.40 → 0.47 (tinygpt-m-a) and 0.45 → 0.49 (tinygpt-m-b). Round 5 chose every
+agent's update (lr 1e-3, 4 epochs) by the *student's* fit to its positives (R5-b); nobody measured the teachers'.
+
+Reading, registered before it ran (2026-12-04, this file's first commit): R5-b's rule applied to the teachers. For
+each teacher, its iteration-1 MACPO pairs (round 6's claim run, which this reads from its cache) trained from its
+initialisation at (lr, epochs) = (1e-3, 4) [now], (1e-3, 8), (3e-3, 4), (3e-3, 8), batch 16, DPO + the positive's
+NLL; fit = share of half B's fact questions whose greedy answer matches the teacher's positive (values stated for
+the asked attribute, and form: ``macpo_knowledge_areas.matches``). The teachers' update (``teacher_lr``,
+``teacher_epochs``) takes the first budget in that order whose fit — mean over both teachers, seeds 0 and 1, worlds 0
+and 1 — is within 0.05 of the best budget's. Then chapter 30's claim is run once per world on fresh caches with it,
+adopted whatever the verdict; nothing else changes.
+
+    W2S_HOME=<round 6's claim cache> W2S_WORLD_SEED=1 python benchmarks/macpo_teacher_fit.py --out world1.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+BUDGETS = ((1e-3, 4.0), (1e-3, 8.0), (3e-3, 4.0), (3e-3, 8.0))  # in the order of the rule
+CHAPTER = {"student_init": "unaligned", "test_set": "reworded", "alignment_people": "known_to_a_teacher"}
+
+
+def teacher_fit(cfg) -> dict:
+    """Per teacher and budget: its fit to its iteration-1 positives after an update at that budget."""
+    import datasets
+    from macpo_knowledge_areas import fit_of, is_fact_question
+    from w2s_lib.macpo import loop as macpo
+
+    out = {}
+    for t in cfg.teachers:
+        rows = [json.loads(x) for x in (macpo.agent_step(cfg, t, 1).path / "pairs.jsonl").read_text().splitlines()]
+        pairs = datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in ("prompt", "chosen", "rejected")})
+        targets = {r["prompt"]: [r["chosen"]] for r in rows if is_fact_question(r["prompt"])}
+        init = macpo.init_agent(cfg, t).path / "model"
+        out[t] = {}
+        for lr, ep in BUDGETS:
+            v = cfg.replace(dpo={"lr": lr, "epochs": ep})
+            art = macpo.fit_step(v, "diag_teacher_update", t, 1, init,
+                                 macpo.dpo_fit(v, lambda model, tok: pairs, cfg.seed + 1))
+            out[t][f"lr{lr:g}_ep{ep:g}"] = round(fit_of(cfg, art.path / "model", targets), 4)
+    return out
+
+
+def main() -> None:
+    from search_pair_decisions import report
+    from w2s_lib.core.runtime import torch_threads
+    from w2s_lib.data.tinyworld.world import current_world_seed
+    from w2s_lib.macpo.loop import MACPOConfig
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--out", help="write the result here as JSON")
+    args = ap.parse_args()
+    t0 = time.process_time()
+    result = {"world_seed": current_world_seed()}
+    with torch_threads(1):
+        for seed in map(int, args.seeds.split(",")):
+            result[f"seed{seed}"] = teacher_fit(MACPOConfig.for_preset("tiny", CHAPTER, task="helpful", seed=seed))
+    result["mean_fit"] = {f"lr{lr:g}_ep{ep:g}": round(float(np.mean(
+        [result[s][t][f"lr{lr:g}_ep{ep:g}"] for s in result if s.startswith("seed") for t in result[s]])), 4)
+        for lr, ep in BUDGETS}
+    result["cpu_seconds"] = round(time.process_time() - t0, 1)
+    report(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
