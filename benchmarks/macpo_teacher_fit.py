@@ -19,6 +19,12 @@ the asked attribute, and form: ``macpo_knowledge_areas.matches``). The teachers'
 and 1 — is within 0.05 of the best budget's. Then chapter 30's claim is run once per world on fresh caches with it,
 adopted whatever the verdict; nothing else changes.
 
+Result (``macpo_teacher_fit_results.json``, ≈ 190 s CPU per world): the teachers' fit, mean over both teachers,
+seeds 0–1 and worlds 0–1 — (1e-3, 4) 0.505, (1e-3, 8) 0.525, (3e-3, 4) 0.496, (3e-3, 8) **0.586**. Only (3e-3, 8) is
+within 0.05 of the best (1e-3 × 8 misses by 0.011), so the teachers' update runs at ``teacher_lr=3e-3`` for
+``teacher_epochs=8`` (104 steps). No budget fits a teacher to even two thirds of its positives: a `tinygpt-m`-sized
+model learns new facts slowly (``macpo_teacher_learning.py``).
+
     W2S_HOME=<round 6's claim cache> W2S_WORLD_SEED=1 python benchmarks/macpo_teacher_fit.py --out world1.json
 """
 

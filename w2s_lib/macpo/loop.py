@@ -176,9 +176,17 @@ class MACPOConfig(Config):
         # benchmarks/macpo_knowledge_areas.py). Each alignment prompt is then about a person one teacher knows and the
         # other does not; the student, who knows everyone, can pick the right teacher's answer, and each teacher can
         # learn the other's people from the student. Nothing else changes.
+        # Round 6's claim runs: C6 does not hold — world 0 iter3-iter1 -0.022 [-0.053, +0.004], -naive +0.077 [+0.016,
+        # +0.141] holds, -confident +0.022 [-0.030, +0.070], teachers +0.047 [-0.019, +0.102]; world 1 +0.021 [-0.001,
+        # +0.046], +0.110 [+0.053, +0.171] holds, +0.110 [+0.043, +0.186] holds, +0.002 [-0.055, +0.065] (~660 s CPU).
+        # Round 7 (benchmarks/macpo_teacher_fit.py, registered before it ran): R5-b's fit rule applied to the teachers'
+        # own update — they fitted their positives (the student's samples) on 0.50 of the fact questions at round 5's
+        # budget; 3e-3 x 8 epochs 0.59, the only budget within 0.05 of the best: teacher_lr / teacher_epochs below.
+        # Adopted before its claim run, whatever the verdict.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 4.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 1e-3, "dpo_loss": "sigmoid+sft",
-                 "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "n_samples": 2},
+                 "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "n_samples": 2,
+                 "teacher_lr": 3e-3, "teacher_epochs": 8.0},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
                   "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft.lr": 2e-4,
