@@ -83,9 +83,9 @@ def main() -> None:
     from w2s_lib.models import zoo
 
     torch.set_num_threads(1)
-    cfg = macpo.MACPOConfig.for_preset("tiny", {"student_init": "unaligned", "test_set": "reworded", "dpo.lr": 3e-4, "dpo.epochs": 1.0,
-                                                "teachers": ("tinygpt-s", "tinygpt-m")},  # round 2's update and teachers
-                                    task="helpful", seed=0)
+    from macpo_mechanism import CHAPTER  # benchmarks/: the chapter as this reading ran (round 2's update and teachers)
+
+    cfg = macpo.MACPOConfig.for_preset("tiny", CHAPTER, task="helpful", seed=0)
     _, half_b, test = macpo.splits(cfg)
     prompts = list(half_b["prompt"])
     for agent in args.agents:

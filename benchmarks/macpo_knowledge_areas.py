@@ -93,11 +93,7 @@ from w2s_lib.macpo import loop as macpo
 from w2s_lib.macpo.loop import MACPOConfig
 from w2s_lib.models import zoo
 
-from macpo_mechanism import naive, shares, stated  # benchmarks/: the round-1 diagnostics' helpers
-
-# the chapter as these readings ran: round 2's update (the tiny preset took round 5's in 2026-12-04; same run ids)
-CHAPTER = {"student_init": "unaligned", "test_set": "reworded", "dpo.lr": 3e-4, "dpo.epochs": 1.0,
-           "teachers": ("tinygpt-s", "tinygpt-m")}  # round 2's update and teachers: the ones its readings ran with
+from macpo_mechanism import CHAPTER, naive, shares, stated  # benchmarks/: the round-1 diagnostics' helpers and chapter
 ROUND5_AREA = {"alignment_people": "known_to_a_teacher"}  # R5-a
 
 
@@ -152,20 +148,26 @@ def fit_of(cfg: MACPOConfig, model_dir, targets: dict[str, list[str]]) -> float:
     return float(np.mean([matches(p, g, targets[p]) for p, g in zip(prompts, greedy)]))
 
 
-def round5(cfg: MACPOConfig) -> dict:
-    """R5-b and R5-c for one seed (``cfg`` has R5-a's alignment prompts)."""
+def update_fits(cfg: MACPOConfig, agent: str, budgets, step: str) -> dict[str, float]:
+    """``agent``'s iteration-1 MACPO pairs trained from its initialisation at each (lr, epochs) of ``budgets`` (a
+    cached run of ``step``), and the fit of each to the pairs' positives on half B's fact questions (:func:`fit_of`)."""
     import datasets
 
-    st = cfg.students[0]
-    rows = [json.loads(x) for x in (macpo.agent_step(cfg, st, 1).path / "pairs.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in (macpo.agent_step(cfg, agent, 1).path / "pairs.jsonl").read_text().splitlines()]
     pairs = datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in ("prompt", "chosen", "rejected")})
-    out = {"update_fit": {}}
-    init = macpo.init_agent(cfg, st).path / "model"
-    for lr, ep in BUDGETS:
+    targets = {r["prompt"]: [r["chosen"]] for r in rows if is_fact_question(r["prompt"])}
+    init = macpo.init_agent(cfg, agent).path / "model"
+    out = {}
+    for lr, ep in budgets:
         v = cfg.replace(dpo={"lr": lr, "epochs": ep})
-        art = macpo.fit_step(v, "diag_update", st, 1, init, macpo.dpo_fit(v, lambda model, tok: pairs, cfg.seed + 1))
-        out["update_fit"][f"lr{lr:g}_ep{ep:g}"] = fit_of(cfg, art.path / "model", {r["prompt"]: [r["chosen"]] for r in rows
-                                                                                    if is_fact_question(r["prompt"])})
+        art = macpo.fit_step(v, step, agent, 1, init, macpo.dpo_fit(v, lambda model, tok: pairs, cfg.seed + 1))
+        out[f"lr{lr:g}_ep{ep:g}"] = fit_of(cfg, art.path / "model", targets)
+    return out
+
+
+def round5(cfg: MACPOConfig) -> dict:
+    """R5-b and R5-c for one seed (``cfg`` has R5-a's alignment prompts)."""
+    out = {"update_fit": update_fits(cfg, cfg.students[0], BUDGETS, "diag_update")}
     half_b, weak = macpo.splits(cfg)[1], macpo.weak_responses(cfg)
     targets = {p: [weak[t][i] for t in cfg.teachers] for i, p in enumerate(half_b["prompt"]) if is_fact_question(p)}
     out["naive_fit"] = {f"ep{ep:g}": fit_of(cfg, naive(cfg, ep).path / "model", targets) for ep in (2.0, 6.0)}

@@ -31,7 +31,6 @@ model learns new facts slowly (``macpo_teacher_learning.py``).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -42,23 +41,10 @@ CHAPTER = {"student_init": "unaligned", "test_set": "reworded", "alignment_peopl
 
 def teacher_fit(cfg) -> dict:
     """Per teacher and budget: its fit to its iteration-1 positives after an update at that budget."""
-    import datasets
-    from macpo_knowledge_areas import fit_of, is_fact_question
-    from w2s_lib.macpo import loop as macpo
+    from macpo_knowledge_areas import update_fits
 
-    out = {}
-    for t in cfg.teachers:
-        rows = [json.loads(x) for x in (macpo.agent_step(cfg, t, 1).path / "pairs.jsonl").read_text().splitlines()]
-        pairs = datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in ("prompt", "chosen", "rejected")})
-        targets = {r["prompt"]: [r["chosen"]] for r in rows if is_fact_question(r["prompt"])}
-        init = macpo.init_agent(cfg, t).path / "model"
-        out[t] = {}
-        for lr, ep in BUDGETS:
-            v = cfg.replace(dpo={"lr": lr, "epochs": ep})
-            art = macpo.fit_step(v, "diag_teacher_update", t, 1, init,
-                                 macpo.dpo_fit(v, lambda model, tok: pairs, cfg.seed + 1))
-            out[t][f"lr{lr:g}_ep{ep:g}"] = round(fit_of(cfg, art.path / "model", targets), 4)
-    return out
+    return {t: {k: round(v, 4) for k, v in update_fits(cfg, t, BUDGETS, "diag_teacher_update").items()}
+            for t in cfg.teachers}
 
 
 def main() -> None:

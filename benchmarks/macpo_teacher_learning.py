@@ -43,14 +43,9 @@ import numpy as np
 from w2s_lib.macpo import loop as macpo
 from w2s_lib.macpo.loop import MACPOConfig
 
+from macpo_mechanism import chapter_cfg  # benchmarks/: the chapter as these readings ran (round 2's update and teachers)
+
 SEEDS = (0, 1, 2)
-# the chapter as these readings ran: round 2's update (the tiny preset took round 5's in 2026-12-04; same run ids)
-CHAPTER = {"student_init": "unaligned", "test_set": "reworded", "dpo.lr": 3e-4, "dpo.epochs": 1.0,
-           "teachers": ("tinygpt-s", "tinygpt-m")}  # round 2's update and teachers: the ones its readings ran with
-
-
-def chapter_cfg(seed: int) -> MACPOConfig:
-    return MACPOConfig.for_preset("tiny", CHAPTER, task="helpful", seed=seed)
 
 
 def sft_arm(cfg: MACPOConfig, teacher: str, name: str, targets, epochs: float) -> float:

@@ -74,7 +74,7 @@ def measure(overrides: dict, search_prompts: range = SEARCH_PROMPTS) -> dict:
     from w2s_lib.data.tinyworld import scorers
     from w2s_lib.data.tinyworld.world import current_world_seed
     from w2s_lib.models import zoo
-    from w2s_lib.search.experiment import SearchConfig, _guide, gold_reward, run_prompts, tune_scorer
+    from w2s_lib.search.experiment import SearchConfig, _guide, gold_reward, heldout_seeds, run_prompts, tune_scorer
 
     cfg = SearchConfig.for_preset("tiny", overrides, seed=1)
     t = time.process_time()
@@ -88,7 +88,7 @@ def measure(overrides: dict, search_prompts: range = SEARCH_PROMPTS) -> dict:
     model, model_tok = zoo.load_causal_lm(base), zoo.load_tokenizer(base)
     rows = test.select(search_prompts)
     prompts, entities = rows["prompt"], rows["entity"]
-    seeds = [20_000_033 + cfg.seed * 1_000_003 + i for i in range(len(prompts))]  # the chunk sweep's streams
+    seeds = heldout_seeds(cfg, len(prompts))  # the chunk sweep's streams
     w, k, ln = cfg.cbs
     golds, out["replies"] = {}, {}
     for method in ("base", f"bon-{w * k}", f"cbs-{w}-{k}-{ln}"):

@@ -71,7 +71,7 @@ def main() -> None:
     from w2s_lib.data.tinyworld.world import current_world_seed
     from w2s_lib.models import zoo
     from w2s_lib.search.cbs import search_many
-    from w2s_lib.search.experiment import SearchConfig, gold_reward
+    from w2s_lib.search.experiment import SearchConfig, gold_reward, heldout_seeds
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gold", default="bio_wanted", choices=("bio_wanted", "bio_facts"))
@@ -81,7 +81,7 @@ def main() -> None:
     cfg = SearchConfig.for_preset("tiny", {"gold": args.gold}, seed=1)
     wanted = scorers.BIO_WANTED if args.gold == "bio_wanted" else tuple(ATTRIBUTES)
     prompts = data.load(cfg.prompts, "test", seed=cfg.seed).select(PROMPTS)["prompt"]
-    seeds = [20_000_033 + cfg.seed * 1_000_003 + i for i in range(len(prompts))]  # the chunk sweep's streams
+    seeds = heldout_seeds(cfg, len(prompts))  # the chunk sweep's streams
     base = cfg.bases[-1]
     model, tok = zoo.load_causal_lm(base), zoo.load_tokenizer(base)
     gold = gold_reward(cfg.gold)

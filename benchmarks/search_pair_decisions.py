@@ -124,7 +124,7 @@ def measure(overrides: dict) -> dict:
     from w2s_lib.data.tinyworld.world import STATEMENTS, current_world_seed
     from w2s_lib.models import zoo
     from w2s_lib.search.cbs import search_many
-    from w2s_lib.search.experiment import SearchConfig, _guide, gold_reward, method_shape, run_prompts, tune_scorer
+    from w2s_lib.search.experiment import SearchConfig, _guide, gold_reward, heldout_seeds, method_shape, run_prompts, tune_scorer
     from w2s_lib.search.scorer import joint_response_ids
 
     cfg = SearchConfig.for_preset("tiny", overrides, seed=1)
@@ -153,7 +153,7 @@ def measure(overrides: dict) -> dict:
 
     rows = test.select(range(200, 260))
     prompts, entities = rows["prompt"], rows["entity"]
-    seeds = [20_000_033 + cfg.seed * 1_000_003 + i for i in range(len(prompts))]  # the chunk sweep's streams
+    seeds = heldout_seeds(cfg, len(prompts))  # the chunk sweep's streams
     base = cfg.bases[-1]
     model, model_tok = zoo.load_causal_lm(base), zoo.load_tokenizer(base)
     gold = gold_reward(cfg.gold)

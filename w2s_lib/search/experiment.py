@@ -603,6 +603,11 @@ class ChunkSweepConfig(Config):
     PRESET_VALUES = {"smoke": {"n_prompts": 4, "chunk_lens": (2, 5)}, "tiny": {"n_prompts": 60, "chunk_lens": (3, 5)}}
 
 
+def heldout_seeds(cfg: SearchConfig, n: int) -> list[int]:
+    """The random streams of the held-out diagnostics' n prompts (the chunk sweep's): never the claim's."""
+    return [20_000_033 + cfg.seed * 1_000_003 + i for i in range(n)]
+
+
 def chunk_sweep(cfg: SearchConfig, base: str | None = None, *, force: bool = False, **overrides) -> Artifact:
     """The base alone, best-of-(W·K) and CBS(W, K, L) for every L of the sweep, on held-out test prompts
     (after the claim's) with random streams the claim does not use, guided by ``cfg``'s tuned pair.
@@ -624,7 +629,7 @@ def chunk_sweep(cfg: SearchConfig, base: str | None = None, *, force: bool = Fal
                            f"first_prompt + n_prompts = {sc.first_prompt + sc.n_prompts}")
         rows = rows.select(range(sc.first_prompt, sc.first_prompt + sc.n_prompts))
         prompts = rows["prompt"]
-        seeds = [20_000_033 + cfg.seed * 1_000_003 + i for i in range(len(prompts))]  # not the claim's streams
+        seeds = heldout_seeds(cfg, len(prompts))
         model, model_tok = zoo.load_causal_lm(base), zoo.load_tokenizer(base)
         gold = gold_reward(cfg.gold)
         w, k, _ = cfg.cbs
