@@ -340,6 +340,16 @@ def test_teacher_update_budget_and_naive_epochs_apply_where_they_should():
     assert MACPOConfig.for_preset("smoke").run_id != MACPOConfig.for_preset("smoke", {"naive_epochs": 6.0}).run_id
 
 
+def test_init_budget_applies_to_the_sfts_that_build_agents_from_half_a():
+    cfg = MACPOConfig.for_preset("smoke", {"init_lr": 1e-3, "init_epochs": 8.0})
+    assert (macpo.init_cfg(cfg).sft.lr, macpo.init_cfg(cfg).sft.epochs) == (1e-3, 8.0)
+    assert macpo.init_cfg(cfg).sft.batch_size == cfg.sft.batch_size           # only lr and epochs move
+    assert macpo.init_cfg(cfg.replace(init_epochs=0.0)).sft.epochs == cfg.sft.epochs
+    plain = cfg.replace(init_lr=0.0, init_epochs=0.0)
+    assert macpo.init_cfg(plain) is plain
+    assert MACPOConfig.for_preset("smoke").run_id == plain.run_id               # defaults keep every run id
+
+
 def test_teachers_can_take_the_students_greedy_answer(micro):
     cfg = _cfg(seed=19, teacher_candidates="greedy+samples")
     teacher, student = cfg.teachers[0], cfg.students[0]

@@ -133,6 +133,12 @@ class MACPOConfig(Config):
     teacher_epochs: float = knob(0.0, low=0.0, added_later=True,
                                  help="the weak teachers' MACPO update: epochs per iteration (0 = dpo.epochs); a budget "
                                       "that can move a tiny teacher (benchmarks/macpo_mechanism.py, D3)")
+    init_lr: float = knob(0.0, low=0.0, added_later=True,
+                          help="the SFTs that build agents from half A — each weak teacher's on the chosen replies, each "
+                               "negative copy's on the rejected ones: learning rate (0 = sft.lr)")
+    init_epochs: float = knob(0.0, low=0.0, added_later=True,
+                              help="... and their epochs (0 = sft.epochs); trained to fit half A "
+                                   "(benchmarks/macpo_init_fit.py)")
     teacher_candidates: str = knob("samples", choices=("samples", "greedy+samples"), added_later=True,
                                    help="cross pool: a teacher's candidates are the students' samples, or also each "
                                         "student's greedy answer (benchmarks/macpo_mechanism.py, D4)")
@@ -499,7 +505,7 @@ def init_agent(cfg: MACPOConfig, agent: str, force: bool = False) -> Artifact:
         if agent not in cfg.teachers:
             return model, {}
         half_a = splits(cfg)[0]
-        return _sft(model, tok, half_a["prompt"], half_a["chosen"], cfg, cfg.seed), {}
+        return _sft(model, tok, half_a["prompt"], half_a["chosen"], init_cfg(cfg), cfg.seed), {}
 
     src = agent
     if agent in cfg.students and cfg.student_init == "unaligned":
@@ -554,7 +560,7 @@ def negative_model(cfg: MACPOConfig, agent: str) -> Artifact:
         torch.manual_seed(cfg.seed)
         half_a, _, _ = splits(cfg)
         tok = zoo.load_tokenizer(agent)
-        neg = _sft(_load(src, cfg), tok, half_a["prompt"], half_a["rejected"], cfg, cfg.seed)
+        neg = _sft(_load(src, cfg), tok, half_a["prompt"], half_a["rejected"], init_cfg(cfg), cfg.seed)
         _save(neg, tok, out / "model")
         return {"agent": agent}
 
@@ -576,7 +582,7 @@ def negative_step(cfg: MACPOConfig, agent: str, iteration: int) -> list[str]:
         if not cfg.refresh_negative:
             return _load(src, cfg)
         half_a, _, _ = splits(cfg)
-        neg = _sft(_load(src, cfg), zoo.load_tokenizer(agent), half_a["prompt"], half_a["rejected"], cfg,
+        neg = _sft(_load(src, cfg), zoo.load_tokenizer(agent), half_a["prompt"], half_a["rejected"], init_cfg(cfg),
                    cfg.seed + iteration)
         return neg.merge_and_unload() if hasattr(neg, "merge_and_unload") else neg
 
@@ -666,6 +672,13 @@ def pairs_dataset(prompts, chosen, rejected, **extra) -> datasets.Dataset:
     keep = [i for i, (c, r) in enumerate(zip(chosen, rejected)) if c.strip() and r.strip() and c.strip() != r.strip()]
     cols = {"prompt": list(prompts), "chosen": list(chosen), "rejected": list(rejected), **{k: list(v) for k, v in extra.items()}}
     return datasets.Dataset.from_dict({k: [v[i] for i in keep] for k, v in cols.items()})
+
+
+def init_cfg(cfg: MACPOConfig) -> MACPOConfig:
+    """The config whose ``sft`` stage builds an agent from half A (a weak teacher's SFT on the chosen replies, a
+    negative copy's on the rejected ones): ``init_lr`` / ``init_epochs`` where set (non-zero), else ``sft``."""
+    stage = {k: v for k, v in (("lr", cfg.init_lr), ("epochs", cfg.init_epochs)) if v}
+    return cfg.replace(sft=stage) if stage else cfg
 
 
 def update_cfg(cfg: MACPOConfig, agent: str) -> MACPOConfig:
