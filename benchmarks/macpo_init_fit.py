@@ -98,7 +98,7 @@ def main() -> None:
             for seed in map(int, args.seeds.split(",")):
                 result[f"{task}_seed{seed}"] = init_fits(MACPOConfig.for_preset("tiny", CHAPTER, task=task, seed=seed))
                 print(task, seed, result[f"{task}_seed{seed}"], flush=True)
-    runs = [result[k] for k in result if "_seed" in k]
+    runs = [result[k] for k in result if k.split("_seed")[0] in TASKS]
     result["mean_fit"] = {b: round(float(np.mean([x for r in runs for x in r[b].values()])), 4) for b in runs[0]}
     for kind in ("teacher", "negative"):
         result[f"mean_fit_{kind}"] = {b: round(float(np.mean([x for r in runs for k, x in r[b].items()

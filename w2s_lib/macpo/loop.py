@@ -189,10 +189,16 @@ class MACPOConfig(Config):
         # own update — they fitted their positives (the student's samples) on 0.50 of the fact questions at round 5's
         # budget; 3e-3 x 8 epochs 0.59, the only budget within 0.05 of the best: teacher_lr / teacher_epochs below.
         # Adopted before its claim run, whatever the verdict.
+        # Round 8 (benchmarks/macpo_init_fit.py, registered before it ran): the SFTs that build agents from half A
+        # (teachers on the chosen replies, negative copies on the rejected ones) fitted it poorly at sft's budget
+        # (5e-4 x 2 epochs: a greedy reply earning its target's gold on 0.42 / 0.38 of half A's prompts, worlds 0 / 1;
+        # the harmless negative copies complied with 89% of benign requests). The rule's four budgets: 0.42 / 0.53 /
+        # 0.60 / 0.68 (world 0), 0.38 / 0.50 / 0.54 / 0.66 (world 1) -> init_lr 1e-3, init_epochs 8. Adopted before
+        # its claim run, whatever the verdict.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 4.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 1e-3, "dpo_loss": "sigmoid+sft",
                  "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "n_samples": 2,
-                 "teacher_lr": 3e-3, "teacher_epochs": 8.0},
+                 "teacher_lr": 3e-3, "teacher_epochs": 8.0, "init_lr": 1e-3, "init_epochs": 8.0},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
                   "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft.lr": 2e-4,
