@@ -194,7 +194,15 @@ class MACPOConfig(Config):
         # (5e-4 x 2 epochs: a greedy reply earning its target's gold on 0.42 / 0.38 of half A's prompts, worlds 0 / 1;
         # the harmless negative copies complied with 89% of benign requests). The rule's four budgets: 0.42 / 0.53 /
         # 0.60 / 0.68 (world 0), 0.38 / 0.50 / 0.54 / 0.66 (world 1) -> init_lr 1e-3, init_epochs 8. Adopted before
-        # its claim run, whatever the verdict.
+        # its claim run, whatever the verdict. Round 8's claim runs: world 0 iter3-iter1 -0.001 [-0.024, +0.021], -naive
+        # +0.080 holds, -confident +0.069 holds, teachers +0.456 holds; world 1 -0.014, +0.148, +0.095, +0.421 (three
+        # of four hold). The student is right in fact and form on 0.97-0.99 of the test at iteration 1 (a ceiling).
+        # Round 9 (registered 2026-12-04 before its claim run; adopted whatever the verdict): chapter 30's alignment
+        # prompts come from the whole task again (alignment_people="all", the paper's random half B) instead of round 5's
+        # filter to people a teacher read about. About a fifth of the prompts then ask about people no teacher knows:
+        # at iteration 1 the teachers can only guess there; the student's knowledge picks a right guess when one is
+        # among the candidates, the teachers learn it from the student, and the right answers can accumulate over
+        # iterations — the paper's "teachers need the student". Nothing else changes.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 4.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 1e-3, "dpo_loss": "sigmoid+sft",
                  "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "n_samples": 2,
