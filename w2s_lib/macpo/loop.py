@@ -203,6 +203,12 @@ class MACPOConfig(Config):
         # at iteration 1 the teachers can only guess there; the student's knowledge picks a right guess when one is
         # among the candidates, the teachers learn it from the student, and the right answers can accumulate over
         # iterations — the paper's "teachers need the student". Nothing else changes.
+        # Round 9's claim runs: C6 does not hold — world 0 iter3-iter1 -0.136 [-0.213, -0.069], -naive -0.107, -confident
+        # -0.112, teachers +0.336 holds; world 1 -0.117 [-0.173, -0.064], +0.173 holds, +0.102, +0.299 holds (~1150 s
+        # CPU). Where no teacher read about the person, no candidate is right in fact and form (0.00 / 0.02 at iteration
+        # 1), so the student's positives there are wrong guesses; it still answers those facts at test on 0.52 / 0.41 at
+        # iteration 1, and on 0.10 / 0.02 at iteration 3 as it fits the guesses — the teachers cannot learn from it what
+        # it has unlearned. (benchmarks/macpo_init_fit_results.json)
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 4.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 1e-3, "dpo_loss": "sigmoid+sft",
                  "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "n_samples": 2,
