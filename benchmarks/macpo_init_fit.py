@@ -38,7 +38,6 @@ confident loss and the unaligned student keep ``sft``).
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -82,15 +81,12 @@ def choose(fits: dict[str, float]) -> str:
 
 
 def main() -> None:
-    from search_pair_decisions import report
+    from search_pair_decisions import reading_args, report
     from w2s_lib.core.runtime import torch_threads
     from w2s_lib.data.tinyworld.world import current_world_seed
     from w2s_lib.macpo.loop import MACPOConfig
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--out", help="write the result here as JSON")
-    args = ap.parse_args()
+    args = reading_args(__doc__)
     t0 = time.process_time()
     result = {"world_seed": current_world_seed()}
     with torch_threads(1):

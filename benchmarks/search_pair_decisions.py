@@ -204,6 +204,14 @@ def main() -> None:
     report(result, args.out)
 
 
+def reading_args(doc: str) -> argparse.Namespace:
+    """The command line of a registered reading: ``--seeds`` (default 0,1) and ``--out`` (a JSON file)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--out", help="write the result here as JSON")
+    return ap.parse_args()
+
+
 def report(result: dict, out: str | None) -> None:
     """Print ``result`` as JSON, and write it to ``out`` when given."""
     print(json.dumps(result, indent=1))
