@@ -1,6 +1,7 @@
 """DPO and SFT through TRL on the micro zoo: the trained model moves the way the data says."""
 
 import datasets
+import torch
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -31,6 +32,24 @@ def test_dpo_raises_the_chosen_margin(micro):
     pairs = datasets.Dataset.from_dict({"prompt": [PROMPT] * 16, "chosen": [GOOD] * 16, "rejected": [BAD] * 16})
     model = dpo_train(model, tok, pairs, beta=0.1, lr=1e-3, epochs=2, batch_size=8)
     assert _margin(model, tok) > before + 0.5
+
+
+def test_dpo_with_a_precomputed_reference_trains_the_same_model(micro, monkeypatch):
+    from trl import DPOTrainer
+
+    tok = AutoTokenizer.from_pretrained(micro)
+    pairs = datasets.Dataset.from_dict({"prompt": [PROMPT] * 16, "chosen": [GOOD] * 16, "rejected": [BAD] * 16})
+    passes, real = [], DPOTrainer._precompute_ref_logps
+    monkeypatch.setattr(DPOTrainer, "_precompute_ref_logps", lambda self, *a: passes.append(1) or real(self, *a))
+    trained = []
+    for pre in (False, True):
+        trained.append(dpo_train(AutoModelForCausalLM.from_pretrained(micro), tok, pairs, beta=0.1, lr=1e-3,
+                                 epochs=2, batch_size=8, precompute_ref=pre))
+        assert len(passes) == int(pre)                               # the reference pass runs only when asked
+    base = AutoModelForCausalLM.from_pretrained(micro)
+    for (name, a), b, c in zip(trained[0].named_parameters(), trained[1].parameters(), base.parameters()):
+        assert torch.allclose(a, b, atol=1e-5), name                 # same updates, reference read once
+    assert any(not torch.allclose(a, c) for a, c in zip(trained[0].parameters(), base.parameters()))  # it trained
 
 
 def test_sft_learns_the_completion(micro):

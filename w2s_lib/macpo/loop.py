@@ -139,6 +139,10 @@ class MACPOConfig(Config):
     init_epochs: float = knob(0.0, low=0.0, added_later=True,
                               help="... and their epochs (0 = sft.epochs); trained to fit half A "
                                    "(benchmarks/macpo_init_fit.py)")
+    precompute_ref: bool = knob(False, added_later=True,
+                                help="DPO: the reference model's log-probabilities of the pairs computed once before "
+                                     "training instead of in every step (one reference pass instead of one per epoch; "
+                                     "the same values batched otherwise, so results can differ at float level)")
     teacher_candidates: str = knob("samples", choices=("samples", "greedy+samples"), added_later=True,
                                    help="cross pool: a teacher's candidates are the students' samples, or also each "
                                         "student's greedy answer (benchmarks/macpo_mechanism.py, D4)")
@@ -212,7 +216,7 @@ class MACPOConfig(Config):
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 4.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 1e-3, "dpo_loss": "sigmoid+sft",
                  "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "n_samples": 2,
-                 "teacher_lr": 3e-3, "teacher_epochs": 8.0, "init_lr": 1e-3, "init_epochs": 8.0},
+                 "teacher_lr": 3e-3, "teacher_epochs": 8.0, "init_lr": 1e-3, "init_epochs": 8.0, "precompute_ref": True},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,
                   "n_test": 200, "max_new_tokens": 128, "temperature": 0.7, "top_k": 50, "sft.lr": 2e-4,
@@ -678,7 +682,7 @@ def dpo_fit(cfg: MACPOConfig, make_pairs, seed: int):
         with quiet_training():
             model = dpo_train(_maybe_lora(model, cfg), tok, pairs, beta=cfg.dpo.beta, lr=cfg.dpo.lr,
                               epochs=cfg.dpo.epochs, batch_size=cfg.dpo.batch_size, seed=seed,
-                              loss_type=cfg.dpo_loss.split("+"),
+                              loss_type=cfg.dpo_loss.split("+"), precompute_ref=cfg.precompute_ref,
                               activation_checkpointing=cfg.activation_checkpointing)
             pairs.to_json(out / "pairs.jsonl")
         return model, {"n_pairs": len(pairs), "chosen_gold": float(np.mean(cg)), "rejected_gold": float(np.mean(rg)),

@@ -70,19 +70,22 @@ def _common_args(lr: float, epochs: float, batch_size: int, seed: int, activatio
 def dpo_train(model, tokenizer, pairs: datasets.Dataset, *, beta: float = 0.1, lr: float = 5e-4,
               epochs: float = 3, batch_size: int = 32, max_length: int = 256, seed: int = 0,
               loss_type: str | list[str] = "sigmoid", ref_model=None, activation_checkpointing: bool = False,
-              lr_knob: str = "dpo.lr"):
+              lr_knob: str = "dpo.lr", precompute_ref: bool = False):
     """DPO (TRL ``DPOTrainer``) of ``model`` on ``prompt, chosen, rejected`` pairs; returns the model.
 
     ``loss_type``: one TRL loss or a list of them, summed (e.g. ``["sigmoid", "sft"]``: DPO plus the NLL of
     the chosen responses). ``ref_model`` defaults to a frozen copy of ``model`` before training. ``lr_knob``: the caller's config
-    name of ``lr``, for the one-line hint if the loss diverges.
+    name of ``lr``, for the one-line hint if the loss diverges. ``precompute_ref``: the reference model's
+    log-probabilities of every pair are computed once before training (TRL's ``precompute_ref_log_probs``) instead
+    of in every step — the same values batched otherwise (float-level differences), one reference pass instead of one
+    per epoch.
     """
     from trl import DPOConfig, DPOTrainer
 
     _check_columns(pairs, PAIR_COLUMNS, "DPO")
     ref = ref_model if ref_model is not None else copy.deepcopy(model).eval()
     args = DPOConfig(**_common_args(lr, epochs, batch_size, seed, activation_checkpointing), beta=beta,
-                     max_length=max_length, padding_free=False,
+                     max_length=max_length, padding_free=False, precompute_ref_log_probs=precompute_ref,
                      loss_type=[loss_type] if isinstance(loss_type, str) else list(loss_type))
     with quiet_training(), frozen_gc(), cached_package_checks():
         trainer = guard_trainer(DPOTrainer(model=model, ref_model=ref, args=args,
