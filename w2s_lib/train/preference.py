@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import os
 import tempfile
 import warnings
 
@@ -31,14 +32,20 @@ def quiet_training():
     from transformers.utils import logging as hf_logging
 
     bars, hf_bars = datasets.utils.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
+    tqdm_env = os.environ.get("TQDM_DISABLE")
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
+    os.environ["TQDM_DISABLE"] = "1"  # TRL's own bars (e.g. the reference pass of precompute_ref) read this
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", UserWarning)
             yield
     finally:
+        if tqdm_env is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = tqdm_env
         if bars:
             datasets.enable_progress_bars()
         if hf_bars:
