@@ -212,7 +212,9 @@ class MACPOConfig(Config):
         # CPU). Where no teacher read about the person, no candidate is right in fact and form (0.00 / 0.02 at iteration
         # 1), so the student's positives there are wrong guesses; it still answers those facts at test on 0.52 / 0.41 at
         # iteration 1, and on 0.10 / 0.02 at iteration 3 as it fits the guesses — the teachers cannot learn from it what
-        # it has unlearned. (benchmarks/macpo_init_fit_results.json)
+        # it has unlearned. (benchmarks/macpo_init_fit_results.json) With precompute_ref (each DPO update reads its
+        # reference once; float-level differences) rerun in both worlds: world 0 -0.131 [-0.214, -0.063], -0.103, -0.107,
+        # +0.326; world 1 -0.117, +0.173, +0.102, +0.305 — the same verdicts, 1029 / 1045 s CPU.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 4.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 1e-3, "dpo_loss": "sigmoid+sft",
                  "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "n_samples": 2,
