@@ -1,8 +1,8 @@
 """DPO and SFT through TRL on the micro zoo: the trained model moves the way the data says."""
 
 import datasets
-import torch
 import pytest
+import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from w2s_lib.core.errors import W2SError

@@ -700,20 +700,23 @@ def pairs_dataset(prompts, chosen, rejected, **extra) -> datasets.Dataset:
     return datasets.Dataset.from_dict({k: [v[i] for i in keep] for k, v in cols.items()})
 
 
+def _with_stage(cfg: MACPOConfig, stage: str, lr: float, epochs: float) -> MACPOConfig:
+    """``cfg`` with its ``stage`` (sft | dpo) taking ``lr`` / ``epochs`` where they are set (non-zero); ``cfg``
+    itself when neither is."""
+    moved = {k: v for k, v in (("lr", lr), ("epochs", epochs)) if v}
+    return cfg.replace(**{stage: moved}) if moved else cfg
+
+
 def init_cfg(cfg: MACPOConfig) -> MACPOConfig:
     """The config whose ``sft`` stage builds an agent from half A (a weak teacher's SFT on the chosen replies, a
     negative copy's on the rejected ones): ``init_lr`` / ``init_epochs`` where set (non-zero), else ``sft``."""
-    stage = {k: v for k, v in (("lr", cfg.init_lr), ("epochs", cfg.init_epochs)) if v}
-    return cfg.replace(sft=stage) if stage else cfg
+    return _with_stage(cfg, "sft", cfg.init_lr, cfg.init_epochs)
 
 
 def update_cfg(cfg: MACPOConfig, agent: str) -> MACPOConfig:
     """The config whose ``dpo`` stage trains ``agent`` in a MACPO iteration: a weak teacher's update takes
     ``teacher_lr`` / ``teacher_epochs`` where set (non-zero), a student's is ``dpo`` as it is."""
-    if agent not in cfg.teachers:
-        return cfg
-    stage = {k: v for k, v in (("lr", cfg.teacher_lr), ("epochs", cfg.teacher_epochs)) if v}
-    return cfg.replace(dpo=stage) if stage else cfg
+    return _with_stage(cfg, "dpo", cfg.teacher_lr, cfg.teacher_epochs) if agent in cfg.teachers else cfg
 
 
 def agent_step(cfg: MACPOConfig, agent: str, iteration: int, force: bool = False,
