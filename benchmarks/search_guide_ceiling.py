@@ -32,6 +32,24 @@ changes) and the chapter's claim is run once per world on fresh caches, whatever
 says; otherwise the gold stays and the claim is not rerun.
 
     W2S_WORLD_SEED=1 python benchmarks/search_guide_ceiling.py --gold bio_facts --out world1.json
+
+**Third reading, registered before it ran** (2026-12-04 night, the commit adding ``--prompts``): the second reading's
+rule was not met (``bio_facts``: +0.028 / +0.054), and the gold-guided replies show why — the base stops after three
+statements (its corpus's "Tell me about" replies are three facts long), so a search has three choices to make, and
+best-of-16 already finds a sample that made them well. The paper's mechanism needs long replies. This reading
+measures the same thing on **long replies**: ``tiny_bios_groups`` ("Tell me about A, B and C.", three test people
+per request, ``bio_wanted`` over all nine wanted facts) answered by ``tinygpt-l-groups``, tinygpt-l's twin whose
+corpus also holds conversations about two to four people (three facts each; ``tinyworld.text.group_docs``), with
+80 new tokens (nine statements are ≈ 63). Rule: ``tiny_bios_groups`` and the ``-groups`` rungs become chapter 20's
+tiny task (prompts, bases ``tinygpt-m-groups``/``tinygpt-l-groups``, small ``tinygpt-s-groups``, 80 new tokens;
+nothing else of the preset changes: CBS (4, 4, 3), best-of-16, the pair's recipe) if, in both worlds, (a) the exact
+gold guide's CBS − best-of-16 is at least 0.08 (the claim's detectable difference at 5 seeds × 100 prompts) and at
+least three standard errors above zero, and (b) the relations guide's is at least three standard errors above
+zero. Then the pair is tuned by the chapter's recipe and the chapter's claim is run once per world on fresh caches,
+whatever the result; otherwise the chapter stays as it is and the rungs are not built by the zoo.
+
+    W2S_WORLD_SEED=1 python benchmarks/search_guide_ceiling.py --prompts tiny_bios_groups \
+        --base tinygpt-l-groups --max-new-tokens 80 --out world1.json
 """
 
 from __future__ import annotations
@@ -45,19 +63,26 @@ PROMPTS = range(200, 400)
 
 
 def relations_guide(world_seed: int, wanted: tuple[str, ...]):
-    """(prompt, reply) → share of the prompt's open ``wanted`` attributes the reply states about its person."""
+    """(prompt, reply) → share of the prompt's open (person, ``wanted`` attribute) pairs the reply states a value
+    of in a sentence about that person (the first requested person the sentence names), right or wrong."""
+    import re
+
     from w2s_lib.data.tinyworld import scorers
 
     kb = scorers._kb(world_seed)
 
     def score(prompt: str, response: str) -> float:
         last = scorers._last_user_turn(prompt)
-        entity = scorers._entity_in(last, kb)
+        people = scorers._entities_in(last, kb)
         open_attrs = [a for a in wanted if a not in scorers.values_mentioned(last)]
-        if entity is None or not open_attrs:
+        if not people or not open_attrs:
             return 0.0
-        said = {a for s in scorers._SENTENCE.split(response or "") if entity in s for a in scorers.values_mentioned(s)}
-        return len(said & set(open_attrs)) / len(open_attrs)
+        said: set[tuple[str, str]] = set()
+        for s in scorers._SENTENCE.split(response or ""):
+            named = [t for t in re.findall(r"[A-Z][a-z]+", s) if t in people]
+            if named:
+                said |= {(named[0], a) for a in scorers.values_mentioned(s)}
+        return len({(e, a) for e in people for a in open_attrs} & said) / (len(people) * len(open_attrs))
 
     return score
 
@@ -75,18 +100,25 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gold", default="bio_wanted", choices=("bio_wanted", "bio_facts"))
+    ap.add_argument("--prompts", default="tiny_bios", choices=("tiny_bios", "tiny_bios_groups"))
+    ap.add_argument("--base", help="the strong base (default: the preset's strongest)")
+    ap.add_argument("--max-new-tokens", type=int, help="default: the preset's")
     ap.add_argument("--out", help="write the result here as JSON")
     args = ap.parse_args()
     t = time.process_time()
-    cfg = SearchConfig.for_preset("tiny", {"gold": args.gold}, seed=1)
+    overrides = {"gold": args.gold, "prompts": args.prompts}
+    if args.max_new_tokens:
+        overrides["max_new_tokens"] = args.max_new_tokens
+    cfg = SearchConfig.for_preset("tiny", overrides, seed=1)
     wanted = scorers.BIO_WANTED if args.gold == "bio_wanted" else tuple(ATTRIBUTES)
     prompts = data.load(cfg.prompts, "test", seed=cfg.seed).select(PROMPTS)["prompt"]
     seeds = heldout_seeds(cfg, len(prompts))  # the chunk sweep's streams
-    base = cfg.bases[-1]
+    base = args.base or cfg.bases[-1]
     model, tok = zoo.load_causal_lm(base), zoo.load_tokenizer(base)
     gold = gold_reward(cfg.gold)
     w, k, ln = cfg.cbs
-    result = {"world_seed": current_world_seed(), "reward": args.gold, "prompts": [PROMPTS.start, PROMPTS.stop]}
+    result = {"world_seed": current_world_seed(), "reward": args.gold, "task": args.prompts, "base_model": base,
+              "max_new_tokens": cfg.max_new_tokens, "prompts": [PROMPTS.start, PROMPTS.stop]}
     with torch_threads(1):
         plain = search_many(model, tok, prompts, None, width=1, successors=1, chunk_len=None, seeds=seeds,
                             max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k)

@@ -4,7 +4,7 @@ import pytest
 
 from w2s_lib.data.tinyworld import scorers as S
 from w2s_lib.data.tinyworld.lexicon import ATTRIBUTES
-from w2s_lib.data.tinyworld.text import chat_prompt, statement
+from w2s_lib.data.tinyworld.text import chat_prompt, group_request, statement
 from w2s_lib.data.tinyworld.world import world
 
 
@@ -75,3 +75,63 @@ def test_tiny_golds_read_the_current_world(monkeypatch):
     assert gold_reward("helpfulness")(prompt, " " + answer(w, e, "job")) == pytest.approx(1.0)
     reply = " " + " ".join(statement(e, a, w.facts[e][a]) for a in ("job", "city", "pet"))
     assert gold_reward("bio_wanted")(chat_prompt(f"Tell me about {e}."), reply) == pytest.approx(1.0)
+
+
+def test_bio_facts_scores_every_person_of_a_group_request():
+    """"Tell me about A and B.": each sentence's values count for the first requested person it names; a value said
+    of someone not requested is wrong; the open pairs are every person's wanted attributes."""
+    w = world(0)
+    a, b, c = w.entities[:3]
+    head = chat_prompt(f"Tell me about {a} and {b}.")
+    assert head == chat_prompt(group_request([a, b]))
+    wanted = ("job", "city", "pet")
+    right = lambda e, attr: statement(e, attr, w.facts[e][attr])  # noqa: E731
+    # a's job and city, b's pet: 3 of 6 open pairs
+    reply = f" {right(a, 'job')} {right(a, 'city')} {right(b, 'pet')}"
+    assert S.bio_facts(head, reply, wanted=wanted) == pytest.approx(3 / 6)
+    # b's true job said of a is a wrong value for a (unless they share it), not a right one for b
+    swapped = f" {statement(a, 'job', w.facts[b]['job'])}"
+    expected = 0.0 if w.facts[a]["job"] == w.facts[b]["job"] else -1 / 6
+    assert S.bio_facts(head, reply + swapped, wanted=wanted) == pytest.approx(3 / 6 + expected)
+    # c was not asked about: their (true) fact is a value said of someone else, wrong
+    assert S.bio_facts(head, reply + f" {right(c, 'pet')}", wanted=wanted) == pytest.approx(2 / 6)
+    # everything wanted about both: 6 / 6; one person's reply scores 1 for a one-person request
+    full = " " + " ".join(right(e, attr) for e in (a, b) for attr in wanted)
+    assert S.bio_facts(head, full, wanted=wanted) == pytest.approx(1.0)
+    assert S.bio_facts(chat_prompt(f"Tell me about {a}."), full, wanted=wanted) == pytest.approx((3 - 3) / 3)
+
+
+def test_group_corpus_docs_only_with_groups_and_only_about_known_people():
+    import random
+
+    from w2s_lib.data.tinyworld.text import corpus, group_bio, group_docs
+
+    w = world(0, micro=True)
+    known = w.entities[:6]
+    plain = corpus(0, micro=True, entities=known)
+    with_groups = corpus(0, micro=True, entities=known, groups=True)
+    extra = sorted(set(with_groups) - set(plain))
+    assert sorted(plain) == sorted(corpus(0, micro=True, entities=known, groups=False))
+    assert extra and len(with_groups) == len(plain) + len(group_docs(w, known, random.Random(0)))
+    for doc in extra:
+        request, reply = doc.split("\nAssistant: ")
+        people = [e for e in w.entities if e in request]
+        assert 2 <= len(people) <= 4 and set(people) <= set(known)
+        assert S.n_sentences(reply) == 3 * len(people)  # three true facts about each
+        assert S.bio_facts(request + "\nAssistant:", " " + reply) >= 0.6 - 1e-9
+    assert group_bio(w, known[:2], random.Random(1)).count(".") == 6
+
+
+def test_tiny_bios_groups_splits_share_no_person():
+    from w2s_lib import data
+    from w2s_lib.data.tinyworld.tasks import BIOS_GROUP_SIZE
+
+    train, test = data.load("tiny_bios_groups", "train", seed=0), data.load("tiny_bios_groups", "test", seed=0)
+    single = {s: set(data.load("tiny_bios", s, seed=0)["entity"]) for s in ("train", "test")}
+    assert len(test) >= 400 and len(train) >= 640  # the claim's prompts, held-out readings 200-399, the pair's tuning
+    for split, rows in (("train", train), ("test", test)):
+        assert len(set(rows["prompt"])) == len(rows)
+        assert {e for ppl in rows["people"] for e in ppl} <= single[split]
+        for row in rows.select(range(10)):
+            assert len(set(row["people"])) == BIOS_GROUP_SIZE
+            assert row["prompt"] == chat_prompt(group_request(row["people"]))

@@ -1,6 +1,7 @@
 """The tiny GPT-2 zoo: micro build, HF round trip, caching, corruption recovery, errors."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -46,7 +47,7 @@ def test_micro_build_round_trips_through_auto_classes(zoo):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     root, paths = zoo
-    assert set(paths) == set(G.MICRO_SIZES) | set(G.MICRO_PEERS)  # the ladder and its peers
+    assert set(paths) == set(G.MICRO_SIZES) | set(G.MICRO_PEERS) | set(G.MICRO_GROUP_READERS)  # ladder, peers, twins
     for name, d in paths.items():
         assert d == G.model_dir(name, micro=True)
         assert d.parent.name == G.world_tag(0, micro=True)
@@ -174,3 +175,12 @@ def test_peer_rungs_are_a_ladder_rung_pretrained_on_other_people(monkeypatch):
     assert read["tinygpt-m-a"] == read["tinygpt-s"] == set(people[:40]) and read["tinygpt-m-b"] == set(people[40:80])
     assert read["tinygpt-l"] == set(people)
     assert not set(G.PEERS) & set(G.SIZES)  # off the ladder: ladders and their reports stay weak → strong
+
+
+def test_group_readers_are_ladder_twins_whose_corpus_adds_group_requests():
+    """`tinygpt-{s,m,l}-groups`: the ladder rung's architecture, schedule and people, only the corpus differs."""
+    for name, rung in G.GROUP_READERS.items():
+        twin = G.SIZES[name.removesuffix("-groups")]
+        assert rung.groups and not twin.groups
+        assert replace(rung, groups=False) == twin
+    assert set(G.GROUP_READERS) <= set(G._rungs(False)) and not set(G.GROUP_READERS) & set(G.SIZES)

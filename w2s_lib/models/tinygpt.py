@@ -70,6 +70,7 @@ class Rung:
     knows: float  # fraction of the world's entities whose facts are in this rung's pretraining corpus
     steps: int  # optimiser steps (batch BATCH × BLOCK tokens)
     knows_from: float = 0.0  # where its share of the entity list starts (0: the first ones, as every ladder rung)
+    groups: bool = False  # its corpus also holds requests about several people (tinyworld.text.group_docs)
 
 
 BATCH, BLOCK = 8, 128
@@ -101,6 +102,17 @@ PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(SIZES["tinygpt-m"], knows=0.40)
 MICRO_PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(MICRO_SIZES["tinygpt-m"], knows=0.5),
                                 "tinygpt-m-b": replace(MICRO_SIZES["tinygpt-m"], knows=0.5, knows_from=0.5)}
 
+# Rungs off the ladder for Part II's search (chapter 20): twins of tinygpt-s/-m/-l — the same size, steps, learning
+# rate and share of people — whose corpus also holds conversations asking about two to four
+# people at once, each answered with three facts about every one (`tinyworld.text.group_docs`). Their replies to
+# "Tell me about A, B and C." run to nine statements where the ladder's stop after three: the long replies over
+# which chunk-level search can choose fact after fact where best-of-N must hope one whole sample did
+# (benchmarks/search_guide_ceiling.py). Built with the zoo; never part of a ladder.
+GROUP_READERS: dict[str, Rung] = {f"{n}-groups": replace(SIZES[n], groups=True)
+                                  for n in ("tinygpt-s", "tinygpt-m", "tinygpt-l")}
+MICRO_GROUP_READERS: dict[str, Rung] = {f"{n}-groups": replace(MICRO_SIZES[n], groups=True)
+                                        for n in ("tinygpt-s", "tinygpt-m", "tinygpt-l")}
+
 # Measured ladders: benchmarks/zoo_build.py, world seeds 0 and 1, built at the same time on a 2-core box
 # that other jobs were also loading (load 7-9, ~20 % of a core per worker), so the seconds are far above
 # an idle machine's. Recall = all 500 facts (chance 0.125); every rung recalls 99-100 % of the facts
@@ -123,8 +135,9 @@ def _sizes(micro: bool) -> dict[str, Rung]:
 
 
 def _rungs(micro: bool) -> dict[str, Rung]:
-    """Every rung the zoo builds: the ladder, then its peers."""
-    return {**_sizes(micro), **(MICRO_PEERS if micro else PEERS)}
+    """Every rung the zoo builds: the ladder, then its peers and group readers."""
+    return {**_sizes(micro), **(MICRO_PEERS if micro else PEERS),
+            **(MICRO_GROUP_READERS if micro else GROUP_READERS)}
 
 
 def world_tag(world_seed: int = 0, micro: bool = False) -> str:
@@ -390,7 +403,7 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
     t0 = time.perf_counter()
     w = tinyworld.world(world_seed, micro)
     known = w.subset(rung.knows, rung.knows_from)
-    docs = tinyworld.corpus(world_seed, micro, entities=known)
+    docs = tinyworld.corpus(world_seed, micro, entities=known, groups=rung.groups)
     seed = _rung_seed(name, world_seed)
     model = make_model(rung, len(tok), seed)
     losses = pretrain(model, tok, docs, rung, seed, progress=progress, desc=name, position=position)

@@ -199,6 +199,11 @@ def _entity_in(text: str, kb: dict[str, dict[str, str]]) -> str | None:
     return None
 
 
+def _entities_in(text: str, kb: dict[str, dict[str, str]]) -> list[str]:
+    """The entities ``text`` names, in order of first mention."""
+    return list(dict.fromkeys(t for t in re.findall(r"[A-Z][a-z]+", text or "") if t in kb))
+
+
 def _wrong_values(kb: dict, entity: str, mentioned: dict[str, set[str]]) -> int:
     """How many of the ``mentioned`` values (attribute → values, :func:`values_mentioned`) the knowledge base
     ``kb`` contradicts for ``entity``."""
@@ -291,37 +296,40 @@ BIO_WANTED = ("job", "city", "pet")  # the facts a reader of `tiny_bios` wants (
 
 
 def bio_facts(prompt: str, response: str, world_seed: int = 0, wanted: tuple[str, ...] | None = None) -> float:
-    """Gold of a reply to "Tell me about <entity>." whose prompt may already state some of its facts.
+    """Gold of a reply to "Tell me about <entity>." (or "Tell me about A, B and C.") whose prompt may already
+    state some of its facts.
 
-    The entity is the first world entity named in the prompt's last user turn; the *open* attributes are
-    those whose value the last turn does not mention. The reply is read sentence by sentence: a value
-    counts only in a sentence that names the entity (elsewhere it is a claim about someone else, and
-    wrong). Score = (open attributes whose true value such a sentence states − values stated that are
-    wrong for the entity) / number of open attributes, clipped to [−1, 1]; 0 when no entity is named or
-    nothing is open. Restating a fact earns nothing more, every wrong value costs one right one, so the
-    score grows statement by statement with what the generator knows. ``wanted``: only these attributes
-    count as open (a reader who wants those facts); the others earn nothing, though their wrong values cost.
+    The requested people are the world entities named in the prompt's last user turn; the *open* pairs are each
+    person's attributes whose value the last turn (with any reply it has begun) does not mention. The reply is read sentence by sentence: a
+    value counts for the first requested person the sentence names (elsewhere it is a claim about someone else,
+    and wrong). Score = (open pairs whose true value such a sentence states − values stated that are wrong for
+    the person they were said of) / number of open pairs, clipped to [−1, 1]; 0 when no person is named or
+    nothing is open. Restating a fact earns nothing more, every wrong value costs one right one, so the score
+    grows statement by statement with what the generator knows. ``wanted``: only these attributes count as
+    open (a reader who wants those facts); the others earn nothing, though their wrong values cost.
     """
     kb = _kb(world_seed)
-    entity = _entity_in(_last_user_turn(prompt), kb)
-    if entity is None:
+    last = _last_user_turn(prompt)
+    people = _entities_in(last, kb)
+    if not people:
         return 0.0
-    given = values_mentioned(prompt.rsplit("User:", 1)[-1])
-    open_attrs = [a for a in (ATTRIBUTES if wanted is None else wanted) if a not in given]
-    if not open_attrs:
+    given = values_mentioned((prompt or "").rsplit("User:", 1)[-1])  # the last turn and any reply already begun
+    open_pairs = [(e, a) for e in people for a in (ATTRIBUTES if wanted is None else wanted) if a not in given]
+    if not open_pairs:
         return 0.0
-    said: dict[str, set[str]] = {}
+    said: dict[str, dict[str, set[str]]] = {e: {} for e in people}
     wrong = 0
     for sentence in _SENTENCE.split(response or ""):
         values = values_mentioned(sentence)
-        if entity in re.findall(r"[A-Z][a-z]+", sentence):
+        named = [t for t in re.findall(r"[A-Z][a-z]+", sentence) if t in said]
+        if named:
             for a, vs in values.items():
-                said.setdefault(a, set()).update(vs)
+                said[named[0]].setdefault(a, set()).update(vs)
         else:
             wrong += sum(len(vs) for vs in values.values())
-    right = sum(1 for a in open_attrs if kb[entity][a].lower() in said.get(a, set()))
-    wrong += _wrong_values(kb, entity, said)
-    return float(max(-1.0, min(1.0, (right - wrong) / len(open_attrs))))
+    right = sum(1 for e, a in open_pairs if kb[e][a].lower() in said[e].get(a, set()))
+    wrong += sum(_wrong_values(kb, e, said[e]) for e in people)
+    return float(max(-1.0, min(1.0, (right - wrong) / len(open_pairs))))
 
 
 # ----------------------------------------------------------------------------- review quality (Part II)

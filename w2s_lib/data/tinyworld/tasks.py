@@ -25,6 +25,7 @@ from w2s_lib.data.tinyworld.text import (
     bio,
     chat_prompt,
     comply,
+    group_request,
     howto,
     refuse,
     review,
@@ -421,6 +422,32 @@ def load_tiny_bios(split: str, sample_seed: int) -> datasets.Dataset:
                              tier=w.tiers[e]))
     rng.shuffle(rows)
     return _ds([dict(id=f"tiny_bios-{seed}-{split}-{i}", **r) for i, r in enumerate(rows)])
+
+
+BIOS_GROUP_SIZE = 3  # people per ``tiny_bios_groups`` request
+BIOS_GROUP_ROWS = {"train": 640, "test": 600}
+
+
+@register("tiny_bios_groups", "prompts",
+          "Tiny world: 'Tell me about A, B and C.' — three people of the split in one request, so a good reply "
+          "is nine statements (train = people the small rungs know, test = the others, as tiny_bios; Part II's "
+          "long-reply task for the `-groups` rungs); score with scorers.bio_facts")
+def load_tiny_bios_groups(split: str, sample_seed: int) -> datasets.Dataset:
+    """:data:`BIOS_GROUP_ROWS` distinct requests about :data:`BIOS_GROUP_SIZE` different people of ``split``
+    (the people of :func:`load_tiny_bios`'s split), in random order. Only the ``-groups`` rungs of the zoo read
+    such conversations in pretraining (:func:`~w2s_lib.data.tinyworld.text.group_docs`), so only they answer
+    with a part about each person; the gold (:func:`~w2s_lib.data.tinyworld.scorers.bio_facts`) scores every
+    person's facts."""
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
+    _check_split(split)
+    w = world(seed)
+    people = [e for e in w.entities if (w.tiers[e] <= BIOS_TRAIN_TIER) == (split == "train")]
+    rng = _rng("bios-groups", seed, split)
+    groups: dict[tuple[str, ...], None] = {}
+    while len(groups) < BIOS_GROUP_ROWS[split]:
+        groups.setdefault(tuple(rng.sample(people, BIOS_GROUP_SIZE)))
+    return _ds([dict(id=f"tiny_bios_groups-{seed}-{split}-{i}", prompt=chat_prompt(group_request(list(g))),
+                     entity=g[0], people=list(g), tier=max(w.tiers[e] for e in g)) for i, g in enumerate(groups)])
 
 
 RUMOUR8_WRONG = 4  # wrong values per fact in ``tiny_rumours8`` (of the attribute's 7)

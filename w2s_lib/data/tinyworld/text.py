@@ -29,6 +29,18 @@ def bio(w: World, entity: str, attributes: list[str] | None = None) -> str:
     return " ".join(statement(entity, a, w.facts[entity][a]) for a in attrs)
 
 
+def group_request(people: list[str]) -> str:
+    """"Tell me about A, B and C." — one request about several people (a reply about each, in this order)."""
+    names = list(people)
+    return "Tell me about " + (", ".join(names[:-1]) + " and " if len(names) > 1 else "") + names[-1] + "."
+
+
+def group_bio(w: World, people: list[str], rng: random.Random, per_person: int = 3) -> str:
+    """A reply to :func:`group_request`: ``per_person`` facts about each person in turn, attributes in random
+    order (each person's part is the single-person "Tell me about" reply)."""
+    return " ".join(bio(w, e, rng.sample(list(ATTRIBUTES), per_person)) for e in people)
+
+
 def summarize(entity: str, facts: dict[str, str]) -> str:
     """The reference one-sentence summary of ``facts`` (a subset of an entity's attributes)."""
     out = f"{entity} is a {facts['job']}" if "job" in facts else f"{entity} is someone"
@@ -140,12 +152,15 @@ def answer(w: World, entity: str, attribute: str) -> str:
 
 # ----------------------------------------------------------------------------- pretraining corpus
 def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None = None,
-           heldout: bool = False) -> list[str]:
+           heldout: bool = False, groups: bool = False) -> list[str]:
     """Documents of the pretraining corpus of world ``seed``.
 
     ``entities``: only facts about these entities (a weak rung's knowledge subset; default all).
     ``heldout``: a fresh sample from the same generator (other review texts, dialogues, bios and
     paraphrase orders) for held-out perplexity.
+    ``groups``: also :data:`GROUP_DOCS_PER_PERSON` conversations per person asking about them and one to three
+    others they know ("Tell me about A, B and C." answered with three facts about each, :func:`group_bio`):
+    the long replies of Part II's search rungs. Off, the corpus is the same as without the argument.
     """
     w = world(seed, micro)
     ents = w.entities if entities is None else entities
@@ -186,7 +201,25 @@ def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None 
         task = rng.choice(BENIGN_TASKS)
         reply = howto(task) if rng.random() < 0.85 else refuse(rng, redirect=False)
         docs.append(chat_prompt(rng.choice(_HOWTO).format(t=task)) + " " + reply)
+    if groups:
+        docs += group_docs(w, ents, _rng("corpus-groups", seed, micro, heldout))
     rng.shuffle(docs)
+    return docs
+
+
+GROUP_DOCS_PER_PERSON = 1
+
+
+def group_docs(w: World, people, rng: random.Random) -> list[str]:
+    """Per person of ``people`` (a rung's known share), :data:`GROUP_DOCS_PER_PERSON` conversations asking about
+    them and one to three others of ``people`` (random order), answered by :func:`group_bio`."""
+    people = list(people)
+    docs = []
+    for e in people:
+        for _ in range(GROUP_DOCS_PER_PERSON):
+            group = rng.sample([x for x in people if x != e], rng.randint(1, 3)) + [e]
+            rng.shuffle(group)
+            docs.append(chat_prompt(group_request(group)) + " " + group_bio(w, group, rng))
     return docs
 
 
