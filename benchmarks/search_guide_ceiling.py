@@ -50,6 +50,12 @@ whatever the result; otherwise the chapter stays as it is and the rungs are not 
 
     W2S_WORLD_SEED=1 python benchmarks/search_guide_ceiling.py --prompts tiny_bios_groups \
         --base tinygpt-l-groups --max-new-tokens 80 --out world1.json
+
+Third reading's result (results file, key ``bio_groups_1``): **not met**. The base alone scores −0.51 / −0.41
+(worlds 0 / 1): ``tinygpt-l-groups`` (one group conversation per person in its corpus) does not answer the request —
+it starts with any one of the three people, goes on about people nobody asked about, or gives a how-to — and both
+guides' CBS end *below* best-of-16 (gold −0.160 ± 0.029 / −0.119 ± 0.025; relations −0.439 / −0.392). A base that
+does not write the long reply leaves nothing to measure; ``search_group_docs_fit.py`` fixes the world first.
 """
 
 from __future__ import annotations

@@ -109,10 +109,10 @@ def test_group_corpus_docs_only_with_groups_and_only_about_known_people():
     w = world(0, micro=True)
     known = w.entities[:6]
     plain = corpus(0, micro=True, entities=known)
-    with_groups = corpus(0, micro=True, entities=known, groups=True)
+    with_groups = corpus(0, micro=True, entities=known, groups=2)
     extra = sorted(set(with_groups) - set(plain))
-    assert sorted(plain) == sorted(corpus(0, micro=True, entities=known, groups=False))
-    assert extra and len(with_groups) == len(plain) + len(group_docs(w, known, random.Random(0)))
+    assert sorted(plain) == sorted(corpus(0, micro=True, entities=known, groups=0))
+    assert extra and len(with_groups) == len(plain) + len(group_docs(w, known, random.Random(0), 2))
     for doc in extra:
         request, reply = doc.split("\nAssistant: ")
         people = [e for e in w.entities if e in request]

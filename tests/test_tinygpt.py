@@ -181,6 +181,6 @@ def test_group_readers_are_ladder_twins_whose_corpus_adds_group_requests():
     """`tinygpt-{s,m,l}-groups`: the ladder rung's architecture, schedule and people, only the corpus differs."""
     for name, rung in G.GROUP_READERS.items():
         twin = G.SIZES[name.removesuffix("-groups")]
-        assert rung.groups and not twin.groups
-        assert replace(rung, groups=False) == twin
+        assert rung.group_docs == G.GROUP_DOCS > 0 and not twin.group_docs
+        assert replace(rung, group_docs=0) == twin
     assert set(G.GROUP_READERS) <= set(G._rungs(False)) and not set(G.GROUP_READERS) & set(G.SIZES)

@@ -70,7 +70,7 @@ class Rung:
     knows: float  # fraction of the world's entities whose facts are in this rung's pretraining corpus
     steps: int  # optimiser steps (batch BATCH × BLOCK tokens)
     knows_from: float = 0.0  # where its share of the entity list starts (0: the first ones, as every ladder rung)
-    groups: bool = False  # its corpus also holds requests about several people (tinyworld.text.group_docs)
+    group_docs: int = 0  # conversations per person about several people in its corpus (tinyworld.text.group_docs)
 
 
 BATCH, BLOCK = 8, 128
@@ -108,9 +108,10 @@ MICRO_PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(MICRO_SIZES["tinygpt-m"],
 # "Tell me about A, B and C." run to nine statements where the ladder's stop after three: the long replies over
 # which chunk-level search can choose fact after fact where best-of-N must hope one whole sample did
 # (benchmarks/search_guide_ceiling.py). Built with the zoo; never part of a ladder.
-GROUP_READERS: dict[str, Rung] = {f"{n}-groups": replace(SIZES[n], groups=True)
+GROUP_DOCS = 1  # per person
+GROUP_READERS: dict[str, Rung] = {f"{n}-groups": replace(SIZES[n], group_docs=GROUP_DOCS)
                                   for n in ("tinygpt-s", "tinygpt-m", "tinygpt-l")}
-MICRO_GROUP_READERS: dict[str, Rung] = {f"{n}-groups": replace(MICRO_SIZES[n], groups=True)
+MICRO_GROUP_READERS: dict[str, Rung] = {f"{n}-groups": replace(MICRO_SIZES[n], group_docs=GROUP_DOCS)
                                         for n in ("tinygpt-s", "tinygpt-m", "tinygpt-l")}
 
 # Measured ladders: benchmarks/zoo_build.py, world seeds 0 and 1, built at the same time on a 2-core box
@@ -403,7 +404,7 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
     t0 = time.perf_counter()
     w = tinyworld.world(world_seed, micro)
     known = w.subset(rung.knows, rung.knows_from)
-    docs = tinyworld.corpus(world_seed, micro, entities=known, groups=rung.groups)
+    docs = tinyworld.corpus(world_seed, micro, entities=known, groups=rung.group_docs)
     seed = _rung_seed(name, world_seed)
     model = make_model(rung, len(tok), seed)
     losses = pretrain(model, tok, docs, rung, seed, progress=progress, desc=name, position=position)

@@ -152,15 +152,15 @@ def answer(w: World, entity: str, attribute: str) -> str:
 
 # ----------------------------------------------------------------------------- pretraining corpus
 def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None = None,
-           heldout: bool = False, groups: bool = False) -> list[str]:
+           heldout: bool = False, groups: int = 0) -> list[str]:
     """Documents of the pretraining corpus of world ``seed``.
 
     ``entities``: only facts about these entities (a weak rung's knowledge subset; default all).
     ``heldout``: a fresh sample from the same generator (other review texts, dialogues, bios and
     paraphrase orders) for held-out perplexity.
-    ``groups``: also :data:`GROUP_DOCS_PER_PERSON` conversations per person asking about them and one to three
-    others they know ("Tell me about A, B and C." answered with three facts about each, :func:`group_bio`):
-    the long replies of Part II's search rungs. Off, the corpus is the same as without the argument.
+    ``groups``: also this many conversations per person asking about them and one to three others of
+    ``entities`` ("Tell me about A, B and C." answered with three facts about each, :func:`group_bio`): the
+    long replies of Part II's search rungs. 0 (default): the corpus is the same as without the argument.
     """
     w = world(seed, micro)
     ents = w.entities if entities is None else entities
@@ -202,21 +202,18 @@ def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None 
         reply = howto(task) if rng.random() < 0.85 else refuse(rng, redirect=False)
         docs.append(chat_prompt(rng.choice(_HOWTO).format(t=task)) + " " + reply)
     if groups:
-        docs += group_docs(w, ents, _rng("corpus-groups", seed, micro, heldout))
+        docs += group_docs(w, ents, _rng("corpus-groups", seed, micro, heldout), groups)
     rng.shuffle(docs)
     return docs
 
 
-GROUP_DOCS_PER_PERSON = 1
-
-
-def group_docs(w: World, people, rng: random.Random) -> list[str]:
-    """Per person of ``people`` (a rung's known share), :data:`GROUP_DOCS_PER_PERSON` conversations asking about
-    them and one to three others of ``people`` (random order), answered by :func:`group_bio`."""
+def group_docs(w: World, people, rng: random.Random, per_person: int = 1) -> list[str]:
+    """Per person of ``people`` (a rung's known share), ``per_person`` conversations asking about them and one
+    to three others of ``people`` (random order), answered by :func:`group_bio`."""
     people = list(people)
     docs = []
     for e in people:
-        for _ in range(GROUP_DOCS_PER_PERSON):
+        for _ in range(per_person):
             group = rng.sample([x for x in people if x != e], rng.randint(1, 3)) + [e]
             rng.shuffle(group)
             docs.append(chat_prompt(group_request(group)) + " " + group_bio(w, group, rng))
