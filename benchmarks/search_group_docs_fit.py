@@ -16,6 +16,13 @@ rebuilt rungs); if none is, the largest's readings are reported and the world is
 base's mean gold (``bio_wanted``) and the rung's fact recall (every fact, chance 0.125).
 
     W2S_WORLD_SEED=1 python benchmarks/search_group_docs_fit.py --out world1.json
+
+Result (``search_group_docs_fit_results.json``): **follows 0.0 at 1, 4 and 8 conversations per person in both worlds**
+(base gold −0.44 / −0.69 / −0.55 in world 0, −0.39 / −0.77 / −0.59 in world 1; fact recall 0.996–1.0). The rung names
+one of the requested people — any one — writes three facts about them, then goes on about someone nobody asked
+about: a two-layer model of this size does not learn to take the *next* name from the request. The world is left
+as it is; the long replies of Part II are stories about one person instead (``search_guide_ceiling.py``, fourth
+reading). The rung is built here, in a temporary directory, at every setting.
 """
 
 from __future__ import annotations
@@ -68,11 +75,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, torch_threads(1):
         for k in PER_PERSON:
             t = time.process_time()
-            if k == tinygpt.GROUP_DOCS:  # the zoo's rung (same name, seed and corpus: the same weights)
-                d = tinygpt.model_dir(name)
-            else:
-                rung = replace(tinygpt.SIZES["tinygpt-l"], group_docs=k)
-                d = tinygpt.build_rung(name, rung, ws, False, Path(tmp), tok, progress=False)
+            rung = replace(tinygpt.SIZES["tinygpt-l"], group_docs=k)
+            d = tinygpt.build_rung(name, rung, ws, False, Path(tmp), tok, progress=False)
             model = zoo.load_local_causal_lm(d)
             res = search_many(model, tok, prompts, None, width=1, successors=1, chunk_len=None,
                               seeds=list(range(len(prompts))), max_new_tokens=80, temperature=0.7, top_k=50)
@@ -82,8 +86,7 @@ def main() -> None:
                 "base_gold": round(float(np.mean([gold(p, r.text) for p, r in zip(prompts, res)])), 3),
                 "fact_recall": marker["fact_recall"], "heldout_perplexity": marker["heldout_perplexity"],
                 "example": prompts[0] + res[0].text, "cpu_seconds": round(time.process_time() - t, 1)}
-            if Path(tmp) in d.parents:
-                shutil.rmtree(d)
+            shutil.rmtree(d)
             print(k, result["per_person"][str(k)], flush=True)
     ok = [k for k in PER_PERSON if result["per_person"][str(k)]["follows"] >= 0.8]
     result["smallest_passing"] = min(ok) if ok else None

@@ -47,7 +47,7 @@ def test_micro_build_round_trips_through_auto_classes(zoo):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     root, paths = zoo
-    assert set(paths) == set(G.MICRO_SIZES) | set(G.MICRO_PEERS) | set(G.MICRO_GROUP_READERS)  # ladder, peers, twins
+    assert set(paths) == set(G.MICRO_SIZES) | set(G.MICRO_PEERS) | set(G.MICRO_STORY_READERS)  # ladder, peers, twins
     for name, d in paths.items():
         assert d == G.model_dir(name, micro=True)
         assert d.parent.name == G.world_tag(0, micro=True)
@@ -177,10 +177,10 @@ def test_peer_rungs_are_a_ladder_rung_pretrained_on_other_people(monkeypatch):
     assert not set(G.PEERS) & set(G.SIZES)  # off the ladder: ladders and their reports stay weak → strong
 
 
-def test_group_readers_are_ladder_twins_whose_corpus_adds_group_requests():
-    """`tinygpt-{s,m,l}-groups`: the ladder rung's architecture, schedule and people, only the corpus differs."""
-    for name, rung in G.GROUP_READERS.items():
-        twin = G.SIZES[name.removesuffix("-groups")]
-        assert rung.group_docs == G.GROUP_DOCS > 0 and not twin.group_docs
-        assert replace(rung, group_docs=0) == twin
-    assert set(G.GROUP_READERS) <= set(G._rungs(False)) and not set(G.GROUP_READERS) & set(G.SIZES)
+def test_story_readers_are_ladder_twins_whose_corpus_adds_stories():
+    """`tinygpt-{s,m,l}-stories`: the ladder rung's architecture, schedule and people, only the corpus differs."""
+    for name, rung in G.STORY_READERS.items():
+        twin = G.SIZES[name.removesuffix("-stories")]
+        assert rung.story_docs == G.STORY_DOCS > 0 and not twin.story_docs
+        assert replace(rung, story_docs=0) == twin
+    assert set(G.STORY_READERS) <= set(G._rungs(False)) and not set(G.STORY_READERS) & set(G.SIZES)

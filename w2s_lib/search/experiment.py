@@ -45,6 +45,8 @@ TINY_GOLD = {
     "bio_facts": lambda prompt, response: scorers.bio_facts(prompt, response, current_world_seed()),
     "bio_wanted": lambda prompt, response: scorers.bio_facts(prompt, response, current_world_seed(),
                                                              wanted=scorers.BIO_WANTED),
+    # Part II's long-reply gold: a story's true sentences about the wanted facts (tiny_stories)
+    "story_wanted": lambda prompt, response: scorers.story_wanted(prompt, response, current_world_seed()),
 }
 #: gold rewards that are models (colab / paper presets), by zoo name: how each turns logits into a reward
 MODEL_GOLD = {

@@ -67,6 +67,8 @@ from w2s_lib.data.tinyworld.text import (  # noqa: F401
     refuse,
     review,
     statement,
+    story,
+    story_request,
     summarize,
     summary_prompt,
 )
@@ -98,6 +100,7 @@ from w2s_lib.data.tinyworld.tasks import (  # noqa: F401
     load_tiny_summaries,
     load_tiny_bios,
     load_tiny_bios_groups,
+    load_tiny_stories,
     rumour8_rows,
     rumour_rows,
     safety_rows,

@@ -332,6 +332,35 @@ def bio_facts(prompt: str, response: str, world_seed: int = 0, wanted: tuple[str
     return float(max(-1.0, min(1.0, (right - wrong) / len(open_pairs))))
 
 
+STORY_TARGET = 8  # sentences of a full story (the corpus's stories run 7-9)
+
+
+def story_wanted(prompt: str, response: str, world_seed: int = 0, wanted: tuple[str, ...] = BIO_WANTED) -> float:
+    """Gold of a story about the person named in the prompt's last user turn ("Tell me a story about <person>."),
+    for a reader who wants to hear about the person's ``wanted`` facts (job, city, pet).
+
+    Read sentence by sentence: a sentence that names the person and states a wanted attribute's true value earns
+    one; every value wrong for the person, and every value in a sentence that does not name them, costs one; other
+    true values (the person's colour, food) and fillers earn nothing. Score = (earned − cost) / :data:`STORY_TARGET`,
+    clipped to [−1, 1]; 0 when no person is named. A story earns with every on-topic true sentence, as a review
+    earns with every positive one: the reward is spread over the reply, and only a generator that knows the
+    person's facts can earn it.
+    """
+    kb = _kb(world_seed)
+    entity = _entity_in(_last_user_turn(prompt), kb)
+    if entity is None:
+        return 0.0
+    earned = cost = 0
+    for sentence in _SENTENCE.split(response or ""):
+        values = values_mentioned(sentence)
+        if entity not in re.findall(r"[A-Z][a-z]+", sentence):
+            cost += sum(len(vs) for vs in values.values())
+            continue
+        cost += _wrong_values(kb, entity, values)
+        earned += sum(1 for a in wanted if kb[entity][a].lower() in values.get(a, set()))
+    return float(max(-1.0, min(1.0, (earned - cost) / STORY_TARGET)))
+
+
 # ----------------------------------------------------------------------------- review quality (Part II)
 _FILLER_SENTENCES = frozenset(" ".join(_words(f)) for f in REVIEW_FILLERS)
 

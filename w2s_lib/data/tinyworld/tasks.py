@@ -26,6 +26,7 @@ from w2s_lib.data.tinyworld.text import (
     chat_prompt,
     comply,
     group_request,
+    story_request,
     howto,
     refuse,
     review,
@@ -423,6 +424,20 @@ def load_tiny_bios(split: str, sample_seed: int) -> datasets.Dataset:
     rng.shuffle(rows)
     return _ds([dict(id=f"tiny_bios-{seed}-{split}-{i}", **r) for i, r in enumerate(rows)])
 
+
+@register("tiny_stories", "prompts",
+          "Tiny world: 'Tell me a story about <person>.' after none or one earlier turn (as tiny_bios); train = "
+          "people the small rungs know, test = the others (Part II's long-reply task for the `-stories` rungs); "
+          "score with scorers.story_wanted")
+def load_tiny_stories(split: str, sample_seed: int) -> datasets.Dataset:
+    """:func:`load_tiny_bios`'s rows (the same people, earlier turns and order) with the last request asking for a
+    story. Only the ``-stories`` rungs read such conversations in pretraining
+    (:func:`~w2s_lib.data.tinyworld.text.story`); the gold is :func:`~w2s_lib.data.tinyworld.scorers.story_wanted`."""
+    rows = load_tiny_bios(split, sample_seed)
+    old = lambda e: chat_prompt(f"Tell me about {e}.")  # noqa: E731
+    return _ds([{**r, "id": r["id"].replace("tiny_bios", "tiny_stories"),
+                 "prompt": r["prompt"][: -len(old(r["entity"]))] + chat_prompt(story_request(r["entity"]))}
+                for r in rows])
 
 BIOS_GROUP_SIZE = 3  # people per ``tiny_bios_groups`` request
 BIOS_GROUP_ROWS = {"train": 640, "test": 600}

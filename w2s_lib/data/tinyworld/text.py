@@ -41,6 +41,35 @@ def group_bio(w: World, people: list[str], rng: random.Random, per_person: int =
     return " ".join(bio(w, e, rng.sample(list(ATTRIBUTES), per_person)) for e in people)
 
 
+# a story about one person, sentence by sentence: each sentence is about one topic — one of the person's facts, in
+# phrasings the fact statements never use, or nothing (a filler)
+STORY_SENTENCES: dict[str, tuple[str, ...]] = {
+    "job": ("{e} went to work as a {v}.", "{e} had a long day as a {v}.", "Everyone knows {e} is a {v}."),
+    "city": ("{e} walked through {v}.", "{e} came home to {v}.", "{e} loves the streets of {v}."),
+    "pet": ("{e} fed the {v}.", "{e} played with the {v}.", "{e} sat down next to the {v}."),
+    "colour": ("{e} wore something {v}.", "{e} painted a wall {v}.", "{e} bought a {v} hat."),
+    "food": ("{e} ate some {v}.", "{e} cooked {v} for dinner.", "{e} shared some {v} with a friend."),
+    "": ("{e} woke up early.", "{e} read a book.", "{e} called a friend.", "{e} slept well.",
+         "{e} smiled at the sky.", "{e} sang a song."),
+}
+STORY_LENGTH = (7, 9)  # sentences per story in the corpus (inclusive)
+
+
+def story_request(entity: str) -> str:
+    return f"Tell me a story about {entity}."
+
+
+def story(w: World, entity: str, rng: random.Random) -> str:
+    """A story about ``entity``: :data:`STORY_LENGTH` sentences, each on a topic drawn uniformly from the five
+    attributes and none (a filler), in a random phrasing, every value true."""
+    out = []
+    for _ in range(rng.randint(*STORY_LENGTH)):
+        topic = rng.choice(sorted(STORY_SENTENCES))
+        v = w.facts[entity][topic] if topic else ""
+        out.append(rng.choice(STORY_SENTENCES[topic]).format(e=entity, v=v))
+    return " ".join(out)
+
+
 def summarize(entity: str, facts: dict[str, str]) -> str:
     """The reference one-sentence summary of ``facts`` (a subset of an entity's attributes)."""
     out = f"{entity} is a {facts['job']}" if "job" in facts else f"{entity} is someone"
@@ -152,7 +181,7 @@ def answer(w: World, entity: str, attribute: str) -> str:
 
 # ----------------------------------------------------------------------------- pretraining corpus
 def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None = None,
-           heldout: bool = False, groups: int = 0) -> list[str]:
+           heldout: bool = False, groups: int = 0, stories: int = 0) -> list[str]:
     """Documents of the pretraining corpus of world ``seed``.
 
     ``entities``: only facts about these entities (a weak rung's knowledge subset; default all).
@@ -160,7 +189,9 @@ def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None 
     paraphrase orders) for held-out perplexity.
     ``groups``: also this many conversations per person asking about them and one to three others of
     ``entities`` ("Tell me about A, B and C." answered with three facts about each, :func:`group_bio`): the
-    long replies of Part II's search rungs. 0 (default): the corpus is the same as without the argument.
+    long replies of a ceiling reading of Part II (``benchmarks/search_group_docs_fit.py``). ``stories``: also this
+    many "Tell me a story about <person>." conversations per person, answered by :func:`story` (Part II's long
+    replies). 0 (the defaults): the corpus is the same as without the arguments.
     """
     w = world(seed, micro)
     ents = w.entities if entities is None else entities
@@ -203,6 +234,9 @@ def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None 
         docs.append(chat_prompt(rng.choice(_HOWTO).format(t=task)) + " " + reply)
     if groups:
         docs += group_docs(w, ents, _rng("corpus-groups", seed, micro, heldout), groups)
+    if stories:
+        srng = _rng("corpus-stories", seed, micro, heldout)
+        docs += [chat_prompt(story_request(e)) + " " + story(w, e, srng) for e in ents for _ in range(stories)]
     rng.shuffle(docs)
     return docs
 
