@@ -56,6 +56,27 @@ Third reading's result (results file, key ``bio_groups_1``): **not met**. The ba
 it starts with any one of the three people, goes on about people nobody asked about, or gives a how-to — and both
 guides' CBS end *below* best-of-16 (gold −0.160 ± 0.029 / −0.119 ± 0.025; relations −0.439 / −0.392). A base that
 does not write the long reply leaves nothing to measure; ``search_group_docs_fit.py`` fixes the world first.
+That fit found no setting at which the rung follows a group request (0.0 at 1, 4 and 8 conversations per person).
+
+**Fourth reading, registered before it ran** (2026-12-04 night, the commit adding ``--gold story_wanted``): long
+replies about *one* person, whose name the tiny rungs copy reliably. ``tiny_stories`` ("Tell me a story about
+<person>.", the test people of ``tiny_bios``) answered by ``tinygpt-l-stories`` (tinygpt-l's twin whose corpus also
+holds one story per person: seven to nine sentences, each about one of the person's five facts in a new phrasing or
+a filler; ``tinyworld.text.story``), 80 new tokens, gold ``story_wanted`` (true sentences about the person's job,
+city or pet, minus every wrong value, over eight). The **relations** guide is the share of eight sentences that
+name the person and state a wanted attribute, right or wrong. First, diagnostics of the base's own samples on the
+same prompts (no claim number): the share of replies whose named sentences all name the person and nobody else,
+the share of stated values that are true, and the mean sentences per reply; the reading counts only if these are at
+least 0.8, 0.9 and 6 in both worlds (else the world is fixed first, and this rule is applied again). Rule, unchanged
+from the third reading: ``tiny_stories`` / ``story_wanted`` and the ``-stories`` rungs become chapter 20's tiny task
+(prompts, gold, bases ``tinygpt-m-stories``/``tinygpt-l-stories``, small ``tinygpt-s-stories``, 80 new tokens;
+nothing else of the preset changes) if, in both worlds, (a) the exact gold guide's CBS − best-of-16 is at least
+0.08 and at least three standard errors above zero, and (b) the relations guide's is at least three standard
+errors above zero. Then the pair is tuned by the chapter's recipe and the chapter's claim is run once per world on
+fresh caches, whatever the result; otherwise the chapter stays as it is and the rungs leave the zoo.
+
+    W2S_WORLD_SEED=1 python benchmarks/search_guide_ceiling.py --prompts tiny_stories --gold story_wanted \
+        --base tinygpt-l-stories --max-new-tokens 80 --out world1.json
 """
 
 from __future__ import annotations
@@ -93,6 +114,50 @@ def relations_guide(world_seed: int, wanted: tuple[str, ...]):
     return score
 
 
+def story_relations_guide(world_seed: int, wanted: tuple[str, ...]):
+    """(prompt, story) → share of ``STORY_TARGET`` sentences that name the person and state a ``wanted`` attribute,
+    right or wrong (the best guide a pair without the facts could be)."""
+    import re
+
+    from w2s_lib.data.tinyworld import scorers
+
+    kb = scorers._kb(world_seed)
+
+    def score(prompt: str, response: str) -> float:
+        entity = scorers._entity_in(scorers._last_user_turn(prompt), kb)
+        if entity is None:
+            return 0.0
+        hits = sum(1 for s in scorers._SENTENCE.split(response or "") if entity in re.findall(r"[A-Z][a-z]+", s)
+                   for a in wanted if a in scorers.values_mentioned(s))
+        return min(1.0, hits / scorers.STORY_TARGET)
+
+    return score
+
+
+def story_diagnostics(prompts: list[str], replies: list[str], world_seed: int) -> dict:
+    """Of the base's own stories: the share whose sentences that name anyone name only the person, the share of
+    values stated about the person that are true, and the mean sentences per story."""
+    import re
+
+    from w2s_lib.data.tinyworld import scorers
+
+    kb = scorers._kb(world_seed)
+    on_person, true, stated, sentences = [], 0, 0, []
+    for prompt, reply in zip(prompts, replies):
+        entity = scorers._entity_in(scorers._last_user_turn(prompt), kb)
+        pieces = [x for x in scorers._SENTENCE.split(reply or "") if x.strip()]
+        named = [[t for t in re.findall(r"[A-Z][a-z]+", x) if t in kb] for x in pieces]
+        on_person.append(all(set(n) == {entity} for n in named if n))
+        for x, n in zip(pieces, named):
+            if entity in n:
+                for a, vs in scorers.values_mentioned(x).items():
+                    stated += len(vs)
+                    true += kb[entity][a].lower() in vs
+        sentences.append(len(pieces))
+    return {"on_person": round(float(np.mean(on_person)), 3), "values_true": round(true / max(stated, 1), 3),
+            "sentences": round(float(np.mean(sentences)), 2)}
+
+
 def main() -> None:
     from search_pair_decisions import GoldGuide, report
     from w2s_lib import data
@@ -105,8 +170,8 @@ def main() -> None:
     from w2s_lib.search.experiment import SearchConfig, gold_reward, heldout_seeds
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--gold", default="bio_wanted", choices=("bio_wanted", "bio_facts"))
-    ap.add_argument("--prompts", default="tiny_bios", choices=("tiny_bios", "tiny_bios_groups"))
+    ap.add_argument("--gold", default="bio_wanted", choices=("bio_wanted", "bio_facts", "story_wanted"))
+    ap.add_argument("--prompts", default="tiny_bios", choices=("tiny_bios", "tiny_bios_groups", "tiny_stories"))
     ap.add_argument("--base", help="the strong base (default: the preset's strongest)")
     ap.add_argument("--max-new-tokens", type=int, help="default: the preset's")
     ap.add_argument("--out", help="write the result here as JSON")
@@ -116,7 +181,7 @@ def main() -> None:
     if args.max_new_tokens:
         overrides["max_new_tokens"] = args.max_new_tokens
     cfg = SearchConfig.for_preset("tiny", overrides, seed=1)
-    wanted = scorers.BIO_WANTED if args.gold == "bio_wanted" else tuple(ATTRIBUTES)
+    wanted = tuple(ATTRIBUTES) if args.gold == "bio_facts" else scorers.BIO_WANTED
     prompts = data.load(cfg.prompts, "test", seed=cfg.seed).select(PROMPTS)["prompt"]
     seeds = heldout_seeds(cfg, len(prompts))  # the chunk sweep's streams
     base = args.base or cfg.bases[-1]
@@ -129,7 +194,11 @@ def main() -> None:
         plain = search_many(model, tok, prompts, None, width=1, successors=1, chunk_len=None, seeds=seeds,
                             max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k)
         result["base"] = round(float(np.mean([gold(p, r.text) for p, r in zip(prompts, plain)])), 3)
-        for name, guide in (("gold", gold), ("relations", relations_guide(current_world_seed(), wanted))):
+        relations = (story_relations_guide if args.gold == "story_wanted" else relations_guide)(current_world_seed(),
+                                                                                                 wanted)
+        if args.gold == "story_wanted":
+            result["diagnostics"] = story_diagnostics(prompts, [r.text for r in plain], current_world_seed())
+        for name, guide in (("gold", gold), ("relations", relations)):
             golds = {}
             for label, (gw, gk, gl) in (("bon", (1, w * k, None)), ("cbs", (w, k, ln))):
                 res = search_many(model, tok, prompts, GoldGuide(guide), width=gw, successors=gk, chunk_len=gl,
