@@ -58,16 +58,25 @@ def token_logratio(scorer, prompt_ids: list[int], response_ids: list[int]) -> np
 
 
 class GoldGuide:
-    """The gold reward as a search guide: scores partial text replies exactly (the text path's interface)."""
+    """The gold reward as a search guide: scores partial text replies exactly (the text path's interface).
+
+    ``tie_break``: add a draw of uniform noise below the gold's resolution to each score, so that candidates the
+    gold cannot yet tell apart (most partial replies: a chunk that has not stated a value yet) are kept at random,
+    as a pair's continuous score would keep them, rather than by their row order (``torch.topk`` keeps the first
+    rows of a tie, so the kept beams all descend from one parent and the search loses its width)."""
 
     tokenizer = None
     tokens_run = 0
 
-    def __init__(self, gold):
+    def __init__(self, gold, tie_break: bool = False, seed: int = 0):
         self.gold = gold
+        self.gen = torch.Generator().manual_seed(seed) if tie_break else None
 
     def score_texts(self, prompt: str, responses: list[str], eos=False) -> torch.Tensor:
-        return torch.tensor([self.gold(prompt, r) for r in responses], dtype=torch.float)
+        scores = torch.tensor([self.gold(prompt, r) for r in responses], dtype=torch.float)
+        if self.gen is not None:  # the golds step by 1/8 or more: 1e-3 never reorders two scores that differ
+            scores = scores + 1e-3 * torch.rand(len(responses), generator=self.gen)
+        return scores
 
 
 def name_reading(scorer, tok, prompt: str, entity: str, text: str) -> tuple[list[tuple[float, float]], float, float]:
