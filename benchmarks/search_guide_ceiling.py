@@ -55,7 +55,7 @@ Third reading's result (results file, key ``bio_groups_1``): **not met**. The ba
 (worlds 0 / 1): ``tinygpt-l-groups`` (one group conversation per person in its corpus) does not answer the request —
 it starts with any one of the three people, goes on about people nobody asked about, or gives a how-to — and both
 guides' CBS end *below* best-of-16 (gold −0.160 ± 0.029 / −0.119 ± 0.025; relations −0.439 / −0.392). A base that
-does not write the long reply leaves nothing to measure; ``search_group_docs_fit.py`` fixes the world first.
+does not write the long reply leaves nothing to measure; ``search_long_reply_fit.py --kind groups`` fixes the world first.
 That fit found no setting at which the rung follows a group request (0.0 at 1, 4 and 8 conversations per person).
 
 **Fourth reading, registered before it ran** (2026-12-04 night, the commit adding ``--gold story_wanted``): long
