@@ -47,7 +47,7 @@ def test_micro_build_round_trips_through_auto_classes(zoo):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     root, paths = zoo
-    assert set(paths) == set(G.MICRO_SIZES) | set(G.MICRO_PEERS)  # the ladder and its peers
+    assert set(paths) == set(G.MICRO_SIZES) | set(G.MICRO_PEERS) | set(G.MICRO_STORY_READERS)  # ladder, peers, twins
     for name, d in paths.items():
         assert d == G.model_dir(name, micro=True)
         assert d.parent.name == G.world_tag(0, micro=True)
@@ -184,14 +184,3 @@ def test_story_readers_are_ladder_twins_whose_corpus_adds_stories():
         assert rung.story_docs == G.STORY_DOCS > 0 and not twin.story_docs
         assert replace(rung, story_docs=0) == twin
     assert set(G.STORY_READERS) <= set(G._rungs(False)) and not set(G.STORY_READERS) & set(G.SIZES)
-    # built on request only: the zoo's default build (and `w2s reproduce`) leaves them out
-    assert not set(G.STORY_READERS) & set(G._default_rungs(False))
-
-
-def test_a_rung_built_on_request_is_built_alone_and_named_in_the_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("W2S_ZOO_DIR", str(tmp_path))
-    with pytest.raises(W2SError, match="--rung tinygpt-l-stories"):
-        G.model_dir("tinygpt-l-stories", micro=False, world_seed=0)
-    built = G.build_zoo(micro=True, world_seed=0, progress=False, names=["tinygpt-s-stories"])
-    assert list(built) == ["tinygpt-s-stories"] and G.read_marker(built["tinygpt-s-stories"]) is not None
-    assert not (tmp_path / G.world_tag(0, True) / "tinygpt-l").exists()

@@ -106,9 +106,11 @@ MICRO_PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(MICRO_SIZES["tinygpt-m"],
 # Rungs off the ladder for Part II's search (chapter 20): twins of tinygpt-s/-m/-l — the same size, steps, learning
 # rate, share of people and seed — whose corpus also holds STORY_DOCS "Tell me a story about <person>." conversations
 # per person, answered with seven to nine sentences about the person (`tinyworld.text.story`). Their stories are the
-# long replies over which chunk-level search could choose sentence after sentence where best-of-N must hope one
-# whole sample did. Read by benchmarks/search_guide_ceiling.py and search_long_reply_fit.py; their rule for making
-# them chapter 20's models was not met, so the zoo builds them only on request (`w2s zoo build --rung NAME`).
+# long replies over which chunk-level search can choose sentence after sentence where best-of-N must hope one
+# whole sample did (benchmarks/search_guide_ceiling.py, sixth reading: with the exact gold as guide CBS(4, 4, 3)
+# beats best-of-16 by +0.10 / +0.11 in worlds 0 / 1; on the ladder's three-statement bios, +0.02 / +0.05). Four
+# stories per person, not one: with one the rung recites the story it read (benchmarks/search_long_reply_fit.py).
+# Built with the zoo; never part of a ladder.
 STORY_DOCS = 4  # per person (benchmarks/search_long_reply_fit.py: 1 recites one story, 4 samples as the corpus does)
 STORY_READERS: dict[str, Rung] = {f"{n}-stories": replace(SIZES[n], story_docs=STORY_DOCS)
                                   for n in ("tinygpt-s", "tinygpt-m", "tinygpt-l")}
@@ -136,14 +138,10 @@ def _sizes(micro: bool) -> dict[str, Rung]:
     return MICRO_SIZES if micro else SIZES
 
 
-def _default_rungs(micro: bool) -> dict[str, Rung]:
-    """The rungs the zoo builds by default (`w2s zoo build`, `w2s reproduce`): the ladder, then its peers."""
-    return {**_sizes(micro), **(MICRO_PEERS if micro else PEERS)}
-
-
 def _rungs(micro: bool) -> dict[str, Rung]:
-    """Every rung the zoo can build: the default ones, then those built only on request (the story readers)."""
-    return {**_default_rungs(micro), **(MICRO_STORY_READERS if micro else STORY_READERS)}
+    """Every rung the zoo builds: the ladder, then its peers and story readers."""
+    return {**_sizes(micro), **(MICRO_PEERS if micro else PEERS),
+            **(MICRO_STORY_READERS if micro else STORY_READERS)}
 
 
 def world_tag(world_seed: int = 0, micro: bool = False) -> str:
@@ -459,11 +457,11 @@ def _worker(names: list[str], world_seed: int, micro: bool, zoo: str, progress: 
 
 def prepare_zoo(world_seed: int = 0, micro: bool = False, names: list[str] | None = None,
                 force: bool = False) -> dict[str, float]:
-    """The rungs (``names``, default :func:`_default_rungs`) still to build — missing, partial, corrupt, or every one with
+    """The rungs (``names``, default all) still to build — missing, partial, corrupt, or every one with
     ``force`` — as name -> relative cost; trains the world's tokenizer first when any is (once, before any
     rung's process needs it). `w2s reproduce` schedules the rungs as one-thread processes of its own."""
     sizes = _rungs(micro)
-    todo = list(_default_rungs(micro)) if names is None else list(names)
+    todo = list(sizes) if names is None else list(names)
     for n in todo:
         if n not in sizes:
             raise unknown("model", n, sizes)
@@ -511,7 +509,7 @@ def build_zoo(micro: bool = False, world_seed: int = 0, force: bool = False, pro
                         for i, g in enumerate(groups)]
                 for f in futs:
                     f.result()
-    return {n: root / n for n in (_default_rungs(micro) if names is None else names)}
+    return {n: root / n for n in (_rungs(micro) if names is None else names)}
 
 
 def model_dir(name: str, micro: bool | None = None, world_seed: int | None = None) -> Path:
@@ -526,14 +524,12 @@ def model_dir(name: str, micro: bool | None = None, world_seed: int | None = Non
     if name not in sizes:
         raise unknown("model", name, sizes)
     d = zoo_dir() / world_tag(world_seed, micro) / name
-    on_request = name not in _default_rungs(micro)
     if read_marker(d) is None and micro:  # the micro zoo (smoke scale) builds in seconds: build on demand
-        build_zoo(micro=True, world_seed=world_seed, progress=False, names=[name] if on_request else None)
+        build_zoo(micro=True, world_seed=world_seed, progress=False)
     if read_marker(d) is None:
         raise W2SError(f"tiny model {name!r} ({world_tag(world_seed, micro)}) is not built in {zoo_dir()}; "
-                       f"run `w2s zoo build{f' --rung {name}' if on_request else ''}` (or "
-                       f"w2s_lib.models.tinygpt.build_zoo(micro={micro}, world_seed={world_seed}"
-                       f"{f', names=[{name!r}]' if on_request else ''}))")
+                       f"run `w2s zoo build` (or w2s_lib.models.tinygpt.build_zoo(micro={micro}, "
+                       f"world_seed={world_seed}))")
     return d
 
 

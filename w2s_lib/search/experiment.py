@@ -91,10 +91,11 @@ def gold_reward(name: str):
 class SearchConfig(Config):
     """Generation guided by a small tuned/untuned pair, judged by a gold reward (Zhou et al. §4, tiny world).
 
-    At tiny the headline task is replies about the world's people (``tiny_bios``, gold ``bio_wanted``: the
-    wanted facts stated correctly, minus wrong ones): the facts are knowledge only the larger rungs have,
-    and which facts a reply states is what a small pair can judge (chapter 20 measures every candidate on
-    the zoo first). Summarisation is ``prompts='tiny_summaries'`` with ``faithfulness``. The paper's IMDB-like task is
+    At tiny the headline task is stories about the world's people (``tiny_stories``, gold ``story_wanted``: the
+    sentences about the facts a reader wants, stated truly, minus wrong values; told by the ladder's
+    story-reading twins): the facts are knowledge only the larger rungs have, and which facts a sentence is
+    about is what a small pair can judge. Before it, three-statement replies about people (``tiny_bios``, gold
+    ``bio_wanted``), which left chunk-level search too few choices (chapter 20 measures every candidate first). Summarisation is ``prompts='tiny_summaries'`` with ``faithfulness``. The paper's IMDB-like task is
     ``prompts='tiny_reviews'`` with ``gold='review_quality'``; its AlpacaEval-like one ``tiny_instructions``
     with ``helpfulness``.
     """
@@ -144,18 +145,21 @@ class SearchConfig(Config):
 
     SLUG = "w2s-search"
     PRESET_VALUES = {
-        "smoke": {"prompts": "tiny_bios", "gold": "bio_wanted", "tune_temperature": 0.7,
-                  "n_prompts": 6, "max_new_tokens": 12, "bases": ("tinygpt-m", "tinygpt-l"), "tune_prompts": 16,
+        "smoke": {"prompts": "tiny_stories", "gold": "story_wanted", "tune_temperature": 0.7,
+                  "small": "tinygpt-s-stories", "bases": ("tinygpt-m-stories", "tinygpt-l-stories"),
+                  "n_prompts": 6, "max_new_tokens": 12, "tune_prompts": 16,
                   "tune_samples": 4, "tuning.epochs": 1.0, "tuning.batch_size": 8, "bon": (8,)},
-        # tiny (chapter 20, this round): replies about the world's people, the gold counting the facts a reader
-        # wants (job, city, pet) that only the larger rungs know (`tiny_bios` test people are tiers 2-3); the
-        # pair is tuned on all 640 training prompts (people `tinygpt-s` knows) from its own samples at the
-        # search's T 0.7 (at T 1 its score ranked held-out samples by the gold at -0.13 to 0.26; at 0.7 at
-        # 0.46), 40 new tokens (a reply of three statements is 16-19), 100 prompts per seed (200 would take
-        # the chapter past its 4-minute CPU budget); CBS chunks of L = 3 tokens, chosen on held-out prompts
-        # (200-259) before the claim: CBS(4, 4, 3) - best-of-16 +0.033 / +0.083 (worlds 0 / 1) against
-        # +0.022 / +0.022 at the paper's L = 5 (L = 2: -0.028 in world 0)
-        "tiny": {"prompts": "tiny_bios", "gold": "bio_wanted", "max_new_tokens": 40, "tune_temperature": 0.7,
+        # tiny (chapter 20, this round): stories about the world's people, the gold counting the sentences about
+        # the facts a reader wants (job, city, pet) stated truly, which only the larger rungs can for the test
+        # people (`tiny_stories` test people are tiers 2-3); the rungs are the ladder's story-reading twins
+        # (`tinygpt.STORY_READERS`: a story runs to 7-9 sentences, ≈ 60 tokens, hence 80 new tokens). Chosen by
+        # benchmarks/search_guide_ceiling.py's sixth reading (with the exact gold as the guide CBS(4, 4, 3) beats
+        # best-of-16 by +0.10 / +0.11 in worlds 0 / 1; on the previous task, three-statement bios, +0.02 / +0.05).
+        # Unchanged from the previous task: the pair tuned on all 640 training prompts (people `tinygpt-s` knows)
+        # from its own samples at the search's T 0.7, 100 prompts per seed, CBS chunks of L = 3 tokens (chosen on
+        # the bios' held-out prompts 200-259: +0.033 / +0.083 against +0.022 / +0.022 at the paper's L = 5)
+        "tiny": {"prompts": "tiny_stories", "gold": "story_wanted", "small": "tinygpt-s-stories",
+                 "bases": ("tinygpt-m-stories", "tinygpt-l-stories"), "max_new_tokens": 80, "tune_temperature": 0.7,
                  "tune_prompts": 640, "n_prompts": 100, "cbs": (4, 4, 3)},
         # colab: gpt2-imdb untuned / DPO-tuned guiding gpt2-large/-xl on IMDB, gold distilbert-imdb;
         # 200 prompts, 50 new tokens, T 0.7, top-k 50, BoN 16/32, DPO lr 5e-4 × 3 epochs × batch 32 (paper §4.1)
