@@ -113,7 +113,7 @@ task and this line of readings ends here.
     W2S_WORLD_SEED=1 python benchmarks/search_guide_ceiling.py --prompts tiny_stories --gold story_wanted \
         --base tinygpt-l-stories --max-new-tokens 80 --tie-break --out world1.json   # STORY_DOCS = 4
 
-Sixth reading's result (results file, key ``stories_4``): **met in both worlds**. Base alone 0.47 / 0.39 (on the
+Sixth reading's result (results file, key ``stories_4``): **met in both worlds**. Base alone 0.45 / 0.39 (on the
 person 0.995 / 0.99, values true 0.996 / 0.999, 7.5 / 7.8 sentences); exact guide best-of-16 0.738 / 0.698, CBS 0.836 /
 0.811, **CBS − best-of-16 +0.098 ± 0.011 / +0.114 ± 0.012**; relations guide +0.086 ± 0.012 / +0.107 ± 0.013. So
 ``tiny_stories`` / ``story_wanted`` and the ``-stories`` rungs became chapter 20's tiny task, and its claim was run
