@@ -244,7 +244,8 @@ def main() -> None:
         for name, guide in (("gold", gold), ("relations", relations)):
             golds = {}
             for label, (gw, gk, gl) in (("bon", (1, w * k, None)), ("cbs", (w, k, ln))):
-                res = search_many(model, tok, prompts, GoldGuide(guide, tie_break=args.tie_break), width=gw, successors=gk, chunk_len=gl,
+                res = search_many(model, tok, prompts, GoldGuide(guide, tie_break=args.tie_break), width=gw,
+                                  successors=gk, chunk_len=gl,
                                   seeds=seeds, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                   top_k=cfg.top_k, incremental=False)
                 golds[label] = np.array([gold(p, r.text) for p, r in zip(prompts, res)])

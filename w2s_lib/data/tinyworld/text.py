@@ -189,9 +189,9 @@ def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None 
     paraphrase orders) for held-out perplexity.
     ``groups``: also this many conversations per person asking about them and one to three others of
     ``entities`` ("Tell me about A, B and C." answered with three facts about each, :func:`group_bio`): the
-    long replies of a ceiling reading of Part II (``benchmarks/search_long_reply_fit.py --kind groups``). ``stories``: also this
-    many "Tell me a story about <person>." conversations per person, answered by :func:`story` (Part II's long
-    replies). 0 (the defaults): the corpus is the same as without the arguments.
+    long replies of a ceiling reading of Part II (``benchmarks/search_long_reply_fit.py --kind groups``).
+    ``stories``: also this many "Tell me a story about <person>." conversations per person, answered by
+    :func:`story` (Part II's long replies). 0 (the defaults): the corpus is the same as without the arguments.
     """
     w = world(seed, micro)
     ents = w.entities if entities is None else entities
