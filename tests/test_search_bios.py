@@ -1,4 +1,5 @@
-"""Part II's long-response task (``tiny_bios``) and its gold (``scorers.bio_facts``): hand-checkable cases."""
+"""Part II's long-response tasks (``tiny_bios``, ``tiny_bios_groups``, ``tiny_stories``) and their golds (``scorers.bio_facts``,
+``scorers.story_wanted``): hand-checkable cases."""
 
 import pytest
 
@@ -135,3 +136,39 @@ def test_tiny_bios_groups_splits_share_no_person():
         for row in rows.select(range(10)):
             assert len(set(row["people"])) == BIOS_GROUP_SIZE
             assert row["prompt"] == chat_prompt(group_request(row["people"]))
+
+
+def test_story_wanted_counts_true_sentences_about_wanted_facts():
+    """A story earns one per sentence that names the person and states their job, city or pet truly; a wrong value
+    or a value said of someone else costs one; colour, food and fillers earn nothing; over STORY_TARGET, clipped."""
+    from w2s_lib.data.tinyworld.text import STORY_SENTENCES, story_request
+
+    w = world(0)
+    e, other = w.entities[0], w.entities[1]
+    f = w.facts[e]
+    head = chat_prompt(story_request(e))
+    say = lambda topic, value, k=0, who=e: STORY_SENTENCES[topic][k].format(e=who, v=value)  # noqa: E731
+    n = S.STORY_TARGET
+    two_wanted = f" {say('job', f['job'])} {say('pet', f['pet'], 1)} {say('food', f['food'])} {say('', '', 2)}"
+    assert S.story_wanted(head, two_wanted) == pytest.approx(2 / n)
+    # repeating a wanted fact in another sentence earns again (a story may dwell on the pet)
+    assert S.story_wanted(head, two_wanted + f" {say('pet', f['pet'], 2)}") == pytest.approx(3 / n)
+    # a wrong city costs one; a true value said of another person costs one
+    assert S.story_wanted(head, two_wanted + f" {say('city', _wrong('city', f['city']))}") == pytest.approx(1 / n)
+    assert S.story_wanted(head, two_wanted + f" {say('city', f['city'], who=other)}") == pytest.approx(1 / n)
+    # clipped at 1; no person named in the request: 0
+    many = " " + " ".join(say("job", f["job"], k % 3) for k in range(n + 3))
+    assert S.story_wanted(head, many) == pytest.approx(1.0)
+    assert S.story_wanted(chat_prompt("Tell me a story."), many) == 0.0
+
+
+def test_tiny_stories_are_tiny_bios_rows_asking_for_a_story():
+    from w2s_lib import data
+    from w2s_lib.data.tinyworld.text import story_request
+
+    for split in ("train", "test"):
+        bios, stories = data.load("tiny_bios", split, seed=0), data.load("tiny_stories", split, seed=0)
+        assert len(stories) == len(bios) and stories["entity"] == bios["entity"]
+        for b, s in zip(bios.select(range(20)), stories.select(range(20))):
+            assert s["prompt"].endswith(chat_prompt(story_request(s["entity"])))
+            assert s["prompt"].rsplit("User:", 1)[0] == b["prompt"].rsplit("User:", 1)[0]  # the same earlier turn
