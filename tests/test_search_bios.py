@@ -1,5 +1,5 @@
-"""Part II's long-response tasks (``tiny_bios``, ``tiny_bios_groups``, ``tiny_stories``) and their golds (``scorers.bio_facts``,
-``scorers.story_wanted``): hand-checkable cases."""
+"""Part II's long-response tasks (``tiny_bios``, ``tiny_bios_groups``, ``tiny_stories``) and their golds
+(``scorers.bio_facts``, ``scorers.story_wanted``): hand-checkable cases."""
 
 import pytest
 
