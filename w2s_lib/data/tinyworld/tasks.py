@@ -400,17 +400,29 @@ def load_tiny_bios(split: str, sample_seed: int) -> datasets.Dataset:
     the gold (:func:`~w2s_lib.data.tinyworld.scorers.bio_facts`) reads the last turn. Train holds the people of
     tiers ≤ :data:`BIOS_TRAIN_TIER` (the small rungs know their facts), test the others; they share no person,
     in the requests or the earlier turns."""
-    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
+    return _person_requests("tiny_bios", split, lambda e: f"Tell me about {e}.")
+
+
+def _bios_people(w: World, split: str) -> list[str]:
+    """The people of ``tiny_bios``'s ``split``: train the people the small rungs know (tiers 0–1: `tinygpt-s` was
+    pretrained on their facts), so a small model tuned there learns what a good reply looks like where it can
+    write one; test the others, whose facts only the larger rungs know (tier 2: from `tinygpt-m` up, tier 3:
+    `tinygpt-l` only)."""
     _check_split(split)
+    return [e for e in w.entities if (w.tiers[e] <= BIOS_TRAIN_TIER) == (split == "train")]
+
+
+def _person_requests(name: str, split: str, request) -> datasets.Dataset:
+    """``tiny_bios``'s rows with ``request(person)`` as the last user turn: per person of ``split``, the bare
+    request and :data:`BIOS_CONTEXTS` prompts after an earlier exchange about another person of the split, in an
+    order and with earlier turns that depend only on the world and the split (not on ``request``)."""
+    seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
     w = world(seed)
-    # train: the people the small rungs know (tiers 0–1: `tinygpt-s` was pretrained on their facts), so a
-    # small model tuned here learns what a good reply looks like where it can write one; test: the others,
-    # whose facts only the larger rungs know (tier 2: from `tinygpt-m` up, tier 3: `tinygpt-l` only)
-    people = [e for e in w.entities if (w.tiers[e] <= BIOS_TRAIN_TIER) == (split == "train")]
+    people = _bios_people(w, split)
     rng = _rng("bios", seed, split)
     rows = []
     for e in people:
-        rows.append(dict(prompt=chat_prompt(f"Tell me about {e}."), entity=e, context="", tier=w.tiers[e]))
+        rows.append(dict(prompt=chat_prompt(request(e)), entity=e, context="", tier=w.tiers[e]))
         for k in range(BIOS_CONTEXTS):
             c = rng.choice([x for x in people if x != e])
             attrs = list(ATTRIBUTES)
@@ -419,10 +431,9 @@ def load_tiny_bios(split: str, sample_seed: int) -> datasets.Dataset:
                 earlier = chat_prompt(QUESTIONS[attrs[0]].format(e=c)) + " " + answer(w, c, attrs[0])
             else:
                 earlier = chat_prompt(f"Tell me about {c}.") + " " + bio(w, c, attrs[:3])
-            rows.append(dict(prompt=earlier + "\n" + chat_prompt(f"Tell me about {e}."), entity=e, context=c,
-                             tier=w.tiers[e]))
+            rows.append(dict(prompt=earlier + "\n" + chat_prompt(request(e)), entity=e, context=c, tier=w.tiers[e]))
     rng.shuffle(rows)
-    return _ds([dict(id=f"tiny_bios-{seed}-{split}-{i}", **r) for i, r in enumerate(rows)])
+    return _ds([dict(id=f"{name}-{seed}-{split}-{i}", **r) for i, r in enumerate(rows)])
 
 
 @register("tiny_stories", "prompts",
@@ -433,11 +444,8 @@ def load_tiny_stories(split: str, sample_seed: int) -> datasets.Dataset:
     """:func:`load_tiny_bios`'s rows (the same people, earlier turns and order) with the last request asking for a
     story. Only the ``-stories`` rungs read such conversations in pretraining
     (:func:`~w2s_lib.data.tinyworld.text.story`); the gold is :func:`~w2s_lib.data.tinyworld.scorers.story_wanted`."""
-    rows = load_tiny_bios(split, sample_seed)
-    old = lambda e: chat_prompt(f"Tell me about {e}.")  # noqa: E731
-    return _ds([{**r, "id": r["id"].replace("tiny_bios", "tiny_stories"),
-                 "prompt": r["prompt"][: -len(old(r["entity"]))] + chat_prompt(story_request(r["entity"]))}
-                for r in rows])
+    return _person_requests("tiny_stories", split, story_request)
+
 
 BIOS_GROUP_SIZE = 3  # people per ``tiny_bios_groups`` request
 BIOS_GROUP_ROWS = {"train": 640, "test": 600}
@@ -454,9 +462,8 @@ def load_tiny_bios_groups(split: str, sample_seed: int) -> datasets.Dataset:
     with a part about each person; the gold (:func:`~w2s_lib.data.tinyworld.scorers.bio_facts`) scores every
     person's facts."""
     seed = current_world_seed()  # `sample_seed` samples rows in registry.load; the world stays fixed
-    _check_split(split)
     w = world(seed)
-    people = [e for e in w.entities if (w.tiers[e] <= BIOS_TRAIN_TIER) == (split == "train")]
+    people = _bios_people(w, split)
     rng = _rng("bios-groups", seed, split)
     groups: dict[tuple[str, ...], None] = {}
     while len(groups) < BIOS_GROUP_ROWS[split]:
