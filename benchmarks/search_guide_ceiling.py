@@ -133,8 +133,6 @@ PROMPTS = range(200, 400)
 def relations_guide(world_seed: int, wanted: tuple[str, ...]):
     """(prompt, reply) → share of the prompt's open (person, ``wanted`` attribute) pairs the reply states a value
     of in a sentence about that person (the first requested person the sentence names), right or wrong."""
-    import re
-
     from w2s_lib.data.tinyworld import scorers
 
     kb = scorers._kb(world_seed)
@@ -147,7 +145,7 @@ def relations_guide(world_seed: int, wanted: tuple[str, ...]):
             return 0.0
         said: set[tuple[str, str]] = set()
         for s in scorers._SENTENCE.split(response or ""):
-            named = [t for t in re.findall(r"[A-Z][a-z]+", s) if t in people]
+            named = [t for t in scorers._entities_in(s, kb) if t in people]
             if named:
                 said |= {(named[0], a) for a in scorers.values_mentioned(s)}
         return len({(e, a) for e in people for a in open_attrs} & said) / (len(people) * len(open_attrs))
@@ -158,8 +156,6 @@ def relations_guide(world_seed: int, wanted: tuple[str, ...]):
 def story_relations_guide(world_seed: int, wanted: tuple[str, ...]):
     """(prompt, story) → share of ``STORY_TARGET`` sentences that name the person and state a ``wanted`` attribute,
     right or wrong (the best guide a pair without the facts could be)."""
-    import re
-
     from w2s_lib.data.tinyworld import scorers
 
     kb = scorers._kb(world_seed)
@@ -168,7 +164,7 @@ def story_relations_guide(world_seed: int, wanted: tuple[str, ...]):
         entity = scorers._entity_in(scorers._last_user_turn(prompt), kb)
         if entity is None:
             return 0.0
-        hits = sum(1 for s in scorers._SENTENCE.split(response or "") if entity in re.findall(r"[A-Z][a-z]+", s)
+        hits = sum(1 for s in scorers._SENTENCE.split(response or "") if entity in scorers._entities_in(s, kb)
                    for a in wanted if a in scorers.values_mentioned(s))
         return min(1.0, hits / scorers.STORY_TARGET)
 
@@ -178,8 +174,6 @@ def story_relations_guide(world_seed: int, wanted: tuple[str, ...]):
 def story_diagnostics(prompts: list[str], replies: list[str], world_seed: int) -> dict:
     """Of the base's own stories: the share whose sentences that name anyone name only the person, the share of
     values stated about the person that are true, and the mean sentences per story."""
-    import re
-
     from w2s_lib.data.tinyworld import scorers
 
     kb = scorers._kb(world_seed)
@@ -187,7 +181,7 @@ def story_diagnostics(prompts: list[str], replies: list[str], world_seed: int) -
     for prompt, reply in zip(prompts, replies):
         entity = scorers._entity_in(scorers._last_user_turn(prompt), kb)
         pieces = [x for x in scorers._SENTENCE.split(reply or "") if x.strip()]
-        named = [[t for t in re.findall(r"[A-Z][a-z]+", x) if t in kb] for x in pieces]
+        named = [scorers._entities_in(x, kb) for x in pieces]
         on_person.append(all(set(n) == {entity} for n in named if n))
         for x, n in zip(pieces, named):
             if entity in n:

@@ -43,7 +43,6 @@ tries four.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import tempfile
 import time
@@ -60,13 +59,10 @@ KINDS = {  # task, rung field, held-out requests, samples per request
 
 
 def follows(prompt: str, reply: str, kb) -> bool:
-    """The reply's sentences name exactly the requested people, in the request's order (first mentions)."""
+    """The reply names exactly the requested people, in the request's order (first mentions)."""
     from w2s_lib.data.tinyworld import scorers
 
-    wanted = scorers._entities_in(scorers._last_user_turn(prompt), kb)
-    named = list(dict.fromkeys(t for s in scorers._SENTENCE.split(reply or "")
-                               for t in re.findall(r"[A-Z][a-z]+", s) if t in kb))
-    return named == wanted
+    return scorers._entities_in(reply, kb) == scorers._entities_in(scorers._last_user_turn(prompt), kb)
 
 
 def topics(reply: str, n: int = 4) -> tuple[str, ...]:

@@ -95,7 +95,8 @@ class SearchConfig(Config):
     sentences about the facts a reader wants, stated truly, minus wrong values; told by the ladder's
     story-reading twins): the facts are knowledge only the larger rungs have, and which facts a sentence is
     about is what a small pair can judge. Before it, three-statement replies about people (``tiny_bios``, gold
-    ``bio_wanted``), which left chunk-level search too few choices (chapter 20 measures every candidate first). Summarisation is ``prompts='tiny_summaries'`` with ``faithfulness``. The paper's IMDB-like task is
+    ``bio_wanted``), which left chunk-level search too few choices (chapter 20 measures every candidate first).
+    Summarisation is ``prompts='tiny_summaries'`` with ``faithfulness``. The paper's IMDB-like task is
     ``prompts='tiny_reviews'`` with ``gold='review_quality'``; its AlpacaEval-like one ``tiny_instructions``
     with ``helpfulness``.
     """

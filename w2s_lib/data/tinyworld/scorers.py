@@ -321,7 +321,7 @@ def bio_facts(prompt: str, response: str, world_seed: int = 0, wanted: tuple[str
     wrong = 0
     for sentence in _SENTENCE.split(response or ""):
         values = values_mentioned(sentence)
-        named = [t for t in re.findall(r"[A-Z][a-z]+", sentence) if t in said]
+        named = [t for t in _entities_in(sentence, kb) if t in said]
         if named:
             for a, vs in values.items():
                 said[named[0]].setdefault(a, set()).update(vs)
@@ -353,7 +353,7 @@ def story_wanted(prompt: str, response: str, world_seed: int = 0, wanted: tuple[
     earned = cost = 0
     for sentence in _SENTENCE.split(response or ""):
         values = values_mentioned(sentence)
-        if entity not in re.findall(r"[A-Z][a-z]+", sentence):
+        if entity not in _entities_in(sentence, kb):
             cost += sum(len(vs) for vs in values.values())
             continue
         cost += _wrong_values(kb, entity, values)
