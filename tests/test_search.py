@@ -98,7 +98,28 @@ def test_preallocated_cache_grows_and_reorders_as_the_dynamic_cache(models):
             decoding._preallocated_cache = old
 
     assert isinstance(decoding._preallocated_cache(base.config).layers[0], decoding.PreallocatedLayer)
-    assert torch.equal(run(decoding._preallocated_cache), run(lambda config: DynamicCache(config=config)))
+    assert torch.equal(run(decoding._preallocated_cache), run(lambda config, reserve=0: DynamicCache(config=config)))
+
+
+def test_steps_of_several_tokens_match_one_token_steps(models):
+    """T tokens in one ``steps`` call (the pair's lazy read at a chunk boundary) give what T ``step`` calls
+    give, through left-padded prompts of three lengths, a reorder that drops and repeats rows and a cache
+    that outgrows its first buffer."""
+    base, tok = models["base"], models["tok"]
+    prompts = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
+    many, single = CachedLM(base), CachedLM(base)
+    for lm in (many, single):
+        lm.prefill_many(prompts, 2)
+    gen = torch.Generator().manual_seed(0)
+    for t in range(16):
+        if t == 7:
+            for lm in (many, single):
+                lm.select(torch.tensor([5, 5, 0, 1, 3, 2]))
+        tokens = torch.randint(5, 60, (6, 3), generator=gen)
+        got = many.steps(tokens)
+        alone = torch.stack([single.step(tokens[:, j]) for j in range(3)], 1)
+        torch.testing.assert_close(got, alone, atol=2e-5, rtol=1e-5)
+        torch.testing.assert_close(many.last_logprobs, single.last_logprobs, atol=2e-5, rtol=1e-5)
 
 
 def test_preallocated_layer_reorders_into_its_spare_buffer_as_a_dynamic_layer_does():

@@ -55,6 +55,22 @@ class SearchResult:
     finished: bool = True  # the response ended with EOS (False: cut off by max_new_tokens)
 
 
+#: rows (prompts × W·K) a batched search runs at once by default. More rows make bigger matrix products but
+#: a bigger KV cache, which every step reads whole and every selection copies; past a few hundred rows its
+#: tensors outgrow the allocator's reuse and the CPU spends its time on page faults. Chapter 20's CBS(4, 4, 3)
+#: and best-of-16 on 64 prompts of ``tinygpt-l-stories`` (80 new tokens, one thread, 2026-12-05): 1024 rows
+#: 30–32 / 19–31 s CPU, 512 rows 24 / 24 s, 256 rows 19 / 17 s, 128 rows 20 / 18 s, the same responses; one
+#: seed of the chapter's claim (100 prompts, with the pair read a chunk at a time and the caches reserved for
+#: every new token): 64 prompts a batch 43.0 / 36.5 s CPU and 2.9 GB resident, 256 rows 24.5–26.4 /
+#: 23.3–24.7 s and 1.1 GB, 128 rows 25.7 / 21.2 s, 64 rows 27.0 / 24.5 s.
+BATCH_ROWS = 256
+
+
+def prompts_per_batch(rows_per_prompt: int) -> int:
+    """Prompts per batch so that a batch holds about :data:`BATCH_ROWS` rows (at least one prompt)."""
+    return max(1, BATCH_ROWS // rows_per_prompt)
+
+
 def _check_shape(width: int, successors: int, chunk_len: int | None, max_new_tokens: int) -> None:
     for name, value in (("width W", width), ("successors K", successors), ("max_new_tokens", max_new_tokens)):
         if not isinstance(value, int) or value < 1:
@@ -89,12 +105,13 @@ def search_many(base, base_tokenizer, prompts: list[str], scorer: PairScorer | N
                 width: int = 4, successors: int = 4, chunk_len: int | None = 5, max_new_tokens: int = 50,
                 temperature: float | None = 0.7, top_k: int = 50, top_p: float = 1.0,
                 seeds: list[int] | int = 0, incremental: bool | None = None, chat: bool = False,
-                base_template: str = "{prompt}", greedy: bool = False, batch_size: int = 64,
+                base_template: str = "{prompt}", greedy: bool = False, batch_size: int | None = None,
                 dedupe: bool = True) -> list[SearchResult]:
     """CBS(W=width, K=successors, L=chunk_len) on every prompt; ``chunk_len=None`` means L = ∞.
 
     ``seeds``: one per prompt (or a base seed b, giving prompt i the seed b + i); prompt i's result is the
-    one-prompt search's with that seed. ``batch_size``: prompts per batch (each has W·K rows).
+    one-prompt search's with that seed. ``batch_size``: prompts per batch (each has W·K rows; default: as
+    many as fill :data:`BATCH_ROWS` rows).
     ``incremental=None`` picks the cached same-tokenizer scorer path when the vocabularies match, and the
     text re-tokenising path otherwise (``False`` forces the latter). ``chat``: the base model reads the
     (templated) prompt as one user turn in its chat template (the scorer formats it its own way, see
@@ -111,6 +128,7 @@ def search_many(base, base_tokenizer, prompts: list[str], scorer: PairScorer | N
     if incremental is None:
         incremental = scorer is not None and same_vocabulary(base_tokenizer, scorer.tokenizer)
     out: list[SearchResult] = []
+    batch_size = batch_size or prompts_per_batch(width * successors)
     for start in range(0, len(prompts), batch_size):
         out += _search_batch(base, base_tokenizer, prompts[start:start + batch_size], scorer, width, successors,
                              chunk_len, max_new_tokens, search_temperature(temperature, greedy), top_k, top_p,
@@ -137,8 +155,8 @@ def _search_batch(base, tok, prompts, scorer, width, successors, chunk_len, max_
     prompt_ids = [tok(format_prompt(tok, p, chat, base_template), add_special_tokens=False)["input_ids"]
                   for p in prompts]
     lm = CachedLM(base)
-    lm.prefill_many(prompt_ids, n_rows)
-    inc = scorer.incremental(prompts, n_rows) if incremental else None
+    lm.prefill_many(prompt_ids, n_rows, reserve=max_new_tokens)
+    inc = scorer.incremental(prompts, n_rows, reserve=max_new_tokens) if incremental else None
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     live = list(range(len(prompts)))  # prompts still in the batch, in row order
     acct = [{"base_tokens_sampled": 0, "base_tokens_run": len(p), "scorer_tokens_run": 0, "chunks": 0}
@@ -271,17 +289,20 @@ def sample_n(base, base_tokenizer, prompt: str, n: int, *, max_new_tokens: int =
 @torch.no_grad()
 def sample_n_many(base, base_tokenizer, prompts: list[str], n: int, *, max_new_tokens: int = 50,
                   temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seeds: list[int] | int = 0,
-                  batch_size: int = 64) -> list[list[str]]:
-    """:func:`sample_n` for many prompts, batched; prompt i's samples are :func:`sample_n`'s with seed i."""
+                  batch_size: int | None = None) -> list[list[str]]:
+    """:func:`sample_n` for many prompts, batched (``batch_size`` prompts at once, default: as many as fill
+    :data:`BATCH_ROWS` rows); prompt i's samples are :func:`sample_n`'s with seed i."""
     _check_shape(1, n, None, max_new_tokens)
     if any(not p for p in prompts):
         raise W2SError("the prompt is empty; give the search some text to continue")
     seeds = [seeds + i for i in range(len(prompts))] if isinstance(seeds, int) else list(seeds)
     eos, out = base_tokenizer.eos_token_id, []
+    batch_size = batch_size or prompts_per_batch(n)
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start:start + batch_size]
         lm = CachedLM(base)
-        lm.prefill_many([base_tokenizer(p, add_special_tokens=False)["input_ids"] for p in chunk], n)
+        lm.prefill_many([base_tokenizer(p, add_special_tokens=False)["input_ids"] for p in chunk], n,
+                        reserve=max_new_tokens)
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds[start:start + batch_size]]
         finished = torch.zeros(len(chunk) * n, dtype=torch.bool)
         done_at = [None] * len(chunk)  # a prompt stops drawing once all its samples ended, as it would alone

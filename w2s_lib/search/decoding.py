@@ -176,11 +176,15 @@ def left_padded(prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, t
     return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
 
 
-def _preallocated_cache(config) -> DynamicCache:
+def _preallocated_cache(config, reserve: int = 0) -> DynamicCache:
     """A ``DynamicCache`` of :class:`PreallocatedLayer` (full attention only; any other layer type keeps the
-    library's own)."""
+    library's own); ``reserve``: positions to leave room for after the first update (the new tokens a search
+    will add), so the buffer never has to grow."""
     cache = DynamicCache(config=config)
     cache.layers = [PreallocatedLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    for layer in cache.layers:
+        if isinstance(layer, PreallocatedLayer) and reserve > layer.grow:
+            layer.grow = reserve
     return cache
 
 
@@ -208,13 +212,14 @@ class CachedLM:
         self.prefill_many([list(map(int, prompt_ids.view(-1)))], n_rows)
 
     @torch.no_grad()
-    def prefill_many(self, prompts: list[list[int]], rows_per_prompt: int) -> None:
+    def prefill_many(self, prompts: list[list[int]], rows_per_prompt: int, reserve: int = 0) -> None:
         """Run each prompt once (left-padded into one batch), then give each ``rows_per_prompt`` rows:
-        prompt i owns rows ``i·R … i·R + R − 1``."""
+        prompt i owns rows ``i·R … i·R + R − 1``. ``reserve``: the tokens the rows will add (the cache is
+        allocated with room for them)."""
         if any(not p for p in prompts):
             raise W2SError("a prompt tokenised to no tokens; give the search some text to continue")
         ids, mask, pos = left_padded(prompts)
-        self.cache = _preallocated_cache(self.model.config)
+        self.cache = _preallocated_cache(self.model.config, reserve)
         dev = self.model.device
         out = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
                          use_cache=True, **{self._cache_kw: self.cache})
@@ -227,15 +232,24 @@ class CachedLM:
     @torch.no_grad()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per row; return log p(token) under the state before it."""
-        logp = self.last_logprobs.gather(1, tokens.view(-1, 1)).squeeze(1)
+        return self.steps(tokens.view(-1, 1)).squeeze(1)
+
+    @torch.no_grad()
+    def steps(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed T tokens per row (``tokens``: rows × T) in one forward pass; return rows × T log p of each
+        token under the state before it (what T calls of :meth:`step` return, up to float rounding)."""
+        n_new = tokens.shape[1]
+        first = self.last_logprobs.gather(1, tokens[:, :1])
         dev = self.model.device
-        self.mask = torch.cat([self.mask, torch.ones(len(tokens), 1, dtype=torch.long)], 1)
-        out = self.model(input_ids=tokens.view(-1, 1).to(dev), attention_mask=self.mask.to(dev),
-                         position_ids=self.pos.view(-1, 1).to(dev), use_cache=True, **{self._cache_kw: self.cache})
-        self.pos = self.pos + 1
+        self.mask = torch.cat([self.mask, torch.ones(len(tokens), n_new, dtype=torch.long)], 1)
+        pos = self.pos.view(-1, 1) + torch.arange(n_new)
+        logits = self.model(input_ids=tokens.to(dev), attention_mask=self.mask.to(dev), position_ids=pos.to(dev),
+                            use_cache=True, **{self._cache_kw: self.cache}).logits
+        self.pos = self.pos + n_new
         self.tokens_run += tokens.numel()
-        self.last_logprobs = out.logits[:, -1].float().log_softmax(-1).cpu()
-        return logp
+        logprobs = logits.float().log_softmax(-1).cpu()
+        self.last_logprobs = logprobs[:, -1]
+        return torch.cat([first, logprobs[:, :-1].gather(2, tokens[:, 1:, None]).squeeze(2)], 1)
 
     def select(self, indices: torch.Tensor) -> None:
         """Keep rows ``indices`` (repeats allowed, rows may be dropped) in the cache and the next-token

@@ -48,26 +48,49 @@ def joint_response_ids(tokenizer, prompt_text: str, response: str, eos: bool) ->
 
 class IncrementalScore:
     """Running score of rows that advance in lockstep with the large model (same token ids); rows may
-    belong to different prompts (``prompts``: each prompt's ids in the pair's own template)."""
+    belong to different prompts (``prompts``: each prompt's ids in the pair's own template).
 
-    def __init__(self, tuned, untuned, prompts: list[list[int]], rows_per_prompt: int):
+    The pair reads lazily: :meth:`step` only records the tokens, and they go through the two models in one
+    forward pass of T tokens when a score is asked for (at a chunk boundary, T = L) — the same log-ratios as
+    T one-token passes up to float rounding, at a fraction of the cost (each pass reads the whole KV cache).
+    """
+
+    def __init__(self, tuned, untuned, prompts: list[list[int]], rows_per_prompt: int, reserve: int = 0):
         self.tuned, self.untuned = CachedLM(tuned), CachedLM(untuned)
-        self.tuned.prefill_many(prompts, rows_per_prompt)
-        self.untuned.prefill_many(prompts, rows_per_prompt)
-        self.scores = torch.zeros(len(prompts) * rows_per_prompt)
+        self.tuned.prefill_many(prompts, rows_per_prompt, reserve)
+        self.untuned.prefill_many(prompts, rows_per_prompt, reserve)
+        self._scores = torch.zeros(len(prompts) * rows_per_prompt)
+        self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # (tokens, active) per step not yet read
 
     def step(self, tokens: torch.Tensor, active: torch.Tensor) -> None:
-        delta = self.tuned.step(tokens) - self.untuned.step(tokens)
-        self.scores += torch.where(active, delta, torch.zeros_like(delta))
+        """Record one token per row; ``active``: the token counts in the row's score (False after its EOS)."""
+        self._pending.append((tokens, active))
+
+    def _read(self) -> None:
+        if not self._pending:
+            return
+        tokens = torch.stack([t for t, _ in self._pending], 1)
+        active = torch.stack([a for _, a in self._pending], 1)
+        self._pending = []
+        delta = self.tuned.steps(tokens) - self.untuned.steps(tokens)
+        self._scores += torch.where(active, delta, torch.zeros_like(delta)).sum(1)
+
+    @property
+    def scores(self) -> torch.Tensor:
+        """Each row's score: Σ over its tokens so far of log π_tuned − log π_untuned."""
+        self._read()
+        return self._scores
 
     def eos_term(self, eos: int) -> torch.Tensor:
         """log π_tuned(EOS | row) − log π_untuned(EOS | row): what ending each row here would add."""
+        self._read()
         return self.tuned.last_logprobs[:, eos] - self.untuned.last_logprobs[:, eos]
 
     def select(self, indices: torch.Tensor) -> None:
+        self._read()
         self.tuned.select(indices)
         self.untuned.select(indices)
-        self.scores = self.scores.index_select(0, indices)
+        self._scores = self._scores.index_select(0, indices)
 
     @property
     def tokens_run(self) -> int:
@@ -114,6 +137,8 @@ class PairScorer:
     def prompt_ids(self, prompt: str) -> list[int]:
         return self.tokenizer(self.prompt_text(prompt), add_special_tokens=False)["input_ids"]
 
-    def incremental(self, prompts: list[str], rows_per_prompt: int) -> IncrementalScore:
-        """The cached path for raw ``prompts`` (the base must share the pair's vocabulary)."""
-        return IncrementalScore(self.tuned, self.untuned, [self.prompt_ids(p) for p in prompts], rows_per_prompt)
+    def incremental(self, prompts: list[str], rows_per_prompt: int, reserve: int = 0) -> IncrementalScore:
+        """The cached path for raw ``prompts`` (the base must share the pair's vocabulary); ``reserve``: the
+        tokens the rows will add."""
+        return IncrementalScore(self.tuned, self.untuned, [self.prompt_ids(p) for p in prompts], rows_per_prompt,
+                                reserve)
