@@ -5,7 +5,8 @@ row is the same prompt plus its own continuation, so no padding is ever needed).
 operations weak-to-strong search is made of:
 
 - ``prefill(prompt_ids, n_rows)`` — run the prompt once and copy its cache to ``n_rows`` rows;
-- ``step(tokens)`` — feed one token per row, returning the log-probability each row's model gave it;
+- ``step(tokens)`` — feed one token per row, returning the log-probability each row's model gave it
+  (``steps`` feeds T tokens per row in one forward pass: the scorer's read of a whole chunk);
 - ``select(indices)`` — keep / duplicate rows (``Cache.reorder_cache``), e.g. the top-W beams × K.
 
 It also counts the tokens it ran through the model, which is how methods are compared at a matched
