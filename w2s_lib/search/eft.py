@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from w2s_lib.core.errors import W2SError
-from w2s_lib.search.cbs import SearchResult, _decode, _strip_eos
+from w2s_lib.search.cbs import SearchResult, _decode, _strip_eos, prompts_per_batch
 from w2s_lib.search.decoding import CachedLM, format_prompt, sample_next, search_temperature
 from w2s_lib.search.scorer import PairScorer, same_vocabulary
 
@@ -25,10 +25,11 @@ def eft_sample(base, base_tokenizer, prompt: str, scorer: PairScorer, *, seed: i
 def eft_many(base, base_tokenizer, prompts: list[str], scorer: PairScorer, *, beta: float = 1.0,
              max_new_tokens: int = 50, temperature: float | None = 0.7, top_k: int = 50, top_p: float = 1.0,
              seeds: list[int] | int = 0, chat: bool = False, base_template: str = "{prompt}",
-             greedy: bool = False, batch_size: int = 256) -> list[SearchResult]:
+             greedy: bool = False, batch_size: int | None = None) -> list[SearchResult]:
     """EFT on many prompts at once (one row per prompt, left-padded; prompt i draws from its own generator,
-    so its sample is :func:`eft_sample`'s with that seed). The base reads ``base_template``, the pair its
-    own template."""
+    so its sample is :func:`eft_sample`'s with that seed; ``batch_size`` prompts at once, default: as many as
+    fill :data:`~w2s_lib.search.cbs.BATCH_ROWS` rows). The base reads ``base_template``, the pair its own
+    template."""
     if not same_vocabulary(base_tokenizer, scorer.tokenizer):
         raise W2SError("EFT needs the base and the small models to share one vocabulary; "
                        "use chunk-level beam search, which re-tokenises text, for mixed tokenizers")
@@ -37,6 +38,7 @@ def eft_many(base, base_tokenizer, prompts: list[str], scorer: PairScorer, *, be
     seeds = [seeds + i for i in range(len(prompts))] if isinstance(seeds, int) else list(seeds)
     temperature = search_temperature(temperature, greedy)
     eos, out = base_tokenizer.eos_token_id, []
+    batch_size = batch_size or prompts_per_batch(1)
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start:start + batch_size]
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds[start:start + batch_size]]
@@ -45,7 +47,7 @@ def eft_many(base, base_tokenizer, prompts: list[str], scorer: PairScorer, *, be
         pair_ids = [scorer.prompt_ids(p) for p in chunk]
         lms = [CachedLM(m) for m in (base, scorer.tuned, scorer.untuned)]
         for lm, ids in zip(lms, (base_ids, pair_ids, pair_ids)):
-            lm.prefill_many(ids, 1)
+            lm.prefill_many(ids, 1, reserve=max_new_tokens)
         n = len(chunk)
         rows = torch.arange(n)  # live rows (prompts not yet ended), in the models' batch order
         seqs = [[] for _ in range(n)]
