@@ -28,7 +28,15 @@ nor one that only catches up by iteration 3 is favoured. Chapter 30's claim is t
 caches with it, adopted whatever the verdict. The test sets are read here only for the record (the rule does not use
 them).
 
+Second reading, registered 2026-12-05 after round 10's claim runs and before it ran. Those runs showed the budget the
+rule chose on the helpful task (3e-4 x 2) barely teaches the *harmless* student to refuse harm (harmful test requests
+refused 5 / 0 / 0 % at iterations 1-3 in world 0, 32 / 54 / 60 % in world 1; naive SFT 100 % / 82 %). The paper
+trains each task on its own; the same rule, the same budgets and order, is read on the harmless task (``--task
+harmless``: its half A prompts, benign and harmful balanced, scored by its gold), and the chapter's harmless runs take
+its choice (a chapter override for that task). The helpful choice stands whatever this reading says.
+
     W2S_WORLD_SEED=1 python benchmarks/macpo_student_budget.py --out world1.json
+    python benchmarks/macpo_student_budget.py --task harmless --out harmless_world0.json
 """
 
 from __future__ import annotations
@@ -79,13 +87,13 @@ def main() -> None:
     from w2s_lib.data.tinyworld.world import current_world_seed
     from w2s_lib.macpo.loop import MACPOConfig
 
-    args = reading_args(__doc__)
+    args = reading_args(__doc__, task=("helpful", "harmless"))
     t0 = time.process_time()
-    result = {"world_seed": current_world_seed()}
+    result = {"world_seed": current_world_seed(), "task": args.task}
     with torch_threads(1):
         for lr, epochs in BUDGETS:
             for seed in map(int, args.seeds.split(",")):
-                cfg = MACPOConfig.for_preset("tiny", CHAPTER, task="helpful", seed=seed, dpo={"lr": lr, "epochs": epochs})
+                cfg = MACPOConfig.for_preset("tiny", CHAPTER, task=args.task, seed=seed, dpo={"lr": lr, "epochs": epochs})
                 result[f"{name(lr, epochs)}_seed{seed}"] = validation(cfg)
                 print(name(lr, epochs), seed, result[f"{name(lr, epochs)}_seed{seed}"], flush=True)
     result["mean_validation"] = {

@@ -213,11 +213,14 @@ def main() -> None:
     report(result, args.out)
 
 
-def reading_args(doc: str) -> argparse.Namespace:
-    """The command line of a registered reading: ``--seeds`` (default 0,1) and ``--out`` (a JSON file)."""
+def reading_args(doc: str, task: tuple[str, ...] = ()) -> argparse.Namespace:
+    """The command line of a registered reading: ``--seeds`` (default 0,1) and ``--out`` (a JSON file); with
+    ``task``, a ``--task`` among those names (default the first)."""
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--out", help="write the result here as JSON")
+    if task:
+        ap.add_argument("--task", default=task[0], choices=task)
     return ap.parse_args()
 
 
