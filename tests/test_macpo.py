@@ -411,3 +411,15 @@ def test_unaligned_student_is_derived_once_and_starts_the_student(micro, monkeyp
     monkeypatch.setattr(macpo, "_load", lambda p, c: (calls.append(str(p)), real(p, c))[1])
     macpo.init_agent(a, student)
     assert calls[0] == str(u.path / "model")
+
+
+def test_a_preset_can_set_values_for_one_task_under_the_overrides():
+    """TASK_PRESET_VALUES: tiny's harmless student keeps its own update budget; other tasks and presets do not see
+    it, and an override still wins."""
+    tiny = {t: MACPOConfig.for_preset("tiny", task=t) for t in ("helpful", "harmless")}
+    per_task = MACPOConfig.TASK_PRESET_VALUES["tiny"]["harmless"]
+    assert (tiny["harmless"].dpo.lr, tiny["harmless"].dpo.epochs) == (per_task["dpo.lr"], per_task["dpo.epochs"])
+    assert tiny["helpful"].dpo == MACPOConfig.preset_values("tiny").dpo != tiny["harmless"].dpo
+    assert tiny["harmless"].replace(dpo=tiny["helpful"].dpo).run_id == tiny["helpful"].replace(task="harmless").run_id
+    assert MACPOConfig.for_preset("tiny", {"dpo.lr": 5e-4}, task="harmless").dpo.lr == 5e-4
+    assert MACPOConfig.for_preset("smoke", task="harmless").dpo == MACPOConfig.for_preset("smoke").dpo

@@ -57,7 +57,7 @@ import torch
 
 from w2s_lib import data
 from w2s_lib.core.artifacts import Artifact, atomic_write_json, load_or_run
-from w2s_lib.core.config import Config, TrainStage, knob
+from w2s_lib.core.config import Config, TrainStage, knob, parse_overrides
 from w2s_lib.data.tinyworld import scorers
 from w2s_lib.data.tinyworld.world import current_world_seed
 from w2s_lib.core.errors import W2SError
@@ -237,6 +237,26 @@ class MACPOConfig(Config):
                   "n_test": 2000, "max_new_tokens": 256, "temperature": 0.7, "top_k": 50, "sft.lr": 2e-4,
                   "dpo.lr": 5e-6, "dpo.epochs": 1.0, "sft.batch_size": 8, "dpo.batch_size": 8},
     }
+
+    #: a preset's values for one task, applied over :attr:`PRESET_VALUES` (and under any override) when the config
+    #: names that task — the paper trains each task on its own, and a budget read on one task need not suit another.
+    TASK_PRESET_VALUES = {
+        # round 10's rule read on the harmless task (benchmarks/macpo_student_budget.py, second reading, registered
+        # before it ran): the student's validation gold on half A's requests, averaged over iterations 1-3, seeds 0-1,
+        # worlds 0-1, is 0.832 / 0.684 / 0.364 / 0.117 for (1e-3, 4) / (1e-3, 2) / (3e-4, 2) / (3e-4, 1): the harmless
+        # student keeps round 5's update (the helpful task's 3e-4 x 2 barely taught it to refuse harm)
+        "tiny": {"harmless": {"dpo.lr": 1e-3, "dpo.epochs": 4.0}},
+    }
+
+    @classmethod
+    def for_preset(cls, preset: str, overrides=None, **more):
+        """:meth:`Config.for_preset`, with the preset's values for the config's task (:attr:`TASK_PRESET_VALUES`)
+        between the preset's and the overrides."""
+        cfg = super().for_preset(preset, overrides, **more)
+        per_task = cls.TASK_PRESET_VALUES.get(cfg.preset, {}).get(cfg.task)
+        if not per_task:
+            return cfg
+        return cls.preset_values(cfg.preset).replace(**per_task).replace(**{**parse_overrides(overrides), **more})
 
     @property
     def agents(self) -> tuple[str, ...]:
