@@ -413,9 +413,10 @@ def test_unaligned_student_is_derived_once_and_starts_the_student(micro, monkeyp
     assert calls[0] == str(u.path / "model")
 
 
-def test_a_preset_can_set_values_for_one_task_under_the_overrides():
+def test_a_preset_can_set_values_for_one_task_under_the_overrides(monkeypatch):
     """TASK_PRESET_VALUES: tiny's harmless student keeps its own update budget; other tasks and presets do not see
     it, and an override still wins."""
+    monkeypatch.delenv("W2S_SMOKE", raising=False)  # this module's micro-zoo fixture may set it (tiny → smoke)
     tiny = {t: MACPOConfig.for_preset("tiny", task=t) for t in ("helpful", "harmless")}
     per_task = MACPOConfig.TASK_PRESET_VALUES["tiny"]["harmless"]
     assert (tiny["harmless"].dpo.lr, tiny["harmless"].dpo.epochs) == (per_task["dpo.lr"], per_task["dpo.epochs"])
