@@ -92,10 +92,6 @@ class IncrementalScore:
         self.untuned.select(indices)
         self._scores = self._scores.index_select(0, indices)
 
-    @property
-    def tokens_run(self) -> int:
-        return self.tuned.tokens_run + self.untuned.tokens_run
-
 
 class PairScorer:
     """A small tuned/untuned pair sharing one tokenizer.
