@@ -369,3 +369,18 @@ def test_sample_continuations_sampling_is_seeded_and_matches_recomputation(model
     a, b = (sample_continuations(base, batch, 10, tok.eos_token_id, temperature=1.0,
                                  generator=torch.Generator().manual_seed(5)) for _ in range(2))
     assert a == b and all(len(r) <= 10 and tok.eos_token_id not in r for r in a)
+
+
+def test_token_ratios_sum_to_every_prefix_score(models):
+    """The pair check reads each prefix's score as a cumulative sum of one pass's per-token log-ratios: it must
+    equal the score of the prefix truncated and scored by itself (responses of different lengths, one empty)."""
+    scorer = PairScorer(models["tuned"], models["untuned"], models["tok"])
+    prompt_ids = scorer.prompt_ids(PROMPT)
+    responses = [models["tok"](t, add_special_tokens=False)["input_ids"]
+                 for t in (" lamp is bright and the base is heavy.", " light is ok.", "")]
+    ratios = scorer.token_ratios(prompt_ids, responses)
+    assert ratios.shape == (3, len(responses[0]))
+    for row, r in zip(ratios, responses):
+        assert torch.all(row[len(r):] == 0)
+        for t in range(1, len(r) + 1):
+            assert float(row[:t].sum()) == pytest.approx(float(_ratio(models, prompt_ids, [r[:t]])[0]), abs=1e-4)

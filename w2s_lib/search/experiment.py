@@ -572,11 +572,14 @@ def pair_check(cfg: SearchConfig, base: str | None = None, *, n_prompts: int | N
         full = np.array([scorer.score_texts(p, ts, eos=True).numpy() for p, ts in zip(prompts, texts)])
         ln = cfg.cbs[2]
         chunks = []
+        # every prefix's score from one pass per prompt: the cumulative sum of its tokens' log-ratios
+        # (column t: the first t tokens; column 0: none)
+        running = [np.pad(scorer.token_ratios(scorer.prompt_ids(p), row).cumsum(1).numpy(), ((0, 0), (1, 0)))
+                   for p, row in zip(prompts, ids)]
         for c in range(1, -(-int(lens.max()) // ln) + 1):
             if (lens > (c - 1) * ln).mean() < PAIR_CHECK_MIN_OPEN:  # too few samples left to rank
                 break
-            part = np.array([scorer.score_ids(scorer.prompt_ids(p), [i[: c * ln] for i in row]).numpy()
-                             for p, row in zip(prompts, ids)])
+            part = np.array([r[np.arange(len(r)), np.minimum(n, c * ln)] for r, n in zip(running, lens)])
             chunks.append({"chunk": c, "tokens": c * ln, "open": float((lens > (c - 1) * ln).mean()),
                            "spearman": _within_prompt_spearman(part, g)})
         tuned_texts = sample_n_many(tuned, tok, [apply_template(cfg.small_template, p) for p in prompts], 4,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from w2s_lib.search.decoding import CachedLM, format_prompt
-from w2s_lib.train.lm import sequence_logprobs
+from w2s_lib.train.lm import response_token_logprobs, sequence_logprobs
 
 
 def same_vocabulary(tok_a, tok_b) -> bool:
@@ -129,6 +129,14 @@ class PairScorer:
     def score_ids(self, prompt_ids: list[int], responses: list[list[int]]) -> torch.Tensor:
         self.tokens_run += 2 * sum(len(prompt_ids) + len(r) for r in responses)
         return response_logprob(self.tuned, prompt_ids, responses) - response_logprob(self.untuned, prompt_ids, responses)
+
+    def token_ratios(self, prompt_ids: list[int], responses: list[list[int]]) -> torch.Tensor:
+        """``[N, max response length]``: log π_tuned − log π_untuned of each response token (zero past a response's
+        end), so the score of every prefix is a cumulative sum — one pass where :meth:`score_ids` on each prefix
+        would take one per prefix (the same scores up to float rounding)."""
+        self.tokens_run += 2 * sum(len(prompt_ids) + len(r) for r in responses)
+        return (response_token_logprobs(self.tuned, prompt_ids, responses)
+                - response_token_logprobs(self.untuned, prompt_ids, responses))
 
     def prompt_ids(self, prompt: str) -> list[int]:
         return self.tokenizer(self.prompt_text(prompt), add_special_tokens=False)["input_ids"]

@@ -55,6 +55,31 @@ def sequence_logprobs(model, sequences: list[list[int]], starts: list[int], pad_
     return torch.cat(sums), torch.cat(counts)
 
 
+@torch.no_grad()
+def response_token_logprobs(model, prompt_ids: list[int], responses: list[list[int]], batch_size: int = 32,
+                            pad_id: int = 0) -> torch.Tensor:
+    """``[N, max response length]``: log p(responses[i][t] | prompt, responses[i][<t]), zero past each response's
+    end — one forward pass per batch, so every prefix's summed log-probability is a cumulative sum of a row
+    (what :func:`sequence_logprobs` gives for the truncated response, up to float rounding)."""
+    if not prompt_ids:
+        raise ValueError("the prompt has no tokens: the first response token would have no prediction")
+    width = max((len(r) for r in responses), default=0)
+    out = torch.zeros(len(responses), width)
+    start, device = len(prompt_ids), next(model.parameters()).device
+    for lo in range(0, len(responses), batch_size):
+        chunk = responses[lo:lo + batch_size]
+        seq_w = start + max(len(r) for r in chunk)
+        ids = torch.full((len(chunk), seq_w), pad_id, dtype=torch.long)
+        attn = torch.zeros_like(ids)
+        for i, r in enumerate(chunk):
+            ids[i, : start + len(r)] = torch.tensor(prompt_ids + r)
+            attn[i, : start + len(r)] = 1
+        lp = token_logprobs(model(input_ids=ids.to(device), attention_mask=attn.to(device)).logits, ids.to(device))
+        lp = lp[:, start - 1:].cpu() * attn[:, start:]
+        out[lo:lo + len(chunk), : lp.shape[1]] = lp
+    return out
+
+
 def answer_batch(p_ids: list[list[int]], a_ids: list[list[int]], idx: list[int], pad_id: int
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """The rows ``idx`` of (prompt, answer) token lists as one right-padded batch for a loss on the answers only:
