@@ -424,3 +424,15 @@ def test_a_preset_can_set_values_for_one_task_under_the_overrides(monkeypatch):
     assert tiny["harmless"].replace(dpo=tiny["helpful"].dpo).run_id == tiny["helpful"].replace(task="harmless").run_id
     assert MACPOConfig.for_preset("tiny", {"dpo.lr": 5e-4}, task="harmless").dpo.lr == 5e-4
     assert MACPOConfig.for_preset("smoke", task="harmless").dpo == MACPOConfig.for_preset("smoke").dpo
+
+
+def test_the_config_table_shows_a_task_s_own_preset_values_in_a_column_of_its_own():
+    """The chapter's settings table: tiny's harmless student budget is a column beside tiny, equal to tiny elsewhere."""
+    from w2s_lib.publish.display import config_table
+
+    table = config_table(MACPOConfig)
+    assert list(table.columns) == ["smoke", "tiny", "tiny (harmless)", "colab", "paper"]
+    per_task = MACPOConfig.TASK_PRESET_VALUES["tiny"]["harmless"]
+    differs = table.index[table["tiny"].astype(str) != table["tiny (harmless)"].astype(str)]
+    assert sorted(differs) == sorted(["task", *per_task])
+    assert table.loc["dpo.lr", "tiny (harmless)"] == per_task["dpo.lr"]

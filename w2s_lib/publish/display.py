@@ -18,10 +18,15 @@ def show_source(obj) -> object:
 
 
 def config_table(cfg_cls, presets=("smoke", "tiny", "colab", "paper")):
-    """The values of ``cfg_cls`` at each preset, as a DataFrame (rows: fields, columns: presets)."""
+    """The values of ``cfg_cls`` at each preset, as a DataFrame (rows: fields, columns: presets); a preset with
+    values of its own for one task (``TASK_PRESET_VALUES``, e.g. MACPO's) adds a column ``"<preset> (<task>)"``."""
     import pandas as pd
 
-    cols = {p: cfg_cls.preset_values(p).flat_dict() for p in presets}
+    cols = {}
+    for p in presets:
+        cols[p] = cfg_cls.preset_values(p).flat_dict()
+        for task, values in getattr(cfg_cls, "TASK_PRESET_VALUES", {}).get(p, {}).items():
+            cols[f"{p} ({task})"] = cfg_cls.preset_values(p).replace(task=task, **values).flat_dict()
     return pd.DataFrame(cols).drop(index=["preset"])
 
 
