@@ -15,6 +15,14 @@ What to expect from the world's design (written before the run): with one teache
 read about join those no teacher knows, where the student's answers rest on its own knowledge (it answers those
 facts at test on 0.88 / 0.78 at iteration 1, worlds 0 / 1); ``tinygpt-s`` knows fewer people than either peer.
 
+Result (``macpo_teacher_count_results.json``; ≈ 1036 s CPU per world, both at once): **the rule is not met** in either
+world. The student's last-iteration gold with 1 / 2 / 3 teachers: 0.791 / 0.947 / 0.958 (world 0), 0.435 / 0.876 /
+0.884 (world 1). 2 − 1: **+0.155 [+0.076, +0.240]** and **+0.442 [+0.320, +0.570]**; 3 − 2: +0.011 [−0.024, +0.049]
+and +0.008 [−0.041, +0.057]. The second teacher matters a great deal — with one, the student's only positives are
+that teacher's answers, wrong where it did not read about the person — and the third, a smaller rung that knows
+fewer people than either peer, adds nothing measurable. Teachers' mean gold at the last iteration: 0.527 / 0.750 /
+0.676 and 0.172 / 0.576 / 0.588.
+
     W2S_HOME=<chapter 30's cache> W2S_WORLD_SEED=1 python benchmarks/macpo_teacher_count.py --out world1.json
 """
 
