@@ -29,7 +29,6 @@ fewer people than either peer, adds nothing measurable. Teachers' mean gold at t
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -39,6 +38,7 @@ CHAPTER = {"student_init": "unaligned", "test_set": "reworded"}  # chapter 30's 
 
 
 def main() -> None:
+    from search_pair_decisions import report
     from w2s_lib import metrics
     from w2s_lib.core.runtime import torch_threads
     from w2s_lib.data.tinyworld.world import current_world_seed
@@ -73,10 +73,7 @@ def main() -> None:
     result["student_differences"] = parts
     result["more_teachers_help"] = parts["2 - 1"]["above_zero"] and parts["3 - 2"]["above_zero"]
     result["cpu_seconds"] = round(time.process_time() - t0, 1)
-    print(json.dumps(result, indent=1))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
+    report(result, args.out)
 
 
 if __name__ == "__main__":

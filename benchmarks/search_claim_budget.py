@@ -25,7 +25,6 @@ sweep ≈ 20 s less: the chapter ≈ 250 s, still just over 240 s (the pair's tu
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -35,6 +34,7 @@ PAIRS = (("cbs-2-4-3", "bon-8"), ("cbs-4-2-3", "bon-8"), ("cbs-4-4-3", "bon-16")
 
 
 def main() -> None:
+    from search_pair_decisions import report
     from w2s_lib import data
     from w2s_lib.core.runtime import torch_threads
     from w2s_lib.data.tinyworld.world import current_world_seed
@@ -69,10 +69,7 @@ def main() -> None:
         d = golds[cbs] - golds[bon]
         result[f"{cbs} - {bon}"] = {"mean": round(float(d.mean()), 4),
                                     "se": round(float(d.std(ddof=1) / np.sqrt(len(d))), 4)}
-    print(json.dumps(result, indent=1))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
+    report(result, args.out)
 
 
 if __name__ == "__main__":
