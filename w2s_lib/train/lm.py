@@ -18,6 +18,26 @@ def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tenso
     return torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, input_ids[:, 1:, None])[..., 0]
 
 
+def _padded_token_logprobs(model, sequences: list[list[int]], starts: list[int], pad_id: int, batch_size: int | None):
+    """Per batch of ``batch_size`` sequences (all at once by default), right-padded with ``pad_id``:
+    ``(logp [B, T−1], mask [B, T−1])`` — log p(ids[t] | ids[<t]) on the model's device (graph kept when gradients
+    are on) and 1 where ``t ≥ starts[i]`` within the sequence (the tokens to sum), on the CPU."""
+    step = batch_size or max(1, len(sequences))
+    device = next(model.parameters()).device
+    for lo in range(0, len(sequences), step):
+        chunk, chunk_starts = sequences[lo:lo + step], starts[lo:lo + step]
+        width = max(len(q) for q in chunk)
+        ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+        attn = torch.zeros_like(ids)
+        mask = torch.zeros(len(chunk), width - 1) if width > 1 else torch.zeros(len(chunk), 0)
+        for i, (q, s) in enumerate(zip(chunk, chunk_starts)):
+            ids[i, :len(q)] = torch.tensor(q)
+            attn[i, :len(q)] = 1
+            mask[i, s - 1:len(q) - 1] = 1
+        ids, attn = ids.to(device), attn.to(device)
+        yield token_logprobs(model(input_ids=ids, attention_mask=attn).logits, ids), mask
+
+
 def sequence_logprobs(model, sequences: list[list[int]], starts: list[int], pad_id: int = 0,
                       batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed log-probability of ``sequences[i][starts[i]:]`` given ``sequences[i][:starts[i]]``, and the
@@ -33,20 +53,7 @@ def sequence_logprobs(model, sequences: list[list[int]], starts: list[int], pad_
     if any(s < 1 for s in starts):
         raise ValueError("every start must be ≥ 1: the first token has no prediction")
     sums, counts = [], []
-    step = batch_size or max(1, len(sequences))
-    device = next(model.parameters()).device
-    for lo in range(0, len(sequences), step):
-        chunk, chunk_starts = sequences[lo:lo + step], starts[lo:lo + step]
-        width = max(len(q) for q in chunk)
-        ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
-        attn = torch.zeros_like(ids)
-        mask = torch.zeros(len(chunk), width - 1) if width > 1 else torch.zeros(len(chunk), 0)
-        for i, (q, s) in enumerate(zip(chunk, chunk_starts)):
-            ids[i, :len(q)] = torch.tensor(q)
-            attn[i, :len(q)] = 1
-            mask[i, s - 1:len(q) - 1] = 1
-        ids, attn = ids.to(device), attn.to(device)
-        lp = token_logprobs(model(input_ids=ids, attention_mask=attn).logits, ids)
+    for lp, mask in _padded_token_logprobs(model, sequences, starts, pad_id, batch_size):
         mask = mask.to(lp.device)
         sums.append((lp * mask).sum(1).cpu() if not lp.requires_grad else (lp * mask).sum(1))
         counts.append(mask.sum(1).cpu())
@@ -63,20 +70,14 @@ def response_token_logprobs(model, prompt_ids: list[int], responses: list[list[i
     (what :func:`sequence_logprobs` gives for the truncated response, up to float rounding)."""
     if not prompt_ids:
         raise ValueError("the prompt has no tokens: the first response token would have no prediction")
-    width = max((len(r) for r in responses), default=0)
-    out = torch.zeros(len(responses), width)
-    start, device = len(prompt_ids), next(model.parameters()).device
-    for lo in range(0, len(responses), batch_size):
-        chunk = responses[lo:lo + batch_size]
-        seq_w = start + max(len(r) for r in chunk)
-        ids = torch.full((len(chunk), seq_w), pad_id, dtype=torch.long)
-        attn = torch.zeros_like(ids)
-        for i, r in enumerate(chunk):
-            ids[i, : start + len(r)] = torch.tensor(prompt_ids + r)
-            attn[i, : start + len(r)] = 1
-        lp = token_logprobs(model(input_ids=ids.to(device), attention_mask=attn.to(device)).logits, ids.to(device))
-        lp = lp[:, start - 1:].cpu() * attn[:, start:]
-        out[lo:lo + len(chunk), : lp.shape[1]] = lp
+    start = len(prompt_ids)
+    out = torch.zeros(len(responses), max((len(r) for r in responses), default=0))
+    row = 0
+    for lp, mask in _padded_token_logprobs(model, [prompt_ids + r for r in responses], [start] * len(responses),
+                                           pad_id, batch_size):
+        part = lp[:, start - 1:].cpu() * mask[:, start - 1:]
+        out[row:row + len(part), : part.shape[1]] = part
+        row += len(part)
     return out
 
 
