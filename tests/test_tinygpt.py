@@ -162,18 +162,23 @@ def test_fused_gelu_is_the_same_function_in_one_kernel():
 
 
 def test_peer_rungs_are_a_ladder_rung_pretrained_on_other_people(monkeypatch):
-    """`tinygpt-m-a` / `-b`: tinygpt-m's architecture and schedule; the first 40 and the next 40 people (of 100)."""
+    """`tinygpt-m-a` / `-b`: tinygpt-m's architecture and schedule, the first 40 and the next 40 people (of 100);
+    `tinygpt-l-a` / `-b`: tinygpt-l's, the first 70 and the last 70."""
     from w2s_lib.data.tinyworld import world
 
     monkeypatch.delenv("W2S_SMOKE", raising=False)
     monkeypatch.setenv("W2S_WORLD_SEED", "0")
-    m = G.SIZES["tinygpt-m"]
-    for peer in G.PEERS.values():
-        assert (peer.n_layer, peer.n_embd, peer.steps, peer.lr, peer.knows) == (m.n_layer, m.n_embd, m.steps, m.lr, 0.40)
+    for name, peer in G.PEERS.items():
+        size, share = ("tinygpt-m", 0.40) if name.startswith("tinygpt-m-") else ("tinygpt-l", 0.70)
+        m = G.SIZES[size]
+        assert (peer.n_layer, peer.n_embd, peer.steps, peer.lr, peer.knows) == (m.n_layer, m.n_embd, m.steps, m.lr, share)
     people = world(0).entities
-    read = {r: {e for e in people if G.knows_entity(r, e)} for r in ("tinygpt-s", "tinygpt-m-a", "tinygpt-m-b", "tinygpt-l")}
+    read = {r: {e for e in people if G.knows_entity(r, e)}
+            for r in ("tinygpt-s", "tinygpt-m-a", "tinygpt-m-b", "tinygpt-l", "tinygpt-l-a", "tinygpt-l-b")}
     assert read["tinygpt-m-a"] == read["tinygpt-s"] == set(people[:40]) and read["tinygpt-m-b"] == set(people[40:80])
     assert read["tinygpt-l"] == set(people)
+    # the two strong students of chapter 30: the first and the last 70, each knowing people only the other knows
+    assert read["tinygpt-l-a"] == set(people[:70]) and read["tinygpt-l-b"] == set(people[30:])
     assert not set(G.PEERS) & set(G.SIZES)  # off the ladder: ladders and their reports stay weak → strong
 
 

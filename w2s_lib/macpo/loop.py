@@ -298,9 +298,15 @@ def splits(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset, list[s
     return half_a, half_b, test_sets(cfg, half_b)["test"]
 
 
+def agents_who_know(cfg: MACPOConfig, entity: str, among: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The agents of ``cfg`` (or those ``among`` them) that read about ``entity`` in pretraining (the zoo's
+    knowledge areas)."""
+    return tuple(a for a in (cfg.agents if among is None else among) if knows_entity(a, entity))
+
+
 def teachers_who_know(cfg: MACPOConfig, entity: str) -> tuple[str, ...]:
-    """The weak teachers of ``cfg`` that read about ``entity`` in pretraining (the zoo's knowledge areas)."""
-    return tuple(t for t in cfg.teachers if knows_entity(t, entity))
+    """The weak teachers of ``cfg`` that read about ``entity`` in pretraining."""
+    return agents_who_know(cfg, entity, cfg.teachers)
 
 
 def _halves(cfg: MACPOConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
