@@ -24,7 +24,8 @@ def micro(tmp_path_factory):
 
 
 def _cfg(**kw):
-    return macpo.MACPOConfig.for_preset("smoke", {"n_labelled": 8, "n_test": 3, "max_new_tokens": 6, **kw})
+    # one student (the micro zoo's tinygpt-l) keeps these micro experiments small; the smoke preset itself runs two
+    return macpo.MACPOConfig.for_preset("smoke", {"n_labelled": 8, "n_test": 3, "max_new_tokens": 6, "students": ("tinygpt-l",), **kw})
 
 
 def test_positive_is_the_lowest_perplexity_other_agent():
@@ -114,9 +115,11 @@ def test_smoke_pipeline_under_a_minute_of_cpu(micro):
     base = macpo_baselines.run(cfg)
     cpu = time.process_time() - t
     assert {r["iteration"] for r in rows} == set(range(cfg.iterations + 1))
-    art = macpo.agent_step(cfg, "tinygpt-l", cfg.iterations)
+    assert len(cfg.students) == 2  # the smoke preset runs the chapter's two strong students
+    student = cfg.students[-1]
+    art = macpo.agent_step(cfg, student, cfg.iterations)
     pairs = [json.loads(line) for line in (art.path / "pairs.jsonl").read_text().splitlines()]
-    assert pairs and all(p["source"] != "tinygpt-l" for p in pairs)
+    assert pairs and all(macpo.source_agent(p["source"]) in cfg.teachers for p in pairs)  # cross pool: never a student
     assert len(macpo.eval_rows(art)) == cfg.n_test
     assert [(r["method"], r["iteration"]) for r in base] == [
         ("Naive SFT", 0), ("Confident loss", 0), ("RLAIF", 1), ("RLCD", 1), ("SPIN", 1), ("SPIN", 2),

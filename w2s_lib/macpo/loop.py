@@ -149,7 +149,7 @@ class MACPOConfig(Config):
 
     SLUG = "macpo"
     PRESET_VALUES = {
-        "smoke": {"teachers": ("tinygpt-xs",), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
+        "smoke": {"teachers": ("tinygpt-xs",), "students": ("tinygpt-l-a", "tinygpt-l-b"), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
                   "sft.epochs": 1.0, "dpo.epochs": 1.0, "sft.batch_size": 8, "dpo.batch_size": 8, "iterations": 2},
         # tiny = round 2 (the chapter's world): 200 labelled pairs for the teachers (half A), 200 alignment prompts
         # (half B), 100 unique test prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7,
