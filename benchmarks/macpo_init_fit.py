@@ -45,7 +45,7 @@ import numpy as np
 BUDGETS = ((5e-4, 2.0), (5e-4, 4.0), (1e-3, 4.0), (1e-3, 8.0))  # in the order of the rule
 # the tiny preset as it was when this reading was registered (commit def1479), so that the reading reruns
 # on the same configs (and run ids) after later rounds change the preset
-TINY_AT_REGISTRATION = {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16,
+TINY_AT_REGISTRATION = {"students": ("tinygpt-l",), "n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16,
         "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo_loss": "sigmoid+sft",
         "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "n_samples": 2,
         "dpo.lr": 1e-3, "dpo.epochs": 4.0, "teacher_lr": 3e-3, "teacher_epochs": 8.0, "init_lr": 0.0, "init_epochs": 0.0, "precompute_ref": False}

@@ -122,7 +122,7 @@ from w2s_lib.macpo.loop import MACPOConfig
 # the chapter as these readings ran: round 2's update (the tiny preset took round 5's in 2026-12-04; same run ids);
 # macpo_knowledge_areas, macpo_teacher_learning and macpo_decoding read it from here
 CHAPTER = {"student_init": "unaligned", "test_set": "reworded", "dpo.lr": 3e-4, "dpo.epochs": 1.0,
-           "teachers": ("tinygpt-s", "tinygpt-m")}  # round 2's update and teachers: the ones its readings ran with
+           "teachers": ("tinygpt-s", "tinygpt-m"), "students": ("tinygpt-l",)}  # round 2's update, teachers and student
 
 
 def chapter_cfg(seed: int, **kw) -> MACPOConfig:
