@@ -231,6 +231,11 @@ class MACPOConfig(Config):
         # of whom only tinygpt-m-b knows the first third; tinygpt-l-b: the first 30 %, known to tinygpt-m-a). Nothing
         # else changes. C6's student parts read the students' mean per test prompt (as the teachers' part reads the
         # teachers' mean); naive SFT and confident loss are trained from each student and averaged the same way.
+        # Round 11's claim runs: C6 does not hold — world 0 iter3-iter1 -0.015 [-0.048, +0.023], -naive +0.221 holds,
+        # -confident +0.171 holds, teachers +0.245 holds; world 1 +0.036 [-0.010, +0.085], +0.114, +0.070, +0.264 (three
+        # of four hold; ~1100 s CPU). The teachers relay what only one student knows (their samples about the people only
+        # tinygpt-l-b read about: 0.00 -> 0.29 right in fact and form, world 0), but a student never answers about a
+        # person its pretraining never showed, not even naming them, whatever its positives say (chapter 30, Round 11).
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 2.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 3e-4, "dpo_loss": "sigmoid+sft",
                  "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "students": ("tinygpt-l-a", "tinygpt-l-b"), "n_samples": 2,
