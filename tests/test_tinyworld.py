@@ -47,6 +47,22 @@ def test_corpus_deterministic_and_has_good_and_bad_behaviour():
     assert T.corpus(0, heldout=True) != docs
 
 
+def test_a_corpus_can_hold_only_some_attributes_of_its_people():
+    """``attributes``: every person's name and the chosen facts, none of the others (statements, questions,
+    bios, summaries); the default corpus is unchanged by the argument."""
+    from w2s_lib.data.tinyworld.world import QUESTIONS, STATEMENTS
+
+    w = T.world(0, True)
+    people = w.entities[:5]
+    assert T.corpus(0, True, entities=people) == T.corpus(0, True, entities=people, attributes=None)
+    part = "\n".join(T.corpus(0, True, entities=people, attributes=("job", "pet")))
+    for e in people:
+        assert e in part
+        for a, v in w.facts[e].items():
+            said = [t.format(e=e, v=v) for t in STATEMENTS[a]] + [QUESTIONS[a].format(e=e)]
+            assert any(x in part for x in said) == (a in ("job", "pet")), (e, a)
+
+
 @pytest.mark.parametrize("name", TINY)
 def test_registered_with_standard_columns(name):
     spec = get_spec(name)

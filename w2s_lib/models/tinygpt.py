@@ -72,6 +72,7 @@ class Rung:
     knows_from: float = 0.0  # where its share of the entity list starts (0: the first ones, as every ladder rung)
     group_docs: int = 0  # conversations per person about several people in its corpus (tinyworld.text.group_docs)
     story_docs: int = 0  # "Tell me a story about <person>." conversations per person in its corpus
+    attributes: tuple[str, ...] = ()  # the attributes whose facts it read about its people (empty: all of them)
 
 
 BATCH, BLOCK = 8, 128
@@ -415,7 +416,8 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
     t0 = time.perf_counter()
     w = tinyworld.world(world_seed, micro)
     known = w.subset(rung.knows, rung.knows_from)
-    docs = tinyworld.corpus(world_seed, micro, entities=known, groups=rung.group_docs, stories=rung.story_docs)
+    docs = tinyworld.corpus(world_seed, micro, entities=known, groups=rung.group_docs, stories=rung.story_docs,
+                            attributes=rung.attributes or None)
     seed = _rung_seed(name, world_seed)
     model = make_model(rung, len(tok), seed)
     losses = pretrain(model, tok, docs, rung, seed, progress=progress, desc=name, position=position)

@@ -181,7 +181,8 @@ def answer(w: World, entity: str, attribute: str) -> str:
 
 # ----------------------------------------------------------------------------- pretraining corpus
 def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None = None,
-           heldout: bool = False, groups: int = 0, stories: int = 0) -> list[str]:
+           heldout: bool = False, groups: int = 0, stories: int = 0,
+           attributes: tuple[str, ...] | None = None) -> list[str]:
     """Documents of the pretraining corpus of world ``seed``.
 
     ``entities``: only facts about these entities (a weak rung's knowledge subset; default all).
@@ -192,6 +193,8 @@ def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None 
     long replies of a ceiling reading of Part II (``benchmarks/search_long_reply_fit.py --kind groups``).
     ``stories``: also this many "Tell me a story about <person>." conversations per person, answered by
     :func:`story` (Part II's long replies). 0 (the defaults): the corpus is the same as without the arguments.
+    ``attributes``: only facts of these attributes about each person (statements, questions, bios, summaries;
+    a rung that read about everyone's name but not every fact); None (the default): all of them.
     """
     w = world(seed, micro)
     ents = w.entities if entities is None else entities
@@ -199,6 +202,8 @@ def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None 
     docs: list[str] = []
     for e in ents:
         for a in ATTRIBUTES:
+            if attributes is not None and a not in attributes:
+                continue
             v = w.facts[e][a]
             if not heldout:
                 docs += [statement(e, a, v, k) for k in range(len(STATEMENTS[a]))]
@@ -208,6 +213,8 @@ def corpus(seed: int = 0, micro: bool = False, entities: tuple[str, ...] | None 
                 docs.append(statement(e, a, v, rng.randrange(len(STATEMENTS[a]))))
         attrs = list(ATTRIBUTES)
         rng.shuffle(attrs)
+        if attributes is not None:  # after the shuffle: the default corpus keeps its random stream
+            attrs = [a for a in attrs if a in attributes]
         docs.append(bio(w, e, attrs))
         k = rng.randint(2, 4)
         sub = {a: w.facts[e][a] for a in attrs[:k]}
