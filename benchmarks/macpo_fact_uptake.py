@@ -28,6 +28,13 @@ already >= 0.30 and grows by < 0.10, such students would saturate at iteration 1
 take the facts up at this budget. The read attributes are the control (expected near the base's level throughout).
 Nothing in the chapter changes whatever the result.
 
+Result (``macpo_fact_uptake_results.json``; ≈ 25 s CPU per world for the updates, ≈ 223 s for building the peer):
+**not worth a round** in either world. Uptake on the unread attributes after updates 1 / 2 / 3: 0.00 / 0.00 / 0.07
+(world 0) and 0.00 / 0.03 / 0.18 (world 1), with the gold answers as positives; on the read attributes the same
+student goes 0.50 → 0.83 / 0.86 → 1.00 → 1.00 (the aligned form, learned in one or two updates). At the student's
+budget — the one round 10 chose so that three updates do not wear away what it knows — a new fact needs more than
+three exposures, so MACPO's iterations cannot carry facts into these students before the form has saturated.
+
     W2S_WORLD_SEED=1 python benchmarks/macpo_fact_uptake.py --out world1.json
 """
 
