@@ -128,6 +128,42 @@ def test_reproduce_builds_the_zoo_beside_the_chapters_that_do_not_need_it(tmp_pa
     assert len(book._run_history()) == 2
 
 
+def test_a_chapter_whose_config_names_its_rungs_waits_for_those_only(tmp_path, monkeypatch):
+    """Chapter 30 (``zoo_from_config``) starts once its teachers' and students' rungs are built, while rungs it
+    does not read are still pretraining; a chapter without the flag waits for every rung."""
+    from w2s_lib.macpo.loop import MACPOConfig
+
+    monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
+    monkeypatch.setattr(book, "STATUS_PAGE", tmp_path / "runtime.md")
+    monkeypatch.setattr(book, "RUN_RECORD", tmp_path / "reproduce.json")
+    monkeypatch.setattr(book, "is_current", lambda nb, preset: False)
+    agents = MACPOConfig.for_preset("tiny", {}).agents
+    todo = {**{a: 1.0 for a in agents}, "tinygpt-l": 1.0, "tinygpt-l-stories": 1.0, "tinygpt-xs": 0.5}
+    monkeypatch.setattr(book, "_zoo_todo", lambda preset, chapters, log: todo)
+    monkeypatch.setattr(book, "_chess_todo", lambda preset, chapters, log: {})
+    nb30, nb20 = book.get_notebook("30"), book.get_notebook("20")
+    assert book.zoo_waits(nb30, todo) == {f"zoo:{a}" for a in agents}
+    assert book.zoo_waits(nb20, todo) == {f"zoo:{n}" for n in todo}
+    assert book.zoo_waits(book.get_notebook("99"), todo) == frozenset()
+    events, lock = [], threading.Lock()
+
+    def fake(what):
+        with lock:
+            events.append(("start", what))
+        time.sleep(0.2 if what.startswith("zoo:") else 0.05)
+        with lock:
+            events.append(("end", what))
+        return {"wall_s": 1.0, "cpu_s": 2.0, "peak_rss_mb": 10.0, "threads": 1}
+
+    monkeypatch.setattr(book, "_build_rung", lambda name: fake(f"zoo:{name}"))
+    monkeypatch.setattr(book, "_run_child", lambda nb, preset, threads: fake(nb.key))
+    book.reproduce("tiny", only=["30", "20"], build=False, jobs=2, log=lambda *a: None)
+    at = {(kind, what): i for i, (kind, what) in enumerate(events)}
+    assert at[("start", "30")] > max(at[("end", f"zoo:{a}")] for a in agents)
+    assert at[("start", "30")] < max(at[("end", f"zoo:{n}")] for n in todo)  # the rest still pretraining
+    assert at[("start", "20")] > max(at[("end", f"zoo:{n}")] for n in todo)
+
+
 def test_the_scorecard_reruns_when_a_chapter_re_decided_its_claim(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "CHAPTER_DIR", tmp_path)
     monkeypatch.setattr(book, "STATUS_PAGE", tmp_path / "runtime.md")
@@ -147,24 +183,7 @@ def test_the_scorecard_reruns_when_a_chapter_re_decided_its_claim(tmp_path, monk
     assert ran == ["30", "99"]
 
 
-def _tiny_gpts(cfg) -> set[str]:
-    """Every zoo GPT name (``tinygpt-*``) a config's fields name at its preset, nested configs included."""
-    import dataclasses
-
-    found: set[str] = set()
-
-    def walk(value) -> None:
-        if dataclasses.is_dataclass(value):
-            for f in dataclasses.fields(value):
-                walk(getattr(value, f.name))
-        elif isinstance(value, (tuple, list)):
-            for v in value:
-                walk(v)
-        elif isinstance(value, str) and value.startswith("tinygpt-"):
-            found.add(value)
-
-    walk(cfg)
-    return found
+_tiny_gpts = book.tiny_gpts
 
 
 def test_every_chapter_whose_tiny_configs_load_the_gpt_zoo_waits_for_it():

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ class Notebook:
     config: str | None = None  # dotted path of the config class that validates `overrides`
     reads_claims: bool = False  # shows the claims other chapters registered: stale once any claim is newer
     needs_zoo: bool = False  # loads the tiny GPT zoo at the tiny preset: waits for `w2s zoo build`
+    zoo_from_config: bool = False  # its default tiny config names every tiny GPT it loads: waits for those rungs only
     needs_chess: bool = False  # loads the chess ladders (chess.pretrained_ladders): waits for `w2s zoo build --chess`
     est_cpu_s: float = 60.0  # CPU seconds at tiny, last measured; orders a fresh clone's first reproduce
 
@@ -70,7 +72,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("20", "20_w2s_search", "Weak-to-strong search: steering a large model with a small pair",
              "w2s_lib.search.experiment.SearchConfig", needs_zoo=True, est_cpu_s=390),  # stories: 384-387 s (2026-12-05, one-pass pair check)
     Notebook("30", "30_macpo", "MACPO: weak teachers and strong students aligning each other",
-             "w2s_lib.macpo.loop.MACPOConfig", needs_zoo=True, est_cpu_s=1100),  # round 11 (two students): ≈ 1100 s (2026-12-05)
+             "w2s_lib.macpo.loop.MACPOConfig", needs_zoo=True, zoo_from_config=True, est_cpu_s=1100),  # round 11 (two students): ≈ 1100 s (2026-12-05)
     Notebook("40", "40_deception", "Weak-to-strong deception, measured", "w2s_lib.deception.reward.DeceptionConfig",
              needs_zoo=True, est_cpu_s=240),
     Notebook("99", "99_scorecard", "Claims scorecard", reads_claims=True, est_cpu_s=10),
@@ -549,12 +551,11 @@ def reproduce(preset: str = "tiny", only: list[str] | None = None, force: bool =
             records[nb.stem] = rt
             log(f"{nb.stem}: done, {rt['wall_s']:.0f} s wall, {rt['cpu_s']:.0f} s CPU, {rt['peak_rss_mb']:.0f} MB")
 
-    zoo_names = frozenset(f"zoo:{name}" for name in rungs)
     chess_names = frozenset(f"zoo:{name}" for name in chess_rungs)
     for group in _groups([nb for nb in todo if not nb.reads_claims]):
         tasks.append(Task("+".join(nb.key for nb in group), (lambda group=group: work(group)),
                           cost=sum(cost(nb) for nb in group),
-                          needs=(zoo_names if any(nb.needs_zoo for nb in group) else frozenset())
+                          needs=frozenset().union(*(zoo_waits(nb, rungs) for nb in group))
                           | (chess_names if any(nb.needs_chess for nb in group) else frozenset())))
     n_rungs = len(rungs) + len(chess_rungs)
     log(f"running {len(todo)} chapter(s) at {preset}"
@@ -605,6 +606,35 @@ def _zoo_todo(preset: str, zoo_chapters: list[Notebook], log) -> dict[str, float
     if need:
         log(f"zoo: {len(need)} rung(s) to pretrain for {', '.join(nb.key for nb in zoo_chapters)}")
     return need
+
+
+def tiny_gpts(cfg) -> set[str]:
+    """Every zoo GPT name (``tinygpt-*``) a config's fields name at its preset, nested configs included."""
+    found: set[str] = set()
+
+    def walk(value) -> None:
+        if dataclasses.is_dataclass(value):
+            for f in dataclasses.fields(value):
+                walk(getattr(value, f.name))
+        elif isinstance(value, (tuple, list)):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and value.startswith("tinygpt-"):
+            found.add(value)
+
+    walk(cfg)
+    return found
+
+
+def zoo_waits(nb: Notebook, rungs) -> frozenset[str]:
+    """The zoo tasks (``"zoo:<rung>"``) of ``rungs`` chapter ``nb`` waits for in `w2s reproduce`: none unless it
+    loads the zoo; those its default tiny config names when ``zoo_from_config``; else every one."""
+    if not nb.needs_zoo:
+        return frozenset()
+    if nb.zoo_from_config:
+        reads = tiny_gpts(nb.config_class().for_preset("tiny", {}))
+        rungs = [name for name in rungs if name in reads]
+    return frozenset(f"zoo:{name}" for name in rungs)
 
 
 def _chess_todo(preset: str, chess_chapters: list[Notebook], log) -> dict[str, float]:
