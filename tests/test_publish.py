@@ -14,9 +14,20 @@ from w2s_lib.publish import book
 def test_chapters_that_share_runs_stay_in_one_worker_and_the_scorecard_is_not_scheduled():
     groups = book._groups(list(book.NOTEBOOKS))
     keys = [[nb.key for nb in g] for g in groups]
-    assert ["00", "10", "11", "12", "13"] in keys and ["30", "40"] in keys
+    assert ["00", "10", "11", "12", "13"] in keys and ["30"] in keys and ["40"] in keys
     flat = [k for g in keys for k in g]
     assert "99" not in flat and len(flat) == len(set(flat)) == len(book.NOTEBOOKS) - 1
+
+
+def test_chapter_40s_macpo_runs_are_not_chapter_30s():
+    """30 and 40 run side by side because they share no cached MACPO step: every step is filed under its
+    experiment's key, and chapter 40's config (``iterations=1`` over the preset) is none of chapter 30's."""
+    from w2s_lib.macpo import loop as macpo
+    from w2s_lib.macpo.loop import MACPOConfig
+
+    chapter_30 = {macpo._experiment_key(MACPOConfig.for_preset("tiny", {"student_init": "unaligned", "test_set": "reworded"},
+                                                               task=t, seed=s)) for t in ("helpful", "harmless") for s in range(5)}
+    assert macpo._experiment_key(MACPOConfig.for_preset("tiny", {"iterations": 1})) not in chapter_30
 
 
 def test_runtime_record_feeds_the_status_page_and_the_runtime_line(tmp_path, monkeypatch):

@@ -442,7 +442,10 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
 
 
 def _cost(r: Rung) -> float:
-    return r.steps * r.n_layer * r.n_embd**2 + r.steps * 2e5  # compute + per-step overhead, arbitrary units
+    """Estimated CPU seconds of pretraining ``r`` on one thread: compute per step (layers × width²) plus a fixed
+    per-step overhead, fitted to a cold `make reproduce` (2026-12-05: xs 32, s 86, m 142, l 220 s CPU). In seconds
+    because `w2s reproduce` orders zoo rungs and chapters in one task graph by the seconds on their paths."""
+    return r.steps * (r.n_layer * r.n_embd**2 * 9.85e-7 + 0.0173)
 
 
 def _plan(names: list[str], sizes: dict[str, Rung], jobs: int) -> list[list[str]]:
@@ -468,7 +471,7 @@ def _worker(names: list[str], world_seed: int, micro: bool, zoo: str, progress: 
 def prepare_zoo(world_seed: int = 0, micro: bool = False, names: list[str] | None = None,
                 force: bool = False) -> dict[str, float]:
     """The rungs (``names``, default all) still to build — missing, partial, corrupt, or every one with
-    ``force`` — as name -> relative cost; trains the world's tokenizer first when any is (once, before any
+    ``force`` — as name -> estimated CPU seconds; trains the world's tokenizer first when any is (once, before any
     rung's process needs it). `w2s reproduce` schedules the rungs as one-thread processes of its own."""
     sizes = _rungs(micro)
     todo = list(sizes) if names is None else list(names)
