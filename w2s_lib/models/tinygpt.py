@@ -147,6 +147,11 @@ def _sizes(micro: bool) -> dict[str, Rung]:
     return MICRO_SIZES if micro else SIZES
 
 
+def rung_names() -> tuple[str, ...]:
+    """Every rung's name, in build order (the micro zoo has the same names at other sizes)."""
+    return tuple(_rungs(False))
+
+
 def _rungs(micro: bool) -> dict[str, Rung]:
     """Every rung the zoo builds: the ladder, then its peers and story readers."""
     return {**_sizes(micro), **(MICRO_PEERS if micro else PEERS),

