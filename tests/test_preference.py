@@ -61,6 +61,21 @@ def test_sft_learns_the_completion(micro):
     assert _margin(model, tok) > before + 0.5
 
 
+def test_trainings_leave_no_output_folder_behind(micro, tmp_path, monkeypatch):
+    # TRL wants an output folder even with saving off; one per training, never removed, left thousands of empty
+    # w2s-trl-* folders in the temp dir over a few reproduces
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    tok = AutoTokenizer.from_pretrained(micro)
+    model = AutoModelForCausalLM.from_pretrained(micro)
+    dpo_train(model, tok, datasets.Dataset.from_dict({"prompt": [PROMPT] * 4, "chosen": [GOOD] * 4,
+                                                      "rejected": [BAD] * 4}), epochs=1, batch_size=4)
+    sft_train(model, tok, datasets.Dataset.from_dict({"prompt": [PROMPT] * 4, "completion": [GOOD] * 4}),
+              epochs=1, batch_size=4)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_columns_are_one_line_errors(micro):
     tok = AutoTokenizer.from_pretrained(micro)
     model = AutoModelForCausalLM.from_pretrained(micro)
@@ -80,5 +95,5 @@ def test_trl_trainings_run_in_fp32_on_the_cpu(config, monkeypatch):
     from w2s_lib.train.preference import _common_args
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    args = getattr(trl, config)(**_common_args(1e-3, 1.0, 8, 0, False))
+    args = getattr(trl, config)(**_common_args("unused", 1e-3, 1.0, 8, 0, False))
     assert (args.bf16, args.fp16, args.use_cpu) == (False, False, True)

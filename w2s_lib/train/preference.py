@@ -60,9 +60,10 @@ def _check_columns(ds: datasets.Dataset, needed: tuple[str, ...], what: str) -> 
         raise W2SError(f"{what} got an empty dataset")
 
 
-def _common_args(lr: float, epochs: float, batch_size: int, seed: int, activation_checkpointing: bool) -> dict:
+def _common_args(output_dir: str, lr: float, epochs: float, batch_size: int, seed: int,
+                 activation_checkpointing: bool) -> dict:
     return dict(
-        output_dir=tempfile.mkdtemp(prefix="w2s-trl-"), learning_rate=lr, num_train_epochs=epochs,
+        output_dir=output_dir, learning_rate=lr, num_train_epochs=epochs,
         per_device_train_batch_size=batch_size, seed=seed, data_seed=seed, report_to=[], save_strategy="no",
         logging_strategy="no", disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
         bf16=train_in_bf16(), fp16=False,  # the library's precision, not TRL's default (bf16=True)
@@ -91,10 +92,10 @@ def dpo_train(model, tokenizer, pairs: datasets.Dataset, *, beta: float = 0.1, l
 
     _check_columns(pairs, PAIR_COLUMNS, "DPO")
     ref = ref_model if ref_model is not None else copy.deepcopy(model).eval()
-    args = DPOConfig(**_common_args(lr, epochs, batch_size, seed, activation_checkpointing), beta=beta,
-                     max_length=max_length, padding_free=False, precompute_ref_log_probs=precompute_ref,
-                     loss_type=[loss_type] if isinstance(loss_type, str) else list(loss_type))
-    with quiet_training(), frozen_gc(), cached_package_checks():
+    with tempfile.TemporaryDirectory(prefix="w2s-trl-") as out, quiet_training(), frozen_gc(), cached_package_checks():
+        args = DPOConfig(**_common_args(out, lr, epochs, batch_size, seed, activation_checkpointing), beta=beta,
+                         max_length=max_length, padding_free=False, precompute_ref_log_probs=precompute_ref,
+                         loss_type=[loss_type] if isinstance(loss_type, str) else list(loss_type))
         trainer = guard_trainer(DPOTrainer(model=model, ref_model=ref, args=args,
                                            train_dataset=pairs.select_columns(list(PAIR_COLUMNS)),
                                            processing_class=tokenizer), lr_hint(lr_knob, lr))
@@ -109,9 +110,9 @@ def sft_train(model, tokenizer, examples: datasets.Dataset, *, lr: float = 5e-4,
     from trl import SFTConfig, SFTTrainer
 
     _check_columns(examples, ("prompt", "completion"), "SFT")
-    args = SFTConfig(**_common_args(lr, epochs, batch_size, seed, activation_checkpointing), max_length=max_length,
-                     completion_only_loss=True, packing=False)
-    with quiet_training(), frozen_gc(), cached_package_checks():
+    with tempfile.TemporaryDirectory(prefix="w2s-trl-") as out, quiet_training(), frozen_gc(), cached_package_checks():
+        args = SFTConfig(**_common_args(out, lr, epochs, batch_size, seed, activation_checkpointing),
+                         max_length=max_length, completion_only_loss=True, packing=False)
         trainer = guard_trainer(SFTTrainer(model=model, args=args,
                                            train_dataset=examples.select_columns(["prompt", "completion"]),
                                            processing_class=tokenizer), lr_hint(lr_knob, lr))
