@@ -35,6 +35,15 @@ Rule, registered before it ran (this file's first commit, 2026-12-05):
 A twelfth round (the students replaced by such peers) is worth its claim run only if (a), (b) and (c) all hold.
 Nothing in the chapter changes whatever the result.
 
+Result (``macpo_weak_recall_results.json``; ≈ 295 s CPU per world to build the three peers, ≈ 42 s for part 2):
+**worth a round** in both worlds. (a) Whole-world recall after 400 / 700 / 1000 steps: 0.218 / 0.754 / 0.982 (world 0),
+0.178 / 0.708 / 1.000 (world 1) → 700 steps (held-out perplexity 2.47 / 2.72 against 2.26 / 2.22 at 1000).
+(b) Right in fact and form on the reworded test after one update, gold vs wrong-value positives: 0.740 vs 0.495
+(world 0), 0.430 vs 0.290 (world 1): +0.245 / +0.140. (c) Gold positives, before and after updates 1 / 2 / 3:
+0.345 → 0.740 → 0.860 → 0.875 (world 0), 0.175 → 0.430 → 0.570 → 0.615 (world 1): +0.135 / +0.185 after the first.
+A student that half-remembers keeps taking up right facts over three updates, and takes wrong ones too — so what its
+positives say matters at every iteration, which is the room MACPO's loop needs.
+
     W2S_WORLD_SEED=1 python benchmarks/macpo_weak_recall.py --out world1.json
 """
 
