@@ -161,24 +161,26 @@ def test_fused_gelu_is_the_same_function_in_one_kernel():
     assert [b.mlp.act for b in G.fused_gelu(other).transformer.h] == kept
 
 
-def test_peer_rungs_are_a_ladder_rung_pretrained_on_other_people(monkeypatch):
+def test_peer_rungs_are_a_ladder_rung_pretrained_on_other_people_or_for_fewer_steps(monkeypatch):
     """`tinygpt-m-a` / `-b`: tinygpt-m's architecture and schedule, the first 40 and the next 40 people (of 100);
-    `tinygpt-l-a` / `-b`: tinygpt-l's, the first 70 and the last 70."""
+    `tinygpt-l-hazy-a` / `-b`: tinygpt-l's architecture, every person, HAZY_STEPS pretraining steps, their own seeds."""
     from w2s_lib.data.tinyworld import world
 
     monkeypatch.delenv("W2S_SMOKE", raising=False)
     monkeypatch.setenv("W2S_WORLD_SEED", "0")
     for name, peer in G.PEERS.items():
-        size, share = ("tinygpt-m", 0.40) if name.startswith("tinygpt-m-") else ("tinygpt-l", 0.70)
+        size, share, steps = (("tinygpt-m", 0.40, 1500) if name.startswith("tinygpt-m-") else
+                              ("tinygpt-l", 1.0, G.HAZY_STEPS))
         m = G.SIZES[size]
-        assert (peer.n_layer, peer.n_embd, peer.steps, peer.lr, peer.knows) == (m.n_layer, m.n_embd, m.steps, m.lr, share)
+        assert (peer.n_layer, peer.n_embd, peer.lr, peer.knows, peer.steps) == (m.n_layer, m.n_embd, m.lr, share, steps)
+    assert G.HAZY_STEPS < G.SIZES["tinygpt-l"].steps
     people = world(0).entities
     read = {r: {e for e in people if G.knows_entity(r, e)}
-            for r in ("tinygpt-s", "tinygpt-m-a", "tinygpt-m-b", "tinygpt-l", "tinygpt-l-a", "tinygpt-l-b")}
+            for r in ("tinygpt-s", "tinygpt-m-a", "tinygpt-m-b", "tinygpt-l", "tinygpt-l-hazy-a", "tinygpt-l-hazy-b")}
     assert read["tinygpt-m-a"] == read["tinygpt-s"] == set(people[:40]) and read["tinygpt-m-b"] == set(people[40:80])
-    assert read["tinygpt-l"] == set(people)
-    # the two strong students of chapter 30: the first and the last 70, each knowing people only the other knows
-    assert read["tinygpt-l-a"] == set(people[:70]) and read["tinygpt-l-b"] == set(people[30:])
+    assert read["tinygpt-l"] == read["tinygpt-l-hazy-a"] == read["tinygpt-l-hazy-b"] == set(people)
+    # the two strong students of chapter 30 differ only in their seed (their name), so they misremember differently
+    assert G._rung_seed("tinygpt-l-hazy-a", 0) != G._rung_seed("tinygpt-l-hazy-b", 0)
     assert not set(G.PEERS) & set(G.SIZES)  # off the ladder: ladders and their reports stay weak → strong
 
 

@@ -149,7 +149,7 @@ class MACPOConfig(Config):
 
     SLUG = "macpo"
     PRESET_VALUES = {
-        "smoke": {"teachers": ("tinygpt-xs",), "students": ("tinygpt-l-a", "tinygpt-l-b"), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
+        "smoke": {"teachers": ("tinygpt-xs",), "students": ("tinygpt-l-hazy-a", "tinygpt-l-hazy-b"), "n_labelled": 16, "n_test": 6, "max_new_tokens": 8,
                   "sft.epochs": 1.0, "dpo.epochs": 1.0, "sft.batch_size": 8, "dpo.batch_size": 8, "iterations": 2},
         # tiny = round 2 (the chapter's world): 200 labelled pairs for the teachers (half A), 200 alignment prompts
         # (half B), 100 unique test prompts; 20-token replies sampled at the colab/paper presets' temperature 0.7,
@@ -236,9 +236,18 @@ class MACPOConfig(Config):
         # of four hold; ~1100 s CPU). The teachers relay what only one student knows (their samples about the people only
         # tinygpt-l-b read about: 0.00 -> 0.29 right in fact and form, world 0), but a student never answers about a
         # person its pretraining never showed, not even naming them, whatever its positives say (chapter 30, Round 11).
+        # Round 12 (registered 2026-12-05 before its claim run; adopted whatever the verdict): two strong students who
+        # read about every person but recall imperfectly, tinygpt-l-hazy-a and tinygpt-l-hazy-b (tinygpt-l's size,
+        # pretrained 700 steps instead of 1500: whole-world recall 0.754 / 0.708, worlds 0 / 1; each its own seed),
+        # instead of round 11's two who each read 70 %. Why (benchmarks/macpo_weak_recall.py, registered before it ran):
+        # round 11's students improved on the people they read about but could take up nothing about the others, where
+        # their answers only turned into wrong values; a student that half-remembers keeps taking up right facts over
+        # three updates (gold positives 0.345 -> 0.740 -> 0.860 -> 0.875 right in fact and form, world 0; 0.175 -> 0.430
+        # -> 0.570 -> 0.615, world 1) and is misled by wrong ones (0.495 / 0.290 after one update), so what its positives
+        # say matters at every iteration. Nothing else changes.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 2.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 3e-4, "dpo_loss": "sigmoid+sft",
-                 "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "students": ("tinygpt-l-a", "tinygpt-l-b"), "n_samples": 2,
+                 "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "students": ("tinygpt-l-hazy-a", "tinygpt-l-hazy-b"), "n_samples": 2,
                  "teacher_lr": 3e-3, "teacher_epochs": 8.0, "init_lr": 1e-3, "init_epochs": 8.0, "precompute_ref": True},
         # colab: the paper's models at a consumer-GPU scale; HH-RLHF/PKU are hub datasets (not wired offline)
         "colab": {"teachers": ("qwen2.5-0.5b",), "students": ("qwen2.5-1.5b",), "lora": True, "activation_checkpointing": True, "n_labelled": 2000,

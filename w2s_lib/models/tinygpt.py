@@ -93,24 +93,31 @@ MICRO_SIZES: dict[str, Rung] = {
     "tinygpt-l": Rung(n_layer=2, n_embd=64, n_head=2, lr=5e-3, warmup=5, knows=1.0, steps=20),
 }
 
-# Rungs off the ladder: peers of a ladder rung — the same size, steps and learning rate — pretrained on the facts
-# of other shares of the world's people. `tinygpt-m-a` read the first 40 % (the people `tinygpt-s` read), `tinygpt-m-b`
+# Rungs off the ladder: peers of a ladder rung — the same size and learning rate — pretrained on the facts of other
+# shares of the world's people, or for fewer steps. `tinygpt-m-a` read the first 40 % (the people `tinygpt-s` read), `tinygpt-m-b`
 # the next 40 %: weak teachers with complementary knowledge, as MACPO's several weak teachers (chapter 30); only
 # `tinygpt-l` knows everyone either knows. `tinygpt-m`'s size, not `tinygpt-s`'s: SFT on gold answers never moved a
 # `tinygpt-s` teacher by +0.10 at any budget tried, `tinygpt-m` by +0.11 (benchmarks/macpo_teacher_learning.py), and a
 # MACPO teacher must be able to learn from its student. Built with the zoo; never part of a ladder.
 #
-# `tinygpt-l-a` and `tinygpt-l-b` (round 11 of chapter 30): strong students — `tinygpt-l`'s size — that each read 70 %
-# of the people, the first 70 % and the last 70 %, so each knows more than either teacher and less than the two together:
-# the paper's several strong students, each of whom can learn, through the teachers, what only the other one knows.
+# `tinygpt-l-hazy-a` and `tinygpt-l-hazy-b` (round 12 of chapter 30): strong students — `tinygpt-l`'s size, learning
+# rate and warm-up, every person — pretrained for HAZY_STEPS instead of 1500, so they know more than either teacher but
+# recall it imperfectly: whole-world recall 0.754 / 0.708 at 700 steps (worlds 0 / 1; 0.98 / 1.00 at 1000, 0.22 / 0.18
+# at 400), the largest step count of benchmarks/macpo_weak_recall.py's grid inside its registered band [0.55, 0.80].
+# Right positives sharpen what such a student half-remembers over several updates (that reading's gold positives:
+# 0.345 -> 0.740 -> 0.860 -> 0.875 right in fact and form, world 0), wrong ones mislead it (0.495 after one update):
+# the room MACPO's loop needs. Two of them, with their own seeds (the rung's name), misremember different facts.
+# (Round 11's students, `tinygpt-l-a` / `-b`, each read 70 % of the people: a student cannot take up a person it never
+# read about, so that split only added wrong answers; they left the zoo with round 12.)
+HAZY_STEPS = 700
 PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(SIZES["tinygpt-m"], knows=0.40),
                           "tinygpt-m-b": replace(SIZES["tinygpt-m"], knows=0.40, knows_from=0.40),
-                          "tinygpt-l-a": replace(SIZES["tinygpt-l"], knows=0.70),
-                          "tinygpt-l-b": replace(SIZES["tinygpt-l"], knows=0.70, knows_from=0.30)}
+                          "tinygpt-l-hazy-a": replace(SIZES["tinygpt-l"], steps=HAZY_STEPS),
+                          "tinygpt-l-hazy-b": replace(SIZES["tinygpt-l"], steps=HAZY_STEPS)}
 MICRO_PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(MICRO_SIZES["tinygpt-m"], knows=0.5),
                                 "tinygpt-m-b": replace(MICRO_SIZES["tinygpt-m"], knows=0.5, knows_from=0.5),
-                                "tinygpt-l-a": replace(MICRO_SIZES["tinygpt-l"], knows=0.75),
-                                "tinygpt-l-b": replace(MICRO_SIZES["tinygpt-l"], knows=0.75, knows_from=0.25)}
+                                "tinygpt-l-hazy-a": replace(MICRO_SIZES["tinygpt-l"], steps=10),
+                                "tinygpt-l-hazy-b": replace(MICRO_SIZES["tinygpt-l"], steps=10)}
 
 # Rungs off the ladder for Part II's search (chapter 20): twins of tinygpt-s/-m/-l — the same size, steps, learning
 # rate, share of people and seed — whose corpus also holds STORY_DOCS "Tell me a story about <person>." conversations
@@ -398,7 +405,8 @@ def fact_recall(model, tok, world_seed: int = 0, micro: bool = False,
 
 def knows_entity(model: str, entity: str) -> bool:
     """Whether tiny GPT ``model`` was pretrained on ``entity``'s facts in the current world (the zoo's explicit
-    knowledge gap: every rung recalls 99–100 % of the facts of the people it saw, and is at chance on the others)."""
+    knowledge gap: every rung recalls 99–100 % of the facts of the people it saw, and is at chance on the others; the
+    hazy students of chapter 30 saw everyone and recall about three quarters)."""
     from w2s_lib.data.tinyworld import current_world_seed, world
 
     micro = is_smoke()
