@@ -94,6 +94,25 @@ def test_truncated_checkpoint_is_detected_and_rebuilt_identically(zoo):
     assert not list(root.glob("*/.tmp-*"))
 
 
+def test_a_rung_built_from_an_older_definition_is_rebuilt(zoo, monkeypatch):
+    """The marker records the rung's definition: a rung whose definition has changed since it was built (here its
+    steps) is stale, not reused; a field added to Rung after the build counts as its default (old zoos stay valid)."""
+    from dataclasses import replace as _replace
+
+    root, paths = zoo
+    d, rung = paths["tinygpt-xs"], G.MICRO_SIZES["tinygpt-xs"]
+    assert G.built_rung(d, rung) is not None
+    assert G.built_rung(d, _replace(rung, steps=rung.steps + 1)) is None
+    meta = json.loads((d / G.MARKER).read_text())
+    del meta["rung"]["stop_at_recall"]  # as written before the field existed
+    (d / G.MARKER).write_text(json.dumps(meta))
+    assert G.built_rung(d, rung) is not None
+    monkeypatch.setitem(G.MICRO_SIZES, "tinygpt-xs", _replace(rung, steps=rung.steps + 1))
+    assert G.prepare_zoo(0, True, ["tinygpt-xs"]) == {"tinygpt-xs": G._cost(G.MICRO_SIZES["tinygpt-xs"])}
+    monkeypatch.setitem(G.MICRO_SIZES, "tinygpt-xs", rung)
+    assert G.prepare_zoo(0, True, ["tinygpt-xs"]) == {}
+
+
 def test_errors(zoo, tmp_path, monkeypatch):
     with pytest.raises(W2SError, match="unknown model 'gpt5'"):
         G.model_dir("gpt5", micro=True)
@@ -129,6 +148,34 @@ def test_fact_recall_is_exact_for_an_oracle(zoo):
             return type("Out", (), {"logits": logits})()
 
     assert G.fact_recall(Oracle(), tok, 0, micro=True) == 1.0
+    # per fact: an oracle that forgot one person's facts recalls every fact but those (ties go to the first value)
+    forgotten = w.entities[0]
+    for a in w.facts[forgotten]:
+        del prompt_to_val[tuple(tok(T.canonical_prompt(forgotten, a), add_special_tokens=False)["input_ids"])]
+    recalled = G.recalled_facts(Oracle(), tok, 0, micro=True)
+    first = {a: vs[0] for a, vs in T.scorers.ATTRIBUTES.items()}
+    assert recalled == {(e, a): e != forgotten or v == first[a] for e in w.entities for a, v in w.facts[e].items()}
+    assert G.fact_recall(Oracle(), tok, 0, micro=True) == sum(recalled.values()) / len(recalled) < 1.0
+
+
+def test_pretraining_stops_at_the_first_check_where_the_rule_says_so():
+    """A rung that stops on recall: the rule is asked every RECALL_CHECK steps, in eval mode, and training ends at
+    the first check where it is true (here the second), not at the end of the schedule."""
+    from dataclasses import replace as _replace
+
+    rung = _replace(G.MICRO_SIZES["tinygpt-xs"], steps=4 * G.RECALL_CHECK)
+    docs = ["Rejar lives in Paris. Volin keeps a cat."] * 200
+    tok = G.train_tokenizer(docs, vocab_size=300)
+    model = G.make_model(rung, len(tok), 0)
+    asked = []
+
+    def stop():
+        asked.append(model.training)
+        return len(asked) == 2
+
+    losses = G.pretrain(model, tok, docs, rung, 0, progress=False, stop=stop)
+    assert len(losses) == 2 * G.RECALL_CHECK and asked == [False, False] and not model.training
+    assert len(G.pretrain(model, tok, docs, rung, 0, progress=False)) == rung.steps
 
 
 def test_cli_builds_only_the_named_rung(tmp_path, monkeypatch, capsys):
@@ -163,17 +210,17 @@ def test_fused_gelu_is_the_same_function_in_one_kernel():
 
 def test_peer_rungs_are_a_ladder_rung_pretrained_on_other_people_or_for_fewer_steps(monkeypatch):
     """`tinygpt-m-a` / `-b`: tinygpt-m's architecture and schedule, the first 40 and the next 40 people (of 100);
-    `tinygpt-l-hazy-a` / `-b`: tinygpt-l's architecture, every person, HAZY_STEPS pretraining steps, their own seeds."""
+    `tinygpt-l-hazy-a` / `-b`: tinygpt-l's architecture and schedule, every person, stopped at HAZY_RECALL, own seeds."""
     from w2s_lib.data.tinyworld import world
 
     monkeypatch.delenv("W2S_SMOKE", raising=False)
     monkeypatch.setenv("W2S_WORLD_SEED", "0")
     for name, peer in G.PEERS.items():
-        size, share, steps = (("tinygpt-m", 0.40, 1500) if name.startswith("tinygpt-m-") else
-                              ("tinygpt-l", 1.0, G.HAZY_STEPS))
+        size, share, stop = ("tinygpt-m", 0.40, 0.0) if name.startswith("tinygpt-m-") else ("tinygpt-l", 1.0, G.HAZY_RECALL)
         m = G.SIZES[size]
-        assert (peer.n_layer, peer.n_embd, peer.lr, peer.knows, peer.steps) == (m.n_layer, m.n_embd, m.lr, share, steps)
-    assert G.HAZY_STEPS < G.SIZES["tinygpt-l"].steps
+        assert (peer.n_layer, peer.n_embd, peer.lr, peer.steps, peer.knows, peer.stop_at_recall) == \
+            (m.n_layer, m.n_embd, m.lr, m.steps, share, stop)
+    assert 0.47 < G.HAZY_RECALL < 1  # above what either teacher recalls of the world, below all of it
     people = world(0).entities
     read = {r: {e for e in people if G.knows_entity(r, e)}
             for r in ("tinygpt-s", "tinygpt-m-a", "tinygpt-m-b", "tinygpt-l", "tinygpt-l-hazy-a", "tinygpt-l-hazy-b")}

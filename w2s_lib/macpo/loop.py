@@ -237,14 +237,17 @@ class MACPOConfig(Config):
         # tinygpt-l-b read about: 0.00 -> 0.29 right in fact and form, world 0), but a student never answers about a
         # person its pretraining never showed, not even naming them, whatever its positives say (chapter 30, Round 11).
         # Round 12 (registered 2026-12-05 before its claim run; adopted whatever the verdict): two strong students who
-        # read about every person but recall imperfectly, tinygpt-l-hazy-a and tinygpt-l-hazy-b (tinygpt-l's size,
-        # pretrained 700 steps instead of 1500: whole-world recall 0.754 / 0.708, worlds 0 / 1; each its own seed),
-        # instead of round 11's two who each read 70 %. Why (benchmarks/macpo_weak_recall.py, registered before it ran):
-        # round 11's students improved on the people they read about but could take up nothing about the others, where
-        # their answers only turned into wrong values; a student that half-remembers keeps taking up right facts over
-        # three updates (gold positives 0.345 -> 0.740 -> 0.860 -> 0.875 right in fact and form, world 0; 0.175 -> 0.430
-        # -> 0.570 -> 0.615, world 1) and is misled by wrong ones (0.495 / 0.290 after one update), so what its positives
-        # say matters at every iteration. Nothing else changes.
+        # read about every person but recall imperfectly, tinygpt-l-hazy-a and tinygpt-l-hazy-b (tinygpt-l's size and
+        # schedule, pretraining stopped at the first check where they recall 70 % of the world's facts; each its own
+        # seed), instead of round 11's two who each read 70 %. Why (benchmarks/macpo_weak_recall.py, registered before it
+        # ran): round 11's students improved on the people they read about but could take up nothing about the others,
+        # where their answers only turned into wrong values; a student that half-remembers (peers at 700 steps, recall
+        # 0.75 / 0.71) keeps taking up right facts over three updates (gold positives 0.345 -> 0.740 -> 0.860 -> 0.875
+        # right in fact and form, world 0; 0.175 -> 0.430 -> 0.570 -> 0.615, world 1) and is misled by wrong ones (0.495
+        # / 0.290 after one update), so what its positives say matters at every iteration. Amended before any claim run:
+        # first registered as "700 steps", whose recall proved seed-dependent (the two students built at 700 steps
+        # recalled 0.93 / 0.22 in world 0, 0.52 / 0.72 in world 1), so pretraining stops on the recall the reading chose
+        # (tinygpt.HAZY_RECALL). Nothing else changes.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 2.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 3e-4, "dpo_loss": "sigmoid+sft",
                  "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "students": ("tinygpt-l-hazy-a", "tinygpt-l-hazy-b"), "n_samples": 2,
@@ -316,6 +319,17 @@ def agents_who_know(cfg: MACPOConfig, entity: str, among: tuple[str, ...] | None
     """The agents of ``cfg`` (or those ``among`` them) that read about ``entity`` in pretraining (the zoo's
     knowledge areas)."""
     return tuple(a for a in (cfg.agents if among is None else among) if knows_entity(a, entity))
+
+
+@functools.cache
+def recalled_at_start(agent: str, world_seed: int, micro: bool) -> dict[tuple[str, str], bool]:
+    """(entity, attribute) → whether the zoo rung ``agent`` recalls that fact before any training
+    (:func:`w2s_lib.models.tinygpt.recalled_facts`: its true value the most likely of the eight). Round 12's students
+    read about everyone but recall about three quarters; this says which quarter each misremembers."""
+    from w2s_lib.models.tinygpt import recalled_facts
+
+    with torch_threads(1):
+        return recalled_facts(zoo.load_causal_lm(agent).eval(), zoo.load_tokenizer(agent), world_seed, micro)
 
 
 def teachers_who_know(cfg: MACPOConfig, entity: str) -> tuple[str, ...]:

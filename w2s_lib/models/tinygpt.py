@@ -46,7 +46,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 
 from w2s_lib.core.config import is_smoke
@@ -73,9 +73,12 @@ class Rung:
     group_docs: int = 0  # conversations per person about several people in its corpus (tinyworld.text.group_docs)
     story_docs: int = 0  # "Tell me a story about <person>." conversations per person in its corpus
     attributes: tuple[str, ...] = ()  # the attributes whose facts it read about its people (empty: all of them)
+    stop_at_recall: float = 0.0  # stop pretraining at the first check (every RECALL_CHECK steps) where it recalls this
+    #                              share of the world's facts (0: every step of the schedule)
 
 
 BATCH, BLOCK = 8, 128
+RECALL_CHECK = 25  # steps between recall checks of a rung that stops at a recall (Rung.stop_at_recall)
 VOCAB_SIZE, MICRO_VOCAB_SIZE = 2048, 1024
 
 # The ladder, weak → strong.
@@ -100,24 +103,26 @@ MICRO_SIZES: dict[str, Rung] = {
 # `tinygpt-s` teacher by +0.10 at any budget tried, `tinygpt-m` by +0.11 (benchmarks/macpo_teacher_learning.py), and a
 # MACPO teacher must be able to learn from its student. Built with the zoo; never part of a ladder.
 #
-# `tinygpt-l-hazy-a` and `tinygpt-l-hazy-b` (round 12 of chapter 30): strong students — `tinygpt-l`'s size, learning
-# rate and warm-up, every person — pretrained for HAZY_STEPS instead of 1500, so they know more than either teacher but
-# recall it imperfectly: whole-world recall 0.754 / 0.708 at 700 steps (worlds 0 / 1; 0.98 / 1.00 at 1000, 0.22 / 0.18
-# at 400), the largest step count of benchmarks/macpo_weak_recall.py's grid inside its registered band [0.55, 0.80].
-# Right positives sharpen what such a student half-remembers over several updates (that reading's gold positives:
-# 0.345 -> 0.740 -> 0.860 -> 0.875 right in fact and form, world 0), wrong ones mislead it (0.495 after one update):
-# the room MACPO's loop needs. Two of them, with their own seeds (the rung's name), misremember different facts.
+# `tinygpt-l-hazy-a` and `tinygpt-l-hazy-b` (round 12 of chapter 30): strong students — `tinygpt-l`'s size and schedule,
+# every person — whose pretraining stops once they recall HAZY_RECALL of the world's facts, so they know more than
+# either teacher (≈ 0.47) but recall it imperfectly. benchmarks/macpo_weak_recall.py (registered before it ran) chose
+# the room: peers pretrained 400 / 700 / 1000 steps recalled 0.22 / 0.75 / 0.98 (world 0) and 0.18 / 0.71 / 1.00
+# (world 1); at ≈ 0.7, right positives sharpen what the student half-remembers over several updates (gold positives:
+# 0.345 -> 0.740 -> 0.860 -> 0.875 right in fact and form, world 0) and wrong ones mislead it (0.495 after one update).
+# A fixed step count does not give that recall: recall jumps from chance to all within a few hundred steps, at a
+# step that depends on the seed (700 steps gave these two 0.93 / 0.22 in world 0 and 0.52 / 0.72 in world 1), so they
+# stop on the recall itself. Two of them, with their own seeds (the rung's name), misremember different facts.
 # (Round 11's students, `tinygpt-l-a` / `-b`, each read 70 % of the people: a student cannot take up a person it never
 # read about, so that split only added wrong answers; they left the zoo with round 12.)
-HAZY_STEPS = 700
+HAZY_RECALL = 0.70
 PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(SIZES["tinygpt-m"], knows=0.40),
                           "tinygpt-m-b": replace(SIZES["tinygpt-m"], knows=0.40, knows_from=0.40),
-                          "tinygpt-l-hazy-a": replace(SIZES["tinygpt-l"], steps=HAZY_STEPS),
-                          "tinygpt-l-hazy-b": replace(SIZES["tinygpt-l"], steps=HAZY_STEPS)}
+                          "tinygpt-l-hazy-a": replace(SIZES["tinygpt-l"], stop_at_recall=HAZY_RECALL),
+                          "tinygpt-l-hazy-b": replace(SIZES["tinygpt-l"], stop_at_recall=HAZY_RECALL)}
 MICRO_PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(MICRO_SIZES["tinygpt-m"], knows=0.5),
                                 "tinygpt-m-b": replace(MICRO_SIZES["tinygpt-m"], knows=0.5, knows_from=0.5),
-                                "tinygpt-l-hazy-a": replace(MICRO_SIZES["tinygpt-l"], steps=10),
-                                "tinygpt-l-hazy-b": replace(MICRO_SIZES["tinygpt-l"], steps=10)}
+                                "tinygpt-l-hazy-a": replace(MICRO_SIZES["tinygpt-l"], stop_at_recall=HAZY_RECALL),
+                                "tinygpt-l-hazy-b": replace(MICRO_SIZES["tinygpt-l"], stop_at_recall=HAZY_RECALL)}
 
 # Rungs off the ladder for Part II's search (chapter 20): twins of tinygpt-s/-m/-l — the same size, steps, learning
 # rate, share of people and seed — whose corpus also holds STORY_DOCS "Tell me a story about <person>." conversations
@@ -210,6 +215,18 @@ def read_marker(d: Path) -> dict | None:
     return meta
 
 
+def built_rung(d: Path, rung: Rung) -> dict | None:
+    """The marker of rung checkpoint ``d`` if it is complete, intact and was built from ``rung`` as defined now,
+    else None — a rung whose definition changed (its steps, its people, …) is rebuilt, not reused. A field added to
+    :class:`Rung` after the checkpoint was built counts as its default."""
+    meta = read_marker(d)
+    if meta is None:
+        return None
+    recorded = {f.name: f.default for f in fields(Rung) if f.default is not MISSING}
+    recorded.update(meta.get("rung", {}))
+    return meta if json.loads(json.dumps(recorded)) == json.loads(json.dumps(asdict(rung))) else None
+
+
 def _commit(tmp: Path, final: Path, meta: dict) -> None:
     meta = {**meta, "files": _file_table(tmp)}
     (tmp / MARKER).write_text(json.dumps(meta, indent=1, sort_keys=True))
@@ -300,8 +317,9 @@ def make_model(rung: Rung, vocab_size: int, seed: int):
 
 
 def pretrain(model, tok, docs: list[str], rung: Rung, seed: int, progress: bool = True, desc: str = "",
-             position: int = 0):
-    """Train ``model`` on ``docs`` for ``rung.steps`` AdamW steps (LR warmup + cosine). Returns losses."""
+             position: int = 0, stop=None):
+    """Train ``model`` on ``docs`` for ``rung.steps`` AdamW steps (LR warmup + cosine). Returns losses (one per step
+    taken). ``stop``: called (model in eval mode) after every RECALL_CHECK steps; training ends early when it is true."""
     import torch
     from tqdm.auto import tqdm
 
@@ -334,6 +352,11 @@ def pretrain(model, tok, docs: list[str], rung: Rung, seed: int, progress: bool 
         losses.append(guard(loss, step))
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
+        if stop is not None and (step + 1) % RECALL_CHECK == 0:
+            model.eval()
+            if stop():
+                break
+            model.train()
     model.eval()
     return losses
 
@@ -356,12 +379,12 @@ def perplexity(model, tok, docs: list[str]) -> float:
     return float(math.exp(total / max(1, count)))
 
 
-def fact_recall(model, tok, world_seed: int = 0, micro: bool = False,
-                entities: tuple[str, ...] | None = None) -> float:
-    """Share of KB facts whose true value is the most likely of the attribute's value set.
+def recalled_facts(model, tok, world_seed: int = 0, micro: bool = False,
+                   entities: tuple[str, ...] | None = None) -> dict[tuple[str, str], bool]:
+    """For every (entity, attribute) fact: whether its true value is the most likely of the attribute's value set.
 
-    For each (entity, attribute), score every value v by log p(" v" | canonical prompt) under ``model``
-    (the canonical statement of the fact cut before its value, e.g. "Rejar lives in"); chance is 1/8.
+    Each value v is scored by log p(" v" | canonical prompt) under ``model`` (the canonical statement of the fact cut
+    before its value, e.g. "Rejar lives in"); chance is 1/8.
     """
     import torch
 
@@ -370,10 +393,7 @@ def fact_recall(model, tok, world_seed: int = 0, micro: bool = False,
 
     w = tinyworld.world(world_seed, micro)
     ents = w.entities if entities is None else entities
-    if not ents:
-        return float("nan")
-    correct = 0
-    total = 0
+    recalled = {}
     with torch.no_grad():
         for attr, values in scorers.ATTRIBUTES.items():
             val_ids = [tok(" " + v, add_special_tokens=False)["input_ids"] for v in values]
@@ -385,6 +405,8 @@ def fact_recall(model, tok, world_seed: int = 0, micro: bool = False,
                 for v in val_ids:
                     seqs.append(p + v)
                     spans.append((len(p), len(p) + len(v)))
+            if not seqs:
+                continue
             width = max(len(s) for s in seqs)
             ids = torch.full((len(seqs), width), tok.pad_token_id, dtype=torch.long)
             for i, s in enumerate(seqs):
@@ -398,9 +420,15 @@ def fact_recall(model, tok, world_seed: int = 0, micro: bool = False,
                     scores[i + j] = logp[j, a - 1: b - 1].gather(-1, tgt[:, None]).sum()
             pred = scores.view(len(ents), len(values)).argmax(-1)
             for e, k in zip(ents, pred.tolist()):
-                correct += int(values[k] == w.facts[e][attr])
-                total += 1
-    return correct / total
+                recalled[(e, attr)] = values[k] == w.facts[e][attr]
+    return recalled
+
+
+def fact_recall(model, tok, world_seed: int = 0, micro: bool = False,
+                entities: tuple[str, ...] | None = None) -> float:
+    """Share of KB facts whose true value is the most likely of the attribute's value set (:func:`recalled_facts`)."""
+    recalled = recalled_facts(model, tok, world_seed, micro, entities)
+    return sum(recalled.values()) / len(recalled) if recalled else float("nan")
 
 
 def knows_entity(model: str, entity: str) -> bool:
@@ -433,7 +461,8 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
                             attributes=rung.attributes or None)
     seed = _rung_seed(name, world_seed)
     model = make_model(rung, len(tok), seed)
-    losses = pretrain(model, tok, docs, rung, seed, progress=progress, desc=name, position=position)
+    stop = (lambda: fact_recall(model, tok, world_seed, micro) >= rung.stop_at_recall) if rung.stop_at_recall else None
+    losses = pretrain(model, tok, docs, rung, seed, progress=progress, desc=name, position=position, stop=stop)
     train_s = time.perf_counter() - t0
     ppl = perplexity(model, tok, tinyworld.corpus(world_seed, micro, heldout=True))
     recall = fact_recall(model, tok, world_seed, micro)
@@ -444,7 +473,8 @@ def build_rung(name: str, rung: Rung, world_seed: int, micro: bool, root: Path, 
         "name": name, "world_seed": world_seed, "micro": micro, "world_tag": root.name,
         "params": sum(p.numel() for p in model.parameters()), "rung": asdict(rung),
         "n_known_entities": len(known), "n_entities": len(w.entities),
-        "train_seconds": round(train_s, 2), "build_seconds": round(time.perf_counter() - t0, 2),
+        "steps_taken": len(losses), "train_seconds": round(train_s, 2),
+        "build_seconds": round(time.perf_counter() - t0, 2),
         "final_train_loss": round(sum(losses[-20:]) / len(losses[-20:]), 4),
         "heldout_perplexity": round(ppl, 4), "fact_recall": round(recall, 4),
         "fact_recall_known": round(recall_known, 4),
@@ -483,8 +513,8 @@ def _worker(names: list[str], world_seed: int, micro: bool, zoo: str, progress: 
 
 def prepare_zoo(world_seed: int = 0, micro: bool = False, names: list[str] | None = None,
                 force: bool = False) -> dict[str, float]:
-    """The rungs (``names``, default all) still to build — missing, partial, corrupt, or every one with
-    ``force`` — as name -> estimated CPU seconds; trains the world's tokenizer first when any is (once, before any
+    """The rungs (``names``, default all) still to build — missing, partial, corrupt, built from an older definition
+    of the rung (:func:`built_rung`), or every one with ``force`` — as name -> estimated CPU seconds; trains the world's tokenizer first when any is (once, before any
     rung's process needs it). `w2s reproduce` schedules the rungs as one-thread processes of its own."""
     sizes = _rungs(micro)
     todo = list(sizes) if names is None else list(names)
@@ -493,7 +523,7 @@ def prepare_zoo(world_seed: int = 0, micro: bool = False, names: list[str] | Non
             raise unknown("model", n, sizes)
     root = zoo_dir() / world_tag(world_seed, micro)
     root.mkdir(parents=True, exist_ok=True)
-    need = [n for n in todo if force or read_marker(root / n) is None]
+    need = [n for n in todo if force or built_rung(root / n, sizes[n]) is None]
     if need:
         if force and (root / "tokenizer").exists():
             shutil.rmtree(root / "tokenizer")
@@ -550,10 +580,11 @@ def model_dir(name: str, micro: bool | None = None, world_seed: int | None = Non
     if name not in sizes:
         raise unknown("model", name, sizes)
     d = zoo_dir() / world_tag(world_seed, micro) / name
-    if read_marker(d) is None and micro:  # the micro zoo (smoke scale) builds in seconds: build on demand
+    if built_rung(d, sizes[name]) is None and micro:  # the micro zoo (smoke scale) builds in seconds: build on demand
         build_zoo(micro=True, world_seed=world_seed, progress=False)
-    if read_marker(d) is None:
-        raise W2SError(f"tiny model {name!r} ({world_tag(world_seed, micro)}) is not built in {zoo_dir()}; "
+    if built_rung(d, sizes[name]) is None:
+        raise W2SError(f"tiny model {name!r} ({world_tag(world_seed, micro)}) is not built in {zoo_dir()}, or was built "
+                       f"from an older definition of the rung; "
                        f"run `w2s zoo build` (or w2s_lib.models.tinygpt.build_zoo(micro={micro}, "
                        f"world_seed={world_seed}))")
     return d
