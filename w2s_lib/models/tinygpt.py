@@ -488,7 +488,10 @@ def _cost(r: Rung) -> float:
     """Estimated CPU seconds of pretraining ``r`` on one thread: compute per step (layers × width²) plus a fixed
     per-step overhead, fitted to a cold `make reproduce` (2026-12-05: xs 32, s 86, m 142, l 220 s CPU). In seconds
     because `w2s reproduce` orders zoo rungs and chapters in one task graph by the seconds on their paths."""
-    return r.steps * (r.n_layer * r.n_embd**2 * 9.85e-7 + 0.0173)
+    per_step = r.n_layer * r.n_embd**2 * 9.85e-7 + 0.0173
+    if r.stop_at_recall:  # stops about half-way (the hazy students: 600-775 of 1500 steps), ≈ 0.8 s per recall check
+        return r.steps / 2 * per_step + r.steps / 2 / RECALL_CHECK * 0.8
+    return r.steps * per_step
 
 
 def _plan(names: list[str], sizes: dict[str, Rung], jobs: int) -> list[list[str]]:
