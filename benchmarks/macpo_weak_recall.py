@@ -44,6 +44,15 @@ Result (``macpo_weak_recall_results.json``; ≈ 295 s CPU per world to build the
 A student that half-remembers keeps taking up right facts over three updates, and takes wrong ones too — so what its
 positives say matters at every iteration, which is the room MACPO's loop needs.
 
+After round 12's claim runs (``--by-recall``, not part of the rule; ``after_round12_verdict_by_recall`` in the
+results): split by whether the base peer recalled the fact, the gold positives lift the facts it did *not* recall
+0.18 → 0.43 → 0.61 → 0.60 (world 0) and 0.05 → 0.23 → 0.39 → 0.44 (world 1) over the three updates, the recalled
+ones 0.39 → 0.83 → 0.93 → 0.95 and 0.22 → 0.51 → 0.64 → 0.68; wrong-value positives after one update 0.27 / 0.13 and
+0.56 / 0.35. So right positives do teach this student what it misremembers. In round 12's MACPO the students'
+positives there were right on 0.82 / 0.81 at iteration 1 but fell to 0.43 / 0.40 by iteration 3, as the teachers took
+up the students' errors, and the students answered those facts right at test on 0.22 → 0.28 / 0.22 → 0.30
+(chapter 30, *Round 12*).
+
     W2S_WORLD_SEED=1 python benchmarks/macpo_weak_recall.py --out world1.json
 """
 
@@ -93,7 +102,7 @@ def wrong_value(answer: str, attribute: str, truth: str) -> str:
                   flags=re.IGNORECASE)
 
 
-def link(path, seed: int) -> dict:
+def link(path, seed: int, by_recall: bool = False) -> dict:
     import torch
 
     from w2s_lib.core.runtime import torch_threads
@@ -114,10 +123,20 @@ def link(path, seed: int) -> dict:
     asked = {rw for rw, a in zip(half_b["reworded"], half_b["attribute"]) if rw and a}
     tests = [p for p in macpo.test_sets(cfg)["test"] if p in asked]
     tok = zoo.load_tokenizer("tinygpt-l")
+    if by_recall:
+        from w2s_lib.models.tinygpt import recalled_facts
 
-    def accuracy(model) -> float:
+        recalled = recalled_facts(zoo.load_local_causal_lm(path).eval(), tok, current_world_seed())
+    fact_of = {rw: (e, a) for rw, e, a in zip(half_b["reworded"], half_b["entity"], half_b["attribute"]) if rw and a}
+
+    def accuracy(model) -> float | dict:
         answers = macpo.generate(model, tok, tests, cfg, seed, greedy=True)
-        return float(np.mean([all(macpo.fact_and_form(p, r)) for p, r in zip(tests, answers)]))
+        right = [all(macpo.fact_and_form(p, r)) for p, r in zip(tests, answers)]
+        if not by_recall:
+            return float(np.mean(right))
+        split = [recalled[fact_of[p]] for p in tests]
+        return {k: float(np.mean([r for r, s in zip(right, split) if s == want]))
+                for k, want in (("recalled", True), ("not recalled", False))}
 
     out = {"n_test": len(tests), "n_wrong_positives": int(sum(w != c for w, c in zip(wrong, half_b["chosen"])))}
     with torch_threads(1):
@@ -139,6 +158,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="")
     ap.add_argument("--steps", type=int, default=0, help="run part 2 with this step count (chosen from both worlds)")
+    ap.add_argument("--by-recall", action="store_true",
+                    help="part 2's accuracies split by whether the base peer recalled the fact (a reading after "
+                         "round 12's verdict; not part of the registered rule)")
     args = ap.parse_args()
     world_seed = current_world_seed()
     t0 = time.process_time()
@@ -152,13 +174,18 @@ def main() -> None:
         path, _ = build(world_seed, args.steps)
         result["steps"] = args.steps
         for s in SEEDS:
-            result[f"seed{s}"] = link(path, s)
+            result[f"seed{s}"] = link(path, s, args.by_recall)
             print(s, json.dumps(result[f"seed{s}"]), flush=True)
-        mean = {arm: {t: float(np.mean([result[f"seed{s}"][arm][t] for s in SEEDS])) for t in result["seed0"][arm]}
-                for arm in ("gold", "wrong")}
-        result["mean"] = mean
-        result["b_positives_move_it"] = mean["gold"][1] - mean["wrong"][1]
-        result["c_after_first_update"] = mean["gold"][UPDATES] - mean["gold"][1]
+        if args.by_recall:
+            result["mean_by_recall"] = {arm: {t: {k: float(np.mean([result[f"seed{s}"][arm][t][k] for s in SEEDS]))
+                                                  for k in ("recalled", "not recalled")}
+                                              for t in result["seed0"][arm]} for arm in ("gold", "wrong")}
+        else:
+            mean = {arm: {t: float(np.mean([result[f"seed{s}"][arm][t] for s in SEEDS])) for t in result["seed0"][arm]}
+                    for arm in ("gold", "wrong")}
+            result["mean"] = mean
+            result["b_positives_move_it"] = mean["gold"][1] - mean["wrong"][1]
+            result["c_after_first_update"] = mean["gold"][UPDATES] - mean["gold"][1]
     result["cpu_s"] = round(time.process_time() - t0)
     print(json.dumps({k: v for k, v in result.items() if not k.startswith("seed")}))
     if args.out:

@@ -220,7 +220,7 @@ def test_peer_rungs_are_a_ladder_rung_pretrained_on_other_people_or_for_fewer_st
         m = G.SIZES[size]
         assert (peer.n_layer, peer.n_embd, peer.lr, peer.steps, peer.knows, peer.stop_at_recall) == \
             (m.n_layer, m.n_embd, m.lr, m.steps, share, stop)
-    assert 0.47 < G.HAZY_RECALL < 1  # above what either teacher recalls of the world, below all of it
+    assert 0.50 < G.HAZY_RECALL < 1  # above what either teacher recalls of the world (0.48-0.50), below all of it
     people = world(0).entities
     read = {r: {e for e in people if G.knows_entity(r, e)}
             for r in ("tinygpt-s", "tinygpt-m-a", "tinygpt-m-b", "tinygpt-l", "tinygpt-l-hazy-a", "tinygpt-l-hazy-b")}

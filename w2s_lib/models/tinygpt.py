@@ -105,15 +105,16 @@ MICRO_SIZES: dict[str, Rung] = {
 #
 # `tinygpt-l-hazy-a` and `tinygpt-l-hazy-b` (round 12 of chapter 30): strong students — `tinygpt-l`'s size and schedule,
 # every person — whose pretraining stops once they recall HAZY_RECALL of the world's facts, so they know more than
-# either teacher (≈ 0.47) but recall it imperfectly. benchmarks/macpo_weak_recall.py (registered before it ran) chose
-# the room: peers pretrained 400 / 700 / 1000 steps recalled 0.22 / 0.75 / 0.98 (world 0) and 0.18 / 0.71 / 1.00
-# (world 1); at ≈ 0.7, right positives sharpen what the student half-remembers over several updates (gold positives:
-# 0.345 -> 0.740 -> 0.860 -> 0.875 right in fact and form, world 0) and wrong ones mislead it (0.495 after one update).
-# A fixed step count does not give that recall: recall jumps from chance to all within a few hundred steps, at a
-# step that depends on the seed (700 steps gave these two 0.93 / 0.22 in world 0 and 0.52 / 0.72 in world 1), so they
-# stop on the recall itself. Two of them, with their own seeds (the rung's name), misremember different facts.
-# (Round 11's students, `tinygpt-l-a` / `-b`, each read 70 % of the people: a student cannot take up a person it never
-# read about, so that split only added wrong answers; they left the zoo with round 12.)
+# either teacher (0.48–0.50 of all the facts) but recall it imperfectly. benchmarks/macpo_weak_recall.py (registered
+# before it ran) chose the room: peers pretrained 400 / 700 / 1000 steps recalled 0.22 / 0.75 / 0.98 (world 0) and
+# 0.18 / 0.71 / 1.00 (world 1); at ≈ 0.7, right positives sharpen what the student half-remembers over several updates
+# (gold positives: 0.345 -> 0.740 -> 0.860 -> 0.875 right in fact and form, world 0) and wrong ones mislead it (0.495
+# after one update). A fixed step count does not give that recall: recall jumps from chance to all within a few
+# hundred steps, at a step that depends on the seed (700 steps gave these two 0.93 / 0.22 in world 0 and 0.52 / 0.72
+# in world 1), so they stop on the recall itself (built: 0.72–0.76 after 600–775 steps). Two of them, with their own
+# seeds (the rung's name), misremember different facts. (Round 11's students, `tinygpt-l-a` / `-b`, each read 70 % of
+# the people: a student cannot take up a person it never read about, so that split only added wrong answers; they
+# left the zoo with round 12.)
 HAZY_RECALL = 0.70
 PEERS: dict[str, Rung] = {"tinygpt-m-a": replace(SIZES["tinygpt-m"], knows=0.40),
                           "tinygpt-m-b": replace(SIZES["tinygpt-m"], knows=0.40, knows_from=0.40),
