@@ -248,6 +248,10 @@ class MACPOConfig(Config):
         # first registered as "700 steps", whose recall proved seed-dependent (the two students built at 700 steps
         # recalled 0.93 / 0.22 in world 0, 0.52 / 0.72 in world 1), so pretraining stops on the recall the reading chose
         # (tinygpt.HAZY_RECALL). Nothing else changes.
+        # Round 12's claim runs: C6 does not hold — world 0 iter3-iter1 +0.001 [-0.056, +0.059], -naive +0.044, -confident
+        # +0.038, teachers +0.127 holds; world 1 +0.017 [-0.055, +0.084], +0.107 holds, +0.056, +0.119 holds (~1090 s CPU).
+        # The loop carries errors as well as facts: the teachers take up what the students misremember, and the students'
+        # positives where a teacher knows the person fall from 0.81-0.93 right at iteration 1 to 0.40-0.83 at iteration 3.
         "tiny": {"n_labelled": 400, "n_test": 100, "max_new_tokens": 20, "sft.batch_size": 16, "dpo.batch_size": 16, "dpo.epochs": 2.0,
                  "sft.epochs": 2.0, "temperature": 0.7, "top_k": 50, "dpo.lr": 3e-4, "dpo_loss": "sigmoid+sft",
                  "teachers": ("tinygpt-m-a", "tinygpt-m-b"), "students": ("tinygpt-l-hazy-a", "tinygpt-l-hazy-b"), "n_samples": 2,
