@@ -455,3 +455,17 @@ def test_the_config_table_shows_a_task_s_own_preset_values_in_a_column_of_its_ow
     differs = table.index[table["tiny"].astype(str) != table["tiny (harmless)"].astype(str)]
     assert sorted(differs) == sorted(["task", *per_task])
     assert table.loc["dpo.lr", "tiny (harmless)"] == per_task["dpo.lr"]
+
+
+def test_recalled_at_start_is_the_zoo_rungs_own_recall_per_fact(micro):
+    """Chapter 30's split of the hazy students' facts: one entry per fact of the micro world, the same as the rung's
+    recall read directly, and the rung's whole-world recall is their mean."""
+    from w2s_lib.data.tinyworld import world
+    from w2s_lib.models import zoo
+
+    recalled = macpo.recalled_at_start("tinygpt-l-hazy-a", 0, True)
+    w = world(0, True)
+    assert set(recalled) == {(e, a) for e in w.entities for a in w.facts[e]}
+    model, tok = zoo.load_causal_lm("tinygpt-l-hazy-a").eval(), zoo.load_tokenizer("tinygpt-l-hazy-a")
+    assert recalled == G.recalled_facts(model, tok, 0, True)
+    assert sum(recalled.values()) / len(recalled) == G.fact_recall(model, tok, 0, True)
