@@ -61,16 +61,10 @@ def student_rung():
 
 
 def build(world_seed: int):
-    """The attribute-split peer, built once into this world's zoo folder (a complete marker means built)."""
-    from w2s_lib.core.runtime import torch_threads
+    """The attribute-split peer, built once into this world's zoo folder."""
     from w2s_lib.models import tinygpt as G
 
-    root = G.zoo_dir() / G.world_tag(world_seed)
-    if G.read_marker(root / NAME) is None:
-        with torch_threads(1):
-            tok = G._tokenizer(world_seed, False, root)
-            G.build_rung(NAME, student_rung(), world_seed, False, root, tok, progress=False)
-    return root / NAME
+    return G.build_off_zoo(NAME, student_rung(), world_seed)[0]
 
 
 def uptake(path, seed: int) -> dict:
@@ -80,7 +74,6 @@ def uptake(path, seed: int) -> dict:
     from w2s_lib.macpo import loop as macpo
     from w2s_lib.macpo.loop import MACPOConfig
     from w2s_lib.models import zoo
-    from w2s_lib.train.preference import dpo_train
 
     cfg = MACPOConfig.for_preset("tiny", CHAPTER, task="helpful", seed=seed)
     half_b = macpo.splits(cfg)[1]
@@ -94,9 +87,7 @@ def uptake(path, seed: int) -> dict:
         for t in range(0, UPDATES + 1):
             if t:
                 torch.manual_seed(seed + t)
-                model = dpo_train(model.train(), tok, pairs, beta=cfg.dpo.beta, lr=cfg.dpo.lr, epochs=cfg.dpo.epochs,
-                                  batch_size=cfg.dpo.batch_size, seed=seed + t, loss_type=cfg.dpo_loss.split("+"),
-                                  precompute_ref=cfg.precompute_ref)
+                model = macpo.dpo_update(model.train(), tok, pairs, cfg, seed + t)
             answers = macpo.generate(model, tok, tests, cfg, seed, greedy=True)
             right = [all(macpo.fact_and_form(p, r)) for p, r in zip(tests, answers)]
             read = [attribute_of[p] in READ for p in tests]

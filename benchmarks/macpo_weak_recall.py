@@ -79,17 +79,9 @@ def peer_name(steps: int) -> str:
 
 def build(world_seed: int, steps: int) -> tuple:
     """A peer of tinygpt-l over every person, pretrained for ``steps``; built once into this world's zoo folder."""
-    from w2s_lib.core.runtime import torch_threads
     from w2s_lib.models import tinygpt as G
 
-    root = G.zoo_dir() / G.world_tag(world_seed)
-    name = peer_name(steps)
-    if G.read_marker(root / name) is None:
-        with torch_threads(1):
-            tok = G._tokenizer(world_seed, False, root)
-            G.build_rung(name, replace(G.SIZES["tinygpt-l"], steps=steps), world_seed, False, root, tok,
-                         progress=False)
-    return root / name, G.read_marker(root / name)
+    return G.build_off_zoo(peer_name(steps), replace(G.SIZES["tinygpt-l"], steps=steps), world_seed)
 
 
 def wrong_value(answer: str, attribute: str, truth: str) -> str:
@@ -111,7 +103,6 @@ def link(path, seed: int, by_recall: bool = False) -> dict:
     from w2s_lib.macpo import loop as macpo
     from w2s_lib.macpo.loop import MACPOConfig
     from w2s_lib.models import zoo
-    from w2s_lib.train.preference import dpo_train
 
     cfg = MACPOConfig.for_preset("tiny", CHAPTER, task="helpful", seed=seed)
     facts = world(current_world_seed()).facts
@@ -145,9 +136,7 @@ def link(path, seed: int, by_recall: bool = False) -> dict:
             out[arm] = {0: accuracy(model)}
             for t in range(1, updates + 1):
                 torch.manual_seed(seed + t)
-                model = dpo_train(model.train(), tok, arms[arm], beta=cfg.dpo.beta, lr=cfg.dpo.lr,
-                                  epochs=cfg.dpo.epochs, batch_size=cfg.dpo.batch_size, seed=seed + t,
-                                  loss_type=cfg.dpo_loss.split("+"), precompute_ref=cfg.precompute_ref)
+                model = macpo.dpo_update(model.train(), tok, arms[arm], cfg, seed + t)
                 out[arm][t] = accuracy(model)
     return out
 

@@ -745,8 +745,6 @@ def dpo_fit(cfg: MACPOConfig, make_pairs, seed: int):
     rejected (extra columns are kept in ``pairs.jsonl``) — reporting the pairs' mean gold rewards."""
 
     def fit(model, tok, out):
-        from w2s_lib.train.preference import dpo_train
-
         pairs = make_pairs(model, tok)
         if len(pairs) == 0:
             raise W2SError("no DPO pairs were built: every chosen response equals its rejected one; "
@@ -756,15 +754,22 @@ def dpo_fit(cfg: MACPOConfig, make_pairs, seed: int):
         rg = [gold(p, r) for p, r in zip(pairs["prompt"], pairs["rejected"])]
         pairs = pairs.add_column("chosen_gold", cg).add_column("rejected_gold", rg)
         with quiet_training():
-            model = dpo_train(_maybe_lora(model, cfg), tok, pairs, beta=cfg.dpo.beta, lr=cfg.dpo.lr,
-                              epochs=cfg.dpo.epochs, batch_size=cfg.dpo.batch_size, seed=seed,
-                              loss_type=cfg.dpo_loss.split("+"), precompute_ref=cfg.precompute_ref,
-                              activation_checkpointing=cfg.activation_checkpointing)
+            model = dpo_update(model, tok, pairs, cfg, seed)
             pairs.to_json(out / "pairs.jsonl")
         return model, {"n_pairs": len(pairs), "chosen_gold": float(np.mean(cg)), "rejected_gold": float(np.mean(rg)),
                        "pair_accuracy": float(np.mean(np.array(cg) > np.array(rg)))}
 
     return fit
+
+
+def dpo_update(model, tok, pairs: datasets.Dataset, cfg: MACPOConfig, seed: int):
+    """One MACPO update of ``model`` on ``pairs`` (prompt, chosen, rejected) at ``cfg``'s DPO stage and loss — every
+    agent's update in :func:`dpo_fit`, and the readings in ``benchmarks/`` that replay a student's updates."""
+    from w2s_lib.train.preference import dpo_train
+
+    return dpo_train(_maybe_lora(model, cfg), tok, pairs, beta=cfg.dpo.beta, lr=cfg.dpo.lr, epochs=cfg.dpo.epochs,
+                     batch_size=cfg.dpo.batch_size, seed=seed, loss_type=cfg.dpo_loss.split("+"),
+                     precompute_ref=cfg.precompute_ref, activation_checkpointing=cfg.activation_checkpointing)
 
 
 def pairs_dataset(prompts, chosen, rejected, **extra) -> datasets.Dataset:

@@ -572,6 +572,16 @@ def build_zoo(micro: bool = False, world_seed: int = 0, force: bool = False, pro
     return {n: root / n for n in (_rungs(micro) if names is None else names)}
 
 
+def build_off_zoo(name: str, rung: Rung, world_seed: int) -> tuple[Path, dict]:
+    """A rung that is not one of the zoo's (a reading's peer), built once into the full zoo folder of world
+    ``world_seed`` (rebuilt when its definition changed, :func:`built_rung`): (checkpoint dir, marker)."""
+    root = zoo_dir() / world_tag(world_seed)
+    if built_rung(root / name, rung) is None:
+        with torch_threads(1):
+            build_rung(name, rung, world_seed, False, root, _tokenizer(world_seed, False, root), progress=False)
+    return root / name, read_marker(root / name)
+
+
 def model_dir(name: str, micro: bool | None = None, world_seed: int | None = None) -> Path:
     """The checkpoint dir of tiny model ``name`` (``micro=None``: the micro zoo under W2S_SMOKE=1;
     ``world_seed=None``: the current world, ``$W2S_WORLD_SEED``)."""

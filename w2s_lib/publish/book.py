@@ -72,7 +72,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("20", "20_w2s_search", "Weak-to-strong search: steering a large model with a small pair",
              "w2s_lib.search.experiment.SearchConfig", needs_zoo=True, est_cpu_s=390),  # stories: 384-387 s (2026-12-05, one-pass pair check)
     Notebook("30", "30_macpo", "MACPO: weak teachers and strong students aligning each other",
-             "w2s_lib.macpo.loop.MACPOConfig", needs_zoo=True, zoo_from_config=True, est_cpu_s=1100),  # round 11 (two students): ≈ 1100 s (2026-12-05)
+             "w2s_lib.macpo.loop.MACPOConfig", needs_zoo=True, zoo_from_config=True, est_cpu_s=1100),  # rounds 11-12 (two students): ≈ 1100 / 1090 s (2026-12-05)
     Notebook("40", "40_deception", "Weak-to-strong deception, measured", "w2s_lib.deception.reward.DeceptionConfig",
              needs_zoo=True, est_cpu_s=240),
     Notebook("99", "99_scorecard", "Claims scorecard", reads_claims=True, est_cpu_s=10),
